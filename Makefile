@@ -1,0 +1,163 @@
+# bpfspy - eBPF sampling profiler for Python and native code.
+#
+#   make            build build/bpfspy and tools/
+#   make deps       install the Debian packages the build and tests need
+#   make test       deps + build + every test (unit, integration, fuzz smoke)
+#   make demo       deps + build + profile a pytest-startup workload
+#   make test-asan  the whole suite with AddressSanitizer + UBSan
+#   make e2e        the speedscope-check end-to-end checks
+#   make install    /usr/local/bin/bpfspy and its man page
+
+SHELL := /bin/bash
+.DEFAULT_GOAL := all
+
+BUILD ?= build
+PREFIX ?= /usr/local
+CC ?= cc
+CLANG ?= clang
+BPFTOOL ?= bpftool
+PYTHON_TEST ?= /usr/bin/python3
+SHARED ?= $(abspath ../shared)
+EXTRAS ?= /opt/bpfspy-extras
+
+# Sanitizer builds: make SAN=1 BUILD=build-asan ...
+SAN ?=
+SAN_FLAGS :=
+ifneq ($(SAN),)
+SAN_FLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+endif
+
+WARN := -Wall -Wextra -Werror -Wno-unused-parameter
+CFLAGS ?= -O2 -g
+CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) $(SAN_FLAGS)
+LDFLAGS += $(SAN_FLAGS)
+LDLIBS := -lbpf -lelf -lz -lcjson -liberty -lm
+
+ARCH := x86
+BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(BUILD) -Wall -Wno-unused-function
+
+BPF_SRCS := $(wildcard bpf/*.bpf.c)
+BPF_OBJS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.bpf.o,$(BPF_SRCS))
+SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
+
+USER_SRCS := $(wildcard user/*.c user/*/*.c)
+USER_LIB_SRCS := $(filter-out user/main.c,$(USER_SRCS))
+USER_HDRS := $(wildcard user/*.h user/*/*.h include/*.h)
+USER_LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(USER_LIB_SRCS))
+LIBBPFSPY := $(BUILD)/libbpfspy.a
+
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+TEST_HELPER_SRCS := $(wildcard tests/unit/helpers/*.c)
+
+.PHONY: all deps test unit integration demo e2e install clean test-asan bench bench-quick fuzz fuzz-smoke check-root
+all: $(BUILD)/bpfspy tools
+
+# ---- dependencies --------------------------------------------------------
+
+DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libcjson-dev libcmocka-dev clang llvm bpftool \
+	libiberty-dev python3-pytest python3-numpy python3-astropy tmux jq libcap2-bin nodejs npm chromium \
+	linux-perf valgrind libclang-rt-14-dev golang-go
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "make deps: installing $$missing"; \
+		if [ "$$(id -u)" != 0 ]; then echo "make deps: must run as root to install packages (try sudo make deps)" >&2; exit 1; fi; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
+	fi
+	@if [ ! -x $(EXTRAS)/root/usr/bin/python3.15 ] && [ -x $(SHARED)/tools/sid-extras/install ]; then \
+		echo "make deps: installing CPython 3.14/3.15, Austin and Tachyon under $(EXTRAS)"; \
+		$(SHARED)/tools/sid-extras/install $(EXTRAS) >/dev/null 2>&1 || echo "make deps: sid-extras install failed (3.14/3.15 tests will fail)" >&2; \
+	fi
+
+# ---- BPF -----------------------------------------------------------------
+
+$(BUILD)/vmlinux.h:
+	@mkdir -p $(BUILD)
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp.o
+	$(BPFTOOL) gen object $@ $@.tmp.o && rm -f $@.tmp.o
+
+$(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
+	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+
+# ---- user space ----------------------------------------------------------
+
+$(BUILD)/obj/%.o: %.c $(USER_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+# only the loader includes the generated skeletons
+$(BUILD)/obj/user/loader.o: $(SKELS)
+
+$(LIBBPFSPY): $(USER_LIB_OBJS)
+	rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/bpfspy: $(BUILD)/obj/user/main.o $(LIBBPFSPY)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# ---- tools ---------------------------------------------------------------
+
+-include tools/tools.mk
+tools:: ;
+
+# ---- tests ---------------------------------------------------------------
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPER_SRCS) $(LIBBPFSPY) $(USER_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_HELPER_SRCS) $(LIBBPFSPY) $(LDFLAGS) $(LDLIBS) -lcmocka
+
+unit: $(UNIT_BINS) tools
+	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; (cd tests/unit && ../../$$t) || fail=1; done; \
+	$(MAKE) --no-print-directory tools-unit || fail=1; exit $$fail
+
+tools-unit:: ;
+
+integration: $(BUILD)/bpfspy tools
+	BPFSPY=$(abspath $(BUILD)/bpfspy) BPFSPY_BUILD=$(abspath $(BUILD)) SHARED=$(SHARED) EXTRAS=$(EXTRAS) \
+		$(PYTHON_TEST) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
+
+test: deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) fuzz-smoke
+	$(MAKE) integration
+
+test-asan: deps
+	$(MAKE) SAN=1 BUILD=build-asan all unit integration
+
+-include tests/fuzz/fuzz.mk
+fuzz-smoke:: ;
+fuzz:: ;
+
+e2e: $(BUILD)/bpfspy
+	BPFSPY=$(abspath $(BUILD)/bpfspy) SHARED=$(SHARED) $(PYTHON_TEST) -m pytest -q -p no:cacheprovider -m e2e tests/integration
+
+# ---- demo ----------------------------------------------------------------
+
+demo: deps
+	$(MAKE) all
+	@echo "== profiling: python3 -m pytest --collect-only examples/pytest-startup"
+	$(BUILD)/bpfspy record -o demo.speedscope.json -- $(PYTHON_TEST) -m pytest --collect-only -q -p no:cacheprovider examples/pytest-startup
+	@echo
+	@echo "Wrote demo.speedscope.json. Open it at https://www.speedscope.app (drag the file in),"
+	@echo "or summarise it:  tools/speedscope_top_packages demo.speedscope.json -p numpy astropy _pytest"
+
+# ---- install -------------------------------------------------------------
+
+install: $(BUILD)/bpfspy
+	install -D -m 0755 $(BUILD)/bpfspy $(DESTDIR)$(PREFIX)/bin/bpfspy
+	install -D -m 0644 docs/bpfspy.1 $(DESTDIR)$(PREFIX)/share/man/man1/bpfspy.1
+	@if [ -x tools/speedscope_top_packages ]; then install -D -m 0755 tools/speedscope_top_packages $(DESTDIR)$(PREFIX)/bin/speedscope_top_packages; fi
+
+clean:
+	rm -rf build build-asan build-fuzz
+	@$(MAKE) --no-print-directory tools-clean
+
+tools-clean:: ;
+
+-include bench/bench.mk

@@ -1,0 +1,100 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Process tracking from scheduler tracepoints: children of followed processes
+ * are followed from their first instruction (no /proc polling), exec and exit
+ * are reported so userspace can re-detect Python and snapshot mappings, and a
+ * process waiting for its libpython reports the mmap that brings it.
+ */
+#ifndef BPFSPY_FOLLOW_BPF_H
+#define BPFSPY_FOLLOW_BPF_H
+
+#include "maps.bpf.h"
+
+#define PROT_EXEC_BIT 0x4
+#define NR_MMAP 9
+
+static __always_inline void emit_proc_event(__u32 type, __u32 pid, __u32 ppid, __u32 exit_code, __u64 addr)
+{
+	struct bpfspy_proc_event *e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
+	if (!e) {
+		stat_inc(STAT_EVENTS_LOST);
+		return;
+	}
+	e->type = type;
+	e->pid = pid;
+	e->ppid = ppid;
+	e->exit_code = exit_code;
+	e->ts_ns = bpf_ktime_get_ns();
+	e->addr = addr;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	/* process events are rare and userspace must act on them at once */
+	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+
+	if (ctgid == ptgid) /* a new thread, not a new process */
+		return 0;
+	if (!is_followed(ptgid))
+		return 0;
+	if (!follow_all) {
+		if (!follow_children)
+			return 0;
+		__u8 yes = FOLLOW_YES;
+		bpf_map_update_elem(&followed, &ctgid, &yes, BPF_ANY);
+	}
+	emit_proc_event(EV_FORK, ctgid, ptgid, 0, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = p->tgid;
+
+	if (!is_followed(tgid))
+		return 0;
+	/* the old image is gone: never walk it with stale offsets */
+	bpf_map_delete_elem(&py_procs, &tgid);
+	emit_proc_event(EV_EXEC, tgid, 0, 0, 0);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
+{
+	__u32 tgid = p->tgid, tid = p->pid;
+
+	bpf_map_delete_elem(&tstate_cache, &tid);
+	if (!group_dead || !is_followed(tgid))
+		return 0;
+	bpf_map_delete_elem(&py_procs, &tgid);
+	emit_proc_event(EV_EXIT, tgid, 0, (__u32)p->exit_code, 0);
+	return 0;
+}
+
+/*
+ * Shared-libpython processes map libpython after exec, from ld.so. Userspace
+ * marks them pending; the first executable mmap afterwards wakes it so it can
+ * install the Python config before the interpreter runs any bytecode.
+ */
+SEC("raw_tp/sys_exit")
+int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
+{
+	if (!pending_py_procs)
+		return 0;
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	if (!bpf_map_lookup_elem(&py_pending, &tgid))
+		return 0;
+	if (BPF_CORE_READ(regs, orig_ax) != NR_MMAP || ret < 0)
+		return 0;
+	if (!(BPF_CORE_READ(regs, dx) & PROT_EXEC_BIT))
+		return 0;
+	emit_proc_event(EV_MMAP_EXEC, tgid, 0, 0, (__u64)ret);
+	return 0;
+}
+
+#endif

@@ -1,0 +1,114 @@
+/* SPDX-License-Identifier: MIT */
+/* Maps and settings shared by the programs of sampler.bpf.c. */
+#ifndef BPFSPY_MAPS_BPF_H
+#define BPFSPY_MAPS_BPF_H
+
+#include "bpfspy_events.h"
+#include "pyoffsets.h"
+
+/* Set by the loader before load. */
+const volatile bool follow_all = false;      /* -a: every process */
+const volatile bool follow_children = true;  /* new processes of followed ones are followed */
+const volatile bool collect_kernel = false;  /* --kernel */
+const volatile __u32 py_max_depth = BPFSPY_DEFAULT_PY_DEPTH;
+const volatile __u32 self_tgid = 0;          /* bpfspy itself is never sampled */
+const volatile __u64 wakeup_bytes = 1 << 20; /* wake the reader once this much is queued */
+
+/* Written by userspace while running. */
+__u32 pending_py_procs = 0; /* processes waiting for libpython to be mapped */
+
+#define MAX_FOLLOWED 65536
+#define MAX_PY_PROCS 8192
+#define MAX_THREADS 65536
+
+/* tgid -> enum follow_state */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_FOLLOWED);
+	__type(key, __u32);
+	__type(value, __u8);
+} followed SEC(".maps");
+
+/* tgid -> how to walk its Python frames (filled by userspace) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_PY_PROCS);
+	__type(key, __u32);
+	__type(value, struct py_proc);
+} py_procs SEC(".maps");
+
+/* tgid -> 1 while userspace waits for its libpython mapping */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} py_pending SEC(".maps");
+
+struct tstate_cache_entry {
+	__u64 fsbase;
+	__u64 tstate;
+};
+
+/* tid -> the PyThreadState found for it last time (re-validated on use) */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, struct tstate_cache_entry);
+} tstate_cache SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 32 << 20);
+} events SEC(".maps");
+
+/* One sample under construction: header + user ips + kernel ips + Python frames. */
+#define SAMPLE_BUF_SIZE                                                                     \
+	(sizeof(struct bpfspy_sample) + 8 * (BPFSPY_MAX_USER_FRAMES + BPFSPY_MAX_KERNEL_FRAMES) + \
+	 sizeof(struct py_frame_rec) * BPFSPY_MAX_PY_DEPTH)
+
+struct sample_buf {
+	__u8 data[SAMPLE_BUF_SIZE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct sample_buf);
+} scratch SEC(".maps");
+
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, STAT_MAX);
+	__type(key, __u32);
+	__type(value, __u64);
+} stats SEC(".maps");
+
+static __always_inline void stat_inc(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&stats, &idx);
+	if (v)
+		(*v)++;
+}
+
+static __always_inline bool is_followed(__u32 tgid)
+{
+	if (tgid == 0 || tgid == self_tgid)
+		return false;
+	if (follow_all)
+		return true;
+	__u8 *f = bpf_map_lookup_elem(&followed, &tgid);
+	return f && *f == FOLLOW_YES;
+}
+
+static __always_inline __u64 ringbuf_flags(void)
+{
+	/* Batch wakeups: the reader also drains on a short timer. */
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									       : BPF_RB_NO_WAKEUP;
+}
+
+#endif

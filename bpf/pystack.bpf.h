@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Walks the CPython frames of the current thread from BPF. Knows no CPython
+ * version: everything comes from struct py_proc, filled by userspace.
+ *
+ * Thread state: matched by tstate->thread_id == task fs_base (pthread_self on
+ * x86_64 glibc), which works for every version, static or shared builds, with
+ * or without the GIL, and across PID namespaces. The match is cached per tid
+ * and re-validated with one read on each use.
+ */
+#ifndef BPFSPY_PYSTACK_BPF_H
+#define BPFSPY_PYSTACK_BPF_H
+
+#include "maps.bpf.h"
+
+#define MAX_TSTATE_STEPS 4096 /* threads over all interpreters */
+
+static __always_inline __u64 read_user_u64(__u64 addr)
+{
+	__u64 v = 0;
+	if (bpf_probe_read_user(&v, sizeof(v), (const void *)addr))
+		return 0;
+	return v;
+}
+
+struct tstate_walk {
+	__u64 fsbase;
+	__u64 interp;
+	__u64 ts;
+	__u64 found;
+	__u16 interp_next, threads_head, ts_next, ts_thread_id;
+};
+
+static long tstate_walk_step(__u32 i, struct tstate_walk *w)
+{
+	if (w->ts) {
+		if (read_user_u64(w->ts + w->ts_thread_id) == w->fsbase) {
+			w->found = w->ts;
+			return 1;
+		}
+		w->ts = read_user_u64(w->ts + w->ts_next);
+		return 0;
+	}
+	if (!w->interp)
+		return 1;
+	w->interp = read_user_u64(w->interp + w->interp_next);
+	if (!w->interp)
+		return 1;
+	w->ts = read_user_u64(w->interp + w->threads_head);
+	return 0;
+}
+
+static __always_inline __u64 find_tstate(__u32 tid, __u64 fsbase, const struct py_proc *py)
+{
+	const struct py_offsets *o = &py->off;
+	struct tstate_cache_entry *c = bpf_map_lookup_elem(&tstate_cache, &tid);
+
+	if (c && c->fsbase == fsbase && c->tstate &&
+	    read_user_u64(c->tstate + o->ts_thread_id) == fsbase)
+		return c->tstate;
+
+	struct tstate_walk w = {
+		.fsbase = fsbase,
+		.interp_next = o->interp_next,
+		.threads_head = o->interp_threads_head,
+		.ts_next = o->ts_next,
+		.ts_thread_id = o->ts_thread_id,
+	};
+	w.interp = read_user_u64(py->runtime_addr + o->rt_interpreters_head);
+	if (!w.interp)
+		return 0;
+	w.ts = read_user_u64(w.interp + o->interp_threads_head);
+	bpf_loop(MAX_TSTATE_STEPS, tstate_walk_step, &w, 0);
+	if (w.found) {
+		struct tstate_cache_entry e = { .fsbase = fsbase, .tstate = w.found };
+		bpf_map_update_elem(&tstate_cache, &tid, &e, BPF_ANY);
+	}
+	return w.found;
+}
+
+struct frame_walk {
+	__u64 frame;
+	__u32 base;  /* byte offset of the first py_frame_rec in the scratch buffer */
+	__u32 n;     /* frames written */
+	__u32 max;
+	__u32 error;
+	struct py_offsets off;
+};
+
+static __always_inline __u32 frame_lasti(struct frame_walk *w, __u64 f, __u64 code)
+{
+	const struct py_offsets *o = &w->off;
+
+	if (o->frame_model == PY_FRAMES_OBJECT) {
+		__s32 lasti = -1;
+		bpf_probe_read_user(&lasti, sizeof(lasti), (const void *)(f + o->frame_instr));
+		return (__u32)lasti;
+	}
+	__u64 instr = read_user_u64(f + o->frame_instr);
+	__u64 first = code + o->code_adaptive;
+	if (instr < first || instr - first > (1ULL << 31))
+		return (__u32)-1;
+	return (__u32)((instr - first) / 2);
+}
+
+static long frame_walk_step(__u32 i, struct frame_walk *w)
+{
+	const struct py_offsets *o = &w->off;
+	__u32 zero = 0;
+	__u64 f = w->frame;
+
+	if (!f)
+		return 1;
+	if (w->n >= w->max)
+		return 1;
+
+	struct sample_buf *b = bpf_map_lookup_elem(&scratch, &zero);
+	if (!b)
+		return 1;
+	__u32 pos = w->base + w->n * sizeof(struct py_frame_rec);
+	if (pos > SAMPLE_BUF_SIZE - sizeof(struct py_frame_rec))
+		return 1;
+	struct py_frame_rec *r = (void *)(b->data + pos);
+
+	__u64 code = 0;
+	if (bpf_probe_read_user(&code, sizeof(code), (const void *)(f + o->frame_code))) {
+		w->error = 1;
+		return 1;
+	}
+	__u64 prev = read_user_u64(f + o->frame_previous);
+
+	r->flags = 0;
+	if (o->frame_owner != PY_OFF_NONE && o->owner_shim_min) {
+		__u8 owner = 0;
+		bpf_probe_read_user(&owner, 1, (const void *)(f + o->frame_owner));
+		if (owner >= o->owner_shim_min) {
+			r->code = 0;
+			r->sig = 0;
+			r->lasti = 0;
+			r->flags = PYF_SHIM;
+			w->n++;
+			w->frame = prev;
+			return 0;
+		}
+	}
+	if (o->frame_is_entry != PY_OFF_NONE) {
+		__u8 entry = 0;
+		bpf_probe_read_user(&entry, 1, (const void *)(f + o->frame_is_entry));
+		if (entry)
+			r->flags = PYF_ENTRY;
+	}
+	code &= ~(__u64)o->code_tag_mask;
+	__u64 names[2] = {};
+	if (!code || bpf_probe_read_user(names, sizeof(names), (const void *)(code + o->code_filename))) {
+		w->error = 1;
+		return 1;
+	}
+	r->code = code;
+	r->sig = names[0] ^ names[1];
+	r->lasti = frame_lasti(w, f, code);
+	w->n++;
+	w->frame = prev;
+	return 0;
+}
+
+static __always_inline __u64 top_frame(__u64 tstate, const struct py_offsets *o)
+{
+	__u64 f = read_user_u64(tstate + o->ts_frame);
+	if (o->frame_model == PY_FRAMES_CFRAME && f)
+		f = read_user_u64(f + o->cframe_current_frame);
+	return f;
+}
+
+/*
+ * Writes the Python frames of the current thread, innermost first, as
+ * py_frame_rec at byte offset base of the scratch buffer. Returns the count
+ * and ORs SAMPLE_PY_* into *flags.
+ */
+static __always_inline __u32 walk_python(__u32 tid, __u64 fsbase, const struct py_proc *py, __u32 base,
+					 __u32 *flags, __u64 *tstate_out)
+{
+	__u64 tstate = find_tstate(tid, fsbase, py);
+	*tstate_out = tstate;
+	if (!tstate) {
+		*flags |= SAMPLE_PY_NO_TSTATE;
+		return 0;
+	}
+
+	struct frame_walk w = { .base = base, .max = py_max_depth };
+	__builtin_memcpy(&w.off, &py->off, sizeof(w.off));
+	if (w.max > BPFSPY_MAX_PY_DEPTH)
+		w.max = BPFSPY_MAX_PY_DEPTH;
+	w.frame = top_frame(tstate, &w.off);
+	bpf_loop(BPFSPY_MAX_PY_DEPTH, frame_walk_step, &w, 0);
+	if (w.error)
+		*flags |= SAMPLE_PY_ERROR;
+	else if (w.frame && w.n >= w.max)
+		*flags |= SAMPLE_PY_TRUNCATED;
+	return w.n;
+}
+
+/* The GIL is held by this thread when locked and last_holder == its tstate. */
+static __always_inline bool holds_gil(const struct py_proc *py, __u64 tstate)
+{
+	if (!py->gil_addr || !tstate)
+		return false;
+	__s32 locked = 0;
+	if (bpf_probe_read_user(&locked, sizeof(locked), (const void *)(py->gil_addr + py->off.gil_locked)))
+		return false;
+	return locked && read_user_u64(py->gil_addr + py->off.gil_last_holder) == tstate;
+}
+
+#endif

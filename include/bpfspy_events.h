@@ -1,0 +1,106 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Records the BPF programs send to userspace through the ring buffer, and the
+ * constants both sides agree on. Included by the BPF programs (after vmlinux.h)
+ * and by user code (after <stdint.h> via bpfspy_types.h).
+ */
+#ifndef BPFSPY_EVENTS_H
+#define BPFSPY_EVENTS_H
+
+#include "bpfspy_types.h"
+
+#define BPFSPY_COMM_LEN 16
+
+/* bpf_get_stack() cannot return more than perf_event_max_stack (127 by default). */
+#define BPFSPY_MAX_USER_FRAMES 127
+#define BPFSPY_MAX_KERNEL_FRAMES 127
+
+/* Python frames walked per sample: default and hard ceiling (--max-depth). */
+#define BPFSPY_DEFAULT_PY_DEPTH 128
+#define BPFSPY_MAX_PY_DEPTH 1024
+
+enum bpfspy_event_type {
+	EV_SAMPLE = 1,   /* struct bpfspy_sample + variable payload */
+	EV_EXEC = 2,     /* struct bpfspy_proc_event: a followed process called execve */
+	EV_EXIT = 3,     /* struct bpfspy_proc_event: a followed process (thread group) exited */
+	EV_FORK = 4,     /* struct bpfspy_proc_event: a followed process created a child process */
+	EV_MMAP_EXEC = 5 /* struct bpfspy_proc_event: a followed process mapped new executable code */
+};
+
+/* bpfspy_sample.flags */
+enum sample_flags {
+	SAMPLE_USER_REGS_KERNEL = 1u << 0, /* the sample hit kernel mode */
+	SAMPLE_PY_NO_TSTATE = 1u << 1,     /* Python process, no thread state for this thread */
+	SAMPLE_PY_TRUNCATED = 1u << 2,     /* Python walk stopped at the depth limit */
+	SAMPLE_PY_ERROR = 1u << 3,         /* Python walk hit an unreadable pointer */
+	SAMPLE_PY_PROCESS = 1u << 4,       /* the process had a Python config when sampled */
+	SAMPLE_OFFCPU = 1u << 5,           /* weight is off-CPU time, not one tick */
+	SAMPLE_GIL_HOLDER = 1u << 6        /* the thread held the GIL when sampled */
+};
+
+/* One Python frame as the BPF walker saw it. */
+struct py_frame_rec {
+	__u64 code;  /* PyCodeObject address (0 for a boundary marker) */
+	__u64 sig;   /* co_filename ^ co_name pointers: guards against a reused code address */
+	__u32 lasti; /* instruction offset: see py_offsets.lasti_kind */
+	__u32 flags; /* enum py_frame_flags */
+};
+
+enum py_frame_flags {
+	PYF_ENTRY = 1u << 0, /* last frame of a native _PyEval_EvalFrameDefault activation */
+	PYF_SHIM = 1u << 1   /* C-stack entry/shim frame (3.12+ owner >= 3): a boundary, no code */
+};
+
+/*
+ * Fixed header of an EV_SAMPLE record. The payload follows in this order:
+ *   __u64 user_ips[n_user];  __u64 kernel_ips[n_kernel];  struct py_frame_rec py[n_py];
+ *   __u8 stack_bytes[stack_len]   (snapshot unwinder only; never written to disk)
+ * Innermost frame first in every array.
+ */
+struct bpfspy_sample {
+	__u32 type;
+	__u32 pid;  /* thread group id, root PID namespace */
+	__u32 tid;  /* thread id, root PID namespace */
+	__u32 cpu;
+	__u64 ts_ns;     /* bpf_ktime_get_ns() */
+	__u64 weight_ns; /* 0 for an on-CPU tick, else off-CPU duration (--idle) */
+	__u64 fsbase;    /* the thread's fs_base (pthread_self on x86_64 glibc) */
+	__u64 tstate;    /* PyThreadState the walk used, 0 if none */
+	/* user registers at the sample, for the snapshot unwinder */
+	__u64 ip, sp, bp;
+	__u32 flags;
+	__u16 n_user;
+	__u16 n_kernel;
+	__u16 n_py;
+	__u16 stack_len;
+	__u32 offcpu_reason; /* enum offcpu_reason, with SAMPLE_OFFCPU */
+	char comm[BPFSPY_COMM_LEN];
+};
+
+enum offcpu_reason { OFFCPU_UNKNOWN = 0, OFFCPU_SLEEP, OFFCPU_IO, OFFCPU_FUTEX, OFFCPU_PREEMPTED };
+
+/* EV_EXEC / EV_EXIT / EV_FORK / EV_MMAP_EXEC */
+struct bpfspy_proc_event {
+	__u32 type;
+	__u32 pid;        /* process (tgid) the event is about */
+	__u32 ppid;       /* EV_FORK: parent tgid */
+	__u32 exit_code;  /* EV_EXIT */
+	__u64 ts_ns;
+	__u64 addr;       /* EV_MMAP_EXEC: start of the new mapping */
+	char comm[BPFSPY_COMM_LEN];
+};
+
+/* Per-CPU counters in the stats map. */
+enum stat_index {
+	STAT_SAMPLES = 0,      /* samples of followed threads */
+	STAT_LOST = 1,         /* ring buffer full: sample dropped */
+	STAT_PY_NO_TSTATE = 2,
+	STAT_PY_ERRORS = 3,
+	STAT_EVENTS_LOST = 4,  /* process events dropped */
+	STAT_MAX = 8
+};
+
+/* Values of the follow map (tgid -> u8). */
+enum follow_state { FOLLOW_NO = 0, FOLLOW_YES = 1 };
+
+#endif

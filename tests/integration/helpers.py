@@ -1,0 +1,104 @@
+"""Shared helpers for bpfspy integration tests: run the real binary, read its output."""
+import json
+import os
+import shutil
+import subprocess
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+BPFSPY = os.environ.get("BPFSPY", str(ROOT / "build" / "bpfspy"))
+SHARED = Path(os.environ.get("SHARED", ROOT.parent / "shared"))
+EXTRAS = Path(os.environ.get("EXTRAS", "/opt/bpfspy-extras"))
+SPEEDSCOPE_CHECK = SHARED / "tools" / "speedscope-check" / "speedscope-check"
+
+PYENV = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions"
+
+
+def interpreters():
+    """(label, path, required) for every CPython this suite targets."""
+    out = []
+    for ver in ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]:
+        found = sorted(PYENV.glob(f"{ver}.*/bin/python{ver}"))
+        out.append((f"pyenv-{ver}", str(found[-1]) if found else None, False))
+    out.append(("debian-3.11", "/usr/bin/python3.11", True))
+    out.append(("3.14", str(EXTRAS / "root/usr/bin/python3.14"), True))
+    out.append(("3.15", str(EXTRAS / "root/usr/bin/python3.15"), True))
+    return out
+
+
+def run_bpfspy(args, timeout=120, check=False, **kw):
+    cmd = [BPFSPY] + [str(a) for a in args]
+    p = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"{cmd} exited {p.returncode}\nstdout:\n{p.stdout}\nstderr:\n{p.stderr}")
+    return p
+
+
+def load_speedscope(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+class Profile:
+    """A speedscope file reduced to weighted stacks of frame dicts, root first."""
+
+    def __init__(self, doc):
+        self.doc = doc
+        self.frames = doc["shared"]["frames"]
+        self.stacks = []  # (profile name, [frame dicts], weight)
+        for prof in doc["profiles"]:
+            assert prof["type"] == "sampled", prof["type"]
+            for sample, weight in zip(prof["samples"], prof["weights"]):
+                self.stacks.append((prof["name"], [self.frames[i] for i in sample], weight))
+
+    @classmethod
+    def read(cls, path):
+        return cls(load_speedscope(path))
+
+    def total(self, pred=lambda name: True):
+        return sum(w for n, _, w in self.stacks if pred(n))
+
+    def profile_names(self):
+        return [p["name"] for p in self.doc["profiles"]]
+
+    def share_of(self, func, pred=lambda name: True, leaf=False):
+        """Fraction of weight whose stack contains (or, with leaf, ends in) a frame named func."""
+        total = self.total(pred)
+        hit = 0
+        for n, frames, w in self.stacks:
+            if not pred(n):
+                continue
+            names = [f["name"] for f in frames]
+            if (leaf and names and names[-1] == func) or (not leaf and func in names):
+                hit += w
+        return hit / total if total else 0.0
+
+    def stacks_containing(self, func):
+        return [frames for _, frames, _ in self.stacks if any(f["name"] == func for f in frames)]
+
+
+def read_collapsed(path):
+    out = Counter()
+    with open(path) as f:
+        for line in f:
+            line = line.rstrip("\n")
+            if not line:
+                continue
+            stack, _, count = line.rpartition(" ")
+            out[stack] += int(count)
+    return out
+
+
+def speedscope_check(path, *extra):
+    if not SPEEDSCOPE_CHECK.exists():
+        raise AssertionError(f"speedscope-check not found at {SPEEDSCOPE_CHECK}")
+    p = subprocess.run([str(SPEEDSCOPE_CHECK), str(path), *extra], capture_output=True, text=True, timeout=600)
+    return p
+
+
+def build_c(src, out, *flags):
+    # clang: gcc 12 drops the frame pointer of leaf functions despite -mno-omit-leaf-frame-pointer
+    cc = shutil.which("clang") or shutil.which("cc")
+    subprocess.run([cc, "-O1", "-g", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls", "-mno-omit-leaf-frame-pointer", *flags, "-o", str(out), str(src)], check=True)
+    return out

@@ -1,0 +1,158 @@
+// SPDX-License-Identifier: MIT
+#include "launch.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static bool parse_id(const char *s, unsigned long *out)
+{
+	char *end;
+	if (!s || !*s)
+		return false;
+	errno = 0;
+	*out = strtoul(s, &end, 10);
+	return errno == 0 && *end == '\0';
+}
+
+void launch_target_ids(uid_t *uid, gid_t *gid, bool *from_sudo)
+{
+	unsigned long u, g;
+	*uid = getuid();
+	*gid = getgid();
+	*from_sudo = false;
+	if (geteuid() == 0 && parse_id(getenv("SUDO_UID"), &u) && parse_id(getenv("SUDO_GID"), &g) && u != 0) {
+		*uid = (uid_t)u;
+		*gid = (gid_t)g;
+		*from_sudo = true;
+	}
+}
+
+static int drop_privileges(void)
+{
+	uid_t uid;
+	gid_t gid;
+	bool from_sudo;
+	launch_target_ids(&uid, &gid, &from_sudo);
+	if (!from_sudo)
+		return 0;
+	struct passwd *pw = getpwuid(uid);
+	if (pw && initgroups(pw->pw_name, gid) != 0)
+		return -1;
+	if (!pw && setgroups(0, NULL) != 0)
+		return -1;
+	if (setgid(gid) != 0 || setuid(uid) != 0)
+		return -1;
+	if (pw) {
+		setenv("HOME", pw->pw_dir, 1);
+		setenv("USER", pw->pw_name, 1);
+		setenv("LOGNAME", pw->pw_name, 1);
+	}
+	return 0;
+}
+
+static void child_main(char *const argv[], int go_read, int status_write)
+{
+	char c;
+	ssize_t n;
+	do
+		n = read(go_read, &c, 1);
+	while (n < 0 && errno == EINTR);
+	if (n != 1)
+		_exit(127); /* the profiler went away before releasing us */
+	close(go_read);
+	int e = 0;
+	if (drop_privileges() != 0)
+		e = errno ? errno : EPERM;
+	else {
+		execvp(argv[0], argv);
+		e = errno;
+	}
+	if (write(status_write, &e, sizeof(e)) < 0) {
+		/* nothing more we can tell the parent */
+	}
+	_exit(e == ENOENT ? 127 : 126);
+}
+
+int launch_prepare(char *const argv[], struct launched *out, char *err, size_t errlen)
+{
+	int go[2], status[2];
+	if (pipe2(go, O_CLOEXEC) != 0 || pipe2(status, O_CLOEXEC) != 0) {
+		snprintf(err, errlen, "pipe: %s", strerror(errno));
+		return -1;
+	}
+	fflush(NULL);
+	pid_t pid = fork();
+	if (pid < 0) {
+		snprintf(err, errlen, "fork: %s", strerror(errno));
+		return -1;
+	}
+	if (pid == 0) {
+		close(go[1]);
+		close(status[0]);
+		/* the profiler's signal handling must not leak into the command */
+		signal(SIGINT, SIG_DFL);
+		signal(SIGTERM, SIG_DFL);
+		signal(SIGPIPE, SIG_DFL);
+		sigset_t none;
+		sigemptyset(&none);
+		sigprocmask(SIG_SETMASK, &none, NULL);
+		child_main(argv, go[0], status[1]);
+	}
+	close(go[0]);
+	close(status[1]);
+	out->pid = pid;
+	out->go_fd = go[1];
+	out->status_fd = status[0];
+	return 0;
+}
+
+int launch_release(struct launched *l, char *err, size_t errlen)
+{
+	char c = 1;
+	if (write(l->go_fd, &c, 1) != 1) {
+		snprintf(err, errlen, "cannot start the command: %s", strerror(errno));
+		return -1;
+	}
+	close(l->go_fd);
+	l->go_fd = -1;
+	int e = 0;
+	ssize_t n;
+	do
+		n = read(l->status_fd, &e, sizeof(e));
+	while (n < 0 && errno == EINTR);
+	close(l->status_fd);
+	l->status_fd = -1;
+	if (n == (ssize_t)sizeof(e)) {
+		snprintf(err, errlen, "cannot run the command: %s", strerror(e));
+		return -1;
+	}
+	return 0;
+}
+
+void launch_abort(struct launched *l)
+{
+	if (l->go_fd >= 0)
+		close(l->go_fd); /* the child reads EOF and exits */
+	if (l->status_fd >= 0)
+		close(l->status_fd);
+	l->go_fd = l->status_fd = -1;
+	if (l->pid > 0)
+		waitpid(l->pid, NULL, 0);
+}
+
+int launch_exit_code(int wstatus)
+{
+	if (WIFEXITED(wstatus))
+		return WEXITSTATUS(wstatus);
+	if (WIFSIGNALED(wstatus))
+		return 128 + WTERMSIG(wstatus);
+	return 1;
+}

@@ -1,0 +1,32 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Starts the profiled command so that its very first instruction is sampled:
+ * the child is forked, waits until the sampler follows it, then (under sudo)
+ * drops to the invoking user and calls execvp.
+ */
+#ifndef BPFSPY_LAUNCH_H
+#define BPFSPY_LAUNCH_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+struct launched {
+	pid_t pid;
+	int go_fd;     /* write end: one byte releases the child */
+	int status_fd; /* read end: carries errno if execvp failed (closed on exec success) */
+};
+
+/* The uid/gid to run as: SUDO_UID/SUDO_GID when run through sudo as root, else our own. */
+void launch_target_ids(uid_t *uid, gid_t *gid, bool *from_sudo);
+
+/* Forks the child, stopped before exec. Returns 0 or -1 with an error in err. */
+int launch_prepare(char *const argv[], struct launched *out, char *err, size_t errlen);
+/* Lets the child exec; returns 0, or -1 with err set when execvp failed (e.g. command not found). */
+int launch_release(struct launched *l, char *err, size_t errlen);
+/* Kills and reaps a child that was never released. */
+void launch_abort(struct launched *l);
+
+/* Converts a wait status to a shell-style exit code (128+signal). */
+int launch_exit_code(int wstatus);
+
+#endif

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+#include "loader.h"
+
+#include <errno.h>
+#include <linux/capability.h>
+#include <linux/perf_event.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "sampler.skel.h"
+#include "util/log.h"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON 38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF 39
+#endif
+
+struct sampler {
+	struct sampler_bpf *skel;
+	struct ring_buffer *rb;
+	struct bpf_link **perf_links;
+	int *perf_fds;
+	int ncpus;
+	sampler_record_fn fn;
+	void *ctx;
+	unsigned rate_hz;
+	int npending;
+};
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG || log_verbosity() < 2)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static bool has_cap(const struct __user_cap_data_struct d[2], int cap)
+{
+	return d[cap / 32].effective & (1u << (cap % 32));
+}
+
+int sampler_check_privileges(char *err, size_t errlen)
+{
+	struct __user_cap_header_struct h = { .version = _LINUX_CAPABILITY_VERSION_3, .pid = 0 };
+	struct __user_cap_data_struct d[2] = {};
+
+	if (syscall(SYS_capget, &h, d) != 0) {
+		snprintf(err, errlen, "cannot read capabilities: %s", strerror(errno));
+		return -1;
+	}
+	if (has_cap(d, CAP_SYS_ADMIN) || (has_cap(d, CAP_BPF) && has_cap(d, CAP_PERFMON)))
+		return 0;
+	if (geteuid() != 0)
+		snprintf(err, errlen, "must run as root (needs CAP_BPF and CAP_PERFMON); try: sudo bpfspy ...");
+	else
+		snprintf(err, errlen, "running as root but without CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN); "
+				      "run with full root capabilities, e.g. sudo bpfspy ...");
+	return -1;
+}
+
+static int on_record(void *ctx, void *data, size_t size)
+{
+	struct sampler *s = ctx;
+	return s->fn(s->ctx, data, size);
+}
+
+int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ctx, struct sampler **out,
+		 char *err, size_t errlen)
+{
+	const char *btf = o->btf_path ? o->btf_path : "/sys/kernel/btf/vmlinux";
+	if (access(btf, R_OK) != 0) {
+		snprintf(err, errlen, "kernel BTF not found at %s: bpfspy needs a kernel built with "
+				      "CONFIG_DEBUG_INFO_BTF=y", btf);
+		return -1;
+	}
+
+	libbpf_set_print(libbpf_print);
+	struct sampler *s = calloc(1, sizeof(*s));
+	if (!s) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	s->fn = fn;
+	s->ctx = ctx;
+	s->rate_hz = o->rate_hz;
+
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = o->btf_path);
+	s->skel = sampler_bpf__open_opts(&open_opts);
+	if (!s->skel) {
+		snprintf(err, errlen, "cannot open BPF object: %s", strerror(errno));
+		goto fail;
+	}
+	s->skel->rodata->follow_all = o->follow_all;
+	s->skel->rodata->follow_children = o->follow_children;
+	s->skel->rodata->collect_kernel = o->kernel_stacks;
+	s->skel->rodata->py_max_depth = o->py_max_depth;
+	s->skel->rodata->self_tgid = (__u32)getpid();
+
+	int e = sampler_bpf__load(s->skel);
+	if (e) {
+		snprintf(err, errlen, "cannot load BPF programs: %s (run with -v for the verifier log)", strerror(-e));
+		goto fail;
+	}
+	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);
+	if (!s->rb) {
+		snprintf(err, errlen, "cannot create ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	*out = s;
+	return 0;
+fail:
+	sampler_close(s);
+	return -1;
+}
+
+static int open_cpu_clock(int cpu, unsigned rate_hz)
+{
+	struct perf_event_attr attr = {
+		.type = PERF_TYPE_SOFTWARE,
+		.config = PERF_COUNT_SW_CPU_CLOCK,
+		.size = sizeof(attr),
+		/* a fixed period, not freq mode: every tick weighs exactly 1/rate s of CPU */
+		.sample_period = 1000000000ull / rate_hz,
+		.disabled = 0,
+	};
+	return (int)syscall(SYS_perf_event_open, &attr, -1, cpu, -1, PERF_FLAG_FD_CLOEXEC);
+}
+
+int sampler_attach(struct sampler *s, char *err, size_t errlen)
+{
+	int e = sampler_bpf__attach(s->skel); /* tracepoints; the perf_event program is skipped */
+	if (e) {
+		snprintf(err, errlen, "cannot attach process tracepoints: %s", strerror(-e));
+		return -1;
+	}
+	s->ncpus = libbpf_num_possible_cpus();
+	if (s->ncpus <= 0) {
+		snprintf(err, errlen, "cannot count CPUs");
+		return -1;
+	}
+	s->perf_fds = calloc((size_t)s->ncpus, sizeof(int));
+	s->perf_links = calloc((size_t)s->ncpus, sizeof(*s->perf_links));
+	if (!s->perf_fds || !s->perf_links) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	int attached = 0;
+	for (int cpu = 0; cpu < s->ncpus; cpu++) {
+		s->perf_fds[cpu] = open_cpu_clock(cpu, s->rate_hz);
+		if (s->perf_fds[cpu] < 0) {
+			if (errno == ENODEV) /* possible but offline CPU */
+				continue;
+			snprintf(err, errlen, "cannot open cpu-clock perf event on CPU %d: %s", cpu, strerror(errno));
+			return -1;
+		}
+		s->perf_links[cpu] = bpf_program__attach_perf_event(s->skel->progs.sample_stack, s->perf_fds[cpu]);
+		if (!s->perf_links[cpu]) {
+			snprintf(err, errlen, "cannot attach sampler on CPU %d: %s", cpu, strerror(errno));
+			return -1;
+		}
+		attached++;
+	}
+	if (!attached) {
+		snprintf(err, errlen, "no online CPU accepted a perf event");
+		return -1;
+	}
+	return 0;
+}
+
+void sampler_close(struct sampler *s)
+{
+	if (!s)
+		return;
+	for (int cpu = 0; cpu < s->ncpus; cpu++) {
+		if (s->perf_links && s->perf_links[cpu])
+			bpf_link__destroy(s->perf_links[cpu]);
+		if (s->perf_fds && s->perf_fds[cpu] > 0)
+			close(s->perf_fds[cpu]);
+	}
+	free(s->perf_links);
+	free(s->perf_fds);
+	ring_buffer__free(s->rb);
+	sampler_bpf__destroy(s->skel);
+	free(s);
+}
+
+int sampler_follow(struct sampler *s, pid_t pid)
+{
+	__u32 key = (__u32)pid;
+	__u8 v = FOLLOW_YES;
+	return bpf_map__update_elem(s->skel->maps.followed, &key, sizeof(key), &v, sizeof(v), BPF_ANY);
+}
+
+int sampler_set_python(struct sampler *s, pid_t pid, const struct py_proc *p)
+{
+	__u32 key = (__u32)pid;
+	return bpf_map__update_elem(s->skel->maps.py_procs, &key, sizeof(key), p, sizeof(*p), BPF_ANY);
+}
+
+int sampler_clear_python(struct sampler *s, pid_t pid)
+{
+	__u32 key = (__u32)pid;
+	bpf_map__delete_elem(s->skel->maps.py_procs, &key, sizeof(key), 0);
+	return 0;
+}
+
+int sampler_set_pending(struct sampler *s, pid_t pid, bool pending)
+{
+	__u32 key = (__u32)pid;
+	__u8 v = 1;
+	int e;
+	if (pending) {
+		e = bpf_map__update_elem(s->skel->maps.py_pending, &key, sizeof(key), &v, sizeof(v), BPF_NOEXIST);
+		if (e == 0)
+			s->npending++;
+	} else {
+		e = bpf_map__delete_elem(s->skel->maps.py_pending, &key, sizeof(key), 0);
+		if (e == 0 && s->npending > 0)
+			s->npending--;
+	}
+	s->skel->bss->pending_py_procs = (__u32)s->npending;
+	return e == -EEXIST || e == -ENOENT ? 0 : e;
+}
+
+int sampler_poll(struct sampler *s, int timeout_ms)
+{
+	int n = ring_buffer__poll(s->rb, timeout_ms);
+	if (n < 0 && n != -EINTR)
+		return n;
+	/* samples are queued without wakeups: drain whatever is there */
+	int m = ring_buffer__consume(s->rb);
+	if (m < 0 && m != -EINTR)
+		return m;
+	return (n > 0 ? n : 0) + (m > 0 ? m : 0);
+}
+
+static uint64_t sum_percpu_stat(struct sampler *s, __u32 idx)
+{
+	int ncpu = libbpf_num_possible_cpus();
+	if (ncpu <= 0)
+		return 0;
+	__u64 *vals = calloc((size_t)ncpu, sizeof(__u64));
+	uint64_t total = 0;
+	if (!vals)
+		return 0;
+	if (bpf_map__lookup_elem(s->skel->maps.stats, &idx, sizeof(idx), vals, sizeof(__u64) * (size_t)ncpu, 0) == 0)
+		for (int i = 0; i < ncpu; i++)
+			total += vals[i];
+	free(vals);
+	return total;
+}
+
+void sampler_read_stats(struct sampler *s, struct sampler_stats *out)
+{
+	out->samples = sum_percpu_stat(s, STAT_SAMPLES);
+	out->lost = sum_percpu_stat(s, STAT_LOST);
+	out->events_lost = sum_percpu_stat(s, STAT_EVENTS_LOST);
+	out->py_no_tstate = sum_percpu_stat(s, STAT_PY_NO_TSTATE);
+	out->py_errors = sum_percpu_stat(s, STAT_PY_ERRORS);
+}

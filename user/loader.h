@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Loads the BPF sampler, attaches it (tracepoints first, then one cpu-clock
+ * perf event per CPU), and gives the recorder the few operations it needs on
+ * the maps. Everything libbpf-specific stays here.
+ */
+#ifndef BPFSPY_LOADER_H
+#define BPFSPY_LOADER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bpfspy_events.h"
+#include "pyoffsets.h"
+
+struct sampler_options {
+	unsigned rate_hz;
+	bool follow_all;
+	bool follow_children;
+	bool kernel_stacks;
+	unsigned py_max_depth;
+	const char *btf_path; /* kernel BTF to check for (default /sys/kernel/btf/vmlinux) */
+};
+
+struct sampler_stats {
+	uint64_t samples;     /* samples of followed threads taken in BPF */
+	uint64_t lost;        /* dropped because the ring buffer was full */
+	uint64_t events_lost; /* process events dropped */
+	uint64_t py_no_tstate;
+	uint64_t py_errors;
+};
+
+/* Called for every record, in ring-buffer order. Return non-zero to stop the poll. */
+typedef int (*sampler_record_fn)(void *ctx, const void *data, size_t size);
+
+struct sampler;
+
+/* Loads the programs (not attached yet). On failure err holds one line for the user. */
+int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ctx, struct sampler **out,
+		 char *err, size_t errlen);
+/* Attaches process tracking and the per-CPU perf events. */
+int sampler_attach(struct sampler *s, char *err, size_t errlen);
+void sampler_close(struct sampler *s);
+
+int sampler_follow(struct sampler *s, pid_t pid);
+int sampler_set_python(struct sampler *s, pid_t pid, const struct py_proc *p);
+int sampler_clear_python(struct sampler *s, pid_t pid);
+int sampler_set_pending(struct sampler *s, pid_t pid, bool pending);
+
+/* Waits up to timeout_ms for data, then drains everything queued. Returns records seen or <0. */
+int sampler_poll(struct sampler *s, int timeout_ms);
+void sampler_read_stats(struct sampler *s, struct sampler_stats *out);
+
+/* Checks that we may load BPF and open perf events; one line in err if not. */
+int sampler_check_privileges(char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,477 @@
+// SPDX-License-Identifier: MIT
+/* `bpfspy record`: set up the sampler and targets, record until done, write the profile. */
+#include "record.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "launch.h"
+#include "loader.h"
+#include "output/output_file.h"
+#include "profile.h"
+#include "record_options.h"
+#include "recorder.h"
+#include "target_process.h"
+#include "util/log.h"
+
+#define POLL_MS 10
+#define STATUS_EVERY_NS 500000000ull
+#define SIGINT_GRACE_NS 2000000000ull /* after Ctrl-C, wait this long for a launched command to end */
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_stop_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void install_signal_handlers(void)
+{
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+}
+
+/* ---- targets ------------------------------------------------------------ */
+
+static bool is_kernel_thread(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return false;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* field 9 (flags) follows "pid (comm) state ppid pgrp session tty tpgid" */
+	char *p = strrchr(buf, ')');
+	unsigned long flags = 0;
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
+		return false;
+	return flags & 0x00200000; /* PF_KTHREAD */
+}
+
+static int check_pid(pid_t pid)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d", pid);
+	if (access(path, F_OK) != 0) {
+		log_error("no process with PID %d", pid);
+		return -1;
+	}
+	if (is_kernel_thread(pid)) {
+		log_error("PID %d is a kernel thread; bpfspy profiles user processes (use -a --kernel for kernel time)",
+			  pid);
+		return -1;
+	}
+	char stat_path[64], state = 0;
+	snprintf(stat_path, sizeof(stat_path), "/proc/%d/stat", pid);
+	FILE *f = fopen(stat_path, "r");
+	if (f) {
+		char buf[512];
+		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		fclose(f);
+		char *p = strrchr(buf, ')');
+		if (p)
+			sscanf(p + 1, " %c", &state);
+	}
+	if (state == 'Z') {
+		log_error("PID %d is a zombie (it has exited; its parent has not reaped it): nothing to sample", pid);
+		return -1;
+	}
+	return 0;
+}
+
+static pid_t parent_of(pid_t pid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	int ppid = 0;
+	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
+		return 0;
+	return ppid;
+}
+
+typedef void (*pid_fn)(void *ctx, pid_t pid);
+
+static void for_each_pid(pid_fn fn, void *ctx)
+{
+	DIR *d = opendir("/proc");
+	if (!d)
+		return;
+	struct dirent *de;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0)
+			continue;
+		fn(ctx, (pid_t)pid);
+	}
+	closedir(d);
+}
+
+struct follow_ctx {
+	struct sampler *sampler;
+	struct recorder *recorder;
+	const struct record_options *o;
+};
+
+static bool descends_from_target(const struct record_options *o, pid_t pid)
+{
+	for (int depth = 0; pid > 1 && depth < 64; depth++) {
+		for (size_t i = 0; i < o->npids; i++)
+			if (o->pids[i] == pid)
+				return true;
+		pid = parent_of(pid);
+	}
+	return false;
+}
+
+static void follow_existing_descendant(void *arg, pid_t pid)
+{
+	struct follow_ctx *c = arg;
+	if (descends_from_target(c->o, pid)) {
+		sampler_follow(c->sampler, pid);
+		recorder_add_process(c->recorder, pid);
+	}
+}
+
+static void prescan_process(void *arg, pid_t pid)
+{
+	struct follow_ctx *c = arg;
+	if (pid != getpid() && !is_kernel_thread(pid))
+		recorder_add_process(c->recorder, pid);
+}
+
+/* ---- output ------------------------------------------------------------- */
+
+static char *default_output_name(const struct record_options *o)
+{
+	char stamp[32], name[64] = "all";
+	time_t now = time(NULL);
+	struct tm tm;
+	localtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
+	if (o->ncommand > 0) {
+		const char *base = strrchr(o->command[0], '/');
+		snprintf(name, sizeof(name), "%s", base ? base + 1 : o->command[0]);
+	} else if (o->npids > 0) {
+		snprintf(name, sizeof(name), "pid%d", o->pids[0]);
+	}
+	char *out = NULL;
+	if (asprintf(&out, "bpfspy-%s-%s.%s", name, stamp, o->format == OUTPUT_SPEEDSCOPE ? "json" : "txt") < 0)
+		return NULL;
+	return out;
+}
+
+static void describe_command(const struct record_options *o, char *buf, size_t len)
+{
+	size_t pos = 0;
+	buf[0] = '\0';
+	if (o->all) {
+		snprintf(buf, len, "all processes");
+		return;
+	}
+	if (o->npids) {
+		pos += (size_t)snprintf(buf, len, "pid");
+		for (size_t i = 0; i < o->npids && pos < len; i++)
+			pos += (size_t)snprintf(buf + pos, len - pos, "%s%d", i ? "," : " ", o->pids[i]);
+		return;
+	}
+	for (int i = 0; i < o->ncommand && pos < len; i++)
+		pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", i ? " " : "", o->command[i]);
+}
+
+static int write_profile(const struct profile *p, const struct record_options *o, const char *path)
+{
+	uid_t uid;
+	gid_t gid;
+	bool from_sudo;
+	char err[256];
+	launch_target_ids(&uid, &gid, &from_sudo);
+	struct output_file *out = output_file_open(path, from_sudo ? uid : (uid_t)-1, from_sudo ? gid : (gid_t)-1,
+						   err, sizeof(err));
+	if (!out) {
+		log_error("%s", err);
+		return -1;
+	}
+	struct write_options wo = { 0 };
+	int e = o->format == OUTPUT_SPEEDSCOPE ? write_speedscope(p, output_file_stream(out), &wo)
+					       : write_collapsed(p, output_file_stream(out), &wo);
+	if (e != 0) {
+		log_error("cannot write %s: %s", path, strerror(errno));
+		output_file_abort(out);
+		return -1;
+	}
+	if (output_file_commit(out, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return -1;
+	}
+	return 0;
+}
+
+/* ---- the recording loop ------------------------------------------------- */
+
+struct session {
+	const struct record_options *o;
+	struct sampler *sampler;
+	struct recorder *recorder;
+	struct profile *profile;
+	struct launched child;
+	bool launched;
+	int child_status;
+	bool child_done;
+	uint64_t start_ns;
+};
+
+static void print_status(struct session *s, bool final)
+{
+	struct sampler_stats st;
+	struct recorder_stats rs;
+	sampler_read_stats(s->sampler, &st);
+	recorder_read_stats(s->recorder, &rs);
+	double secs = (double)(monotonic_ns() - s->start_ns) / 1e9;
+	fprintf(stderr, "\r\033[Kbpfspy: %.1fs  %llu samples  %zu processes  %llu lost%s", secs,
+		(unsigned long long)rs.samples, rs.processes, (unsigned long long)st.lost, final ? "\n" : "");
+	fflush(stderr);
+}
+
+static bool targets_alive(const struct record_options *o)
+{
+	for (size_t i = 0; i < o->npids; i++)
+		if (kill(o->pids[i], 0) == 0 || errno == EPERM)
+			return true;
+	return false;
+}
+
+static void reap_child(struct session *s, bool block)
+{
+	if (!s->launched || s->child_done)
+		return;
+	int st;
+	pid_t r = waitpid(s->child.pid, &st, block ? 0 : WNOHANG);
+	if (r == s->child.pid) {
+		s->child_done = true;
+		s->child_status = st;
+	}
+}
+
+static void record_loop(struct session *s)
+{
+	const struct record_options *o = s->o;
+	bool tty = isatty(STDERR_FILENO) && o->verbosity > 0;
+	uint64_t last_status = 0, deadline = o->duration_s > 0 ? s->start_ns + (uint64_t)(o->duration_s * 1e9) : 0;
+	uint64_t stop_at = 0;
+
+	for (;;) {
+		int n = sampler_poll(s->sampler, POLL_MS);
+		if (n < 0 && n != -EINTR) {
+			log_error("reading samples failed: %s", strerror(-n));
+			break;
+		}
+		uint64_t now = monotonic_ns();
+		reap_child(s, false);
+		if (s->child_done)
+			break;
+		if (deadline && now >= deadline)
+			break;
+		if (o->npids && !targets_alive(o)) {
+			log_info("the target process%s exited", o->npids > 1 ? "es" : "");
+			break;
+		}
+		if (stop_signal) {
+			/* Ctrl-C reached a launched command too: give it a moment to finish. */
+			if (!s->launched || stop_signal == SIGTERM)
+				break;
+			if (!stop_at)
+				stop_at = now + SIGINT_GRACE_NS;
+			if (now >= stop_at)
+				break;
+		}
+		if (tty && now - last_status >= STATUS_EVERY_NS) {
+			print_status(s, false);
+			last_status = now;
+		}
+	}
+	/* whatever is still queued belongs to the profile */
+	while (sampler_poll(s->sampler, 0) > 0)
+		;
+	if (tty)
+		fprintf(stderr, "\r\033[K");
+}
+
+static void print_summary(struct session *s, const char *path, const char *format)
+{
+	struct sampler_stats st;
+	struct recorder_stats rs;
+	sampler_read_stats(s->sampler, &st);
+	recorder_read_stats(s->recorder, &rs);
+	double secs = (double)(monotonic_ns() - s->start_ns) / 1e9;
+	uint64_t taken = rs.samples + st.lost;
+	fprintf(stderr, "bpfspy: %llu samples from %zu process%s (%zu threads) in %.2fs; %llu lost (%.2f%%)\n",
+		(unsigned long long)rs.samples, profile_process_count(s->profile),
+		profile_process_count(s->profile) == 1 ? "" : "es", profile_thread_count(s->profile), secs,
+		(unsigned long long)st.lost, taken ? 100.0 * (double)st.lost / (double)taken : 0.0);
+	if (rs.py_process_samples)
+		fprintf(stderr, "bpfspy: Python frames in %.2f%% of %llu samples of Python processes%s\n",
+			100.0 * (double)rs.py_samples_with_frames / (double)rs.py_process_samples,
+			(unsigned long long)rs.py_process_samples, rs.py_truncated ? " (some truncated: see --max-depth)" : "");
+	if (rs.gil_dropped)
+		fprintf(stderr, "bpfspy: --gil dropped %llu samples of threads not holding the GIL\n",
+			(unsigned long long)rs.gil_dropped);
+	if (path)
+		fprintf(stderr, "bpfspy: wrote %s (%s)%s\n", path, format,
+			strcmp(format, "speedscope") == 0 ? "; open it at https://www.speedscope.app" : "");
+}
+
+static int start_targets(struct session *s, char *err, size_t errlen)
+{
+	const struct record_options *o = s->o;
+	struct follow_ctx fc = { s->sampler, s->recorder, o };
+
+	if (o->ncommand > 0) {
+		if (launch_prepare(o->command, &s->child, err, errlen) != 0)
+			return -1;
+		s->launched = true;
+		sampler_follow(s->sampler, s->child.pid);
+	}
+	for (size_t i = 0; i < o->npids; i++) {
+		sampler_follow(s->sampler, o->pids[i]);
+		recorder_add_process(s->recorder, o->pids[i]);
+	}
+	if (o->npids && o->subprocesses)
+		for_each_pid(follow_existing_descendant, &fc);
+	if (o->all)
+		for_each_pid(prescan_process, &fc);
+
+	if (sampler_attach(s->sampler, err, errlen) != 0)
+		return -1;
+	s->start_ns = monotonic_ns();
+	if (s->launched && launch_release(&s->child, err, errlen) != 0) {
+		reap_child(s, true);
+		return -1;
+	}
+	return 0;
+}
+
+static int run(struct session *s, const char *path)
+{
+	const struct record_options *o = s->o;
+	char err[512];
+	struct sampler_options so = {
+		.rate_hz = o->rate_hz,
+		.follow_all = o->all,
+		.follow_children = o->subprocesses,
+		.kernel_stacks = o->kernel,
+		.py_max_depth = o->max_depth,
+		.btf_path = o->btf_path,
+	};
+	if (sampler_open(&so, recorder_on_record, s->recorder, &s->sampler, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	recorder_set_sampler(s->recorder, s->sampler);
+	if (start_targets(s, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		if (s->launched && !s->child_done)
+			launch_abort(&s->child);
+		return s->launched ? 127 : 1;
+	}
+	record_loop(s);
+	profile_meta(s->profile)->end_ns = monotonic_ns();
+
+	int rc = write_profile(s->profile, o, path) == 0 ? 0 : 1;
+	if (o->verbosity > 0)
+		print_summary(s, rc == 0 ? path : NULL, o->format == OUTPUT_SPEEDSCOPE ? "speedscope" : "collapsed");
+	if (s->launched) {
+		if (!s->child_done && stop_signal == SIGTERM)
+			kill(s->child.pid, SIGTERM);
+		reap_child(s, true);
+		if (rc == 0)
+			rc = launch_exit_code(s->child_status);
+	} else if (rc == 0 && stop_signal) {
+		rc = 0; /* an interrupted -p/-a recording is a normal way to end it */
+	}
+	return rc;
+}
+
+int cmd_record(int argc, char **argv)
+{
+	struct record_options o;
+	int e = record_options_parse(argc, argv, &o);
+	if (e != 0)
+		return e > 0 ? 0 : 2;
+	log_set_verbosity(o.verbosity);
+
+	char err[512];
+	if (sampler_check_privileges(err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		return 1;
+	}
+	for (size_t i = 0; i < o.npids; i++)
+		if (check_pid(o.pids[i]) != 0)
+			return 1;
+
+	char *path = o.output ? strdup(o.output) : default_output_name(&o);
+	if (!path) {
+		log_error("out of memory");
+		return 1;
+	}
+	if (output_path_check(path, err, sizeof(err)) != 0) {
+		log_error("%s", err);
+		free(path);
+		return 1;
+	}
+
+	char command[1024];
+	describe_command(&o, command, sizeof(command));
+	struct profile_meta meta = {
+		.command = command,
+		.rate_hz = o.rate_hz,
+		.unit = PROFILE_UNIT_SAMPLES,
+		.start_ns = monotonic_ns(),
+		.start_realtime_ns = (uint64_t)time(NULL) * 1000000000ull,
+	};
+	struct session s = { .o = &o, .child = { .go_fd = -1, .status_fd = -1 } };
+	s.profile = profile_new(&meta);
+	struct recorder_options ro = {
+		.kernel_stacks = o.kernel,
+		.function_only = o.function_only,
+		.no_lineno = o.no_lineno,
+		.gil_only = o.gil,
+	};
+	s.recorder = s.profile ? recorder_new(&ro, s.profile) : NULL;
+	if (!s.recorder) {
+		log_error("out of memory");
+		profile_free(s.profile);
+		free(path);
+		return 1;
+	}
+	install_signal_handlers();
+	int rc = run(&s, path);
+
+	sampler_close(s.sampler);
+	recorder_free(s.recorder);
+	profile_free(s.profile);
+	free(path);
+	return rc;
+}

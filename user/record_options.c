@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: MIT
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpfspy_events.h"
+#include "record_options.h"
+#include "util/log.h"
+
+void record_usage(FILE *f)
+{
+	fputs("Usage: bpfspy record [OPTIONS] (-p PID[,PID...] | -a | [--] COMMAND [ARGS...])\n"
+	      "\n"
+	      "Samples the stacks of a command, of running processes, or of the whole host\n"
+	      "with BPF, names Python frames (CPython 3.8-3.15) and native frames, and\n"
+	      "writes a speedscope file (open it at https://www.speedscope.app) or\n"
+	      "collapsed stacks (flamegraph.pl, speedscope).\n"
+	      "\n"
+	      "Targets:\n"
+	      "  -p, --pid PID[,PID...]  profile these processes and all their threads\n"
+	      "  -a, --all               profile every process on the host\n"
+	      "  COMMAND [ARGS...]       launch COMMAND (after --) and profile it from its first\n"
+	      "                          instruction; bpfspy exits with its exit status\n"
+	      "      --no-subprocesses   do not follow processes the targets start\n"
+	      "\n"
+	      "Output:\n"
+	      "  -o, --output FILE       where to write (default: bpfspy-<name>-<time>.json)\n"
+	      "  -f, --format FORMAT     speedscope (default) or collapsed\n"
+	      "  -F, --function          one frame per function (line = its first line)\n"
+	      "      --nolineno          no line numbers\n"
+	      "\n"
+	      "Sampling:\n"
+	      "  -r, --rate HZ           samples per second per CPU (default 100, max 20000)\n"
+	      "  -d, --duration SECONDS  stop after this long (default: until the command exits\n"
+	      "                          or Ctrl-C)\n"
+	      "      --kernel            include kernel frames\n"
+	      "  -g, --gil               only samples of threads holding the GIL\n"
+	      "      --max-depth N       Python frames per sample (default 128, max 1024)\n"
+	      "      --btf PATH          kernel BTF file (default /sys/kernel/btf/vmlinux)\n"
+	      "  -v, --verbose           more diagnostics;  -q, --quiet: errors only\n"
+	      "  -h, --help              this help\n"
+	      "\n"
+	      "Examples:\n"
+	      "  sudo bpfspy record -o out.json -- python3 -m pytest --collect-only\n"
+	      "  sudo bpfspy record -p 1234 -d 10 -f collapsed -o out.txt\n"
+	      "  sudo bpfspy record -a -d 5\n"
+	      "\n"
+	      "Ctrl-C (SIGINT) or SIGTERM stop recording; everything sampled so far is written.\n",
+	      f);
+}
+
+enum {
+	OPT_NO_SUBPROCESSES = 1000,
+	OPT_KERNEL,
+	OPT_NOLINENO,
+	OPT_MAX_DEPTH,
+	OPT_BTF,
+};
+
+static const struct option long_options[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "all", no_argument, NULL, 'a' },
+	{ "output", required_argument, NULL, 'o' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "rate", required_argument, NULL, 'r' },
+	{ "duration", required_argument, NULL, 'd' },
+	{ "function", no_argument, NULL, 'F' },
+	{ "nolineno", no_argument, NULL, OPT_NOLINENO },
+	{ "gil", no_argument, NULL, 'g' },
+	{ "kernel", no_argument, NULL, OPT_KERNEL },
+	{ "no-subprocesses", no_argument, NULL, OPT_NO_SUBPROCESSES },
+	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
+	{ "btf", required_argument, NULL, OPT_BTF },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	char *end;
+	errno = 0;
+	if (!s || !*s || *s == '-')
+		return -1;
+	unsigned long v = strtoul(s, &end, 10);
+	if (errno || *end || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_pids(const char *arg, struct record_options *o)
+{
+	char *copy = strdup(arg), *save = NULL;
+	if (!copy)
+		return -1;
+	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		unsigned long v;
+		if (parse_uint(tok, 1, 4194304, &v) != 0) {
+			log_error("invalid PID '%s' (expected a positive number, e.g. -p 1234,5678)", tok);
+			free(copy);
+			return -1;
+		}
+		if (o->npids == RECORD_MAX_PIDS) {
+			log_error("too many PIDs (at most %d)", RECORD_MAX_PIDS);
+			free(copy);
+			return -1;
+		}
+		o->pids[o->npids++] = (pid_t)v;
+	}
+	free(copy);
+	if (!o->npids) {
+		log_error("-p needs a PID");
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_duration(const char *s, double *out)
+{
+	char *end;
+	errno = 0;
+	double v = strtod(s, &end);
+	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 31 * 24 * 3600.0)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_one(int c, const char *arg, struct record_options *o)
+{
+	unsigned long v;
+	switch (c) {
+	case 'p':
+		return parse_pids(arg, o);
+	case 'a':
+		o->all = true;
+		return 0;
+	case 'o':
+		if (!*arg) {
+			log_error("-o needs a file name");
+			return -1;
+		}
+		o->output = arg;
+		return 0;
+	case 'f':
+		if (!strcasecmp(arg, "speedscope"))
+			o->format = OUTPUT_SPEEDSCOPE;
+		else if (!strcasecmp(arg, "collapsed") || !strcasecmp(arg, "raw"))
+			o->format = OUTPUT_COLLAPSED;
+		else {
+			log_error("unknown format '%s' (expected speedscope or collapsed)", arg);
+			return -1;
+		}
+		return 0;
+	case 'r':
+		if (parse_uint(arg, 1, RECORD_MAX_RATE, &v) != 0) {
+			log_error("invalid rate '%s' (expected 1 to %d samples per second)", arg, RECORD_MAX_RATE);
+			return -1;
+		}
+		o->rate_hz = (unsigned)v;
+		return 0;
+	case 'd':
+		if (parse_duration(arg, &o->duration_s) != 0) {
+			log_error("invalid duration '%s' (expected seconds > 0, e.g. -d 10 or -d 0.5)", arg);
+			return -1;
+		}
+		return 0;
+	case 'F':
+		o->function_only = true;
+		return 0;
+	case OPT_NOLINENO:
+		o->no_lineno = true;
+		return 0;
+	case 'g':
+		o->gil = true;
+		return 0;
+	case OPT_KERNEL:
+		o->kernel = true;
+		return 0;
+	case OPT_NO_SUBPROCESSES:
+		o->subprocesses = false;
+		return 0;
+	case OPT_MAX_DEPTH:
+		if (parse_uint(arg, 1, BPFSPY_MAX_PY_DEPTH, &v) != 0) {
+			log_error("invalid --max-depth '%s' (expected 1 to %d)", arg, BPFSPY_MAX_PY_DEPTH);
+			return -1;
+		}
+		o->max_depth = (unsigned)v;
+		return 0;
+	case OPT_BTF:
+		o->btf_path = arg;
+		return 0;
+	case 'v':
+		o->verbosity = 2;
+		return 0;
+	case 'q':
+		o->verbosity = 0;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int validate(struct record_options *o)
+{
+	int targets = (o->npids > 0) + o->all + (o->ncommand > 0);
+	if (targets == 0) {
+		log_error("nothing to profile: give -p PID, -a, or a command after --  (see bpfspy record --help)");
+		return -1;
+	}
+	if (targets > 1) {
+		log_error("give only one of -p PID, -a, or a command");
+		return -1;
+	}
+	if (o->function_only && o->no_lineno) {
+		log_error("-F/--function and --nolineno cannot be combined");
+		return -1;
+	}
+	return 0;
+}
+
+int record_options_parse(int argc, char **argv, struct record_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->format = OUTPUT_SPEEDSCOPE;
+	o->rate_hz = 100;
+	o->subprocesses = true;
+	o->max_depth = BPFSPY_DEFAULT_PY_DEPTH;
+	o->verbosity = 1;
+
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+p:ao:f:r:d:Fgvqh", long_options, NULL)) != -1) {
+		if (c == 'h') {
+			record_usage(stdout);
+			return 1;
+		}
+		if (c == '?' || c == ':') {
+			if (optopt && optopt < 256 && strchr("pofrd", optopt))
+				log_error("option -%c needs a value (see bpfspy record --help)", optopt);
+			else if (optopt && optopt < 256)
+				log_error("unknown option -%c (see bpfspy record --help)", optopt);
+			else
+				log_error("unknown or incomplete option '%s' (see bpfspy record --help)", argv[optind - 1]);
+			return -1;
+		}
+		if (parse_one(c, optarg, o) != 0)
+			return -1;
+	}
+	o->command = argv + optind;
+	o->ncommand = argc - optind;
+	return validate(o);
+}

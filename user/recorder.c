@@ -1,0 +1,382 @@
+// SPDX-License-Identifier: MIT
+#include "recorder.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpfspy_events.h"
+#include "sym/native_symbols.h"
+#include "target_process.h"
+#include "util/log.h"
+#include "util/u32map.h"
+
+#define MAX_STACK_FRAMES (BPFSPY_MAX_USER_FRAMES + BPFSPY_MAX_KERNEL_FRAMES + BPFSPY_MAX_PY_DEPTH + 4)
+#define MAPS_REFRESH_MIN_NS 2000000ull /* re-read maps for an unknown address at most every 2 ms */
+
+struct recorder {
+	struct recorder_options opt;
+	struct profile *profile;
+	struct sampler *sampler;
+	struct elf_cache *elf;
+	struct kernel_symbols *ksyms;
+	bool ksyms_tried;
+	struct u32map procs;        /* pid -> struct target_process */
+	struct u32map named_threads; /* tid -> (void *)1 once named */
+	struct recorder_stats stats;
+	uint32_t frames[MAX_STACK_FRAMES]; /* innermost first while building */
+	size_t nframes;
+};
+
+struct recorder *recorder_new(const struct recorder_options *o, struct profile *profile)
+{
+	struct recorder *r = calloc(1, sizeof(*r));
+	if (!r)
+		return NULL;
+	r->opt = *o;
+	r->profile = profile;
+	r->elf = elf_cache_new();
+	if (!r->elf) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void recorder_free(struct recorder *r)
+{
+	if (!r)
+		return;
+	for (size_t i = 0; i < r->procs.cap; i++)
+		if (r->procs.keys[i])
+			target_process_free(r->procs.vals[i]);
+	u32map_free(&r->procs);
+	u32map_free(&r->named_threads);
+	elf_cache_free(r->elf);
+	kernel_symbols_free(r->ksyms);
+	free(r);
+}
+
+void recorder_set_sampler(struct recorder *r, struct sampler *s)
+{
+	r->sampler = s;
+}
+
+void recorder_read_stats(const struct recorder *r, struct recorder_stats *out)
+{
+	*out = r->stats;
+}
+
+/* ---- processes ---------------------------------------------------------- */
+
+static void install_python(struct recorder *r, struct target_process *p)
+{
+	if (!r->sampler)
+		return;
+	if (p->python == PYTHON_YES) {
+		sampler_set_pending(r->sampler, p->pid, false);
+		sampler_set_python(r->sampler, p->pid, &p->py.proc);
+	} else if (p->python == PYTHON_PENDING) {
+		sampler_set_pending(r->sampler, p->pid, true);
+	}
+}
+
+static void detect_python(struct recorder *r, struct target_process *p)
+{
+	bool was_python = p->python == PYTHON_YES;
+	target_process_detect_python(p, r->elf);
+	if (p->python == PYTHON_YES && !was_python)
+		r->stats.python_processes++;
+	install_python(r, p);
+}
+
+static struct target_process *process_get(struct recorder *r, pid_t pid, const char *comm)
+{
+	struct target_process *p = u32map_get(&r->procs, (uint32_t)pid);
+	if (p)
+		return p;
+	p = target_process_new(pid, comm);
+	if (!p || u32map_put(&r->procs, (uint32_t)pid, p) != 0) {
+		target_process_free(p);
+		return NULL;
+	}
+	r->stats.processes++;
+	detect_python(r, p);
+	return p;
+}
+
+void recorder_add_process(struct recorder *r, pid_t pid)
+{
+	char comm[16] = "";
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	FILE *f = fopen(path, "r");
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	}
+	process_get(r, pid, comm);
+}
+
+static void on_exec(struct recorder *r, const struct bpfspy_proc_event *e)
+{
+	struct target_process *p = u32map_get(&r->procs, e->pid);
+	if (!p) {
+		process_get(r, (pid_t)e->pid, e->comm);
+		return;
+	}
+	bool was_python = p->python == PYTHON_YES;
+	target_process_reset(p);
+	snprintf(p->comm, sizeof(p->comm), "%s", e->comm);
+	if (was_python && r->stats.python_processes)
+		r->stats.python_processes--;
+	if (r->sampler)
+		sampler_set_pending(r->sampler, p->pid, false);
+	detect_python(r, p);
+}
+
+static void on_fork(struct recorder *r, const struct bpfspy_proc_event *e)
+{
+	struct target_process *parent = u32map_get(&r->procs, e->ppid);
+	struct target_process *child = u32map_get(&r->procs, e->pid);
+	if (child)
+		return;
+	child = target_process_new((pid_t)e->pid, parent ? parent->comm : e->comm);
+	if (!child || u32map_put(&r->procs, e->pid, child) != 0) {
+		target_process_free(child);
+		return;
+	}
+	r->stats.processes++;
+	if (parent && parent->python == PYTHON_YES) {
+		target_process_inherit_python(child, parent);
+		r->stats.python_processes++;
+		install_python(r, child);
+	} else {
+		detect_python(r, child);
+	}
+}
+
+static void on_mmap_exec(struct recorder *r, const struct bpfspy_proc_event *e)
+{
+	struct target_process *p = u32map_get(&r->procs, e->pid);
+	if (!p || p->python != PYTHON_PENDING)
+		return;
+	target_process_refresh_maps(p);
+	detect_python(r, p);
+}
+
+static void on_process_exit(struct recorder *r, const struct bpfspy_proc_event *e)
+{
+	struct target_process *p = u32map_get(&r->procs, e->pid);
+	if (p)
+		p->exited = true;
+	if (r->sampler && p && p->python == PYTHON_PENDING)
+		sampler_set_pending(r->sampler, p->pid, false);
+}
+
+/* ---- frames ------------------------------------------------------------- */
+
+static void push_frame(struct recorder *r, const struct frame_desc *f)
+{
+	if (r->nframes < MAX_STACK_FRAMES)
+		r->frames[r->nframes++] = profile_intern_frame(r->profile, f);
+}
+
+static void push_marker(struct recorder *r, const char *name)
+{
+	struct frame_desc f = { .name = name, .kind = FRAME_MARKER };
+	push_frame(r, &f);
+}
+
+static int python_line(const struct recorder *r, int line, int firstlineno)
+{
+	if (r->opt.no_lineno)
+		return 0;
+	if (r->opt.function_only)
+		return firstlineno;
+	return line;
+}
+
+/* Pushes the Python frames of a sample, innermost first; returns how many were named. */
+static size_t push_python_frames(struct recorder *r, struct target_process *p, const struct py_frame_rec *py,
+				 size_t n)
+{
+	size_t named = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (py[i].flags & PYF_SHIM)
+			continue;
+		struct py_code_info info;
+		int line = 0;
+		struct frame_desc f = { .kind = FRAME_PYTHON };
+		if (p && p->pysym &&
+		    py_symbolize(p->pysym, py[i].code, py[i].sig, py_lasti_widen(py[i].lasti), &info, &line) == 0) {
+			f.name = info.qualname ? info.qualname : info.name;
+			f.file = info.filename;
+			f.line = python_line(r, line, info.firstlineno);
+			named++;
+		} else {
+			f.name = "<unknown>";
+			r->stats.py_unresolved_frames++;
+		}
+		push_frame(r, &f);
+	}
+	return named;
+}
+
+static void symbolize_native(struct recorder *r, struct target_process *p, uint64_t ip, bool is_return,
+			     struct native_frame *out)
+{
+	const struct proc_maps *maps = p ? p->maps : NULL;
+	if (p && maps && !proc_maps_find(maps, ip) && !p->exited &&
+	    monotonic_ns() - p->maps_read_ns > MAPS_REFRESH_MIN_NS) {
+		/* new code was mapped since the snapshot */
+		target_process_refresh_maps(p);
+		maps = p->maps;
+	}
+	native_symbolize(r->elf, p ? p->pid : 0, maps, ip, is_return, out);
+}
+
+static void push_native_frames(struct recorder *r, struct target_process *p, const uint64_t *ips, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct native_frame nf;
+		symbolize_native(r, p, ips[i], i > 0, &nf);
+		struct frame_desc f = { .name = nf.name, .file = nf.module, .kind = FRAME_NATIVE };
+		push_frame(r, &f);
+	}
+}
+
+static void push_kernel_frames(struct recorder *r, const uint64_t *ips, size_t n)
+{
+	if (!r->ksyms_tried) {
+		r->ksyms_tried = true;
+		r->ksyms = kernel_symbols_load();
+		if (!r->ksyms)
+			log_warn("cannot read kernel symbols from /proc/kallsyms; kernel frames will be addresses");
+	}
+	for (size_t i = 0; i < n; i++) {
+		char buf[64];
+		uint64_t off;
+		const char *name = r->ksyms ? kernel_symbols_lookup(r->ksyms, ips[i], &off) : NULL;
+		if (!name) {
+			snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)ips[i]);
+			name = buf;
+		}
+		struct frame_desc f = { .name = name, .kind = FRAME_KERNEL };
+		push_frame(r, &f);
+	}
+}
+
+static void name_thread(struct recorder *r, const struct target_process *p, uint32_t pid, uint32_t tid)
+{
+	if (u32map_get(&r->named_threads, tid))
+		return;
+	u32map_put(&r->named_threads, tid, (void *)1);
+	if (p && p->python == PYTHON_YES && pid == tid) {
+		profile_set_thread_name(r->profile, pid, tid, "MainThread");
+		return;
+	}
+	char path[64], comm[32] = "";
+	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", pid, tid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	if (fgets(comm, sizeof(comm), f))
+		comm[strcspn(comm, "\n")] = '\0';
+	fclose(f);
+	if (comm[0] && (!p || strcmp(comm, p->comm) != 0))
+		profile_set_thread_name(r->profile, pid, tid, comm);
+}
+
+/* ---- samples ------------------------------------------------------------ */
+
+static void reverse_frames(uint32_t *f, size_t n)
+{
+	for (size_t i = 0, j = n ? n - 1 : 0; i < j; i++, j--) {
+		uint32_t t = f[i];
+		f[i] = f[j];
+		f[j] = t;
+	}
+}
+
+static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t size)
+{
+	size_t need = sizeof(*s) + 8 * ((size_t)s->n_user + s->n_kernel) + sizeof(struct py_frame_rec) * s->n_py;
+	if (size < need || s->n_user > BPFSPY_MAX_USER_FRAMES || s->n_kernel > BPFSPY_MAX_KERNEL_FRAMES ||
+	    s->n_py > BPFSPY_MAX_PY_DEPTH) {
+		r->stats.malformed++;
+		return;
+	}
+	if (r->opt.gil_only && !(s->flags & SAMPLE_GIL_HOLDER)) {
+		r->stats.gil_dropped++;
+		return;
+	}
+	const uint64_t *user = (const void *)(s + 1);
+	const uint64_t *kernel = user + s->n_user;
+	const struct py_frame_rec *py = (const void *)(kernel + s->n_kernel);
+
+	struct target_process *p = process_get(r, (pid_t)s->pid, s->comm);
+	r->nframes = 0;
+	if (r->opt.kernel_stacks)
+		push_kernel_frames(r, kernel, s->n_kernel);
+
+	size_t named = 0;
+	if (s->n_py > 0) {
+		named = push_python_frames(r, p, py, s->n_py);
+		if (s->flags & SAMPLE_PY_TRUNCATED) {
+			push_marker(r, "[truncated]");
+			r->stats.py_truncated++;
+		}
+	}
+	if (s->n_py == 0 || (s->flags & SAMPLE_PY_NO_TSTATE))
+		push_native_frames(r, p, user, s->n_user);
+
+	bool python_process = (s->flags & SAMPLE_PY_PROCESS) || (p && p->python == PYTHON_YES);
+	if (python_process) {
+		r->stats.py_process_samples++;
+		if (named > 0)
+			r->stats.py_samples_with_frames++;
+	}
+	if (p)
+		profile_set_process_name(r->profile, s->pid, p->comm[0] ? p->comm : s->comm);
+	name_thread(r, p, s->pid, s->tid);
+
+	reverse_frames(r->frames, r->nframes);
+	uint64_t weight = s->weight_ns ? s->weight_ns : 1;
+	if (profile_add_sample(r->profile, s->pid, s->tid, r->frames, r->nframes, weight, s->ts_ns) == 0)
+		r->stats.samples++;
+}
+
+int recorder_on_record(void *ctx, const void *data, size_t size)
+{
+	struct recorder *r = ctx;
+	if (size < sizeof(__u32))
+		return 0;
+	__u32 type = *(const __u32 *)data;
+	if (type == EV_SAMPLE) {
+		if (size >= sizeof(struct bpfspy_sample))
+			on_sample(r, data, size);
+		return 0;
+	}
+	if (size < sizeof(struct bpfspy_proc_event))
+		return 0;
+	const struct bpfspy_proc_event *e = data;
+	switch (type) {
+	case EV_EXEC:
+		on_exec(r, e);
+		break;
+	case EV_FORK:
+		on_fork(r, e);
+		break;
+	case EV_MMAP_EXEC:
+		on_mmap_exec(r, e);
+		break;
+	case EV_EXIT:
+		on_process_exit(r, e);
+		break;
+	default:
+		r->stats.malformed++;
+	}
+	return 0;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Turns the sampler's records into profile samples: keeps per-process state
+ * (mappings snapshot, Python detection, symbolizers), reacts to exec/fork/
+ * mmap/exit, and names every frame while the process is still alive.
+ */
+#ifndef BPFSPY_RECORDER_H
+#define BPFSPY_RECORDER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "loader.h"
+#include "profile.h"
+
+struct recorder_options {
+	bool kernel_stacks; /* --kernel */
+	bool function_only; /* -F: line = first line of the function */
+	bool no_lineno;     /* --nolineno */
+	bool gil_only;      /* --gil: keep samples of GIL holders only */
+	bool quiet_warnings;
+};
+
+struct recorder_stats {
+	uint64_t samples;             /* samples added to the profile */
+	uint64_t py_process_samples;  /* samples of processes known to be Python */
+	uint64_t py_samples_with_frames;
+	uint64_t py_truncated;
+	uint64_t py_unresolved_frames; /* code objects that could not be read */
+	uint64_t gil_dropped;
+	uint64_t malformed;
+	size_t processes;              /* processes seen */
+	size_t python_processes;
+};
+
+struct recorder;
+
+struct recorder *recorder_new(const struct recorder_options *o, struct profile *profile);
+void recorder_free(struct recorder *r);
+/* Must be set before records arrive: the recorder installs Python configs through it. */
+void recorder_set_sampler(struct recorder *r, struct sampler *s);
+
+/* sampler_record_fn */
+int recorder_on_record(void *ctx, const void *data, size_t size);
+
+/*
+ * Makes pid known before it runs (launch, -p, -a pre-scan): snapshots its
+ * mappings and installs its Python config if it is a Python process.
+ */
+void recorder_add_process(struct recorder *r, pid_t pid);
+
+void recorder_read_stats(const struct recorder *r, struct recorder_stats *out);
+
+#endif

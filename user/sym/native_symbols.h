@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Native symbolization: process mappings, ELF symbol tables (cached per
+ * build-id), kernel symbols. One interface per source, blazesym-style:
+ *   proc_maps    - /proc/PID/maps snapshots
+ *   elf_symbols  - symbols of one ELF file, plus its separate debug file
+ *   kernel_symbols - /proc/kallsyms
+ *   native_symbolizer - address in a process -> frame name + module
+ */
+#ifndef BPFSPY_NATIVE_SYMBOLS_H
+#define BPFSPY_NATIVE_SYMBOLS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* ---- /proc/PID/maps ---- */
+
+struct proc_map {
+	uint64_t start, end, offset;
+	uint64_t inode;
+	uint32_t dev_major, dev_minor;
+	bool readable, writable, executable, shared;
+	char *path; /* NULL for anonymous mappings; "[vdso]", "[stack]", ... kept as is;
+		       " (deleted)" suffix stripped, with deleted = true */
+	bool deleted;
+};
+
+struct proc_maps {
+	struct proc_map *maps; /* sorted by start */
+	size_t n;
+};
+
+/* Parses one line of /proc/PID/maps. Returns 0, or -1 for a malformed line. out->path is malloc'd. */
+int proc_maps_parse_line(const char *line, struct proc_map *out);
+/* Reads /proc/PID/maps. Returns NULL with errno set (ENOENT/ESRCH: no such process). */
+struct proc_maps *proc_maps_read(pid_t pid);
+struct proc_maps *proc_maps_parse_buffer(const char *buf, size_t len);
+void proc_maps_free(struct proc_maps *m);
+/* The mapping containing addr, or NULL. */
+const struct proc_map *proc_maps_find(const struct proc_maps *m, uint64_t addr);
+
+/* ---- ELF files ---- */
+
+struct elf_symbols; /* immutable once loaded; shared between processes by build-id */
+
+/*
+ * Loads the symbols of the ELF file at path (.symtab, .dynsym; also the
+ * separate debug file found by build-id or .gnu_debuglink under
+ * /usr/lib/debug, whose .symtab wins; SHF_COMPRESSED sections handled).
+ * root, if not NULL, is prepended to absolute paths when looking for the file
+ * and its debug file (e.g. "/proc/123/root" for a process in another mount
+ * namespace). Returns NULL with errno set for a missing, truncated or non-ELF
+ * file.
+ */
+struct elf_symbols *elf_symbols_load(const char *path, const char *root);
+/*
+ * The same from an ELF image in memory (e.g. a vDSO), copied first; name is
+ * what elf_symbols_path reports. No debug file is searched for.
+ */
+struct elf_symbols *elf_symbols_load_mem(const void *image, size_t size, const char *name);
+void elf_symbols_free(struct elf_symbols *s);
+
+/* Build-id as lowercase hex ("" if none). */
+const char *elf_symbols_build_id(const struct elf_symbols *s);
+/* ET_EXEC (false) or ET_DYN (true). */
+bool elf_symbols_is_dyn(const struct elf_symbols *s);
+
+/*
+ * File offset -> ELF virtual address, through the PT_LOAD headers. For a
+ * mapping m of this file, the vaddr of process address a is
+ * elf_symbols_offset_to_vaddr(s, a - m->start + m->offset).
+ * Returns false if the offset is in no PT_LOAD segment.
+ */
+bool elf_symbols_offset_to_vaddr(const struct elf_symbols *s, uint64_t file_offset, uint64_t *vaddr);
+
+/* The function symbol containing vaddr: its name, and vaddr - symbol start. NULL if none. */
+const char *elf_symbols_lookup(const struct elf_symbols *s, uint64_t vaddr, uint64_t *offset);
+
+/* A symbol by exact name (functions and objects, .dynsym and .symtab). */
+bool elf_symbols_find(const struct elf_symbols *s, const char *name, uint64_t *vaddr, uint64_t *size);
+
+/* Address range of a section by name, e.g. ".PyRuntime". */
+bool elf_symbols_section(const struct elf_symbols *s, const char *name, uint64_t *vaddr, uint64_t *size, uint64_t *file_offset);
+
+/* DT_NEEDED entries (for finding libpython before it is mapped). */
+size_t elf_symbols_needed(const struct elf_symbols *s, const char *const **out);
+
+/* The path this was loaded from (as given). */
+const char *elf_symbols_path(const struct elf_symbols *s);
+
+/* Number of distinct function addresses that elf_symbols_lookup knows. */
+size_t elf_symbols_function_count(const struct elf_symbols *s);
+
+/* ---- cache of ELF files keyed by (dev, inode) and build-id ---- */
+
+struct elf_cache;
+struct elf_cache *elf_cache_new(void);
+void elf_cache_free(struct elf_cache *c);
+/*
+ * The symbols of the file behind mapping m of process pid, opened through
+ * /proc/PID/root so processes in other mount namespaces work (falls back to
+ * /proc/PID/map_files/START-END for deleted files). Keyed by (dev, inode), then
+ * by build-id, so a library mapped in 500 processes is parsed once. NULL if the
+ * file cannot be read; failures are cached too, so a missing file costs one try.
+ */
+const struct elf_symbols *elf_cache_get(struct elf_cache *c, pid_t pid, const struct proc_map *m);
+size_t elf_cache_files_loaded(const struct elf_cache *c);
+
+/* ---- kernel ---- */
+
+struct kernel_symbols;
+/*
+ * /proc/kallsyms; NULL on failure with errno set. errno = EACCES means the
+ * addresses are hidden (all zero: kernel.kptr_restrict, or no CAP_SYSLOG).
+ */
+struct kernel_symbols *kernel_symbols_load(void);
+struct kernel_symbols *kernel_symbols_parse_buffer(const char *buf, size_t len);
+void kernel_symbols_free(struct kernel_symbols *k);
+const char *kernel_symbols_lookup(const struct kernel_symbols *k, uint64_t addr, uint64_t *offset);
+size_t kernel_symbols_count(const struct kernel_symbols *k);
+
+/* ---- one address of one process -> a name ---- */
+
+struct native_frame {
+	char name[256];        /* symbol, demangled; or "0x7f12... (libfoo.so)" when unknown */
+	const char *module;    /* mapping path (owned by the maps snapshot / cache), NULL if anonymous */
+	uint64_t vaddr;        /* ELF virtual address, for merge tests (0 if unknown) */
+	bool known;            /* a symbol was found */
+};
+
+/*
+ * Symbolizes addr, a return address or the sampled IP, against a maps
+ * snapshot of pid. is_return_address: look up addr-1 so a call at the end of a
+ * function resolves to its caller.
+ */
+void native_symbolize(struct elf_cache *c, pid_t pid, const struct proc_maps *maps,
+		      uint64_t addr, bool is_return_address, struct native_frame *out);
+
+#endif

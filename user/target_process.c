@@ -1,0 +1,101 @@
+// SPDX-License-Identifier: MIT
+#include "target_process.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "util/log.h"
+
+uint64_t monotonic_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct target_process *target_process_new(pid_t pid, const char *comm)
+{
+	struct target_process *p = calloc(1, sizeof(*p));
+	if (!p)
+		return NULL;
+	p->pid = pid;
+	if (comm)
+		snprintf(p->comm, sizeof(p->comm), "%s", comm);
+	target_process_refresh_maps(p);
+	return p;
+}
+
+static void drop_python(struct target_process *p)
+{
+	py_symbolizer_free(p->pysym);
+	p->pysym = NULL;
+	p->python = PYTHON_UNKNOWN;
+	memset(&p->py, 0, sizeof(p->py));
+}
+
+void target_process_free(struct target_process *p)
+{
+	if (!p)
+		return;
+	drop_python(p);
+	proc_maps_free(p->maps);
+	free(p);
+}
+
+void target_process_refresh_maps(struct target_process *p)
+{
+	struct proc_maps *m = proc_maps_read(p->pid);
+	p->maps_read_ns = monotonic_ns();
+	if (!m)
+		return;
+	proc_maps_free(p->maps);
+	p->maps = m;
+}
+
+bool target_process_detect_python(struct target_process *p, struct elf_cache *cache)
+{
+	if (!p->maps || p->python == PYTHON_YES)
+		return false;
+	struct py_target t;
+	memset(&t, 0, sizeof(t));
+	switch (py_detect(p->pid, p->maps, cache, &t)) {
+	case PY_DETECT_PYTHON:
+		p->py = t;
+		p->pysym = py_symbolizer_new(p->pid, &p->py);
+		p->python = PYTHON_YES;
+		log_debug("pid %d: Python %s, _PyRuntime at 0x%llx in %s", p->pid, t.version,
+			  (unsigned long long)t.proc.runtime_addr, t.runtime_module);
+		return true;
+	case PY_DETECT_PENDING:
+		p->python = PYTHON_PENDING;
+		return false;
+	case PY_DETECT_UNSUPPORTED:
+		p->python = PYTHON_UNSUPPORTED;
+		if (!p->warned)
+			log_warn("pid %d (%s): %s; recording native frames only", p->pid, p->comm, t.warning);
+		p->warned = true;
+		return false;
+	case PY_DETECT_NOT_PYTHON:
+	default:
+		p->python = PYTHON_NO;
+		return false;
+	}
+}
+
+void target_process_inherit_python(struct target_process *child, const struct target_process *parent)
+{
+	if (parent->python != PYTHON_YES)
+		return;
+	child->py = parent->py;
+	child->pysym = py_symbolizer_new(child->pid, &child->py);
+	child->python = PYTHON_YES;
+}
+
+void target_process_reset(struct target_process *p)
+{
+	drop_python(p);
+	p->exited = false;
+	target_process_refresh_maps(p);
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * What the recorder knows about one profiled process: its mappings snapshot
+ * and whether (and how) it runs Python.
+ */
+#ifndef BPFSPY_TARGET_PROCESS_H
+#define BPFSPY_TARGET_PROCESS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "python/python.h"
+#include "sym/native_symbols.h"
+
+enum python_state {
+	PYTHON_UNKNOWN = 0,
+	PYTHON_YES,
+	PYTHON_NO,
+	PYTHON_PENDING,    /* needs libpython, not mapped yet */
+	PYTHON_UNSUPPORTED /* Python we cannot walk: native frames only */
+};
+
+struct target_process {
+	pid_t pid;
+	char comm[16];
+	struct proc_maps *maps;   /* NULL if the process was gone when we looked */
+	uint64_t maps_read_ns;
+	enum python_state python;
+	struct py_target py;
+	struct py_symbolizer *pysym;
+	bool exited;
+	bool warned;
+};
+
+struct target_process *target_process_new(pid_t pid, const char *comm);
+void target_process_free(struct target_process *p);
+
+/* Re-reads /proc/PID/maps; keeps the old snapshot if the process is gone. */
+void target_process_refresh_maps(struct target_process *p);
+
+/*
+ * (Re)runs Python detection on the current snapshot. Returns true when the
+ * state changed to PYTHON_YES (the caller installs p->py.proc in BPF).
+ */
+bool target_process_detect_python(struct target_process *p, struct elf_cache *cache);
+
+/* For a forked child: the same image, so the same Python config. */
+void target_process_inherit_python(struct target_process *child, const struct target_process *parent);
+
+/* Forgets the old image after exec. */
+void target_process_reset(struct target_process *p);
+
+uint64_t monotonic_ns(void);
+
+#endif
