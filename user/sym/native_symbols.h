@@ -104,6 +104,8 @@ void elf_cache_free(struct elf_cache *c);
  * /proc/PID/map_files/START-END for deleted files). Keyed by (dev, inode), then
  * by build-id, so a library mapped in 500 processes is parsed once. NULL if the
  * file cannot be read; failures are cached too, so a missing file costs one try.
+ * A "[vdso]" mapping gives the vDSO's symbols (read from /proc/PID/mem, or
+ * our own identical image). Not thread-safe: one cache per symbolizing thread.
  */
 const struct elf_symbols *elf_cache_get(struct elf_cache *c, pid_t pid, const struct proc_map *m);
 size_t elf_cache_files_loaded(const struct elf_cache *c);
@@ -126,7 +128,8 @@ size_t kernel_symbols_count(const struct kernel_symbols *k);
 struct native_frame {
 	char name[256];        /* symbol, demangled; or "0x7f12... (libfoo.so)" when unknown */
 	const char *module;    /* mapping path (owned by the maps snapshot / cache), NULL if anonymous */
-	uint64_t vaddr;        /* ELF virtual address, for merge tests (0 if unknown) */
+	uint64_t vaddr;        /* ELF virtual address, for merge tests (0 if unknown); of addr-1
+				  when is_return_address, so it lies inside the named function */
 	bool known;            /* a symbol was found */
 };
 

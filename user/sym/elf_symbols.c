@@ -1,0 +1,572 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Symbols of one ELF file. Everything needed later is copied out of libelf at
+ * load time, so a loaded table is immutable, holds no file descriptor and can
+ * be shared by every process that maps the file.
+ */
+#include "sym/elf_symbols_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "sym/elf_debug_file.h"
+#include "sym/string_arena.h"
+
+/* A lookup walks back at most this many symbols to find one that encloses nested ones. */
+#define MAX_ENCLOSING_SCAN 16
+
+struct function_symbol {
+	uint64_t start, end; /* [start, end) */
+	uint32_t name;
+	uint8_t rank;        /* binding preference: higher wins at equal addresses */
+	bool sized;
+};
+
+struct named_symbol {
+	uint64_t addr, size;
+	uint32_t name;
+	uint8_t rank;
+};
+
+struct section_info {
+	uint64_t addr, size, offset;
+	uint32_t name;
+};
+
+struct load_segment {
+	uint64_t offset, filesz, vaddr, memsz;
+};
+
+struct elf_symbols {
+	char *path;
+	char build_id[ELF_BUILD_ID_HEX_SIZE];
+	bool is_dyn;
+	struct load_segment *segments;
+	size_t n_segments;
+	struct function_symbol *functions; /* sorted by start, one per address */
+	size_t n_functions;
+	struct named_symbol *named; /* sorted by name, then rank descending */
+	size_t n_named;
+	struct section_info *sections;
+	size_t n_sections;
+	const char **needed;
+	size_t n_needed;
+	struct string_arena strings;
+};
+
+/* ---- growable arrays ---- */
+
+static int grow(void **items, size_t *cap, size_t need, size_t item_size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 64;
+	while (n < need)
+		n *= 2;
+	if (n > SIZE_MAX / item_size) {
+		errno = ENOMEM;
+		return -1;
+	}
+	void *p = realloc(*items, n * item_size);
+	if (!p)
+		return -1;
+	*items = p;
+	*cap = n;
+	return 0;
+}
+
+struct builder {
+	struct elf_symbols *s;
+	size_t cap_functions, cap_named, cap_sections, cap_segments;
+	uint32_t *needed_names;
+	size_t n_needed_names, cap_needed;
+};
+
+static uint8_t binding_rank(unsigned bind)
+{
+	switch (bind) {
+	case STB_GLOBAL:
+	case STB_GNU_UNIQUE:
+		return 3;
+	case STB_WEAK:
+		return 2;
+	default:
+		return 1;
+	}
+}
+
+/* ---- what the file is: segments, sections, dynamic entries ---- */
+
+static int read_segments(struct builder *b, Elf *elf)
+{
+	size_t phnum;
+	if (elf_getphdrnum(elf, &phnum) != 0)
+		return -1;
+	for (size_t i = 0; i < phnum; i++) {
+		GElf_Phdr ph;
+		if (!gelf_getphdr(elf, (int)i, &ph))
+			return -1;
+		if (ph.p_type != PT_LOAD)
+			continue;
+		struct elf_symbols *s = b->s;
+		if (grow((void **)&s->segments, &b->cap_segments, s->n_segments + 1, sizeof(*s->segments)))
+			return -1;
+		s->segments[s->n_segments++] = (struct load_segment){
+			.offset = ph.p_offset, .filesz = ph.p_filesz, .vaddr = ph.p_vaddr, .memsz = ph.p_memsz
+		};
+	}
+	return 0;
+}
+
+static int read_sections(struct builder *b, Elf *elf)
+{
+	size_t shstrndx;
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return 0; /* no section names: nothing to record */
+	struct elf_symbols *s = b->s;
+	for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn; scn = elf_nextscn(elf, scn)) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh))
+			return -1;
+		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
+		if (!name || !name[0])
+			continue;
+		if (grow((void **)&s->sections, &b->cap_sections, s->n_sections + 1, sizeof(*s->sections)))
+			return -1;
+		struct section_info *si = &s->sections[s->n_sections];
+		*si = (struct section_info){ .addr = sh.sh_addr, .size = sh.sh_size, .offset = sh.sh_offset };
+		if (string_arena_add(&s->strings, name, strlen(name), &si->name))
+			return -1;
+		s->n_sections++;
+	}
+	return 0;
+}
+
+static int read_needed(struct builder *b, Elf *elf)
+{
+	for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn; scn = elf_nextscn(elf, scn)) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_DYNAMIC)
+			continue;
+		Elf_Data *dyn = elf_reader_section_data(elf, scn);
+		Elf_Data *str = elf_reader_section_data(elf, elf_getscn(elf, sh.sh_link));
+		if (!dyn || !str)
+			return 0;
+		GElf_Dyn d;
+		for (int i = 0; gelf_getdyn(dyn, i, &d) && d.d_tag != DT_NULL; i++) {
+			const char *name = d.d_tag == DT_NEEDED ? elf_reader_string(str, d.d_un.d_val) : NULL;
+			if (!name)
+				continue;
+			if (grow((void **)&b->needed_names, &b->cap_needed, b->n_needed_names + 1, sizeof(uint32_t)) ||
+			    string_arena_add(&b->s->strings, name, strlen(name), &b->needed_names[b->n_needed_names]))
+				return -1;
+			b->n_needed_names++;
+		}
+		return 0;
+	}
+	return 0;
+}
+
+/* ---- symbol tables ---- */
+
+/* Where a zero-size function may end at the latest: the end of its section, if known. */
+static uint64_t section_limit(Elf *elf, uint16_t shndx)
+{
+	GElf_Shdr sh;
+	Elf_Scn *scn = shndx < SHN_LORESERVE ? elf_getscn(elf, shndx) : NULL;
+	if (!scn || !gelf_getshdr(scn, &sh) || !(sh.sh_flags & SHF_ALLOC) || sh.sh_addr > UINT64_MAX - sh.sh_size)
+		return UINT64_MAX;
+	return sh.sh_addr + sh.sh_size;
+}
+
+static int add_function(struct builder *b, Elf *elf, const GElf_Sym *sym, uint32_t name)
+{
+	struct elf_symbols *s = b->s;
+	if (grow((void **)&s->functions, &b->cap_functions, s->n_functions + 1, sizeof(*s->functions)))
+		return -1;
+	bool sized = sym->st_size > 0 && sym->st_value <= UINT64_MAX - sym->st_size;
+	s->functions[s->n_functions++] = (struct function_symbol){
+		.start = sym->st_value,
+		.end = sized ? sym->st_value + sym->st_size : section_limit(elf, sym->st_shndx),
+		.name = name,
+		.rank = binding_rank(GELF_ST_BIND(sym->st_info)),
+		.sized = sized,
+	};
+	return 0;
+}
+
+static int add_named(struct builder *b, const GElf_Sym *sym, uint32_t name)
+{
+	struct elf_symbols *s = b->s;
+	if (grow((void **)&s->named, &b->cap_named, s->n_named + 1, sizeof(*s->named)))
+		return -1;
+	s->named[s->n_named++] = (struct named_symbol){
+		.addr = sym->st_value, .size = sym->st_size, .name = name,
+		.rank = binding_rank(GELF_ST_BIND(sym->st_info)),
+	};
+	return 0;
+}
+
+static int add_symbol(struct builder *b, Elf *elf, const GElf_Sym *sym, const char *name)
+{
+	unsigned type = GELF_ST_TYPE(sym->st_info);
+	if (sym->st_shndx == SHN_UNDEF || !name[0] || type == STT_SECTION || type == STT_FILE)
+		return 0;
+	uint32_t off;
+	if (string_arena_add(&b->s->strings, name, strlen(name), &off) || add_named(b, sym, off))
+		return -1;
+	if ((type == STT_FUNC || type == STT_GNU_IFUNC) && sym->st_shndx != SHN_ABS)
+		return add_function(b, elf, sym, off);
+	return 0;
+}
+
+/* Adds the symbols of every section of type (SHT_SYMTAB or SHT_DYNSYM); returns how many tables were read. */
+static int add_symbol_tables(struct builder *b, Elf *elf, Elf64_Word type)
+{
+	int tables = 0;
+	size_t sym_size = gelf_fsize(elf, ELF_T_SYM, 1, EV_CURRENT);
+	for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn; scn = elf_nextscn(elf, scn)) {
+		GElf_Shdr sh;
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != type)
+			continue;
+		Elf_Data *syms = elf_reader_section_data(elf, scn);
+		Elf_Data *strs = elf_reader_section_data(elf, elf_getscn(elf, sh.sh_link));
+		if (!syms || !strs || !sym_size)
+			continue;
+		size_t n = syms->d_size / sym_size;
+		for (size_t i = 1; i < n && i <= INT_MAX; i++) {
+			GElf_Sym sym;
+			if (!gelf_getsym(syms, (int)i, &sym))
+				break;
+			const char *name = elf_reader_string(strs, sym.st_name);
+			if (name && add_symbol(b, elf, &sym, name))
+				return -1;
+		}
+		tables++;
+	}
+	return tables;
+}
+
+/* ---- ordering ---- */
+
+static int compare_functions(const void *pa, const void *pb, void *arena)
+{
+	const struct function_symbol *a = pa, *b = pb;
+	if (a->start != b->start)
+		return a->start < b->start ? -1 : 1;
+	if (a->rank != b->rank)
+		return b->rank - a->rank;
+	if (a->sized != b->sized)
+		return b->sized - a->sized;
+	return strcmp(string_arena_get(arena, a->name), string_arena_get(arena, b->name));
+}
+
+static int compare_named(const void *pa, const void *pb, void *arena)
+{
+	const struct named_symbol *a = pa, *b = pb;
+	int c = strcmp(string_arena_get(arena, a->name), string_arena_get(arena, b->name));
+	return c ? c : b->rank - a->rank;
+}
+
+static uint64_t segment_end(const struct elf_symbols *s, uint64_t vaddr)
+{
+	for (size_t i = 0; i < s->n_segments; i++) {
+		const struct load_segment *seg = &s->segments[i];
+		if (vaddr >= seg->vaddr && vaddr - seg->vaddr < seg->memsz)
+			return seg->vaddr + seg->memsz;
+	}
+	return vaddr + 1;
+}
+
+/*
+ * One symbol per address (the preferred name, with a size if any alias has
+ * one); a zero-size symbol then runs to the next symbol, its section end or
+ * its segment end, whichever comes first.
+ */
+static void finish_functions(struct elf_symbols *s)
+{
+	struct function_symbol *f = s->functions;
+	if (!s->n_functions)
+		return;
+	qsort_r(f, s->n_functions, sizeof(*f), compare_functions, &s->strings);
+	size_t kept = 0;
+	for (size_t i = 0; i < s->n_functions; i++) {
+		if (kept && f[kept - 1].start == f[i].start) {
+			if (!f[kept - 1].sized && f[i].sized) {
+				f[kept - 1].end = f[i].end;
+				f[kept - 1].sized = true;
+			}
+			continue;
+		}
+		f[kept++] = f[i];
+	}
+	s->n_functions = kept;
+	for (size_t i = 0; i < kept; i++) {
+		if (f[i].sized)
+			continue;
+		uint64_t end = f[i].end;
+		if (i + 1 < kept && f[i + 1].start < end)
+			end = f[i + 1].start;
+		if (end == UINT64_MAX)
+			end = segment_end(s, f[i].start);
+		f[i].end = end > f[i].start ? end : f[i].start + 1;
+	}
+}
+
+static int finish(struct builder *b)
+{
+	struct elf_symbols *s = b->s;
+	finish_functions(s);
+	if (s->n_named)
+		qsort_r(s->named, s->n_named, sizeof(*s->named), compare_named, &s->strings);
+	string_arena_shrink(&s->strings);
+	if (b->n_needed_names) {
+		s->needed = calloc(b->n_needed_names, sizeof(*s->needed));
+		if (!s->needed)
+			return -1;
+		for (size_t i = 0; i < b->n_needed_names; i++)
+			s->needed[i] = string_arena_get(&s->strings, b->needed_names[i]);
+		s->n_needed = b->n_needed_names;
+	}
+	return 0;
+}
+
+/* ---- loading ---- */
+
+/* Symbols of the separate debug file; returns its number of .symtab sections, or -1. */
+static int add_debug_file_symbols(struct builder *b, Elf *elf, const char *logical_path, const char *root)
+{
+	int fd = elf_debug_file_open(elf, b->s->build_id, logical_path, root);
+	if (fd < 0)
+		return 0;
+	int tables = 0;
+	Elf *debug = elf_reader_open_fd(fd);
+	if (debug) {
+		tables = add_symbol_tables(b, debug, SHT_SYMTAB);
+		elf_end(debug);
+	}
+	close(fd);
+	return tables;
+}
+
+static int load_from_elf(struct builder *b, Elf *elf, const char *logical_path, const char *root, bool search_debug)
+{
+	GElf_Ehdr eh;
+	if (!gelf_getehdr(elf, &eh))
+		return -1;
+	struct elf_symbols *s = b->s;
+	s->is_dyn = eh.e_type == ET_DYN;
+	elf_reader_build_id(elf, s->build_id);
+	if (read_segments(b, elf) || read_sections(b, elf) || read_needed(b, elf))
+		return -1;
+	if (add_symbol_tables(b, elf, SHT_DYNSYM) < 0)
+		return -1;
+	int debug_tables = search_debug ? add_debug_file_symbols(b, elf, logical_path, root) : 0;
+	if (debug_tables < 0)
+		return -1;
+	/* The debug file's .symtab describes the same build, and wins when present. */
+	if (debug_tables == 0 && add_symbol_tables(b, elf, SHT_SYMTAB) < 0)
+		return -1;
+	return finish(b);
+}
+
+static struct elf_symbols *load(Elf *elf, const char *logical_path, const char *root, bool search_debug)
+{
+	struct elf_symbols *s = calloc(1, sizeof(*s));
+	struct builder b = { .s = s };
+	int err = ENOMEM;
+	if (s && (s->path = strdup(logical_path ? logical_path : "")) &&
+	    load_from_elf(&b, elf, logical_path, root, search_debug) == 0) {
+		free(b.needed_names);
+		return s;
+	}
+	err = errno ? errno : ENOEXEC;
+	free(b.needed_names);
+	elf_symbols_free(s);
+	errno = err;
+	return NULL;
+}
+
+struct elf_symbols *elf_symbols_load_fd(int fd, const char *logical_path, const char *root)
+{
+	Elf *elf = elf_reader_open_fd(fd);
+	if (!elf)
+		return NULL;
+	struct elf_symbols *s = load(elf, logical_path, root, true);
+	elf_end(elf);
+	return s;
+}
+
+struct elf_symbols *elf_symbols_load(const char *path, const char *root)
+{
+	if (!path) {
+		errno = EINVAL;
+		return NULL;
+	}
+	char full[PATH_MAX];
+	const char *open_path = path;
+	if (root && root[0] && path[0] == '/') {
+		int n = snprintf(full, sizeof(full), "%s%s", root, path);
+		if (n < 0 || (size_t)n >= sizeof(full)) {
+			errno = ENAMETOOLONG;
+			return NULL;
+		}
+		open_path = full;
+	}
+	int fd = open(open_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return NULL;
+	struct elf_symbols *s = elf_symbols_load_fd(fd, path, root);
+	int err = errno;
+	close(fd);
+	errno = err;
+	return s;
+}
+
+struct elf_symbols *elf_symbols_load_mem(const void *image, size_t size, const char *name)
+{
+	/* libelf may keep pointers into the image and wants it aligned: work on a private copy. */
+	char *copy = malloc(size ? size : 1);
+	if (!copy)
+		return NULL;
+	if (size)
+		memcpy(copy, image, size);
+	struct elf_symbols *s = NULL;
+	Elf *elf = elf_reader_open_mem(copy, size);
+	if (elf) {
+		s = load(elf, name, NULL, false);
+		elf_end(elf);
+	}
+	int err = errno;
+	free(copy);
+	errno = err;
+	return s;
+}
+
+bool elf_symbols_read_build_id(int fd, char out[ELF_BUILD_ID_HEX_SIZE])
+{
+	Elf *elf = elf_reader_open_fd(fd);
+	out[0] = '\0';
+	if (!elf)
+		return false;
+	bool found = elf_reader_build_id(elf, out);
+	elf_end(elf);
+	return found;
+}
+
+void elf_symbols_free(struct elf_symbols *s)
+{
+	if (!s)
+		return;
+	free(s->path);
+	free(s->segments);
+	free(s->functions);
+	free(s->named);
+	free(s->sections);
+	free(s->needed);
+	string_arena_free(&s->strings);
+	free(s);
+}
+
+/* ---- queries ---- */
+
+const char *elf_symbols_build_id(const struct elf_symbols *s)
+{
+	return s->build_id;
+}
+
+bool elf_symbols_is_dyn(const struct elf_symbols *s)
+{
+	return s->is_dyn;
+}
+
+const char *elf_symbols_path(const struct elf_symbols *s)
+{
+	return s->path;
+}
+
+size_t elf_symbols_function_count(const struct elf_symbols *s)
+{
+	return s->n_functions;
+}
+
+bool elf_symbols_offset_to_vaddr(const struct elf_symbols *s, uint64_t file_offset, uint64_t *vaddr)
+{
+	for (size_t i = 0; i < s->n_segments; i++) {
+		const struct load_segment *seg = &s->segments[i];
+		if (file_offset >= seg->offset && file_offset - seg->offset < seg->filesz) {
+			*vaddr = seg->vaddr + (file_offset - seg->offset);
+			return true;
+		}
+	}
+	return false;
+}
+
+const char *elf_symbols_lookup(const struct elf_symbols *s, uint64_t vaddr, uint64_t *offset)
+{
+	const struct function_symbol *f = s->functions;
+	size_t lo = 0, hi = s->n_functions;
+	while (lo < hi) { /* first symbol starting after vaddr */
+		size_t mid = lo + (hi - lo) / 2;
+		if (f[mid].start <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	for (size_t i = lo, steps = 0; i > 0 && steps < MAX_ENCLOSING_SCAN; i--, steps++) {
+		if (vaddr < f[i - 1].end) {
+			if (offset)
+				*offset = vaddr - f[i - 1].start;
+			return string_arena_get(&s->strings, f[i - 1].name);
+		}
+	}
+	return NULL;
+}
+
+bool elf_symbols_find(const struct elf_symbols *s, const char *name, uint64_t *vaddr, uint64_t *size)
+{
+	size_t lo = 0, hi = s->n_named;
+	while (lo < hi) { /* first symbol not before name: the best-ranked of equal names */
+		size_t mid = lo + (hi - lo) / 2;
+		if (strcmp(string_arena_get(&s->strings, s->named[mid].name), name) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == s->n_named || strcmp(string_arena_get(&s->strings, s->named[lo].name), name) != 0)
+		return false;
+	if (vaddr)
+		*vaddr = s->named[lo].addr;
+	if (size)
+		*size = s->named[lo].size;
+	return true;
+}
+
+bool elf_symbols_section(const struct elf_symbols *s, const char *name, uint64_t *vaddr, uint64_t *size,
+			 uint64_t *file_offset)
+{
+	for (size_t i = 0; i < s->n_sections; i++) {
+		const struct section_info *si = &s->sections[i];
+		if (strcmp(string_arena_get(&s->strings, si->name), name) != 0)
+			continue;
+		if (vaddr)
+			*vaddr = si->addr;
+		if (size)
+			*size = si->size;
+		if (file_offset)
+			*file_offset = si->offset;
+		return true;
+	}
+	return false;
+}
+
+size_t elf_symbols_needed(const struct elf_symbols *s, const char *const **out)
+{
+	*out = s->needed;
+	return s->n_needed;
+}
