@@ -1,0 +1,98 @@
+# SPDX-License-Identifier: MIT
+"""The speedscope and collapsed writers, checked by the real speedscope app.
+
+The unit test binary test_write_speedscope writes a fixed multi-process,
+multi-thread profile (2000 samples at 97 Hz, 5 threads in 3 processes) when
+BPFSPY_WRITE_DEMO_DIR is set; speedscope-check then loads each file in
+headless Chromium. Expected numbers come from the fixture's definition in
+tests/unit/test_write_fixture.h, not from the files.
+"""
+import json
+import os
+import pathlib
+import subprocess
+
+import pytest
+
+REPO = pathlib.Path(__file__).resolve().parents[2]
+SAMPLES = 2000
+RATE_HZ = 97
+PROFILE_NAMES = [
+    "python3 (pid 100) MainThread",
+    "python3 (pid 100) tid 101",
+    "python3 (pid 100) worker",
+    "gcc (pid 200) tid 200",
+    'odd;name (pid 300) t"1',
+]
+
+
+def build_dir():
+    if os.environ.get("BPFSPY_BUILD"):
+        return pathlib.Path(os.environ["BPFSPY_BUILD"])
+    if os.environ.get("BPFSPY"):
+        return pathlib.Path(os.environ["BPFSPY"]).resolve().parent
+    return REPO / "build"
+
+
+def speedscope_check_tool():
+    shared = pathlib.Path(os.environ.get("SHARED", REPO.parent / "shared"))
+    tool = shared / "tools" / "speedscope-check" / "speedscope-check"
+    if not tool.exists():
+        pytest.skip(f"speedscope-check not found at {tool}")
+    return tool
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    build = build_dir()
+    binary = build / "tests" / "test_write_speedscope"
+    if not binary.exists():
+        # unit test binaries are not part of `make e2e`; build just this one
+        subprocess.run(["make", "-C", str(REPO), f"BUILD={build}", f"{build}/tests/test_write_speedscope"],
+                       check=True, stdout=subprocess.DEVNULL)
+    out = tmp_path_factory.mktemp("writers")
+    env = dict(os.environ, BPFSPY_WRITE_DEMO_DIR=str(out))
+    subprocess.run([str(binary)], cwd=REPO / "tests" / "unit", env=env, check=True,
+                   stdout=subprocess.DEVNULL)
+    return out
+
+
+def run_check(path, *args):
+    proc = subprocess.run([str(speedscope_check_tool()), str(path), *args],
+                          capture_output=True, text=True, timeout=300)
+    report = json.loads(proc.stdout.strip().splitlines()[-1]) if proc.stdout.strip() else {}
+    assert proc.returncode == 0, f"speedscope-check failed: {report.get('error')} {proc.stderr[-2000:]}"
+    return report
+
+
+@pytest.mark.e2e
+def test_speedscope_file_loads_strictly_with_one_profile_per_thread(demo_dir):
+    report = run_check(demo_dir / "demo.speedscope.json", "--expect-format", "speedscope json", "--strict")
+    assert report["profileCount"] == len(PROFILE_NAMES)
+    assert [p["name"] for p in report["profiles"]] == PROFILE_NAMES
+    assert all(p["unit"] == "seconds" for p in report["profiles"])
+    total = sum(p["totalWeight"] for p in report["profiles"])
+    assert total == pytest.approx(SAMPLES / RATE_HZ, rel=1e-9)
+
+
+@pytest.mark.e2e
+def test_nanosecond_speedscope_file_loads_strictly(demo_dir):
+    report = run_check(demo_dir / "demo-ns.speedscope.json", "--expect-format", "speedscope json", "--strict")
+    assert report["profileCount"] == len(PROFILE_NAMES)
+    assert all(p["unit"] == "nanoseconds" for p in report["profiles"])
+
+
+@pytest.mark.e2e
+def test_nasty_names_load_strictly(demo_dir):
+    report = run_check(demo_dir / "demo-nasty.speedscope.json", "--expect-format", "speedscope json", "--strict")
+    assert report["profileCount"] == 1
+    assert report["profiles"][0]["totalWeight"] == pytest.approx(10 / 100)
+
+
+@pytest.mark.e2e
+def test_collapsed_file_loads_as_collapsed_stacks(demo_dir):
+    report = run_check(demo_dir / "demo.collapsed.txt", "--expect-format", "collapsed stack")
+    assert report["profileCount"] == 1
+    # integer sample counts: the whole profile, nothing lost to parsing
+    assert report["profiles"][0]["totalWeight"] == SAMPLES
+    assert report["fileStats"]["skippedLines"] == 0

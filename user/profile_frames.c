@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: MIT
+/* Frame interning: (name, file, line, kind) -> frame id, and frame display text. */
+#include "profile_internal.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ARENA_BLOCK_SIZE (64 * 1024)
+
+struct arena_block {
+	struct arena_block *next;
+	size_t used, size;
+	char data[];
+};
+
+static const char *arena_strdup(struct string_arena *a, const char *s)
+{
+	size_t len = strlen(s) + 1;
+	struct arena_block *b = a->blocks;
+
+	if (!b || b->size - b->used < len) {
+		size_t size = len > ARENA_BLOCK_SIZE ? len : ARENA_BLOCK_SIZE;
+
+		b = malloc(sizeof(*b) + size);
+		if (!b)
+			return NULL;
+		b->used = 0;
+		b->size = size;
+		/* an oversized block goes second so the current block keeps filling */
+		if (a->blocks && size > ARENA_BLOCK_SIZE) {
+			b->next = a->blocks->next;
+			a->blocks->next = b;
+		} else {
+			b->next = a->blocks;
+			a->blocks = b;
+		}
+	}
+	char *dst = b->data + b->used;
+
+	memcpy(dst, s, len);
+	b->used += len;
+	return dst;
+}
+
+static void arena_free(struct string_arena *a)
+{
+	while (a->blocks) {
+		struct arena_block *next = a->blocks->next;
+
+		free(a->blocks);
+		a->blocks = next;
+	}
+}
+
+static uint64_t frame_hash(const struct frame_desc *f)
+{
+	uint64_t h = id_hash_bytes(ID_HASH_SEED, f->name, strlen(f->name) + 1);
+	int32_t line = f->line;
+	uint8_t kind = (uint8_t)f->kind;
+	/* a distinct tag keeps "no file" apart from an empty file name */
+	uint8_t has_file = f->file != NULL;
+
+	h = id_hash_bytes(h, &has_file, 1);
+	if (f->file)
+		h = id_hash_bytes(h, f->file, strlen(f->file) + 1);
+	h = id_hash_bytes(h, &line, sizeof(line));
+	return id_hash_bytes(h, &kind, 1);
+}
+
+static bool same_string(const char *a, const char *b)
+{
+	if (!a || !b)
+		return a == b;
+	return strcmp(a, b) == 0;
+}
+
+static bool frame_matches(const void *ctx, uint32_t id, const void *key)
+{
+	const struct frame_desc *have = &((const struct frame_table *)ctx)->frames[id];
+	const struct frame_desc *want = key;
+
+	return have->line == want->line && have->kind == want->kind &&
+	       same_string(have->name, want->name) && same_string(have->file, want->file);
+}
+
+void frame_table_free(struct frame_table *t)
+{
+	free(t->frames);
+	id_table_free(&t->index);
+	arena_free(&t->strings);
+	memset(t, 0, sizeof(*t));
+}
+
+uint32_t frame_table_intern(struct frame_table *t, const struct frame_desc *f)
+{
+	uint64_t hash = frame_hash(f);
+	uint32_t id = id_table_find(&t->index, hash, frame_matches, t, f);
+
+	if (id != ID_NONE)
+		return id;
+	if (t->count >= ID_NONE - 1 ||
+	    profile_reserve((void **)&t->frames, &t->cap, t->count + 1, sizeof(*t->frames)) < 0)
+		return ID_NONE;
+
+	struct frame_desc copy = *f;
+
+	copy.name = arena_strdup(&t->strings, f->name);
+	copy.file = f->file ? arena_strdup(&t->strings, f->file) : NULL;
+	if (!copy.name || (f->file && !copy.file))
+		return ID_NONE;
+	id = (uint32_t)t->count;
+	if (id_table_insert(&t->index, hash, id) < 0)
+		return ID_NONE;
+	t->frames[t->count++] = copy;
+	return id;
+}
+
+uint32_t profile_intern_frame(struct profile *p, const struct frame_desc *f)
+{
+	struct frame_desc safe = *f;
+
+	if (!safe.name)
+		safe.name = "[unknown]";
+	if (safe.line < 0)
+		safe.line = 0;
+	return frame_table_intern(&p->frames, &safe);
+}
+
+const struct frame_desc *profile_frame(const struct profile *p, uint32_t frame_id)
+{
+	if (frame_id >= p->frames.count)
+		return NULL;
+	return &p->frames.frames[frame_id];
+}
+
+size_t profile_frame_count(const struct profile *p)
+{
+	return p->frames.count;
+}
+
+int profile_format_frame(const struct profile *p, uint32_t frame_id, char *buf, size_t len)
+{
+	const struct frame_desc *f = profile_frame(p, frame_id);
+
+	if (!f) {
+		errno = EINVAL;
+		return -1;
+	}
+	switch (f->kind) {
+	case FRAME_PYTHON:
+		if (f->file && f->line > 0)
+			return snprintf(buf, len, "%s (%s:%d)", f->name, f->file, f->line);
+		if (f->file)
+			return snprintf(buf, len, "%s (%s)", f->name, f->file);
+		return snprintf(buf, len, "%s", f->name);
+	case FRAME_KERNEL:
+		/* flamegraph.pl colours frames ending in _[k] as kernel code */
+		return snprintf(buf, len, "%s_[k]", f->name);
+	case FRAME_NATIVE:
+	case FRAME_MARKER:
+	default:
+		/* no line numbers for native code; the module path would only add noise */
+		return snprintf(buf, len, "%s", f->name);
+	}
+}
