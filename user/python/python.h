@@ -114,6 +114,8 @@ void py_symbolizer_free(struct py_symbolizer *s);
  * (code, sig)) from the live process through /proc/PID/mem, its strings and
  * its line table, and returns the line of lasti. Returns 0, or -1 if the code
  * object could not be read (process gone, freed object, sig mismatch).
+ * info's strings belong to the cache: valid until the next py_symbolize or
+ * py_symbolizer_free on s.
  */
 int py_symbolize(struct py_symbolizer *s, uint64_t code, uint64_t sig, int64_t lasti,
 		 struct py_code_info *info, int *line);

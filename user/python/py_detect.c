@@ -1,0 +1,284 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Is this process Python, which version, where is _PyRuntime, and which
+ * offsets does the walker need? The executable and every mapped
+ * libpython3.X.so are candidates; the one exporting _PyRuntime wins.
+ */
+#include "python/py_layout.h"
+#include "python/py_memory.h"
+
+#include <ctype.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* The ELF file holding _PyRuntime, as mapped into the target. */
+struct runtime_module {
+	const struct proc_map *map;     /* its lowest mapping */
+	const struct elf_symbols *elf;
+	uint64_t bias;                  /* process address = bias + ELF vaddr */
+	uint64_t runtime_vaddr, runtime_size;
+};
+
+static const char *base_name(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash ? slash + 1 : path;
+}
+
+static bool is_libpython(const char *path)
+{
+	return path && strncmp(base_name(path), "libpython3", 10) == 0;
+}
+
+static bool is_executable_map(const struct proc_map *m, const struct stat *exe)
+{
+	return exe && m->path && m->inode == (uint64_t)exe->st_ino;
+}
+
+/* Load bias of the ELF behind m: where its file offset m->offset lands, minus that offset's vaddr. */
+static bool mapping_bias(const struct elf_symbols *elf, const struct proc_map *m, uint64_t *bias)
+{
+	uint64_t vaddr;
+
+	if (!elf_symbols_offset_to_vaddr(elf, m->offset, &vaddr))
+		return false;
+	*bias = m->start - vaddr;
+	return true;
+}
+
+static bool find_runtime_module(pid_t pid, const struct proc_maps *maps, struct elf_cache *cache,
+				const struct stat *exe, struct runtime_module *out)
+{
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct proc_map *m = &maps->maps[i];
+		const struct elf_symbols *elf;
+
+		if (!m->path || (!is_executable_map(m, exe) && !is_libpython(m->path)))
+			continue;
+		/* One look per file: only its first (lowest) mapping. */
+		if (i > 0 && maps->maps[i - 1].path && strcmp(maps->maps[i - 1].path, m->path) == 0)
+			continue;
+		elf = elf_cache_get(cache, pid, m);
+		if (!elf || !elf_symbols_find(elf, "_PyRuntime", &out->runtime_vaddr, &out->runtime_size))
+			continue;
+		if (!mapping_bias(elf, m, &out->bias))
+			continue;
+		out->map = m;
+		out->elf = elf;
+		return true;
+	}
+	return false;
+}
+
+/* The executable needs libpython3.X.so but the loader has not mapped it yet. */
+static bool needs_unmapped_libpython(pid_t pid, const struct proc_maps *maps, struct elf_cache *cache,
+				     const struct stat *exe)
+{
+	for (size_t i = 0; i < maps->n; i++) {
+		const struct proc_map *m = &maps->maps[i];
+		const struct elf_symbols *elf;
+		const char *const *needed;
+		size_t n;
+
+		if (!is_executable_map(m, exe))
+			continue;
+		elf = elf_cache_get(cache, pid, m);
+		if (!elf)
+			return false;
+		n = elf_symbols_needed(elf, &needed);
+		for (size_t k = 0; k < n; k++)
+			if (needed[k] && strncmp(needed[k], "libpython3", 10) == 0)
+				return true;
+		return false;
+	}
+	return false;
+}
+
+/* "python3.9", "libpython3.10.so.1.0", "libpython3.13t.so" -> minor; 0 if none. */
+static unsigned minor_from_file_name(const char *path)
+{
+	const char *p = strstr(base_name(path), "python3.");
+	unsigned minor = 0;
+
+	if (!p)
+		return 0;
+	for (p += 8; isdigit((unsigned char)*p) && minor < 1000; p++)
+		minor = minor * 10 + (unsigned)(*p - '0');
+	return minor;
+}
+
+static uint32_t read_version_hex(const struct py_mem *mem, const struct runtime_module *rm, bool *exact)
+{
+	uint64_t vaddr, size, hex;
+	unsigned minor;
+
+	*exact = true;
+	if (elf_symbols_find(rm->elf, "Py_Version", &vaddr, &size) &&
+	    py_mem_read_u64(mem, rm->bias + vaddr, &hex) == 0 && PY_MAJOR(hex) == 3 && hex <= 0xffffffffu)
+		return (uint32_t)hex;
+	*exact = false;
+	/* Before 3.11 only the file name says it; assume a final release. */
+	minor = minor_from_file_name(rm->map->path);
+	if (minor == 0 || minor > 255)
+		return 0;
+	return 0x030000f0u | minor << 16;
+}
+
+/* The _Py_DebugOffsets bytes: live memory first, else the file's .PyRuntime section. */
+static int read_debug_offsets(const struct py_mem *mem, const struct runtime_module *rm, uint8_t *buf,
+			      size_t len)
+{
+	uint64_t sec_vaddr, sec_size, sec_off;
+	ssize_t n;
+	int fd;
+
+	if (rm->runtime_size && rm->runtime_size < len)
+		len = rm->runtime_size;
+	if (py_mem_read(mem, rm->bias + rm->runtime_vaddr, buf, len) == 0 && memcmp(buf, "xdebugpy", 8) == 0)
+		return (int)len;
+	if (!elf_symbols_section(rm->elf, ".PyRuntime", &sec_vaddr, &sec_size, &sec_off) ||
+	    rm->runtime_vaddr < sec_vaddr || rm->runtime_vaddr - sec_vaddr >= sec_size)
+		return -1;
+	if (len > sec_size - (rm->runtime_vaddr - sec_vaddr))
+		len = sec_size - (rm->runtime_vaddr - sec_vaddr);
+	fd = open(elf_symbols_path(rm->elf), O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = pread(fd, buf, len, (off_t)(sec_off + (rm->runtime_vaddr - sec_vaddr)));
+	close(fd);
+	return n > 0 ? (int)n : -1;
+}
+
+static enum py_detect_result unsupported(struct py_target *out, const char *fmt, const char *detail)
+{
+	snprintf(out->warning, sizeof(out->warning), fmt, out->version, detail);
+	return PY_DETECT_UNSUPPORTED;
+}
+
+static enum py_detect_result choose_layout(const struct py_mem *mem, const struct runtime_module *rm,
+					   struct py_target *out, struct py_layout *l)
+{
+	uint8_t buf[PY_DEBUG_OFFSETS_MAX];
+	char err[160];
+	int n;
+
+	if (PY_MINOR(out->version_hex) < 8)
+		return unsupported(out, "Python %s%s is too old (3.8+ is supported)", "");
+	if (PY_MINOR(out->version_hex) <= 12) {
+		if (!py_layout_from_table(out->version_hex, l))
+			return unsupported(out, "Python %s%s: no offsets", "");
+		return PY_DETECT_PYTHON;
+	}
+	n = read_debug_offsets(mem, rm, buf, sizeof(buf));
+	if (n < 0)
+		return unsupported(out, "Python %s: %s", "cannot read _Py_DebugOffsets");
+	if (py_layout_from_debug_offsets(buf, (size_t)n, l, &out->free_threaded, err, sizeof(err)) < 0)
+		return unsupported(out, "Python %s: %s", err);
+	if (out->free_threaded)
+		return unsupported(out, "Python %s: %s", "free-threaded builds are not supported");
+	if (PY_MINOR(l->off.version_hex) != PY_MINOR(out->version_hex))
+		return unsupported(out, "Python %s: %s", "_Py_DebugOffsets version disagrees with Py_Version");
+	if (rm->runtime_size && l->runtime_size != rm->runtime_size)
+		return unsupported(out, "Python %s: %s", "_Py_DebugOffsets runtime size != _PyRuntime size");
+	return PY_DETECT_PYTHON;
+}
+
+/* 3.12+ keep the GIL in the interpreter; before Py_Initialize there is none yet (0). */
+static uint64_t locate_gil(const struct py_mem *mem, const struct py_layout *l, uint64_t runtime)
+{
+	uint64_t interp = 0, gil = 0;
+
+	if (l->runtime_gil != PY_OFF_NONE)
+		return runtime + l->runtime_gil;
+	if (l->interp_gil_ptr == PY_OFF_NONE ||
+	    py_mem_read_u64(mem, runtime + l->off.rt_interpreters_head, &interp) < 0 || !interp ||
+	    py_mem_read_u64(mem, interp + l->interp_gil_ptr, &gil) < 0)
+		return 0;
+	return gil;
+}
+
+/* A wrong table entry shows up as a thread state that doesn't point back at its interpreter. */
+static bool offsets_consistent(const struct py_mem *mem, const struct py_offsets *o, uint64_t runtime)
+{
+	uint64_t interp, ts, back;
+
+	if (py_mem_read_u64(mem, runtime + o->rt_interpreters_head, &interp) < 0)
+		return false;
+	if (!interp)
+		return true; /* not initialised yet: nothing to check */
+	if (py_mem_read_u64(mem, interp + o->interp_threads_head, &ts) < 0)
+		return false;
+	if (!ts)
+		return true;
+	return py_mem_read_u64(mem, ts + o->ts_interp, &back) == 0 && back == interp;
+}
+
+/* A version read from a file name has no micro release: say "3.9", not "3.9.0". */
+static void format_version(uint32_t hex, bool micro_known, char *out, size_t len)
+{
+	if (micro_known)
+		snprintf(out, len, "%u.%u.%u", PY_MAJOR(hex), PY_MINOR(hex), (hex >> 8) & 0xffu);
+	else
+		snprintf(out, len, "%u.%u", PY_MAJOR(hex), PY_MINOR(hex));
+}
+
+static enum py_detect_result fill_target(pid_t pid, const struct runtime_module *rm, struct py_target *out)
+{
+	struct py_layout l;
+	struct py_mem mem;
+	enum py_detect_result r;
+	uint64_t vaddr, size;
+	bool exact;
+
+	py_mem_open(&mem, pid);
+	snprintf(out->runtime_module, sizeof(out->runtime_module), "%s", rm->map->path);
+	out->version_hex = read_version_hex(&mem, rm, &exact);
+	if (!out->version_hex) {
+		py_mem_close(&mem);
+		snprintf(out->warning, sizeof(out->warning), "%s exports _PyRuntime but its version is unknown",
+			 rm->map->path);
+		return PY_DETECT_UNSUPPORTED;
+	}
+	format_version(out->version_hex, exact, out->version, sizeof(out->version));
+	r = choose_layout(&mem, rm, out, &l);
+	if (r == PY_DETECT_PYTHON) {
+		out->proc.runtime_addr = rm->bias + rm->runtime_vaddr;
+		out->proc.off = l.off;
+		out->proc.off.version_hex = out->version_hex;
+		out->obj = l.obj;
+		if (!offsets_consistent(&mem, &l.off, out->proc.runtime_addr))
+			r = unsupported(out, "Python %s: %s", "thread state does not match its interpreter");
+	}
+	if (r == PY_DETECT_PYTHON) {
+		out->proc.gil_addr = locate_gil(&mem, &l, out->proc.runtime_addr);
+		if (elf_symbols_find(rm->elf, "PyCode_Type", &vaddr, &size))
+			out->code_type_addr = rm->bias + vaddr;
+	}
+	py_mem_close(&mem);
+	return r;
+}
+
+enum py_detect_result py_detect(pid_t pid, const struct proc_maps *maps, struct elf_cache *cache,
+				struct py_target *out)
+{
+	struct runtime_module rm = { 0 };
+	struct stat exe_st;
+	const struct stat *exe = NULL;
+	char exe_path[64];
+
+	memset(out, 0, sizeof(*out));
+	if (!maps || !cache)
+		return PY_DETECT_NOT_PYTHON;
+	snprintf(exe_path, sizeof(exe_path), "/proc/%d/exe", (int)pid);
+	if (stat(exe_path, &exe_st) == 0)
+		exe = &exe_st;
+	if (find_runtime_module(pid, maps, cache, exe, &rm))
+		return fill_target(pid, &rm, out);
+	if (needs_unmapped_libpython(pid, maps, cache, exe))
+		return PY_DETECT_PENDING;
+	return PY_DETECT_NOT_PYTHON;
+}

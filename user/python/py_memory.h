@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* Bounded reads of another process's memory (/proc/PID/mem, else process_vm_readv). */
+#ifndef BPFSPY_PY_MEMORY_H
+#define BPFSPY_PY_MEMORY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+struct py_mem {
+	pid_t pid;
+	int fd; /* /proc/PID/mem, or -1 to use process_vm_readv */
+};
+
+/* Always succeeds in giving a usable handle; reads fail later if the process is gone. */
+void py_mem_open(struct py_mem *m, pid_t pid);
+void py_mem_close(struct py_mem *m);
+/* Reads exactly len bytes at addr. Returns 0, or -1 on a short or failed read. */
+int py_mem_read(const struct py_mem *m, uint64_t addr, void *buf, size_t len);
+int py_mem_read_u64(const struct py_mem *m, uint64_t addr, uint64_t *out);
+
+#endif

@@ -1,0 +1,186 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Code object -> names and line table, cached per (code address, sig) for one
+ * process. sig (co_filename ^ co_name pointers, as the walker read them) is
+ * re-checked against the object, so a freed and reused address is refused.
+ */
+#include "python/py_objects.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Cleared when full: code objects are few and long-lived, a refill is cheap. */
+#define CACHE_MAX_ENTRIES (1u << 16)
+
+struct code_entry {
+	uint64_t code, sig;
+	char *name, *qualname, *filename;
+	int firstlineno;
+	uint8_t *linetable;
+	size_t linetable_len;
+};
+
+struct py_symbolizer {
+	struct py_mem mem;
+	struct py_target target;
+	struct code_entry *slots; /* open addressing; code == 0 is empty */
+	size_t cap, used;
+};
+
+struct py_symbolizer *py_symbolizer_new(pid_t pid, const struct py_target *t)
+{
+	struct py_symbolizer *s = calloc(1, sizeof(*s));
+
+	if (!s || !t)
+		goto fail;
+	s->target = *t;
+	s->cap = 256;
+	s->slots = calloc(s->cap, sizeof(*s->slots));
+	if (!s->slots)
+		goto fail;
+	py_mem_open(&s->mem, pid);
+	return s;
+fail:
+	free(s);
+	return NULL;
+}
+
+static void entry_clear(struct code_entry *e)
+{
+	free(e->name);
+	free(e->qualname);
+	free(e->filename);
+	free(e->linetable);
+	memset(e, 0, sizeof(*e));
+}
+
+void py_symbolizer_free(struct py_symbolizer *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->cap; i++)
+		entry_clear(&s->slots[i]);
+	free(s->slots);
+	py_mem_close(&s->mem);
+	free(s);
+}
+
+static size_t slot_hash(uint64_t code, uint64_t sig, size_t cap)
+{
+	uint64_t h = (code ^ (sig * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+
+	return (size_t)(h >> 17) & (cap - 1);
+}
+
+static struct code_entry *find_slot(struct code_entry *slots, size_t cap, uint64_t code, uint64_t sig)
+{
+	size_t i = slot_hash(code, sig, cap);
+
+	while (slots[i].code && !(slots[i].code == code && slots[i].sig == sig))
+		i = (i + 1) & (cap - 1);
+	return &slots[i];
+}
+
+static int grow(struct py_symbolizer *s)
+{
+	size_t cap = s->cap * 2;
+	struct code_entry *slots;
+
+	if (s->used >= CACHE_MAX_ENTRIES) {
+		for (size_t i = 0; i < s->cap; i++)
+			entry_clear(&s->slots[i]);
+		s->used = 0;
+		return 0;
+	}
+	slots = calloc(cap, sizeof(*slots));
+	if (!slots)
+		return -1;
+	for (size_t i = 0; i < s->cap; i++)
+		if (s->slots[i].code)
+			*find_slot(slots, cap, s->slots[i].code, s->slots[i].sig) = s->slots[i];
+	free(s->slots);
+	s->slots = slots;
+	s->cap = cap;
+	return 0;
+}
+
+static uint64_t field_u64(const uint8_t *obj, uint16_t off)
+{
+	uint64_t v;
+
+	memcpy(&v, obj + off, sizeof(v));
+	return v;
+}
+
+/* The code object's fixed part, up to the furthest field read. */
+static size_t code_header_len(const struct py_target *t)
+{
+	uint16_t offs[] = { t->obj.ob_type, t->proc.off.code_name, t->obj.code_linetable, t->obj.code_qualname,
+			    t->obj.code_firstlineno };
+	size_t need = 0;
+
+	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
+		if (offs[i] != PY_OFF_NONE && (size_t)offs[i] + 8 > need)
+			need = (size_t)offs[i] + 8;
+	return need;
+}
+
+static int read_code(struct py_symbolizer *s, uint64_t code, uint64_t sig, struct code_entry *e)
+{
+	const struct py_target *t = &s->target;
+	uint8_t obj[0x200];
+	size_t len = code_header_len(t);
+	uint64_t filename, name;
+	int32_t firstlineno;
+
+	if (len > sizeof(obj) || py_mem_read(&s->mem, code, obj, len) < 0)
+		return -1;
+	if (t->code_type_addr && field_u64(obj, t->obj.ob_type) != t->code_type_addr)
+		return -1;
+	filename = field_u64(obj, t->proc.off.code_filename);
+	name = field_u64(obj, t->proc.off.code_name);
+	if ((filename ^ name) != sig)
+		return -1;
+	memcpy(&firstlineno, obj + t->obj.code_firstlineno, sizeof(firstlineno));
+	e->code = code;
+	e->sig = sig;
+	e->firstlineno = firstlineno;
+	e->filename = py_read_string(&s->mem, t, filename);
+	e->name = py_read_string(&s->mem, t, name);
+	if (t->obj.code_qualname != PY_OFF_NONE)
+		e->qualname = py_read_string(&s->mem, t, field_u64(obj, t->obj.code_qualname));
+	if (!e->filename || !e->name ||
+	    py_read_bytes(&s->mem, t, field_u64(obj, t->obj.code_linetable), &e->linetable, &e->linetable_len) < 0) {
+		entry_clear(e);
+		return -1;
+	}
+	return 0;
+}
+
+int py_symbolize(struct py_symbolizer *s, uint64_t code, uint64_t sig, int64_t lasti,
+		 struct py_code_info *info, int *line)
+{
+	struct code_entry *e, fresh = { 0 };
+
+	if (!s || !code)
+		return -1;
+	e = find_slot(s->slots, s->cap, code, sig);
+	if (!e->code) {
+		if (read_code(s, code, sig, &fresh) < 0)
+			return -1;
+		if ((s->used + 1) * 4 > s->cap * 3 && grow(s) < 0) {
+			entry_clear(&fresh);
+			return -1;
+		}
+		e = find_slot(s->slots, s->cap, code, sig);
+		*e = fresh;
+		s->used++;
+	}
+	info->name = e->name;
+	info->qualname = e->qualname ? e->qualname : e->name;
+	info->filename = e->filename;
+	info->firstlineno = e->firstlineno;
+	*line = py_linetable_line(s->target.version_hex, (enum py_lasti_kind)s->target.proc.off.lasti_kind,
+				  e->linetable, e->linetable_len, e->firstlineno, lasti);
+	return 0;
+}
