@@ -1,0 +1,194 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Native stack unwinding for x86-64 from DWARF CFI (.eh_frame/.debug_frame).
+ *
+ *  unwind_table    - one compact, sorted table of 16-byte rows per ELF file,
+ *                    built by our own CFI parser over libelf; keyed by build-id
+ *  unwind_snapshot - walks a copy of a user stack (taken at the sample) with
+ *                    those tables and returns the return addresses
+ *
+ * The row format is meant to be copied as is into a BPF array map for a later
+ * in-kernel unwinder (issue 4 phase 2). What that BPF side needs:
+ *   - the rows of each file, sorted by pc, in an ARRAY map (or one array per
+ *     file in a hash-of-maps), plus per process a sorted mapping array
+ *     {start, end, bias, first_row, row_count};
+ *   - per frame: a bounded binary search (ceil(log2(rows)) <= 22 steps for any
+ *     file here) for the last row with row.pc <= pc - bias, then one switch on
+ *     cfa_rule and at most three bpf_probe_read_user() (deref CFA, RA, RBP);
+ *   - lookup address = pc - 1 for return addresses, pc for the sampled ip and
+ *     for the ip restored from a signal frame;
+ *   - only unsigned arithmetic on the packed fields is needed (clang 14 has no
+ *     BPF signed division): the packed pairs below decode with one arithmetic
+ *     shift and one mask;
+ *   - the signal-frame case reads rip/rsp/rbp from sp + 40 + 8 * REG_xxx.
+ */
+#ifndef BPFSPY_UNWIND_H
+#define BPFSPY_UNWIND_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+ * How to compute the CFA (the caller's rsp; the return address is always at
+ * CFA - 8 on x86-64). For the two-parameter kinds cfa_offset is packed as
+ * (a << 8) | b with a signed 24-bit a and an unsigned 8-bit b:
+ *   a = cfa_offset >> 8 (arithmetic), b = cfa_offset & 0xff.
+ */
+enum unwind_cfa_rule {
+	UNWIND_CFA_NONE = 0,	/* no CFI covers this pc (gap between FDEs, or after the last) */
+	UNWIND_CFA_RSP,		/* CFA = rsp + cfa_offset */
+	UNWIND_CFA_RBP,		/* CFA = rbp + cfa_offset */
+	UNWIND_CFA_PLT,		/* CFA = rsp + a + ((ip & 15) >= b ? 8 : 0); GCC/ld PLT, b is 11 or 10 */
+	UNWIND_CFA_DEREF_RSP,	/* CFA = *(rsp + a) + b: stack realign (DW_OP_breg7; deref; plus_uconst) */
+	UNWIND_CFA_DEREF_RBP,	/* CFA = *(rbp + a) + b: stack realign (DW_OP_breg6 -8; deref) */
+	UNWIND_CFA_SIGNAL,	/* sigreturn trampoline: registers are in the ucontext at rsp + 40 */
+	UNWIND_CFA_END,		/* return address undefined: outermost frame (_start, clone), stop cleanly */
+	UNWIND_CFA_UNSUPPORTED, /* CFI exists but we cannot evaluate it (CFA in another register, other
+				   expressions, return address not at CFA - 8): stop */
+	UNWIND_CFA_RULE_COUNT,
+};
+
+/* Where the caller's rbp is. */
+enum unwind_rbp_rule {
+	UNWIND_RBP_SAME = 0,	/* unchanged (never saved, or same_value) */
+	UNWIND_RBP_AT_CFA,	/* rbp = *(CFA + rbp_offset) */
+	UNWIND_RBP_AT_RBP,	/* rbp = *(rbp + rbp_offset): stack realign, DW_CFA_expression DW_OP_breg6 */
+	UNWIND_RBP_UNKNOWN,	/* a rule we cannot evaluate: the caller's rbp is unknown */
+	UNWIND_RBP_RULE_COUNT,
+};
+
+/* One row holds from pc until the next row's pc. pc is an ELF virtual address of the file. */
+struct unwind_row {
+	uint64_t pc;
+	int32_t cfa_offset;
+	int16_t rbp_offset;
+	uint8_t cfa_rule; /* enum unwind_cfa_rule */
+	uint8_t rbp_rule; /* enum unwind_rbp_rule */
+};
+_Static_assert(sizeof(struct unwind_row) == 16, "BPF maps hold unwind_row as is");
+
+static inline int32_t unwind_row_packed_a(const struct unwind_row *row)
+{
+	return row->cfa_offset >> 8;
+}
+
+static inline uint32_t unwind_row_packed_b(const struct unwind_row *row)
+{
+	return (uint32_t)row->cfa_offset & 0xff;
+}
+
+struct unwind_table_stats {
+	size_t fdes;		  /* FDEs used */
+	size_t fdes_rejected;	  /* bad CIE/FDE, bad CFA program, overlapping another FDE */
+	bool truncated;		  /* a record length ran past its section: later FDEs lost */
+	size_t cfi_rows;	  /* rows the CFA programs produced, before merging */
+	size_t rows;		  /* table rows, gap markers included */
+	size_t cfa_rule_rows[UNWIND_CFA_RULE_COUNT]; /* table rows per rule */
+	size_t rbp_rule_rows[UNWIND_RBP_RULE_COUNT];
+	/* Why CFI rows were UNWIND_CFA_UNSUPPORTED (counted on cfi_rows). */
+	size_t unsupported_cfa_register;   /* CFA = r10/r13/rdi... + N: only knowable in the leaf */
+	size_t unsupported_cfa_expression; /* an expression other than PLT/deref forms */
+	size_t unsupported_return_address; /* RA not at CFA - 8 (e.g. __vfork keeps it in rdi) */
+	size_t unsupported_offset_range;   /* an offset that does not fit the row fields */
+};
+
+/* An executable PT_LOAD, to translate mapped addresses to ELF virtual addresses. */
+struct unwind_load_segment {
+	uint64_t vaddr;
+	uint64_t offset;
+	uint64_t filesz;
+};
+
+#define UNWIND_MAX_LOAD_SEGMENTS 8
+
+struct unwind_table {
+	struct unwind_row *rows; /* sorted by pc, no two consecutive rows equal */
+	size_t row_count;
+	char build_id[65];	 /* lowercase hex, "" if the file has none */
+	struct unwind_load_segment segments[UNWIND_MAX_LOAD_SEGMENTS];
+	size_t segment_count;
+	struct unwind_table_stats stats;
+};
+
+/*
+ * Builds the table of an ELF file from .eh_frame, plus .debug_frame FDEs for
+ * code .eh_frame does not cover. Corrupt CFI yields a partial table (see
+ * stats), never a crash. Returns 0, -ENOENT if the file has no CFI section,
+ * -EINVAL if it is not a usable ELF file, -ENOMEM, or -errno from open.
+ */
+int unwind_table_build_from_path(const char *path, struct unwind_table **out);
+/* The same from an ELF image in memory (must stay valid only during the call). */
+int unwind_table_build_from_memory(const void *image, size_t size, struct unwind_table **out);
+void unwind_table_free(struct unwind_table *table);
+
+/* The row in force at ELF address pc, or NULL before the first row. */
+const struct unwind_row *unwind_table_lookup(const struct unwind_table *table, uint64_t pc);
+
+/*
+ * Load bias (runtime address - ELF address) of a file mapping that starts at
+ * map_start with file offset map_offset, as in /proc/PID/maps. Returns 0, or
+ * -ENOENT if no executable PT_LOAD of the file is mapped at that offset.
+ */
+int unwind_table_load_bias(const struct unwind_table *table, uint64_t map_start, uint64_t map_offset,
+			   uint64_t *bias);
+
+/* ---- unwinding a stack snapshot ---- */
+
+#define UNWIND_SNAPSHOT_DEFAULT_SIZE (16 * 1024)
+#define UNWIND_SNAPSHOT_MAX_SIZE (64 * 1024)
+
+struct unwind_regs {
+	uint64_t ip, sp, bp;
+};
+
+/* An executable mapping of a process. table may be NULL (no CFI: frame pointers only). */
+struct unwind_mapping {
+	uint64_t start, end; /* [start, end) */
+	uint64_t bias;	     /* runtime address - ELF address */
+	const struct unwind_table *table;
+};
+
+/* Finds the mapping that contains address, or NULL. */
+typedef const struct unwind_mapping *(*unwind_find_mapping_fn)(void *ctx, uint64_t address);
+
+/* A ready-made finder: ctx is a struct unwind_address_space (mappings sorted by start, disjoint). */
+struct unwind_address_space {
+	const struct unwind_mapping *mappings;
+	size_t count;
+};
+const struct unwind_mapping *unwind_address_space_find(void *address_space, uint64_t address);
+
+struct unwind_snapshot_input {
+	struct unwind_regs regs;
+	const uint8_t *stack; /* copy of user memory [regs.sp, regs.sp + stack_size) */
+	size_t stack_size;
+	unwind_find_mapping_fn find_mapping;
+	void *find_mapping_ctx;
+};
+
+enum unwind_stop_reason {
+	UNWIND_STOP_END_OF_STACK, /* outermost frame reached (RA undefined or zero) */
+	UNWIND_STOP_NO_TABLE,	  /* no mapping or no CFI for a pc, and frame pointers did not help */
+	UNWIND_STOP_LEFT_SNAPSHOT, /* needed a stack word outside the copy */
+	UNWIND_STOP_BAD_RULE,	  /* unsupported rule, or a CFA that does not move up the stack */
+	UNWIND_STOP_DEPTH,	  /* max_frames reached */
+};
+
+const char *unwind_stop_reason_name(enum unwind_stop_reason reason);
+
+struct unwind_result {
+	size_t frame_count;
+	enum unwind_stop_reason stop_reason;
+	size_t frame_pointer_steps; /* frames recovered by the frame-pointer fallback */
+};
+
+/*
+ * Unwinds a snapshot. frames[0] is regs.ip, then each return address,
+ * innermost first (and after a signal frame, the interrupted ip). Returns 0
+ * with *result filled, or -EINVAL for bad arguments.
+ */
+int unwind_snapshot(const struct unwind_snapshot_input *input, uint64_t *frames, size_t max_frames,
+		    struct unwind_result *result);
+
+#endif

@@ -1,0 +1,456 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Builds the per-file unwind table: collects FDEs from .eh_frame and
+ * .debug_frame, drops overlapping ones, runs each CFA program, classifies its
+ * rows and merges them into one sorted array with "no info" markers at gaps.
+ */
+#include "unwind/unwind.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "unwind/cfa_program.h"
+#include "unwind/cfi_entries.h"
+#include "unwind/unwind_rules.h"
+
+#define NT_GNU_BUILD_ID_TYPE 3
+#define BUILD_ID_MAX_BYTES 32
+
+/* A file's CFI sections and what pointer decoding needs from the rest of the image. */
+struct cfi_image {
+	Elf *elf;
+	struct cfi_section sections[2];
+	size_t section_count;
+};
+
+struct fde_entry {
+	struct cfi_fde fde;
+	unsigned source; /* index into cfi_image.sections: lower wins overlaps (.eh_frame first) */
+};
+
+struct fde_list {
+	struct fde_entry *entries;
+	size_t count, capacity;
+	unsigned source;
+};
+
+struct table_builder {
+	struct unwind_table *table;
+	size_t capacity;
+	bool signal_frame;
+	uint64_t ra_register;
+	bool out_of_memory;
+};
+
+/* ---- reading the ELF image ---- */
+
+static Elf_Scn *section_containing(Elf *elf, uint64_t vaddr, uint64_t length)
+{
+	Elf_Scn *scn = NULL;
+
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr shdr;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS || !(shdr.sh_flags & SHF_ALLOC))
+			continue;
+		if (vaddr >= shdr.sh_addr && length <= shdr.sh_size && vaddr - shdr.sh_addr <= shdr.sh_size - length)
+			return scn;
+	}
+	return NULL;
+}
+
+static bool read_image(Elf *elf, uint64_t vaddr, void *out, size_t length)
+{
+	Elf_Scn *scn = section_containing(elf, vaddr, length);
+	GElf_Shdr shdr;
+	Elf_Data *data;
+
+	if (!scn || !gelf_getshdr(scn, &shdr) || !(data = elf_getdata(scn, NULL)) || !data->d_buf)
+		return false;
+	if (vaddr - shdr.sh_addr > data->d_size || length > data->d_size - (vaddr - shdr.sh_addr))
+		return false;
+	memcpy(out, (const uint8_t *)data->d_buf + (vaddr - shdr.sh_addr), length);
+	return true;
+}
+
+static bool read_image_u64(void *elf, uint64_t vaddr, uint64_t *out)
+{
+	return read_image(elf, vaddr, out, sizeof(*out));
+}
+
+static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *shdr)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return NULL;
+	while ((scn = elf_nextscn(elf, scn))) {
+		const char *scn_name;
+
+		if (!gelf_getshdr(scn, shdr))
+			continue;
+		scn_name = elf_strptr(elf, shstrndx, shdr->sh_name);
+		if (scn_name && strcmp(scn_name, name) == 0)
+			return scn;
+	}
+	return NULL;
+}
+
+static bool load_cfi_section(struct cfi_image *image, const char *name, enum cfi_section_kind kind, uint64_t got)
+{
+	GElf_Shdr shdr;
+	Elf_Scn *scn = find_section(image->elf, name, &shdr);
+	struct cfi_section *section = &image->sections[image->section_count];
+	Elf_Data *data;
+
+	if (!scn || shdr.sh_type == SHT_NOBITS)
+		return false;
+	if ((shdr.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
+		return false;
+	data = elf_getdata(scn, NULL);
+	if (!data || !data->d_buf || data->d_size == 0)
+		return false;
+	memset(section, 0, sizeof(*section));
+	section->kind = kind;
+	section->data = data->d_buf;
+	section->size = data->d_size;
+	section->vaddr = kind == CFI_SECTION_EH_FRAME ? shdr.sh_addr : 0;
+	/* x86-64 toolchains do not emit datarel in .eh_frame; the GOT is what libgcc would use. */
+	section->pointers.bases.data = got;
+	section->pointers.read_target = read_image_u64;
+	section->pointers.read_target_ctx = image->elf;
+	image->section_count++;
+	return true;
+}
+
+static void read_build_id(Elf *elf, char *hex, size_t hex_size)
+{
+	Elf_Scn *scn = NULL;
+
+	hex[0] = '\0';
+	while ((scn = elf_nextscn(elf, scn))) {
+		GElf_Shdr shdr;
+		GElf_Nhdr nhdr;
+		Elf_Data *data;
+		size_t offset = 0, name_offset, desc_offset;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type != SHT_NOTE || !(data = elf_getdata(scn, NULL)))
+			continue;
+		while ((offset = gelf_getnote(data, offset, &nhdr, &name_offset, &desc_offset)) > 0) {
+			const uint8_t *desc = (const uint8_t *)data->d_buf + desc_offset;
+
+			if (nhdr.n_type != NT_GNU_BUILD_ID_TYPE || nhdr.n_namesz != 4 ||
+			    memcmp((const char *)data->d_buf + name_offset, "GNU", 4) != 0 ||
+			    nhdr.n_descsz == 0 || nhdr.n_descsz > BUILD_ID_MAX_BYTES || hex_size < 2 * nhdr.n_descsz + 1)
+				continue;
+			for (size_t i = 0; i < nhdr.n_descsz; i++)
+				snprintf(hex + 2 * i, 3, "%02x", desc[i]);
+			return;
+		}
+	}
+}
+
+static void read_load_segments(Elf *elf, struct unwind_table *table)
+{
+	size_t phnum;
+
+	if (elf_getphdrnum(elf, &phnum) != 0)
+		return;
+	for (size_t i = 0; i < phnum && table->segment_count < UNWIND_MAX_LOAD_SEGMENTS; i++) {
+		GElf_Phdr phdr;
+
+		if (!gelf_getphdr(elf, (int)i, &phdr) || phdr.p_type != PT_LOAD || !(phdr.p_flags & PF_X))
+			continue;
+		table->segments[table->segment_count++] = (struct unwind_load_segment){
+			.vaddr = phdr.p_vaddr, .offset = phdr.p_offset, .filesz = phdr.p_filesz,
+		};
+	}
+}
+
+/* ---- collecting FDEs ---- */
+
+static int collect_fde(void *ctx, const struct cfi_fde *fde)
+{
+	struct fde_list *list = ctx;
+
+	if (fde->pc_begin == fde->pc_end)
+		return 0; /* describes no code */
+	if (list->count == list->capacity) {
+		size_t capacity = list->capacity ? 2 * list->capacity : 1024;
+		struct fde_entry *grown = realloc(list->entries, capacity * sizeof(*grown));
+
+		if (!grown)
+			return 1;
+		list->entries = grown;
+		list->capacity = capacity;
+	}
+	list->entries[list->count++] = (struct fde_entry){ .fde = *fde, .source = list->source };
+	return 0;
+}
+
+static int compare_fdes(const void *a, const void *b)
+{
+	const struct fde_entry *x = a, *y = b;
+
+	if (x->fde.pc_begin != y->fde.pc_begin)
+		return x->fde.pc_begin < y->fde.pc_begin ? -1 : 1;
+	return (int)x->source - (int)y->source;
+}
+
+/* ---- emitting rows ---- */
+
+static bool same_rules(const struct unwind_row *a, const struct unwind_row *b)
+{
+	return a->cfa_rule == b->cfa_rule && a->cfa_offset == b->cfa_offset && a->rbp_rule == b->rbp_rule &&
+	       a->rbp_offset == b->rbp_offset;
+}
+
+/* Appends in pc order: a row at the pc of the last one replaces it, a row equal to the last is dropped. */
+static bool append_row(struct table_builder *b, const struct unwind_row *row)
+{
+	struct unwind_table *t = b->table;
+
+	if (t->row_count && t->rows[t->row_count - 1].pc == row->pc)
+		t->row_count--;
+	if (t->row_count && same_rules(&t->rows[t->row_count - 1], row))
+		return true;
+	if (t->row_count == b->capacity) {
+		size_t capacity = b->capacity ? 2 * b->capacity : 4096;
+		struct unwind_row *grown = realloc(t->rows, capacity * sizeof(*grown));
+
+		if (!grown) {
+			b->out_of_memory = true;
+			return false;
+		}
+		t->rows = grown;
+		b->capacity = capacity;
+	}
+	t->rows[t->row_count++] = *row;
+	return true;
+}
+
+static int emit_cfi_row(void *ctx, uint64_t begin, uint64_t end, const struct cfa_state *state)
+{
+	struct table_builder *b = ctx;
+	struct unwind_row row = { .pc = begin };
+
+	(void)end;
+	b->table->stats.cfi_rows++;
+	unwind_rules_classify(state, b->ra_register, b->signal_frame, &row, &b->table->stats);
+	return append_row(b, &row) ? 0 : 1;
+}
+
+/* glibc's __restore_rt and musl's __restore_rt: mov $15,%rax; syscall (rt_sigreturn). */
+static bool is_sigreturn_trampoline(Elf *elf, uint64_t pc)
+{
+	static const uint8_t sigreturn[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
+	uint8_t code[sizeof(sigreturn) + 1];
+
+	if (!read_image(elf, pc, code, sizeof(code)))
+		return false;
+	/* glibc starts the FDE one byte early, at a nop, so that RA - 1 lookups land inside it. */
+	return memcmp(code, sigreturn, sizeof(sigreturn)) == 0 || memcmp(code + 1, sigreturn, sizeof(sigreturn)) == 0;
+}
+
+static void add_fde_rows(struct table_builder *b, Elf *elf, const struct cfi_fde *fde)
+{
+	struct unwind_table *t = b->table;
+	size_t rows_before = t->row_count;
+	struct unwind_row previous_last = rows_before ? t->rows[rows_before - 1] : (struct unwind_row){ 0 };
+	struct unwind_row end_marker = { .pc = fde->pc_end, .cfa_rule = UNWIND_CFA_NONE };
+	int ret;
+
+	b->signal_frame = fde->cie.signal_frame || is_sigreturn_trampoline(elf, fde->pc_begin);
+	b->ra_register = fde->cie.ra_register;
+	ret = cfa_program_run(fde, emit_cfi_row, b);
+	if (ret != 0 && !b->out_of_memory) {
+		/* A broken program may have described only part of the function: drop it all, leaving
+		 * the previous FDE's end marker to cover it. The first row may have replaced that marker
+		 * (same pc), so put it back. */
+		t->row_count = rows_before;
+		if (rows_before)
+			t->rows[rows_before - 1] = previous_last;
+		t->stats.fdes_rejected++;
+		end_marker.pc = fde->pc_begin;
+	} else {
+		t->stats.fdes++;
+	}
+	append_row(b, &end_marker);
+}
+
+static void add_all_fdes(struct table_builder *b, Elf *elf, struct fde_list *fdes)
+{
+	uint64_t covered_until = 0;
+
+	if (fdes->count == 0)
+		return;
+	qsort(fdes->entries, fdes->count, sizeof(*fdes->entries), compare_fdes);
+	for (size_t i = 0; i < fdes->count && !b->out_of_memory; i++) {
+		const struct cfi_fde *fde = &fdes->entries[i].fde;
+
+		if (fde->pc_begin < covered_until) {
+			b->table->stats.fdes_rejected++;
+			continue;
+		}
+		add_fde_rows(b, elf, fde);
+		covered_until = fde->pc_end;
+	}
+}
+
+static void count_rules(struct unwind_table *t)
+{
+	t->stats.rows = t->row_count;
+	for (size_t i = 0; i < t->row_count; i++) {
+		if (t->rows[i].cfa_rule < UNWIND_CFA_RULE_COUNT)
+			t->stats.cfa_rule_rows[t->rows[i].cfa_rule]++;
+		if (t->rows[i].rbp_rule < UNWIND_RBP_RULE_COUNT)
+			t->stats.rbp_rule_rows[t->rows[i].rbp_rule]++;
+	}
+}
+
+static uint64_t got_address(Elf *elf)
+{
+	GElf_Shdr shdr;
+
+	return find_section(elf, ".got", &shdr) ? shdr.sh_addr : 0;
+}
+
+static int build_from_elf(Elf *elf, struct unwind_table **out)
+{
+	struct cfi_image image = { .elf = elf };
+	struct fde_list fdes = { 0 };
+	struct table_builder builder = { 0 };
+	struct unwind_table *table;
+	GElf_Ehdr ehdr;
+	uint64_t got;
+
+	*out = NULL;
+	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr) || gelf_getclass(elf) != ELFCLASS64 ||
+	    ehdr.e_machine != EM_X86_64)
+		return -EINVAL;
+	got = got_address(elf);
+	load_cfi_section(&image, ".eh_frame", CFI_SECTION_EH_FRAME, got);
+	load_cfi_section(&image, ".debug_frame", CFI_SECTION_DEBUG_FRAME, got);
+	if (image.section_count == 0)
+		return -ENOENT;
+	table = calloc(1, sizeof(*table));
+	if (!table)
+		return -ENOMEM;
+	for (size_t i = 0; i < image.section_count; i++) {
+		struct cfi_walk_stats walk;
+
+		fdes.source = (unsigned)i;
+		if (cfi_section_walk(&image.sections[i], collect_fde, &fdes, &walk) != 0)
+			builder.out_of_memory = true;
+		table->stats.fdes_rejected += walk.bad_records;
+		table->stats.truncated |= walk.truncated;
+	}
+	builder.table = table;
+	if (!builder.out_of_memory)
+		add_all_fdes(&builder, elf, &fdes);
+	free(fdes.entries);
+	if (builder.out_of_memory) {
+		unwind_table_free(table);
+		return -ENOMEM;
+	}
+	count_rules(table);
+	read_build_id(elf, table->build_id, sizeof(table->build_id));
+	read_load_segments(elf, table);
+	*out = table;
+	return 0;
+}
+
+static bool init_libelf(void)
+{
+	static bool ready;
+
+	if (!ready)
+		ready = elf_version(EV_CURRENT) != EV_NONE;
+	return ready;
+}
+
+int unwind_table_build_from_memory(const void *image, size_t size, struct unwind_table **out)
+{
+	Elf *elf;
+	int ret;
+
+	*out = NULL;
+	if (!init_libelf())
+		return -EINVAL;
+	/* ELF_C_READ on memory never writes the image; libelf's prototype just is not const. */
+	elf = elf_memory((char *)image, size);
+	if (!elf)
+		return -EINVAL;
+	ret = build_from_elf(elf, out);
+	elf_end(elf);
+	return ret;
+}
+
+int unwind_table_build_from_path(const char *path, struct unwind_table **out)
+{
+	Elf *elf;
+	int fd, ret;
+
+	*out = NULL;
+	if (!init_libelf())
+		return -EINVAL;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf) {
+		close(fd);
+		return -EINVAL;
+	}
+	ret = build_from_elf(elf, out);
+	elf_end(elf);
+	close(fd);
+	return ret;
+}
+
+void unwind_table_free(struct unwind_table *table)
+{
+	if (!table)
+		return;
+	free(table->rows);
+	free(table);
+}
+
+const struct unwind_row *unwind_table_lookup(const struct unwind_table *table, uint64_t pc)
+{
+	size_t lo = 0, hi = table->row_count;
+
+	/* Last row with row.pc <= pc. */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (table->rows[mid].pc <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? &table->rows[lo - 1] : NULL;
+}
+
+int unwind_table_load_bias(const struct unwind_table *table, uint64_t map_start, uint64_t map_offset,
+			   uint64_t *bias)
+{
+	for (size_t i = 0; i < table->segment_count; i++) {
+		const struct unwind_load_segment *seg = &table->segments[i];
+		uint64_t page_offset = seg->offset & ~(uint64_t)0xfff;
+
+		/* The kernel maps from the page containing p_offset. */
+		if (map_offset < page_offset || map_offset >= seg->offset + seg->filesz)
+			continue;
+		*bias = map_start - map_offset + seg->offset - seg->vaddr;
+		return 0;
+	}
+	return -ENOENT;
+}
