@@ -1,0 +1,31 @@
+# Tools shipped next to bpfspy. Included by the top-level Makefile, which
+# defines CC, BUILD, SHARED and the tools/tools-unit/tools-clean hooks.
+#
+# The binary is tools/speedscope_top_packages, so its sources live in
+# tools/speedscope_top_packages_src/ (a file and a directory cannot share a
+# path).
+
+STP_DIR := tools/speedscope_top_packages_src
+STP_BIN := tools/speedscope_top_packages
+# Everything but main.c: shared with the unit tests and the fuzz harness.
+STP_LIB_SRCS := $(filter-out $(STP_DIR)/main.c,$(wildcard $(STP_DIR)/*.c))
+STP_HDRS := $(wildcard $(STP_DIR)/*.h)
+STP_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE $(SAN_FLAGS)
+STP_LDLIBS := -lcjson -lm
+
+$(STP_BIN): $(STP_DIR)/main.c $(STP_LIB_SRCS) $(STP_HDRS)
+	$(CC) $(STP_CFLAGS) -o $@ $(STP_DIR)/main.c $(STP_LIB_SRCS) $(LDFLAGS) $(STP_LDLIBS)
+
+tools:: $(STP_BIN)
+
+STP_TEST_BIN := $(BUILD)/tests/test_speedscope_top_packages
+$(STP_TEST_BIN): tests/tools/test_speedscope_top_packages.c $(STP_LIB_SRCS) $(STP_HDRS)
+	@mkdir -p $(dir $@)
+	$(CC) $(STP_CFLAGS) -I$(STP_DIR) -o $@ $< $(STP_LIB_SRCS) $(LDFLAGS) $(STP_LDLIBS) -lcmocka
+
+# The test runs from the repo root; fixtures come from $(SHARED).
+tools-unit:: $(STP_BIN) $(STP_TEST_BIN)
+	SHARED=$(SHARED) STP_BIN=$(abspath $(STP_BIN)) $(STP_TEST_BIN)
+
+tools-clean::
+	rm -f $(STP_BIN)
