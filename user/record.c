@@ -331,10 +331,20 @@ static void print_summary(struct session *s, const char *path, const char *forma
 		(unsigned long long)rs.samples, profile_process_count(s->profile),
 		profile_process_count(s->profile) == 1 ? "" : "es", profile_thread_count(s->profile), secs,
 		(unsigned long long)st.lost, taken ? 100.0 * (double)st.lost / (double)taken : 0.0);
-	if (rs.py_process_samples)
-		fprintf(stderr, "bpfspy: Python frames in %.2f%% of %llu samples of Python processes%s\n",
+	if (rs.py_window_samples)
+		fprintf(stderr,
+			"bpfspy: Python frames in %.2f%% of samples taken while Python ran "
+			"(%.2f%% of all %llu samples of Python processes, startup and exit included)%s\n",
+			100.0 * (double)rs.py_samples_with_frames / (double)rs.py_window_samples,
 			100.0 * (double)rs.py_samples_with_frames / (double)rs.py_process_samples,
-			(unsigned long long)rs.py_process_samples, rs.py_truncated ? " (some truncated: see --max-depth)" : "");
+			(unsigned long long)rs.py_process_samples,
+			rs.py_truncated ? "; some stacks truncated (see --max-depth)" : "");
+	if (log_verbosity() >= 2)
+		fprintf(stderr, "bpfspy: BPF: %llu samples taken, %llu without a thread state, %llu walk errors; "
+				"%llu code objects not readable, %llu process events lost\n",
+			(unsigned long long)st.samples, (unsigned long long)st.py_no_tstate,
+			(unsigned long long)st.py_errors, (unsigned long long)rs.py_unresolved_frames,
+			(unsigned long long)st.events_lost);
 	if (rs.gil_dropped)
 		fprintf(stderr, "bpfspy: --gil dropped %llu samples of threads not holding the GIL\n",
 			(unsigned long long)rs.gil_dropped);

@@ -22,7 +22,8 @@ struct recorder {
 	struct kernel_symbols *ksyms;
 	bool ksyms_tried;
 	struct u32map procs;        /* pid -> struct target_process */
-	struct u32map named_threads; /* tid -> (void *)1 once named */
+	struct u32map named_threads; /* tid -> enum thread_naming */
+	struct u32map py_gaps;       /* tid -> 1 + samples without Python frames since its last one with */
 	struct recorder_stats stats;
 	uint32_t frames[MAX_STACK_FRAMES]; /* innermost first while building */
 	size_t nframes;
@@ -52,6 +53,7 @@ void recorder_free(struct recorder *r)
 			target_process_free(r->procs.vals[i]);
 	u32map_free(&r->procs);
 	u32map_free(&r->named_threads);
+	u32map_free(&r->py_gaps);
 	elf_cache_free(r->elf);
 	kernel_symbols_free(r->ksyms);
 	free(r);
@@ -268,15 +270,22 @@ static void push_kernel_frames(struct recorder *r, const uint64_t *ips, size_t n
 	}
 }
 
+/* A thread is named again once its process turns out to be Python (first samples may precede detection). */
+enum thread_naming { THREAD_UNNAMED = 0, THREAD_NAMED_NATIVE = 1, THREAD_NAMED_PYTHON = 2 };
+
 static void name_thread(struct recorder *r, const struct target_process *p, uint32_t pid, uint32_t tid)
 {
-	if (u32map_get(&r->named_threads, tid))
+	bool python = p && p->python == PYTHON_YES;
+	uintptr_t state = (uintptr_t)u32map_get(&r->named_threads, tid);
+	if (state == THREAD_NAMED_PYTHON || (state == THREAD_NAMED_NATIVE && !python))
 		return;
-	u32map_put(&r->named_threads, tid, (void *)1);
-	if (p && p->python == PYTHON_YES && pid == tid) {
+	u32map_put(&r->named_threads, tid, (void *)(uintptr_t)(python ? THREAD_NAMED_PYTHON : THREAD_NAMED_NATIVE));
+	if (python && pid == tid) {
 		profile_set_thread_name(r->profile, pid, tid, "MainThread");
 		return;
 	}
+	if (state != THREAD_UNNAMED)
+		return;
 	char path[64], comm[32] = "";
 	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", pid, tid);
 	FILE *f = fopen(path, "r");
@@ -297,6 +306,24 @@ static void reverse_frames(uint32_t *f, size_t n)
 		uint32_t t = f[i];
 		f[i] = f[j];
 		f[j] = t;
+	}
+}
+
+/*
+ * Samples of a thread without Python frames count against the resolve rate
+ * only when they fall between two samples with Python frames: before the
+ * first bytecode and after the last one the thread runs C (startup, exit).
+ */
+static void count_python_window(struct recorder *r, uint32_t tid, bool has_frames)
+{
+	uintptr_t gap = (uintptr_t)u32map_get(&r->py_gaps, tid);
+	r->stats.py_process_samples++;
+	if (has_frames) {
+		r->stats.py_samples_with_frames++;
+		r->stats.py_window_samples += 1 + (gap ? gap - 1 : 0);
+		u32map_put(&r->py_gaps, tid, (void *)1);
+	} else if (gap) {
+		u32map_put(&r->py_gaps, tid, (void *)(gap + 1));
 	}
 }
 
@@ -333,11 +360,8 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		push_native_frames(r, p, user, s->n_user);
 
 	bool python_process = (s->flags & SAMPLE_PY_PROCESS) || (p && p->python == PYTHON_YES);
-	if (python_process) {
-		r->stats.py_process_samples++;
-		if (named > 0)
-			r->stats.py_samples_with_frames++;
-	}
+	if (python_process)
+		count_python_window(r, s->tid, named > 0);
 	if (p)
 		profile_set_process_name(r->profile, s->pid, p->comm[0] ? p->comm : s->comm);
 	name_thread(r, p, s->pid, s->tid);

@@ -27,6 +27,7 @@ struct recorder_stats {
 	uint64_t samples;             /* samples added to the profile */
 	uint64_t py_process_samples;  /* samples of processes known to be Python */
 	uint64_t py_samples_with_frames;
+	uint64_t py_window_samples;   /* samples between a thread's first and last sample with Python frames */
 	uint64_t py_truncated;
 	uint64_t py_unresolved_frames; /* code objects that could not be read */
 	uint64_t gil_dropped;
