@@ -51,6 +51,7 @@ UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TEST_HELPER_SRCS := $(wildcard tests/unit/helpers/*.c)
 
+.SECONDARY: $(BPF_OBJS)
 .PHONY: all deps test unit integration demo e2e install clean test-asan bench bench-quick fuzz fuzz-smoke check-root
 all: $(BUILD)/bpfspy tools
 
@@ -160,4 +161,5 @@ clean:
 
 tools-clean:: ;
 
--include bench/bench.mk
+# Feature fragments (bench, reliability, ...) add their own targets here.
+-include $(wildcard mk/*.mk)

@@ -80,6 +80,32 @@ struct {
 } scratch SEC(".maps");
 
 
+struct code_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 code;
+	__u64 sig;
+};
+
+/* (process, code object, sig) already sent to userspace with its bytes */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 262144);
+	__type(key, struct code_key);
+	__type(value, __u8);
+} code_seen SEC(".maps");
+
+struct code_buf {
+	__u8 data[sizeof(struct bpfspy_code_event) + CODE_CAPTURE_DATA_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct code_buf);
+} code_scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, STAT_MAX);

@@ -78,7 +78,110 @@ static __always_inline __u64 find_tstate(__u32 tid, __u64 fsbase, const struct p
 	return w.found;
 }
 
+/*
+ * Copies one region of the target into the capture buffer; a string or line
+ * table may sit near the end of a mapping, so a shorter read is tried before
+ * giving up.
+ */
+static __always_inline __u32 capture_region(__u8 *dst, __u32 max, __u64 addr)
+{
+	if (!addr)
+		return 0;
+	if (!bpf_probe_read_user(dst, max, (const void *)addr))
+		return max;
+	if (max > 0x60 && !bpf_probe_read_user(dst, 0x60, (const void *)addr))
+		return 0x60;
+	return 0;
+}
+
+static __always_inline __u64 captured_ptr(const __u8 *obj, __u32 off)
+{
+	if (off > CODE_OBJECT_CAPTURE_MAX - 8)
+		return 0;
+	return *(const __u64 *)(obj + off);
+}
+
+/* Sends the bytes of a code object userspace has not seen yet. Returns 0 when sent. */
+static __noinline int capture_code(__u32 tgid, __u64 code, __u64 sig)
+{
+	__u32 zero = 0;
+	struct py_proc *py = bpf_map_lookup_elem(&py_procs, &tgid);
+	struct code_buf *b = bpf_map_lookup_elem(&code_scratch, &zero);
+	if (!py || !b)
+		return -1;
+	struct bpfspy_code_event *e = (void *)b->data;
+	__u8 *data = b->data + sizeof(*e);
+
+	e->type = EV_CODE;
+	e->pid = tgid;
+	e->code = code;
+	e->sig = sig;
+	__builtin_memset(e->addr, 0, sizeof(e->addr));
+	__builtin_memset(e->len, 0, sizeof(e->len));
+
+	__u32 head = py->off.code_capture_len;
+	if (head > CODE_OBJECT_CAPTURE_MAX || head < 16)
+		head = CODE_OBJECT_CAPTURE_MAX;
+	if (bpf_probe_read_user(data, head, (const void *)code))
+		return -1;
+	e->addr[CODE_REGION_OBJECT] = code;
+	e->len[CODE_REGION_OBJECT] = head;
+
+	__u64 filename = captured_ptr(data, py->off.code_filename);
+	__u64 name = captured_ptr(data, py->off.code_name);
+	__u64 qualname = py->off.code_qualname == PY_OFF_NONE ? 0 : captured_ptr(data, py->off.code_qualname);
+	__u64 linetable = captured_ptr(data, py->off.code_linetable);
+
+	e->addr[CODE_REGION_FILENAME] = filename;
+	e->len[CODE_REGION_FILENAME] = capture_region(data + CODE_REGION_OFFSET(CODE_REGION_FILENAME),
+						     CODE_STRING_CAPTURE_MAX, filename);
+	e->addr[CODE_REGION_NAME] = name;
+	e->len[CODE_REGION_NAME] = capture_region(data + CODE_REGION_OFFSET(CODE_REGION_NAME),
+						 CODE_STRING_CAPTURE_MAX, name);
+	e->addr[CODE_REGION_QUALNAME] = qualname;
+	e->len[CODE_REGION_QUALNAME] = capture_region(data + CODE_REGION_OFFSET(CODE_REGION_QUALNAME),
+						     CODE_STRING_CAPTURE_MAX, qualname);
+
+	__u64 lt_size = 0;
+	__u32 lt_len = 0;
+	if (linetable && !bpf_probe_read_user(&lt_size, sizeof(lt_size), (const void *)(linetable + py->off.bytes_size))) {
+		__u64 want = py->off.bytes_data + lt_size;
+		if (want > CODE_LINETABLE_CAPTURE_MAX)
+			want = CODE_LINETABLE_CAPTURE_MAX;
+		lt_len = (__u32)want & (2 * CODE_LINETABLE_CAPTURE_MAX - 1);
+		if (lt_len > CODE_LINETABLE_CAPTURE_MAX)
+			lt_len = CODE_LINETABLE_CAPTURE_MAX;
+		if (lt_len == 0 || bpf_probe_read_user(data + CODE_REGION_OFFSET(CODE_REGION_LINETABLE), lt_len,
+						       (const void *)linetable))
+			lt_len = 0;
+	}
+	e->addr[CODE_REGION_LINETABLE] = lt_len ? linetable : 0;
+	e->len[CODE_REGION_LINETABLE] = lt_len;
+
+	__u64 size = sizeof(*e) + CODE_REGION_OFFSET(CODE_REGION_LINETABLE) + lt_len;
+	if (size > sizeof(b->data))
+		size = sizeof(b->data);
+	if (bpf_ringbuf_output(&events, b->data, size, 0)) {
+		stat_inc(STAT_CODE_LOST);
+		return -1;
+	}
+	stat_inc(STAT_CODE_CAPTURED);
+	return 0;
+}
+
+static __always_inline void capture_if_new(__u32 tgid, __u64 code, __u64 sig)
+{
+	struct code_key k = { .tgid = tgid, .code = code, .sig = sig };
+	__u8 one = 1;
+
+	if (bpf_map_lookup_elem(&code_seen, &k))
+		return;
+	if (capture_code(tgid, code, sig) == 0)
+		bpf_map_update_elem(&code_seen, &k, &one, BPF_ANY);
+}
+
 struct frame_walk {
+	__u32 tgid;
 	__u64 frame;
 	__u32 base;  /* byte offset of the first py_frame_rec in the scratch buffer */
 	__u32 n;     /* frames written */
@@ -158,6 +261,7 @@ static long frame_walk_step(__u32 i, struct frame_walk *w)
 	r->code = code;
 	r->sig = names[0] ^ names[1];
 	r->lasti = frame_lasti(w, f, code);
+	capture_if_new(w->tgid, code, names[0] ^ names[1]);
 	w->n++;
 	w->frame = prev;
 	return 0;
@@ -176,7 +280,7 @@ static __always_inline __u64 top_frame(__u64 tstate, const struct py_offsets *o)
  * py_frame_rec at byte offset base of the scratch buffer. Returns the count
  * and ORs SAMPLE_PY_* into *flags.
  */
-static __always_inline __u32 walk_python(__u32 tid, __u64 fsbase, const struct py_proc *py, __u32 base,
+static __always_inline __u32 walk_python(__u32 tgid, __u32 tid, __u64 fsbase, const struct py_proc *py, __u32 base,
 					 __u32 *flags, __u64 *tstate_out)
 {
 	__u64 tstate = find_tstate(tid, fsbase, py);
@@ -186,7 +290,7 @@ static __always_inline __u32 walk_python(__u32 tid, __u64 fsbase, const struct p
 		return 0;
 	}
 
-	struct frame_walk w = { .base = base, .max = py_max_depth };
+	struct frame_walk w = { .tgid = tgid, .base = base, .max = py_max_depth };
 	__builtin_memcpy(&w.off, &py->off, sizeof(w.off));
 	if (w.max > BPFSPY_MAX_PY_DEPTH)
 		w.max = BPFSPY_MAX_PY_DEPTH;

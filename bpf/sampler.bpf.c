@@ -89,7 +89,7 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 	if (py) {
 		__u32 flags = SAMPLE_PY_PROCESS;
 		__u64 tstate = 0;
-		n_py = walk_python(tid, h->fsbase, py, pos, &flags, &tstate);
+		n_py = walk_python(tgid, tid, h->fsbase, py, pos, &flags, &tstate);
 		/* the walk looked the buffer up again: re-read our header pointer's fields through b */
 		h = (void *)b->data;
 		h->flags |= flags;

@@ -24,7 +24,8 @@ enum bpfspy_event_type {
 	EV_EXEC = 2,     /* struct bpfspy_proc_event: a followed process called execve */
 	EV_EXIT = 3,     /* struct bpfspy_proc_event: a followed process (thread group) exited */
 	EV_FORK = 4,     /* struct bpfspy_proc_event: a followed process created a child process */
-	EV_MMAP_EXEC = 5 /* struct bpfspy_proc_event: a followed process mapped new executable code */
+	EV_MMAP_EXEC = 5, /* struct bpfspy_proc_event: a followed process mapped new executable code */
+	EV_CODE = 6       /* struct bpfspy_code_event: bytes of a code object seen for the first time */
 };
 
 /* bpfspy_sample.flags */
@@ -90,6 +91,44 @@ struct bpfspy_proc_event {
 	char comm[BPFSPY_COMM_LEN];
 };
 
+/*
+ * A code object's bytes, captured by the walker the first time it meets the
+ * (process, code, sig): module code objects are freed right after their
+ * import, long before userspace could read them. Regions are copied from the
+ * object's start: the code object's fixed part, its three strings (header +
+ * the first characters) and its line table (bytes object header + data).
+ * Region i lives at data offset CODE_REGION_OFFSET(i) after the header.
+ */
+enum code_region {
+	CODE_REGION_OBJECT = 0,
+	CODE_REGION_FILENAME,
+	CODE_REGION_NAME,
+	CODE_REGION_QUALNAME,
+	CODE_REGION_LINETABLE,
+	CODE_REGIONS
+};
+
+#define CODE_OBJECT_CAPTURE_MAX 0x100
+#define CODE_STRING_CAPTURE_MAX 0x140
+#define CODE_LINETABLE_CAPTURE_MAX 0x4000
+
+#define CODE_REGION_OFFSET(i)                                   \
+	((i) == CODE_REGION_OBJECT ? 0 :                        \
+	 (i) == CODE_REGION_LINETABLE ? CODE_OBJECT_CAPTURE_MAX + 3 * CODE_STRING_CAPTURE_MAX : \
+	 CODE_OBJECT_CAPTURE_MAX + ((i) - 1) * CODE_STRING_CAPTURE_MAX)
+#define CODE_CAPTURE_DATA_MAX (CODE_REGION_OFFSET(CODE_REGION_LINETABLE) + CODE_LINETABLE_CAPTURE_MAX)
+
+struct bpfspy_code_event {
+	__u32 type;
+	__u32 pid;
+	__u64 code;
+	__u64 sig;
+	__u64 addr[CODE_REGIONS]; /* where each region was read from, 0 if not captured */
+	__u32 len[CODE_REGIONS];  /* bytes captured per region */
+	__u32 _pad;
+	/* __u8 data[]: regions at CODE_REGION_OFFSET(i) */
+};
+
 /* Per-CPU counters in the stats map. */
 enum stat_index {
 	STAT_SAMPLES = 0,      /* samples of followed threads */
@@ -97,6 +136,8 @@ enum stat_index {
 	STAT_PY_NO_TSTATE = 2,
 	STAT_PY_ERRORS = 3,
 	STAT_EVENTS_LOST = 4,  /* process events dropped */
+	STAT_CODE_CAPTURED = 5, /* code objects captured at first sight */
+	STAT_CODE_LOST = 6,     /* code captures dropped (ring buffer full) */
 	STAT_MAX = 8
 };
 

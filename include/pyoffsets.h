@@ -60,6 +60,11 @@ struct py_offsets {
 	__u16 code_filename;
 	__u16 code_name;           /* co_filename and co_name are adjacent: the walker reads both at once */
 	__u16 code_adaptive;       /* co_code_adaptive; PY_OFF_NONE before 3.11 */
+	__u16 code_qualname;       /* PY_OFF_NONE before 3.11 */
+	__u16 code_linetable;      /* co_lnotab / co_linetable (a bytes object) */
+	__u16 code_capture_len;    /* bytes of the code object's fixed part worth capturing */
+	__u16 bytes_size;          /* PyBytesObject: ob_size */
+	__u16 bytes_data;          /* PyBytesObject: ob_sval */
 
 	/* GIL: struct _gil_runtime_state is found at gil_addr (absolute, per process) */
 	__u16 gil_locked;          /* offsets inside _gil_runtime_state */

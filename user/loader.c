@@ -265,4 +265,6 @@ void sampler_read_stats(struct sampler *s, struct sampler_stats *out)
 	out->events_lost = sum_percpu_stat(s, STAT_EVENTS_LOST);
 	out->py_no_tstate = sum_percpu_stat(s, STAT_PY_NO_TSTATE);
 	out->py_errors = sum_percpu_stat(s, STAT_PY_ERRORS);
+	out->code_captured = sum_percpu_stat(s, STAT_CODE_CAPTURED);
+	out->code_lost = sum_percpu_stat(s, STAT_CODE_LOST);
 }

@@ -30,6 +30,8 @@ struct sampler_stats {
 	uint64_t events_lost; /* process events dropped */
 	uint64_t py_no_tstate;
 	uint64_t py_errors;
+	uint64_t code_captured; /* code objects sent with their bytes */
+	uint64_t code_lost;
 };
 
 /* Called for every record, in ring-buffer order. Return non-zero to stop the poll. */

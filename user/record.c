@@ -340,11 +340,13 @@ static void print_summary(struct session *s, const char *path, const char *forma
 			(unsigned long long)rs.py_process_samples,
 			rs.py_truncated ? "; some stacks truncated (see --max-depth)" : "");
 	if (log_verbosity() >= 2)
-		fprintf(stderr, "bpfspy: BPF: %llu samples taken, %llu without a thread state, %llu walk errors; "
-				"%llu code objects not readable, %llu process events lost\n",
+		fprintf(stderr, "bpfspy: BPF: %llu samples taken, %llu without a thread state, %llu walk errors, "
+				"%llu code objects captured (%llu lost, %llu undecodable); %llu frames not named; "
+				"%llu process events lost\n",
 			(unsigned long long)st.samples, (unsigned long long)st.py_no_tstate,
-			(unsigned long long)st.py_errors, (unsigned long long)rs.py_unresolved_frames,
-			(unsigned long long)st.events_lost);
+			(unsigned long long)st.py_errors, (unsigned long long)st.code_captured,
+			(unsigned long long)st.code_lost, (unsigned long long)rs.code_captures_unusable,
+			(unsigned long long)rs.py_unresolved_frames, (unsigned long long)st.events_lost);
 	if (rs.gil_dropped)
 		fprintf(stderr, "bpfspy: --gil dropped %llu samples of threads not holding the GIL\n",
 			(unsigned long long)rs.gil_dropped);

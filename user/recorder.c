@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bpfspy_events.h"
+#include "python/py_memory.h"
 #include "sym/native_symbols.h"
 #include "target_process.h"
 #include "util/log.h"
@@ -87,9 +88,15 @@ static void detect_python(struct recorder *r, struct target_process *p)
 {
 	bool was_python = p->python == PYTHON_YES;
 	target_process_detect_python(p, r->elf);
+	install_python(r, p);
+	if (p->python == PYTHON_PENDING) {
+		/* libpython may have been mapped between our read of the maps and arming the mmap hook */
+		target_process_refresh_maps(p);
+		target_process_detect_python(p, r->elf);
+		install_python(r, p);
+	}
 	if (p->python == PYTHON_YES && !was_python)
 		r->stats.python_processes++;
-	install_python(r, p);
 }
 
 static struct target_process *process_get(struct recorder *r, pid_t pid, const char *comm)
@@ -344,6 +351,11 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 	const struct py_frame_rec *py = (const void *)(kernel + s->n_kernel);
 
 	struct target_process *p = process_get(r, (pid_t)s->pid, s->comm);
+	if (p && p->python == PYTHON_PENDING && !p->exited &&
+	    monotonic_ns() - p->maps_read_ns > MAPS_REFRESH_MIN_NS) {
+		target_process_refresh_maps(p);
+		detect_python(r, p);
+	}
 	r->nframes = 0;
 	if (r->opt.kernel_stacks)
 		push_kernel_frames(r, kernel, s->n_kernel);
@@ -372,12 +384,37 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		r->stats.samples++;
 }
 
+/* A code object's bytes, captured by BPF at first sight: cache its names and line table now. */
+static void on_code(struct recorder *r, const struct bpfspy_code_event *e, size_t size)
+{
+	struct target_process *p = u32map_get(&r->procs, e->pid);
+	if (!p || !p->pysym)
+		return;
+	const uint8_t *data = (const uint8_t *)(e + 1);
+	size_t avail = size - sizeof(*e);
+	struct py_mem_region regions[CODE_REGIONS];
+	size_t n = 0;
+	for (int i = 0; i < CODE_REGIONS; i++) {
+		size_t off = CODE_REGION_OFFSET(i), len = e->len[i];
+		if (!e->addr[i] || !len || off > avail || len > avail - off)
+			continue;
+		regions[n++] = (struct py_mem_region){ .addr = e->addr[i], .bytes = data + off, .len = len };
+	}
+	if (py_symbolizer_add_capture(p->pysym, e->code, e->sig, regions, n) != 0)
+		r->stats.code_captures_unusable++;
+}
+
 int recorder_on_record(void *ctx, const void *data, size_t size)
 {
 	struct recorder *r = ctx;
 	if (size < sizeof(__u32))
 		return 0;
 	__u32 type = *(const __u32 *)data;
+	if (type == EV_CODE) {
+		if (size >= sizeof(struct bpfspy_code_event))
+			on_code(r, data, size);
+		return 0;
+	}
 	if (type == EV_SAMPLE) {
 		if (size >= sizeof(struct bpfspy_sample))
 			on_sample(r, data, size);

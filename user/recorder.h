@@ -30,6 +30,7 @@ struct recorder_stats {
 	uint64_t py_window_samples;   /* samples between a thread's first and last sample with Python frames */
 	uint64_t py_truncated;
 	uint64_t py_unresolved_frames; /* code objects that could not be read */
+	uint64_t code_captures_unusable; /* captured code objects that did not decode */
 	uint64_t gil_dropped;
 	uint64_t malformed;
 	size_t processes;              /* processes seen */

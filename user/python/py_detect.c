@@ -226,6 +226,17 @@ static void format_version(uint32_t hex, bool micro_known, char *out, size_t len
 		snprintf(out, len, "%u.%u", PY_MAJOR(hex), PY_MINOR(hex));
 }
 
+
+/* What the BPF walker copies of a code object it meets for the first time. */
+static void fill_capture_offsets(struct py_target *t)
+{
+	t->proc.off.code_qualname = t->obj.code_qualname;
+	t->proc.off.code_linetable = t->obj.code_linetable;
+	t->proc.off.bytes_size = t->obj.bytes_size;
+	t->proc.off.bytes_data = t->obj.bytes_data;
+	t->proc.off.code_capture_len = (uint16_t)py_code_header_len(t);
+}
+
 static enum py_detect_result fill_target(pid_t pid, const struct runtime_module *rm, struct py_target *out)
 {
 	struct py_layout l;
@@ -250,6 +261,7 @@ static enum py_detect_result fill_target(pid_t pid, const struct runtime_module 
 		out->proc.off = l.off;
 		out->proc.off.version_hex = out->version_hex;
 		out->obj = l.obj;
+		fill_capture_offsets(out);
 		if (!offsets_consistent(&mem, &l.off, out->proc.runtime_addr))
 			r = unsupported(out, "Python %s: %s", "thread state does not match its interpreter");
 	}

@@ -3,7 +3,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -13,6 +15,8 @@ void py_mem_open(struct py_mem *m, pid_t pid)
 
 	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
 	m->pid = pid;
+	m->overlay = NULL;
+	m->noverlay = 0;
 	m->fd = open(path, O_RDONLY | O_CLOEXEC);
 }
 
@@ -32,11 +36,25 @@ static int read_vm(const struct py_mem *m, uint64_t addr, void *buf, size_t len)
 	return n == (ssize_t)len ? 0 : -1;
 }
 
+static bool read_overlay(const struct py_mem *m, uint64_t addr, void *buf, size_t len)
+{
+	for (size_t i = 0; i < m->noverlay; i++) {
+		const struct py_mem_region *r = &m->overlay[i];
+		if (r->addr && addr >= r->addr && len <= r->len && addr - r->addr <= r->len - len) {
+			memcpy(buf, r->bytes + (addr - r->addr), len);
+			return true;
+		}
+	}
+	return false;
+}
+
 int py_mem_read(const struct py_mem *m, uint64_t addr, void *buf, size_t len)
 {
 	size_t done = 0;
 
 	if (len == 0)
+		return 0;
+	if (read_overlay(m, addr, buf, len))
 		return 0;
 	/* A null page or a kernel address is never valid user data. */
 	if (addr < 4096 || addr + len < addr || addr + len > 0x0000800000000000ull)

@@ -7,9 +7,18 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+/* Bytes of the target captured earlier (by the BPF walker), served before the live process. */
+struct py_mem_region {
+	uint64_t addr;
+	const uint8_t *bytes;
+	size_t len;
+};
+
 struct py_mem {
 	pid_t pid;
 	int fd; /* /proc/PID/mem, or -1 to use process_vm_readv */
+	const struct py_mem_region *overlay;
+	size_t noverlay;
 };
 
 /* Always succeeds in giving a usable handle; reads fail later if the process is gone. */

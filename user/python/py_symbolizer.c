@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* Cleared when full: code objects are few and long-lived, a refill is cheap. */
-#define CACHE_MAX_ENTRIES (1u << 16)
+#define CACHE_MAX_ENTRIES (1u << 20)
 
 struct code_entry {
 	uint64_t code, sig;
@@ -113,7 +113,7 @@ static uint64_t field_u64(const uint8_t *obj, uint16_t off)
 }
 
 /* The code object's fixed part, up to the furthest field read. */
-static size_t code_header_len(const struct py_target *t)
+size_t py_code_header_len(const struct py_target *t)
 {
 	uint16_t offs[] = { t->obj.ob_type, t->proc.off.code_name, t->obj.code_linetable, t->obj.code_qualname,
 			    t->obj.code_firstlineno };
@@ -129,7 +129,7 @@ static int read_code(struct py_symbolizer *s, uint64_t code, uint64_t sig, struc
 {
 	const struct py_target *t = &s->target;
 	uint8_t obj[0x200];
-	size_t len = code_header_len(t);
+	size_t len = py_code_header_len(t);
 	uint64_t filename, name;
 	int32_t firstlineno;
 
@@ -157,25 +157,53 @@ static int read_code(struct py_symbolizer *s, uint64_t code, uint64_t sig, struc
 	return 0;
 }
 
-int py_symbolize(struct py_symbolizer *s, uint64_t code, uint64_t sig, int64_t lasti,
-		 struct py_code_info *info, int *line)
+/* The cached entry for (code, sig), reading the object on a miss; NULL if unreadable. */
+static struct code_entry *lookup_or_read(struct py_symbolizer *s, uint64_t code, uint64_t sig)
 {
-	struct code_entry *e, fresh = { 0 };
+	struct code_entry *e = find_slot(s->slots, s->cap, code, sig), fresh = { 0 };
+
+	if (e->code)
+		return e;
+	if (read_code(s, code, sig, &fresh) < 0)
+		return NULL;
+	if ((s->used + 1) * 4 > s->cap * 3 && grow(s) < 0) {
+		entry_clear(&fresh);
+		return NULL;
+	}
+	e = find_slot(s->slots, s->cap, code, sig);
+	*e = fresh;
+	s->used++;
+	return e;
+}
+
+int py_symbolizer_add_capture(struct py_symbolizer *s, uint64_t code, uint64_t sig,
+			      const struct py_mem_region *regions, size_t nregions)
+{
+	struct code_entry *e;
 
 	if (!s || !code)
 		return -1;
 	e = find_slot(s->slots, s->cap, code, sig);
-	if (!e->code) {
-		if (read_code(s, code, sig, &fresh) < 0)
-			return -1;
-		if ((s->used + 1) * 4 > s->cap * 3 && grow(s) < 0) {
-			entry_clear(&fresh);
-			return -1;
-		}
-		e = find_slot(s->slots, s->cap, code, sig);
-		*e = fresh;
-		s->used++;
-	}
+	if (e->code)
+		return 0;
+	s->mem.overlay = regions;
+	s->mem.noverlay = nregions;
+	e = lookup_or_read(s, code, sig);
+	s->mem.overlay = NULL;
+	s->mem.noverlay = 0;
+	return e ? 0 : -1;
+}
+
+int py_symbolize(struct py_symbolizer *s, uint64_t code, uint64_t sig, int64_t lasti,
+		 struct py_code_info *info, int *line)
+{
+	struct code_entry *e;
+
+	if (!s || !code)
+		return -1;
+	e = lookup_or_read(s, code, sig);
+	if (!e)
+		return -1;
 	info->name = e->name;
 	info->qualname = e->qualname ? e->qualname : e->name;
 	info->filename = e->filename;

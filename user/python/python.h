@@ -142,6 +142,19 @@ typedef int (*py_thread_stack_cb)(const struct py_thread_stack *stack, void *arg
 int py_walk_thread_stacks(pid_t pid, const struct py_target *t, size_t max_frames,
 			  py_thread_stack_cb cb, void *arg);
 
+/*
+ * Caches the code object (code, sig) from bytes the BPF walker captured when
+ * it first met it (struct bpfspy_code_event): module code objects are freed
+ * right after their import, before a read of the live process could happen.
+ * Reads not covered by the regions fall back to the live process.
+ */
+struct py_mem_region;
+int py_symbolizer_add_capture(struct py_symbolizer *s, uint64_t code, uint64_t sig,
+			      const struct py_mem_region *regions, size_t nregions);
+
+/* Bytes of a code object's fixed part the symbolizer reads (and BPF captures). */
+size_t py_code_header_len(const struct py_target *t);
+
 /* The lasti the walker reports is u32; this widens it with sign for the legacy -1. */
 static inline int64_t py_lasti_widen(uint32_t raw) { return (int64_t)(int32_t)raw; }
 

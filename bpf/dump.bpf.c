@@ -1,0 +1,30 @@
+// SPDX-License-Identifier: GPL-2.0 OR MIT
+/*
+ * `bpfspy dump`: a task iterator that lists each thread of one process with
+ * its fs_base. Python <= 3.10 identifies a thread state only by
+ * pthread_self(), which is fs_base on x86-64 glibc, and /proc does not show
+ * fs_base, so this is how a thread state is matched to its kernel TID.
+ * Output is text, one "tid fsbase" line per thread.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+const volatile __u32 target_tgid = 0;
+
+SEC("iter/task")
+int list_thread_fsbase(struct bpf_iter__task *ctx)
+{
+	struct seq_file *seq = ctx->meta->seq;
+	struct task_struct *task = ctx->task;
+
+	if (!task || task->tgid != (pid_t)target_tgid)
+		return 0;
+	__u32 tid = task->pid;
+	__u64 fsbase = BPF_CORE_READ(task, thread.fsbase);
+	BPF_SEQ_PRINTF(seq, "%u %llx\n", tid, fsbase);
+	return 0;
+}
