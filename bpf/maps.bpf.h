@@ -13,6 +13,8 @@ const volatile bool collect_kernel = false;  /* --kernel */
 const volatile __u32 py_max_depth = BPFSPY_DEFAULT_PY_DEPTH;
 const volatile __u32 self_tgid = 0;          /* bpfspy itself is never sampled */
 const volatile __u64 wakeup_bytes = 1 << 20; /* wake the reader once this much is queued */
+const volatile __u32 stack_snapshot_bytes = 0; /* --native: copy this much of the user stack */
+const volatile bool offcpu = false;           /* --idle: record off-CPU time from sched_switch */
 
 /* Written by userspace while running. */
 __u32 pending_py_procs = 0; /* processes waiting for libpython to be mapped */
@@ -63,21 +65,34 @@ struct {
 	__uint(max_entries, 32 << 20);
 } events SEC(".maps");
 
-/* One sample under construction: header + user ips + kernel ips + Python frames. */
+/* One sample under construction: header + user ips + kernel ips + Python frames + stack snapshot. */
 #define SAMPLE_BUF_SIZE                                                                     \
 	(sizeof(struct bpfspy_sample) + 8 * (BPFSPY_MAX_USER_FRAMES + BPFSPY_MAX_KERNEL_FRAMES) + \
-	 sizeof(struct py_frame_rec) * BPFSPY_MAX_PY_DEPTH)
+	 sizeof(struct py_frame_rec) * BPFSPY_MAX_PY_DEPTH + BPFSPY_MAX_STACK_SNAPSHOT)
 
 struct sample_buf {
 	__u8 data[SAMPLE_BUF_SIZE];
 };
 
+/*
+ * Indexed by 2 * CPU + kind: too large for a per-CPU value (32 KiB limit).
+ * The loader sizes it to twice the number of possible CPUs.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, __u32);
 	__type(value, struct sample_buf);
 } scratch SEC(".maps");
+
+/* Two buffers per CPU: on-CPU samples and scheduler (off-CPU) samples. */
+enum sample_buffer_kind { SAMPLE_BUF_ONCPU = 0, SAMPLE_BUF_OFFCPU = 1 };
+
+static __always_inline struct sample_buf *sample_buffer(__u32 kind)
+{
+	__u32 idx = bpf_get_smp_processor_id() * 2 + kind;
+	return bpf_map_lookup_elem(&scratch, &idx);
+}
 
 
 struct code_key {

@@ -181,6 +181,7 @@ static __always_inline void capture_if_new(__u32 tgid, __u64 code, __u64 sig)
 }
 
 struct frame_walk {
+	__u32 buf;
 	__u32 tgid;
 	__u64 frame;
 	__u32 base;  /* byte offset of the first py_frame_rec in the scratch buffer */
@@ -209,7 +210,6 @@ static __always_inline __u32 frame_lasti(struct frame_walk *w, __u64 f, __u64 co
 static long frame_walk_step(__u32 i, struct frame_walk *w)
 {
 	const struct py_offsets *o = &w->off;
-	__u32 zero = 0;
 	__u64 f = w->frame;
 
 	if (!f)
@@ -217,7 +217,7 @@ static long frame_walk_step(__u32 i, struct frame_walk *w)
 	if (w->n >= w->max)
 		return 1;
 
-	struct sample_buf *b = bpf_map_lookup_elem(&scratch, &zero);
+	struct sample_buf *b = sample_buffer(w->buf);
 	if (!b)
 		return 1;
 	__u32 pos = w->base + w->n * sizeof(struct py_frame_rec);
@@ -280,7 +280,7 @@ static __always_inline __u64 top_frame(__u64 tstate, const struct py_offsets *o)
  * py_frame_rec at byte offset base of the scratch buffer. Returns the count
  * and ORs SAMPLE_PY_* into *flags.
  */
-static __always_inline __u32 walk_python(__u32 tgid, __u32 tid, __u64 fsbase, const struct py_proc *py, __u32 base,
+static __always_inline __u32 walk_python(__u32 buf, __u32 tgid, __u32 tid, __u64 fsbase, const struct py_proc *py, __u32 base,
 					 __u32 *flags, __u64 *tstate_out)
 {
 	__u64 tstate = find_tstate(tid, fsbase, py);
@@ -290,7 +290,7 @@ static __always_inline __u32 walk_python(__u32 tgid, __u32 tid, __u64 fsbase, co
 		return 0;
 	}
 
-	struct frame_walk w = { .tgid = tgid, .base = base, .max = py_max_depth };
+	struct frame_walk w = { .buf = buf, .tgid = tgid, .base = base, .max = py_max_depth };
 	__builtin_memcpy(&w.off, &py->off, sizeof(w.off));
 	if (w.max > BPFSPY_MAX_PY_DEPTH)
 		w.max = BPFSPY_MAX_PY_DEPTH;

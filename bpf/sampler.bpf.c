@@ -21,34 +21,80 @@ static __always_inline bool regs_user_mode(struct pt_regs *regs)
 	return (BPF_CORE_READ(regs, cs) & 3) == 3;
 }
 
-static __always_inline void fill_user_regs(struct bpf_perf_event_data *ctx, struct task_struct *task,
-					   struct bpfspy_sample *h)
+/* The registers the thread will resume user code with. */
+static __always_inline struct pt_regs *user_regs(struct pt_regs *regs, struct task_struct *task, __u32 *flags)
 {
-	struct pt_regs *regs = (struct pt_regs *)&ctx->regs;
-
-	if (!regs_user_mode(regs)) {
-		h->flags |= SAMPLE_USER_REGS_KERNEL;
-		regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	}
-	h->ip = BPF_CORE_READ(regs, ip);
-	h->sp = BPF_CORE_READ(regs, sp);
-	h->bp = BPF_CORE_READ(regs, bp);
+	if (regs && regs_user_mode(regs))
+		return regs;
+	*flags |= SAMPLE_USER_REGS_KERNEL;
+	return (struct pt_regs *)bpf_task_pt_regs(task);
 }
 
-SEC("perf_event")
-int sample_stack(struct bpf_perf_event_data *ctx)
+struct snapshot_copy {
+	__u64 sp;
+	__u32 buf;  /* sample buffer index */
+	__u32 base; /* offset in the sample buffer */
+	__u32 want;
+	__u32 got;
+};
+
+/*
+ * Copies the user stack page by page: a read that crosses into an unmapped
+ * page fails whole, and the outermost frames (main, _start) live right below
+ * the end of the stack mapping.
+ */
+static long snapshot_step(__u32 i, struct snapshot_copy *c)
+{
+	struct sample_buf *b = sample_buffer(c->buf);
+	__u64 addr = c->sp + c->got;
+	__u32 chunk = 4096 - (__u32)(addr & 4095);
+
+	if (!b || c->got >= c->want)
+		return 1;
+	if (chunk > c->want - c->got)
+		chunk = c->want - c->got;
+	__u32 off = c->base + c->got;
+	if (off > SAMPLE_BUF_SIZE - 4096)
+		return 1;
+	chunk &= 8191;
+	if (chunk == 0 || chunk > 4096)
+		return 1;
+	if (bpf_probe_read_user(b->data + off, chunk, (const void *)addr))
+		return 1;
+	c->got += chunk;
+	return 0;
+}
+
+static __always_inline __u32 copy_user_stack(__u32 buf, __u64 sp, __u32 base)
+{
+	struct snapshot_copy c = { .sp = sp, .buf = buf, .base = base, .want = stack_snapshot_bytes };
+
+	if (c.want > BPFSPY_MAX_STACK_SNAPSHOT)
+		c.want = BPFSPY_MAX_STACK_SNAPSHOT;
+	bpf_loop(BPFSPY_MAX_STACK_SNAPSHOT / 4096 + 1, snapshot_step, &c, 0);
+	return c.got;
+}
+
+struct sample_request {
+	__u32 buf;        /* sample buffer index */
+	__u32 flags;      /* SAMPLE_* set by the caller */
+	__u32 reason;     /* enum offcpu_reason */
+	bool kernel;      /* take the kernel stack */
+	__u64 ts_ns;
+	struct pt_regs *regs; /* the interrupted registers, or NULL in a tracepoint */
+};
+
+/*
+ * Records the current task's stacks (user, kernel, Python, snapshot) and
+ * sends them. ctx is the program's context, for bpf_get_stack().
+ */
+static __always_inline void send_sample(void *ctx, const struct sample_request *req)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	__u32 tgid = id >> 32, tid = (__u32)id;
-	__u32 zero = 0;
-
-	if (!is_followed(tgid))
-		return 0;
-	stat_inc(STAT_SAMPLES);
-
-	struct sample_buf *b = bpf_map_lookup_elem(&scratch, &zero);
+	struct sample_buf *b = sample_buffer(req->buf);
 	if (!b)
-		return 0;
+		return;
 	struct bpfspy_sample *h = (void *)b->data;
 	struct task_struct *task = bpf_get_current_task_btf();
 
@@ -56,18 +102,26 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 	h->pid = tgid;
 	h->tid = tid;
 	h->cpu = bpf_get_smp_processor_id();
-	h->ts_ns = bpf_ktime_get_ns();
+	h->ts_ns = req->ts_ns;
 	h->weight_ns = 0;
-	h->flags = 0;
+	h->flags = req->flags;
 	h->tstate = 0;
 	h->stack_len = 0;
-	h->offcpu_reason = 0;
+	h->offcpu_reason = req->reason;
 	h->fsbase = task->thread.fsbase;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
-	fill_user_regs(ctx, task, h);
+	__u32 rflags = 0;
+	struct pt_regs *uregs = user_regs(req->regs, task, &rflags);
+	h->flags |= rflags;
+	h->ip = BPF_CORE_READ(uregs, ip);
+	h->sp = BPF_CORE_READ(uregs, sp);
+	h->bp = BPF_CORE_READ(uregs, bp);
 
 	__u32 pos = sizeof(*h);
-	long n = bpf_get_stack(ctx, b->data + sizeof(*h), BPFSPY_MAX_USER_FRAMES * 8, BPF_F_USER_STACK);
+	long n = 0;
+	/* with a stack snapshot, userspace unwinds from DWARF CFI: frame pointers are not needed */
+	if (!stack_snapshot_bytes)
+		n = bpf_get_stack(ctx, b->data + sizeof(*h), BPFSPY_MAX_USER_FRAMES * 8, BPF_F_USER_STACK);
 	__u32 n_user = n > 0 ? (__u32)n / 8 : 0;
 	if (n_user > BPFSPY_MAX_USER_FRAMES)
 		n_user = BPFSPY_MAX_USER_FRAMES;
@@ -75,7 +129,7 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 	pos += n_user * 8;
 
 	__u32 n_kernel = 0;
-	if (collect_kernel && pos <= sizeof(*h) + BPFSPY_MAX_USER_FRAMES * 8) {
+	if (req->kernel && pos <= sizeof(*h) + BPFSPY_MAX_USER_FRAMES * 8) {
 		n = bpf_get_stack(ctx, b->data + pos, BPFSPY_MAX_KERNEL_FRAMES * 8, 0);
 		n_kernel = n > 0 ? (__u32)n / 8 : 0;
 		if (n_kernel > BPFSPY_MAX_KERNEL_FRAMES)
@@ -89,8 +143,7 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 	if (py) {
 		__u32 flags = SAMPLE_PY_PROCESS;
 		__u64 tstate = 0;
-		n_py = walk_python(tgid, tid, h->fsbase, py, pos, &flags, &tstate);
-		/* the walk looked the buffer up again: re-read our header pointer's fields through b */
+		n_py = walk_python(req->buf, tgid, tid, h->fsbase, py, pos, &flags, &tstate);
 		h = (void *)b->data;
 		h->flags |= flags;
 		h->tstate = tstate;
@@ -105,10 +158,35 @@ int sample_stack(struct bpf_perf_event_data *ctx)
 		n_py = BPFSPY_MAX_PY_DEPTH;
 	h->n_py = n_py;
 
-	__u64 size = pos + (__u64)n_py * sizeof(struct py_frame_rec);
+	pos += n_py * sizeof(struct py_frame_rec);
+	__u32 stack_len = 0;
+	if (stack_snapshot_bytes && pos <= SAMPLE_BUF_SIZE - BPFSPY_MAX_STACK_SNAPSHOT)
+		stack_len = copy_user_stack(req->buf, h->sp, pos);
+	h->stack_len = stack_len;
+
+	__u64 size = (__u64)pos + stack_len;
 	if (size > SAMPLE_BUF_SIZE)
 		size = SAMPLE_BUF_SIZE;
 	if (bpf_ringbuf_output(&events, b->data, size, ringbuf_flags()))
 		stat_inc(STAT_LOST);
+}
+
+SEC("perf_event")
+int sample_stack(struct bpf_perf_event_data *ctx)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+
+	if (!is_followed(tgid))
+		return 0;
+	stat_inc(STAT_SAMPLES);
+	struct sample_request req = {
+		.buf = SAMPLE_BUF_ONCPU,
+		.kernel = collect_kernel,
+		.ts_ns = bpf_ktime_get_ns(),
+		.regs = (struct pt_regs *)&ctx->regs,
+	};
+	send_sample(ctx, &req);
 	return 0;
 }
+
+#include "offcpu.bpf.h"

@@ -15,6 +15,10 @@
 #define BPFSPY_MAX_USER_FRAMES 127
 #define BPFSPY_MAX_KERNEL_FRAMES 127
 
+/* --native: user stack bytes copied per sample (--stack-size). */
+#define BPFSPY_DEFAULT_STACK_SNAPSHOT 16384
+#define BPFSPY_MAX_STACK_SNAPSHOT 65536
+
 /* Python frames walked per sample: default and hard ceiling (--max-depth). */
 #define BPFSPY_DEFAULT_PY_DEPTH 128
 #define BPFSPY_MAX_PY_DEPTH 1024
@@ -25,7 +29,18 @@ enum bpfspy_event_type {
 	EV_EXIT = 3,     /* struct bpfspy_proc_event: a followed process (thread group) exited */
 	EV_FORK = 4,     /* struct bpfspy_proc_event: a followed process created a child process */
 	EV_MMAP_EXEC = 5, /* struct bpfspy_proc_event: a followed process mapped new executable code */
-	EV_CODE = 6       /* struct bpfspy_code_event: bytes of a code object seen for the first time */
+	EV_CODE = 6,      /* struct bpfspy_code_event: bytes of a code object seen for the first time */
+	EV_OFFCPU_END = 7 /* struct bpfspy_offcpu_end: a thread is back on a CPU (--idle) */
+};
+
+/* --idle: the thread whose off-CPU sample (SAMPLE_OFFCPU, ts_ns == since_ns) is pending came back. */
+struct bpfspy_offcpu_end {
+	__u32 type;
+	__u32 pid;
+	__u32 tid;
+	__u32 _pad;
+	__u64 since_ns;
+	__u64 duration_ns;
 };
 
 /* bpfspy_sample.flags */
@@ -55,7 +70,7 @@ enum py_frame_flags {
 /*
  * Fixed header of an EV_SAMPLE record. The payload follows in this order:
  *   __u64 user_ips[n_user];  __u64 kernel_ips[n_kernel];  struct py_frame_rec py[n_py];
- *   __u8 stack_bytes[stack_len]   (snapshot unwinder only; never written to disk)
+ *   __u8 stack_bytes[stack_len]   (--native: the user stack from sp; never written to disk)
  * Innermost frame first in every array.
  */
 struct bpfspy_sample {
@@ -73,7 +88,8 @@ struct bpfspy_sample {
 	__u16 n_user;
 	__u16 n_kernel;
 	__u16 n_py;
-	__u16 stack_len;
+	__u16 _pad16;
+	__u32 stack_len;
 	__u32 offcpu_reason; /* enum offcpu_reason, with SAMPLE_OFFCPU */
 	char comm[BPFSPY_COMM_LEN];
 };

@@ -103,6 +103,15 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	s->skel->rodata->collect_kernel = o->kernel_stacks;
 	s->skel->rodata->py_max_depth = o->py_max_depth;
 	s->skel->rodata->self_tgid = (__u32)getpid();
+	s->skel->rodata->stack_snapshot_bytes = o->stack_snapshot_bytes;
+	s->skel->rodata->offcpu = o->offcpu;
+	/* the scheduler hook runs on every context switch of the host: only when asked for */
+	bpf_program__set_autoattach(s->skel->progs.on_switch, o->offcpu);
+	int ncpus = libbpf_num_possible_cpus();
+	if (ncpus <= 0 || bpf_map__set_max_entries(s->skel->maps.scratch, 2 * (__u32)ncpus) != 0) {
+		snprintf(err, errlen, "cannot size the per-CPU sample buffers");
+		goto fail;
+	}
 
 	int e = sampler_bpf__load(s->skel);
 	if (e) {

@@ -21,6 +21,8 @@ struct sampler_options {
 	bool follow_children;
 	bool kernel_stacks;
 	unsigned py_max_depth;
+	unsigned stack_snapshot_bytes; /* --native: user stack bytes copied per sample, 0 = off */
+	bool offcpu;                   /* --idle: record off-CPU stacks from sched_switch */
 	const char *btf_path; /* kernel BTF to check for (default /sys/kernel/btf/vmlinux) */
 };
 

@@ -15,6 +15,7 @@
 
 #include "launch.h"
 #include "loader.h"
+#include "output/formats.h"
 #include "output/output_file.h"
 #include "profile.h"
 #include "record_options.h"
@@ -178,7 +179,7 @@ static char *default_output_name(const struct record_options *o)
 		snprintf(name, sizeof(name), "pid%d", o->pids[0]);
 	}
 	char *out = NULL;
-	if (asprintf(&out, "bpfspy-%s-%s.%s", name, stamp, o->format == OUTPUT_SPEEDSCOPE ? "json" : "txt") < 0)
+	if (asprintf(&out, "bpfspy-%s-%s%s", name, stamp, output_format_extension(o->format)) < 0)
 		return NULL;
 	return out;
 }
@@ -201,7 +202,7 @@ static void describe_command(const struct record_options *o, char *buf, size_t l
 		pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", i ? " " : "", o->command[i]);
 }
 
-static int write_profile(const struct profile *p, const struct record_options *o, const char *path)
+static int write_profile(const struct profile *p, enum output_format format, const char *path)
 {
 	uid_t uid;
 	gid_t gid;
@@ -215,9 +216,8 @@ static int write_profile(const struct profile *p, const struct record_options *o
 		return -1;
 	}
 	struct write_options wo = { 0 };
-	int e = o->format == OUTPUT_SPEEDSCOPE ? write_speedscope(p, output_file_stream(out), &wo)
-					       : write_collapsed(p, output_file_stream(out), &wo);
-	if (e != 0) {
+
+	if (write_profile_format(p, format, output_file_stream(out), &wo) != 0) {
 		log_error("cannot write %s: %s", path, strerror(errno));
 		output_file_abort(out);
 		return -1;
@@ -385,7 +385,18 @@ static int start_targets(struct session *s, char *err, size_t errlen)
 	return 0;
 }
 
-static int run(struct session *s, const char *path)
+/* Every requested format, even after one failed; returns 0 if all were written. */
+static int write_profiles(const struct profile *p, const struct record_options *o, char **paths)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < o->nformats; i++)
+		if (write_profile(p, o->formats[i], paths[i]) != 0)
+			rc = -1;
+	return rc;
+}
+
+static int run(struct session *s, char **paths)
 {
 	const struct record_options *o = s->o;
 	char err[512];
@@ -395,6 +406,8 @@ static int run(struct session *s, const char *path)
 		.follow_children = o->subprocesses,
 		.kernel_stacks = o->kernel,
 		.py_max_depth = o->max_depth,
+		.stack_snapshot_bytes = o->native ? o->stack_size : 0,
+		.offcpu = o->idle,
 		.btf_path = o->btf_path,
 	};
 	if (sampler_open(&so, recorder_on_record, s->recorder, &s->sampler, err, sizeof(err)) != 0) {
@@ -410,10 +423,14 @@ static int run(struct session *s, const char *path)
 	}
 	record_loop(s);
 	profile_meta(s->profile)->end_ns = monotonic_ns();
+	recorder_finish(s->recorder, profile_meta(s->profile)->end_ns);
 
-	int rc = write_profile(s->profile, o, path) == 0 ? 0 : 1;
-	if (o->verbosity > 0)
-		print_summary(s, rc == 0 ? path : NULL, o->format == OUTPUT_SPEEDSCOPE ? "speedscope" : "collapsed");
+	int rc = write_profiles(s->profile, o, paths) == 0 ? 0 : 1;
+	if (o->verbosity > 0) {
+		print_summary(s, rc == 0 ? paths[0] : NULL, output_format_name(o->formats[0]));
+		for (size_t i = 1; rc == 0 && i < o->nformats; i++)
+			fprintf(stderr, "bpfspy: wrote %s (%s)\n", paths[i], output_format_name(o->formats[i]));
+	}
 	if (s->launched) {
 		if (!s->child_done && stop_signal == SIGTERM)
 			kill(s->child.pid, SIGTERM);
@@ -424,6 +441,12 @@ static int run(struct session *s, const char *path)
 		rc = 0; /* an interrupted -p/-a recording is a normal way to end it */
 	}
 	return rc;
+}
+
+static void free_paths(char **paths, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
 }
 
 int cmd_record(int argc, char **argv)
@@ -443,23 +466,27 @@ int cmd_record(int argc, char **argv)
 		if (check_pid(o.pids[i]) != 0)
 			return 1;
 
-	char *path = o.output ? strdup(o.output) : default_output_name(&o);
-	if (!path) {
+	char *base = o.output ? strdup(o.output) : default_output_name(&o);
+	char *paths[OUTPUT_FORMAT_COUNT] = { 0 };
+	if (!base || record_output_paths(&o, base, paths) != 0) {
 		log_error("out of memory");
+		free(base);
 		return 1;
 	}
-	if (output_path_check(path, err, sizeof(err)) != 0) {
-		log_error("%s", err);
-		free(path);
-		return 1;
-	}
+	free(base);
+	for (size_t i = 0; i < o.nformats; i++)
+		if (output_path_check(paths[i], err, sizeof(err)) != 0) {
+			log_error("%s", err);
+			free_paths(paths, o.nformats);
+			return 1;
+		}
 
 	char command[1024];
 	describe_command(&o, command, sizeof(command));
 	struct profile_meta meta = {
 		.command = command,
 		.rate_hz = o.rate_hz,
-		.unit = PROFILE_UNIT_SAMPLES,
+		.unit = o.idle ? PROFILE_UNIT_NANOSECONDS : PROFILE_UNIT_SAMPLES,
 		.start_ns = monotonic_ns(),
 		.start_realtime_ns = (uint64_t)time(NULL) * 1000000000ull,
 	};
@@ -470,20 +497,27 @@ int cmd_record(int argc, char **argv)
 		.function_only = o.function_only,
 		.no_lineno = o.no_lineno,
 		.gil_only = o.gil,
+		.idle = o.idle,
+		.rate_hz = o.rate_hz,
+		.comm_filter = o.comm,
+		.pid_filter = o.pid_filter,
+		.npid_filter = o.npid_filter,
+		.native = o.native,
+		.native_all = o.native_all,
 	};
 	s.recorder = s.profile ? recorder_new(&ro, s.profile) : NULL;
 	if (!s.recorder) {
 		log_error("out of memory");
 		profile_free(s.profile);
-		free(path);
+		free_paths(paths, o.nformats);
 		return 1;
 	}
 	install_signal_handlers();
-	int rc = run(&s, path);
+	int rc = run(&s, paths);
 
 	sampler_close(s.sampler);
 	recorder_free(s.recorder);
 	profile_free(s.profile);
-	free(path);
+	free_paths(paths, o.nformats);
 	return rc;
 }

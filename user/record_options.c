@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "bpfspy_events.h"
+#include "output/formats.h"
 #include "record_options.h"
 #include "util/log.h"
 
@@ -25,10 +26,16 @@ void record_usage(FILE *f)
 	      "  COMMAND [ARGS...]       launch COMMAND (after --) and profile it from its first\n"
 	      "                          instruction; bpfspy exits with its exit status\n"
 	      "      --no-subprocesses   do not follow processes the targets start\n"
+	      "      --comm NAME         with -a: only processes whose name contains NAME\n"
+	      "      --pid-filter PID[,PID...]  with -a: only these processes\n"
 	      "\n"
 	      "Output:\n"
 	      "  -o, --output FILE       where to write (default: bpfspy-<name>-<time>.json)\n"
-	      "  -f, --format FORMAT     speedscope (default) or collapsed\n"
+	      "  -f, --format FORMAT     speedscope (default), collapsed, flamegraph (interactive\n"
+	      "                          SVG) or pprof (gzipped profile.proto, go tool pprof);\n"
+	      "                          repeat -f to write several files from one run: the\n"
+	      "                          others are named after -o with the extension .json,\n"
+	      "                          .txt, .svg or .pb.gz\n"
 	      "  -F, --function          one frame per function (line = its first line)\n"
 	      "      --nolineno          no line numbers\n"
 	      "\n"
@@ -36,7 +43,17 @@ void record_usage(FILE *f)
 	      "  -r, --rate HZ           samples per second per CPU (default 100, max 20000)\n"
 	      "  -d, --duration SECONDS  stop after this long (default: until the command exits\n"
 	      "                          or Ctrl-C)\n"
+	      "  -n, --native            native frames too (C extensions, libpython, libc), with\n"
+	      "                          Python frames merged where the interpreter ran them;\n"
+	      "                          unwinds from DWARF CFI, no frame pointers needed\n"
+	      "      --native-all        with --native, keep interpreter plumbing frames\n"
+	      "      --stack-size BYTES  user stack copied per sample for --native (default 16384,\n"
+	      "                          1024 to 65536; deeper C stacks need more)\n"
 	      "      --kernel            include kernel frames\n"
+	      "  -i, --idle              wall-clock profile: also the time threads spend off the\n"
+	      "                          CPU (sleep, I/O, locks), measured exactly from the\n"
+	      "                          scheduler; weights become time, with [sleep], [I/O],\n"
+	      "                          [futex], [poll], [preempted] leaf markers\n"
 	      "  -g, --gil               only samples of threads holding the GIL\n"
 	      "      --max-depth N       Python frames per sample (default 128, max 1024)\n"
 	      "      --btf PATH          kernel BTF file (default /sys/kernel/btf/vmlinux)\n"
@@ -46,6 +63,8 @@ void record_usage(FILE *f)
 	      "Examples:\n"
 	      "  sudo bpfspy record -o out.json -- python3 -m pytest --collect-only\n"
 	      "  sudo bpfspy record -p 1234 -d 10 -f collapsed -o out.txt\n"
+	      "  sudo bpfspy record -f speedscope -f flamegraph -o out.json -- ./app\n"
+	      "                          (writes out.json and out.svg)\n"
 	      "  sudo bpfspy record -a -d 5\n"
 	      "\n"
 	      "Ctrl-C (SIGINT) or SIGTERM stop recording; everything sampled so far is written.\n",
@@ -58,6 +77,10 @@ enum {
 	OPT_NOLINENO,
 	OPT_MAX_DEPTH,
 	OPT_BTF,
+	OPT_NATIVE_ALL,
+	OPT_COMM,
+	OPT_PID_FILTER,
+	OPT_STACK_SIZE,
 };
 
 static const struct option long_options[] = {
@@ -71,6 +94,12 @@ static const struct option long_options[] = {
 	{ "nolineno", no_argument, NULL, OPT_NOLINENO },
 	{ "gil", no_argument, NULL, 'g' },
 	{ "kernel", no_argument, NULL, OPT_KERNEL },
+	{ "native", no_argument, NULL, 'n' },
+	{ "idle", no_argument, NULL, 'i' },
+	{ "comm", required_argument, NULL, OPT_COMM },
+	{ "pid-filter", required_argument, NULL, OPT_PID_FILTER },
+	{ "native-all", no_argument, NULL, OPT_NATIVE_ALL },
+	{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 	{ "no-subprocesses", no_argument, NULL, OPT_NO_SUBPROCESSES },
 	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 	{ "btf", required_argument, NULL, OPT_BTF },
@@ -131,6 +160,21 @@ static int parse_duration(const char *s, double *out)
 	return 0;
 }
 
+static int add_format(const char *arg, struct record_options *o)
+{
+	enum output_format format;
+
+	if (output_format_parse(arg, &format) != 0) {
+		log_error("unknown format '%s' (expected " OUTPUT_FORMAT_NAMES ")", arg);
+		return -1;
+	}
+	for (size_t i = 0; i < o->nformats; i++)
+		if (o->formats[i] == format)
+			return 0; /* -f pprof -f pprof: one file */
+	o->formats[o->nformats++] = format;
+	return 0;
+}
+
 static int parse_one(int c, const char *arg, struct record_options *o)
 {
 	unsigned long v;
@@ -148,15 +192,7 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 		o->output = arg;
 		return 0;
 	case 'f':
-		if (!strcasecmp(arg, "speedscope"))
-			o->format = OUTPUT_SPEEDSCOPE;
-		else if (!strcasecmp(arg, "collapsed") || !strcasecmp(arg, "raw"))
-			o->format = OUTPUT_COLLAPSED;
-		else {
-			log_error("unknown format '%s' (expected speedscope or collapsed)", arg);
-			return -1;
-		}
-		return 0;
+		return add_format(arg, o);
 	case 'r':
 		if (parse_uint(arg, 1, RECORD_MAX_RATE, &v) != 0) {
 			log_error("invalid rate '%s' (expected 1 to %d samples per second)", arg, RECORD_MAX_RATE);
@@ -178,6 +214,37 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 		return 0;
 	case 'g':
 		o->gil = true;
+		return 0;
+	case 'n':
+		o->native = true;
+		return 0;
+	case 'i':
+		o->idle = true;
+		return 0;
+	case OPT_COMM:
+		if (!*arg) {
+			log_error("--comm needs a process name");
+			return -1;
+		}
+		o->comm = arg;
+		return 0;
+	case OPT_PID_FILTER: {
+		struct record_options tmp = { 0 };
+		if (parse_pids(arg, &tmp) != 0)
+			return -1;
+		for (size_t i = 0; i < tmp.npids && o->npid_filter < RECORD_MAX_PIDS; i++)
+			o->pid_filter[o->npid_filter++] = (uint32_t)tmp.pids[i];
+		return 0;
+	}
+	case OPT_NATIVE_ALL:
+		o->native = o->native_all = true;
+		return 0;
+	case OPT_STACK_SIZE:
+		if (parse_uint(arg, 1024, BPFSPY_MAX_STACK_SNAPSHOT, &v) != 0) {
+			log_error("invalid --stack-size '%s' (expected 1024 to %d bytes)", arg, BPFSPY_MAX_STACK_SNAPSHOT);
+			return -1;
+		}
+		o->stack_size = (unsigned)v;
 		return 0;
 	case OPT_KERNEL:
 		o->kernel = true;
@@ -217,6 +284,10 @@ static int validate(struct record_options *o)
 		log_error("give only one of -p PID, -a, or a command");
 		return -1;
 	}
+	if ((o->comm || o->npid_filter) && !o->all) {
+		log_error("--comm and --pid-filter narrow -a; use -p PID to profile given processes");
+		return -1;
+	}
 	if (o->function_only && o->no_lineno) {
 		log_error("-F/--function and --nolineno cannot be combined");
 		return -1;
@@ -231,12 +302,13 @@ int record_options_parse(int argc, char **argv, struct record_options *o)
 	o->rate_hz = 100;
 	o->subprocesses = true;
 	o->max_depth = BPFSPY_DEFAULT_PY_DEPTH;
+	o->stack_size = BPFSPY_DEFAULT_STACK_SNAPSHOT;
 	o->verbosity = 1;
 
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+p:ao:f:r:d:Fgvqh", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:ao:f:r:d:Fgnivqh", long_options, NULL)) != -1) {
 		if (c == 'h') {
 			record_usage(stdout);
 			return 1;
@@ -255,5 +327,39 @@ int record_options_parse(int argc, char **argv, struct record_options *o)
 	}
 	o->command = argv + optind;
 	o->ncommand = argc - optind;
+	if (!o->nformats)
+		o->formats[o->nformats++] = OUTPUT_SPEEDSCOPE;
+	o->format = o->formats[0];
 	return validate(o);
+}
+
+static bool has_suffix(const char *s, const char *suffix)
+{
+	size_t n = strlen(s), m = strlen(suffix);
+
+	return n > m && strcmp(s + n - m, suffix) == 0;
+}
+
+/* The format that keeps base unchanged: the one base's extension names, else the first. */
+static size_t format_owning_base(const struct record_options *o, const char *base)
+{
+	for (size_t i = 0; i < o->nformats; i++)
+		if (has_suffix(base, output_format_extension(o->formats[i])))
+			return i;
+	return 0;
+}
+
+int record_output_paths(const struct record_options *o, const char *base, char **paths)
+{
+	size_t owner = format_owning_base(o, base);
+
+	for (size_t i = 0; i < o->nformats; i++) {
+		paths[i] = i == owner ? strdup(base) : output_path_for_format(base, o->formats[i]);
+		if (!paths[i]) {
+			while (i-- > 0)
+				free(paths[i]);
+			return -1;
+		}
+	}
+	return 0;
 }

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "profile.h"
@@ -14,7 +15,9 @@
 
 struct record_options {
 	const char *output;     /* -o; NULL = derived name */
-	enum output_format format;
+	enum output_format formats[OUTPUT_FORMAT_COUNT]; /* -f, in the order given, each once */
+	size_t nformats;        /* >= 1 after parsing: speedscope when no -f */
+	enum output_format format; /* formats[0] */
 	unsigned rate_hz;
 	double duration_s;      /* 0 = until the command exits / Ctrl-C */
 	pid_t pids[RECORD_MAX_PIDS];
@@ -25,6 +28,13 @@ struct record_options {
 	bool function_only;     /* -F */
 	bool no_lineno;         /* --nolineno */
 	bool gil;               /* --gil */
+	bool idle;              /* -i/--idle: wall clock, off-CPU time included */
+	const char *comm;       /* --comm: with -a, only processes whose name contains this */
+	uint32_t pid_filter[RECORD_MAX_PIDS]; /* --pid-filter: with -a, only these processes */
+	size_t npid_filter;
+	bool native;            /* -n/--native: native frames, Python frames merged in */
+	bool native_all;        /* --native-all: keep interpreter plumbing frames */
+	unsigned stack_size;    /* --stack-size: user stack bytes copied per sample */
 	unsigned max_depth;     /* --max-depth */
 	const char *btf_path;   /* --btf */
 	int verbosity;          /* -v / -q */
@@ -38,5 +48,14 @@ struct record_options {
  */
 int record_options_parse(int argc, char **argv, struct record_options *o);
 void record_usage(FILE *f);
+
+/*
+ * The file each of o->formats goes to, given base (-o, or a default name):
+ * the format whose extension base has gets base itself (else the first
+ * format does), the others base with its extension replaced or added
+ * (.json, .txt, .svg, .pb.gz). Fills paths[0..nformats) with malloc'ed
+ * strings; returns 0, or -1 (ENOMEM) with nothing to free.
+ */
+int record_output_paths(const struct record_options *o, const char *base, char **paths);
 
 #endif

@@ -25,6 +25,7 @@ struct recorder {
 	struct u32map procs;        /* pid -> struct target_process */
 	struct u32map named_threads; /* tid -> enum thread_naming */
 	struct u32map py_gaps;       /* tid -> 1 + samples without Python frames since its last one with */
+	struct u32map offcpu_pending; /* tid -> struct pending_offcpu: stacks waiting for their duration */
 	struct recorder_stats stats;
 	uint32_t frames[MAX_STACK_FRAMES]; /* innermost first while building */
 	size_t nframes;
@@ -55,6 +56,10 @@ void recorder_free(struct recorder *r)
 	u32map_free(&r->procs);
 	u32map_free(&r->named_threads);
 	u32map_free(&r->py_gaps);
+	for (size_t i = 0; i < r->offcpu_pending.cap; i++)
+		if (r->offcpu_pending.keys[i])
+			free(r->offcpu_pending.vals[i]);
+	u32map_free(&r->offcpu_pending);
 	elf_cache_free(r->elf);
 	kernel_symbols_free(r->ksyms);
 	free(r);
@@ -316,6 +321,122 @@ static void reverse_frames(uint32_t *f, size_t n)
 	}
 }
 
+/* ---- off-CPU (--idle) ---------------------------------------------------- */
+
+struct pending_offcpu {
+	uint32_t pid, tid;
+	uint64_t since_ns;
+	size_t n;
+	uint32_t frames[]; /* root first */
+};
+
+struct wait_kind {
+	const char *needle; /* in a kernel function name */
+	const char *marker;
+};
+
+/* Most specific first: a futex wait goes through schedule_hrtimeout too. */
+static const struct wait_kind wait_kinds[] = {
+	{ "futex", "[futex]" },
+	{ "nanosleep", "[sleep]" },
+	{ "epoll", "[poll]" },
+	{ "poll", "[poll]" },
+	{ "select", "[poll]" },
+	{ "pipe_read", "[I/O]" },
+	{ "pipe_write", "[I/O]" },
+	{ "sock", "[I/O]" },
+	{ "tcp_", "[I/O]" },
+	{ "unix_stream", "[I/O]" },
+	{ "io_schedule", "[I/O]" },
+	{ "blk", "[I/O]" },
+	{ "ext4", "[I/O]" },
+	{ "n_tty_read", "[I/O]" },
+	{ "do_wait", "[wait]" },
+};
+
+static const char *offcpu_marker(struct recorder *r, const struct bpfspy_sample *s, const uint64_t *kernel)
+{
+	if (s->offcpu_reason == OFFCPU_PREEMPTED)
+		return "[preempted]";
+	if (!r->ksyms_tried) {
+		r->ksyms_tried = true;
+		r->ksyms = kernel_symbols_load();
+	}
+	for (size_t k = 0; k < sizeof(wait_kinds) / sizeof(wait_kinds[0]); k++)
+		for (size_t i = 0; r->ksyms && i < s->n_kernel; i++) {
+			uint64_t off;
+			const char *name = kernel_symbols_lookup(r->ksyms, kernel[i], &off);
+			if (name && strstr(name, wait_kinds[k].needle))
+				return wait_kinds[k].marker;
+		}
+	if (s->offcpu_reason == OFFCPU_IO)
+		return "[I/O]";
+	if (s->offcpu_reason == OFFCPU_SLEEP)
+		return "[sleep]";
+	return "[off-cpu]";
+}
+
+/* frames are root first */
+static void hold_offcpu(struct recorder *r, const struct bpfspy_sample *s, const uint32_t *frames, size_t n)
+{
+	struct pending_offcpu *p = malloc(sizeof(*p) + n * sizeof(uint32_t));
+	if (!p)
+		return;
+	p->pid = s->pid;
+	p->tid = s->tid;
+	p->since_ns = s->ts_ns;
+	p->n = n;
+	memcpy(p->frames, frames, n * sizeof(uint32_t));
+	free(u32map_remove(&r->offcpu_pending, s->tid));
+	if (u32map_put(&r->offcpu_pending, s->tid, p) != 0)
+		free(p);
+}
+
+static void add_offcpu(struct recorder *r, struct pending_offcpu *p, uint64_t duration_ns)
+{
+	if (profile_add_sample(r->profile, p->pid, p->tid, p->frames, p->n, duration_ns ? duration_ns : 1,
+			       p->since_ns) == 0) {
+		r->stats.samples++;
+		r->stats.offcpu_samples++;
+		r->stats.offcpu_ns += duration_ns;
+	}
+}
+
+static void on_offcpu_end(struct recorder *r, const struct bpfspy_offcpu_end *e)
+{
+	struct pending_offcpu *p = u32map_get(&r->offcpu_pending, e->tid);
+	if (!p || p->since_ns != e->since_ns)
+		return;
+	u32map_remove(&r->offcpu_pending, e->tid);
+	add_offcpu(r, p, e->duration_ns);
+	free(p);
+}
+
+void recorder_finish(struct recorder *r, uint64_t now_ns)
+{
+	for (size_t i = 0; i < r->offcpu_pending.cap; i++) {
+		struct pending_offcpu *p = r->offcpu_pending.keys[i] ? r->offcpu_pending.vals[i] : NULL;
+		if (!p)
+			continue;
+		add_offcpu(r, p, now_ns > p->since_ns ? now_ns - p->since_ns : 0);
+		free(p);
+		r->offcpu_pending.vals[i] = NULL;
+	}
+	u32map_free(&r->offcpu_pending);
+}
+
+static bool passes_filters(const struct recorder *r, const struct bpfspy_sample *s)
+{
+	if (r->opt.comm_filter && !strstr(s->comm, r->opt.comm_filter))
+		return false;
+	if (!r->opt.npid_filter)
+		return true;
+	for (size_t i = 0; i < r->opt.npid_filter; i++)
+		if (r->opt.pid_filter[i] == s->pid)
+			return true;
+	return false;
+}
+
 /*
  * Samples of a thread without Python frames count against the resolve rate
  * only when they fall between two samples with Python frames: before the
@@ -342,6 +463,10 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		r->stats.malformed++;
 		return;
 	}
+	if (!passes_filters(r, s)) {
+		r->stats.filtered++;
+		return;
+	}
 	if (r->opt.gil_only && !(s->flags & SAMPLE_GIL_HOLDER)) {
 		r->stats.gil_dropped++;
 		return;
@@ -351,12 +476,15 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 	const struct py_frame_rec *py = (const void *)(kernel + s->n_kernel);
 
 	struct target_process *p = process_get(r, (pid_t)s->pid, s->comm);
+	bool offcpu = s->flags & SAMPLE_OFFCPU;
 	if (p && p->python == PYTHON_PENDING && !p->exited &&
 	    monotonic_ns() - p->maps_read_ns > MAPS_REFRESH_MIN_NS) {
 		target_process_refresh_maps(p);
 		detect_python(r, p);
 	}
 	r->nframes = 0;
+	if (offcpu)
+		push_marker(r, offcpu_marker(r, s, kernel));
 	if (r->opt.kernel_stacks)
 		push_kernel_frames(r, kernel, s->n_kernel);
 
@@ -372,14 +500,18 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		push_native_frames(r, p, user, s->n_user);
 
 	bool python_process = (s->flags & SAMPLE_PY_PROCESS) || (p && p->python == PYTHON_YES);
-	if (python_process)
+	if (python_process && !offcpu)
 		count_python_window(r, s->tid, named > 0);
 	if (p)
 		profile_set_process_name(r->profile, s->pid, p->comm[0] ? p->comm : s->comm);
 	name_thread(r, p, s->pid, s->tid);
 
 	reverse_frames(r->frames, r->nframes);
-	uint64_t weight = s->weight_ns ? s->weight_ns : 1;
+	if (offcpu) {
+		hold_offcpu(r, s, r->frames, r->nframes);
+		return;
+	}
+	uint64_t weight = r->opt.idle ? 1000000000ull / (r->opt.rate_hz ? r->opt.rate_hz : 100) : 1;
 	if (profile_add_sample(r->profile, s->pid, s->tid, r->frames, r->nframes, weight, s->ts_ns) == 0)
 		r->stats.samples++;
 }
@@ -410,6 +542,11 @@ int recorder_on_record(void *ctx, const void *data, size_t size)
 	if (size < sizeof(__u32))
 		return 0;
 	__u32 type = *(const __u32 *)data;
+	if (type == EV_OFFCPU_END) {
+		if (size >= sizeof(struct bpfspy_offcpu_end))
+			on_offcpu_end(r, data);
+		return 0;
+	}
 	if (type == EV_CODE) {
 		if (size >= sizeof(struct bpfspy_code_event))
 			on_code(r, data, size);

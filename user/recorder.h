@@ -20,6 +20,12 @@ struct recorder_options {
 	bool function_only; /* -F: line = first line of the function */
 	bool no_lineno;     /* --nolineno */
 	bool gil_only;      /* --gil: keep samples of GIL holders only */
+	bool idle;          /* --idle: weights are nanoseconds, off-CPU time included */
+	bool native;        /* --native: unwind the stack snapshot, merge Python frames */
+	bool native_all;    /* --native-all: keep interpreter plumbing frames */
+	unsigned rate_hz;   /* sampling rate: an on-CPU tick weighs 1e9/rate ns with --idle */
+	const char *comm_filter; /* --comm: keep processes whose comm contains this */
+	const uint32_t *pid_filter; size_t npid_filter; /* --pid-filter */
 	bool quiet_warnings;
 };
 
@@ -32,6 +38,9 @@ struct recorder_stats {
 	uint64_t py_unresolved_frames; /* code objects that could not be read */
 	uint64_t code_captures_unusable; /* captured code objects that did not decode */
 	uint64_t gil_dropped;
+	uint64_t filtered;            /* dropped by --comm / --pid-filter */
+	uint64_t offcpu_samples;      /* off-CPU intervals recorded */
+	uint64_t offcpu_ns;
 	uint64_t malformed;
 	size_t processes;              /* processes seen */
 	size_t python_processes;
@@ -54,5 +63,8 @@ int recorder_on_record(void *ctx, const void *data, size_t size);
 void recorder_add_process(struct recorder *r, pid_t pid);
 
 void recorder_read_stats(const struct recorder *r, struct recorder_stats *out);
+
+/* Ends recording at now_ns (CLOCK_MONOTONIC): threads still off-CPU get their time so far. */
+void recorder_finish(struct recorder *r, uint64_t now_ns);
 
 #endif

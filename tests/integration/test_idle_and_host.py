@@ -1,0 +1,172 @@
+"""Wall clock (--idle), --gil, whole-host profiling, namespaces, process trees (issue 5)."""
+import json
+import os
+import re
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import BPFSPY, Profile, build_c, run_bpfspy, speedscope_check
+
+PROGS = Path(__file__).parent / "progs"
+PY = PROGS / "py"
+DEBIAN_PY = "/usr/bin/python3.11"
+
+
+def thread_totals(doc):
+    """profile name -> total weight in seconds (speedscope unit nanoseconds or seconds)."""
+    out = {}
+    for p in doc["profiles"]:
+        scale = {"nanoseconds": 1e-9, "microseconds": 1e-6, "milliseconds": 1e-3, "seconds": 1.0}[p["unit"]]
+        out[p["name"]] = sum(p["weights"]) * scale
+    return out
+
+
+def profile_with(doc, func):
+    frames = doc["shared"]["frames"]
+    hits = []
+    for p in doc["profiles"]:
+        names = {frames[i]["name"] for s in p["samples"] for i in s}
+        if func in names:
+            hits.append(p)
+    return hits
+
+
+def test_idle_gives_each_thread_its_wall_time(tmp_path):
+    out = tmp_path / "idle.json"
+    p = run_bpfspy(["record", "-i", "-r", "200", "-o", out, "--", DEBIAN_PY, PY / "cpu_and_sleep.py"], check=True)
+    walls = dict(re.findall(r"^(cpu-thread|sleep-thread) ([0-9.]+)$", p.stdout, re.M))
+    doc = json.loads(out.read_text())
+    assert doc["profiles"][0]["unit"] == "nanoseconds"
+    totals = thread_totals(doc)
+    [cpu] = profile_with(doc, "spin_cpu")
+    [sleeper] = profile_with(doc, "sleepy")
+    for prof, key in ((cpu, "cpu-thread"), (sleeper, "sleep-thread")):
+        wall = float(walls[key])
+        got = totals[prof["name"]]
+        # the thread also lives a little before and after the measured loop
+        assert wall * 0.95 <= got <= wall * 1.10 + 0.02, (key, got, wall)
+    frames = doc["shared"]["frames"]
+    sleeper_leaves = {frames[s[-1]]["name"] for s in sleeper["samples"]}
+    assert "[sleep]" in sleeper_leaves, sleeper_leaves
+
+
+def test_gil_keeps_only_the_holder(tmp_path):
+    out = tmp_path / "gil.json"
+    run_bpfspy(["record", "-i", "--gil", "-r", "200", "-o", out, "--", DEBIAN_PY, PY / "cpu_and_sleep.py"],
+               check=True)
+    doc = json.loads(out.read_text())
+    totals = thread_totals(doc)
+    cpu = profile_with(doc, "spin_cpu")
+    assert len(cpu) == 1
+    cpu_total = totals[cpu[0]["name"]]
+    sleeper_total = sum(totals[p["name"]] for p in profile_with(doc, "sleepy"))
+    # the sleeping thread never holds the GIL while it sleeps
+    assert sleeper_total <= 0.05 * (cpu_total + sleeper_total), (cpu_total, sleeper_total)
+
+
+def test_all_sees_python_and_native_processes(tmp_path):
+    spin = build_c(PROGS / "spin.c", tmp_path / "native_spin")
+    native = subprocess.Popen([str(spin)])
+    python = subprocess.Popen([DEBIAN_PY, str(PY / "spin_forever.py")])
+    try:
+        time.sleep(0.5)
+        out = tmp_path / "all.json"
+        run_bpfspy(["record", "-a", "-d", "3", "-o", out], check=True, timeout=120)
+        doc = json.loads(out.read_text())
+        names = [p["name"] for p in doc["profiles"]]
+        assert any(f"(pid {python.pid})" in n for n in names), names
+        assert any(f"(pid {native.pid})" in n for n in names), names
+        [py_prof] = [p for p in profile_with(doc, "spin_forever") if f"(pid {python.pid})" in p["name"]]
+        assert "MainThread" in py_prof["name"]
+        [nat] = [p for p in profile_with(doc, "native_busy_loop") if f"(pid {native.pid})" in p["name"]]
+        assert nat
+        r = speedscope_check(out, "--expect-format", "speedscope json")
+        assert r.returncode == 0, r.stdout + r.stderr
+    finally:
+        for proc in (native, python):
+            proc.kill()
+            proc.wait()
+
+
+def test_comm_filter_narrows_all(tmp_path):
+    python = subprocess.Popen([DEBIAN_PY, str(PY / "spin_forever.py")])
+    try:
+        out = tmp_path / "comm.json"
+        run_bpfspy(["record", "-a", "--comm", "python3", "-d", "1.5", "-o", out], check=True)
+        doc = json.loads(out.read_text())
+        assert doc["profiles"]
+        assert all(n["name"].startswith("python3") for n in doc["profiles"]), [p["name"] for p in doc["profiles"]]
+        assert any(f"(pid {python.pid})" in p["name"] for p in doc["profiles"])
+    finally:
+        python.kill()
+        python.wait()
+
+
+def _start_in_namespace(tmp_path):
+    """A Python process in new PID and mount namespaces, whose interpreter and
+    script live on a tmpfs only that mount namespace sees."""
+    unshare = shutil.which("unshare")
+    if not unshare:
+        pytest.fail("unshare (util-linux) is needed")
+    inner = ("mkdir -p /tmp/bpfspy-ns && mount -t tmpfs tmpfs /tmp/bpfspy-ns && "
+             f"cp {DEBIAN_PY} /tmp/bpfspy-ns/python && cp {PY / 'spin_forever.py'} /tmp/bpfspy-ns/ns_prog.py && "
+             "exec /tmp/bpfspy-ns/python /tmp/bpfspy-ns/ns_prog.py")
+    proc = subprocess.Popen([unshare, "--pid", "--mount", "--fork", "sh", "-c", inner])
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        out = subprocess.run(["pgrep", "-f", "/tmp/bpfspy-ns/ns_prog.py"], capture_output=True, text=True).stdout
+        pids = [int(x) for x in out.split() if int(x) != proc.pid]
+        for pid in pids:
+            try:
+                if Path(f"/proc/{pid}/exe").resolve().name == "python":
+                    return proc, pid
+            except OSError:
+                pass
+        time.sleep(0.1)
+    proc.kill()
+    pytest.fail("the namespaced python did not start")
+
+
+@pytest.mark.parametrize("how", ["all", "pid"])
+def test_process_in_other_namespaces(tmp_path, how):
+    proc, host_pid = _start_in_namespace(tmp_path)
+    try:
+        assert not Path("/tmp/bpfspy-ns/python").exists(), "the tmpfs should be private to the namespace"
+        out = tmp_path / "ns.json"
+        args = ["-a"] if how == "all" else ["-p", host_pid]
+        run_bpfspy(["record", *args, "-d", "2", "-o", out], check=True)
+        doc = json.loads(out.read_text())
+        hits = [p for p in profile_with(doc, "spin_forever") if f"(pid {host_pid})" in p["name"]]
+        assert hits, [p["name"] for p in doc["profiles"]]
+        frames = doc["shared"]["frames"]
+        files = {frames[i].get("file") for p in hits for s in p["samples"] for i in s}
+        assert "/tmp/bpfspy-ns/ns_prog.py" in files
+    finally:
+        proc.kill()
+        proc.wait()
+        subprocess.run(["pkill", "-f", "/tmp/bpfspy-ns/ns_prog.py"])
+
+
+def test_multiprocessing_fork_and_spawn(tmp_path):
+    out = tmp_path / "mp.json"
+    run_bpfspy(["record", "-r", "500", "-o", out, "--", DEBIAN_PY, PY / "multiproc.py", "1500000"], check=True,
+               timeout=300)
+    doc = json.loads(out.read_text())
+    workers = {p["name"].split("(pid ")[1].split(")")[0] for p in profile_with(doc, "worker_fn")}
+    assert len(workers) >= 4, [p["name"] for p in doc["profiles"]]
+
+
+def test_shell_tree_of_python_processes(tmp_path):
+    out = tmp_path / "sh.json"
+    script = (f"{DEBIAN_PY} -c 'def left():\n  x=0\n  for i in range(3000000): x+=i\nleft()' & "
+              f"{DEBIAN_PY} -c 'def right():\n  x=0\n  for i in range(3000000): x+=i\nright()'; wait")
+    run_bpfspy(["record", "-r", "500", "-o", out, "--", "sh", "-c", script], check=True, timeout=300)
+    doc = json.loads(out.read_text())
+    left = profile_with(doc, "left")
+    right = profile_with(doc, "right")
+    assert left and right
+    assert left[0]["name"] != right[0]["name"]
