@@ -77,14 +77,15 @@ deps:
 
 $(BUILD)/vmlinux.h:
 	@mkdir -p $(BUILD)
-	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.tmp && mv $@.tmp $@
+	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.$$$$.tmp && mv $@.$$$$.tmp $@
 
+# temp files are per process so concurrent makes never read half-written objects
 $(BUILD)/%.bpf.o: bpf/%.bpf.c $(BPF_HDRS) $(BUILD)/vmlinux.h
-	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.tmp.o
-	$(BPFTOOL) gen object $@ $@.tmp.o && rm -f $@.tmp.o
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@.$$$$.tmp.o && \
+	$(BPFTOOL) gen object $@.$$$$.o $@.$$$$.tmp.o && rm -f $@.$$$$.tmp.o && mv $@.$$$$.o $@
 
 $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
-	$(BPFTOOL) gen skeleton $< > $@.tmp && mv $@.tmp $@
+	$(BPFTOOL) gen skeleton $< > $@.$$$$.tmp && mv $@.$$$$.tmp $@
 
 # ---- user space ----------------------------------------------------------
 

@@ -47,21 +47,23 @@ static long snapshot_step(__u32 i, struct snapshot_copy *c)
 {
 	struct sample_buf *b = sample_buffer(c->buf);
 	__u64 addr = c->sp + c->got;
-	__u32 chunk = 4096 - (__u32)(addr & 4095);
 
 	if (!b || c->got >= c->want)
 		return 1;
-	if (chunk > c->want - c->got)
-		chunk = c->want - c->got;
-	__u32 off = c->base + c->got;
-	if (off > SAMPLE_BUF_SIZE - 4096)
-		return 1;
-	chunk &= 8191;
+	__u64 chunk = 4096 - (addr & 4095);
+	__u64 remaining = c->want - c->got;
+	if (chunk > remaining)
+		chunk = remaining;
+	/* keep clang from folding the clamp away: the verifier must see chunk's bound */
+	asm volatile("" : "+r"(chunk));
 	if (chunk == 0 || chunk > 4096)
+		return 1;
+	__u64 off = (__u64)c->base + c->got;
+	if (off > SAMPLE_BUF_SIZE - 4096)
 		return 1;
 	if (bpf_probe_read_user(b->data + off, chunk, (const void *)addr))
 		return 1;
-	c->got += chunk;
+	c->got += (__u32)chunk;
 	return 0;
 }
 

@@ -339,6 +339,10 @@ static void print_summary(struct session *s, const char *path, const char *forma
 			100.0 * (double)rs.py_samples_with_frames / (double)rs.py_process_samples,
 			(unsigned long long)rs.py_process_samples,
 			rs.py_truncated ? "; some stacks truncated (see --max-depth)" : "");
+	char native_line[256];
+	recorder_native_summary(s->recorder, native_line, sizeof(native_line));
+	if (native_line[0])
+		fprintf(stderr, "bpfspy: %s\n", native_line);
 	if (log_verbosity() >= 2)
 		fprintf(stderr, "bpfspy: BPF: %llu samples taken, %llu without a thread state, %llu walk errors, "
 				"%llu code objects captured (%llu lost, %llu undecodable); %llu frames not named; "

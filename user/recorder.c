@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bpfspy_events.h"
+#include "native/native_mode.h"
 #include "python/py_memory.h"
 #include "sym/native_symbols.h"
 #include "target_process.h"
@@ -27,6 +28,8 @@ struct recorder {
 	struct u32map py_gaps;       /* tid -> 1 + samples without Python frames since its last one with */
 	struct u32map offcpu_pending; /* tid -> struct pending_offcpu: stacks waiting for their duration */
 	struct recorder_stats stats;
+	struct native_mode *native;  /* --native */
+	struct target_process *naming_process; /* the process whose frames are being named */
 	uint32_t frames[MAX_STACK_FRAMES]; /* innermost first while building */
 	size_t nframes;
 };
@@ -39,7 +42,10 @@ struct recorder *recorder_new(const struct recorder_options *o, struct profile *
 	r->opt = *o;
 	r->profile = profile;
 	r->elf = elf_cache_new();
-	if (!r->elf) {
+	if (r->elf && o->native)
+		r->native = native_mode_new(r->elf, o->native_all);
+	if (!r->elf || (o->native && !r->native)) {
+		elf_cache_free(r->elf);
 		free(r);
 		return NULL;
 	}
@@ -60,9 +66,20 @@ void recorder_free(struct recorder *r)
 		if (r->offcpu_pending.keys[i])
 			free(r->offcpu_pending.vals[i]);
 	u32map_free(&r->offcpu_pending);
+	native_mode_free(r->native);
 	elf_cache_free(r->elf);
 	kernel_symbols_free(r->ksyms);
 	free(r);
+}
+
+void recorder_native_summary(const struct recorder *r, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	if (!r->native)
+		return;
+	struct native_mode_stats st;
+	native_mode_read_stats(r->native, &st);
+	native_mode_format_stats(&st, buf, len);
 }
 
 void recorder_set_sampler(struct recorder *r, struct sampler *s)
@@ -212,6 +229,64 @@ static int python_line(const struct recorder *r, int line, int firstlineno)
 	return line;
 }
 
+/* Names one Python frame; false when its code object could not be read. */
+static bool name_python_frame(struct recorder *r, struct target_process *p, const struct py_frame_rec *rec,
+			      struct frame_desc *f)
+{
+	struct py_code_info info;
+	int line = 0;
+	*f = (struct frame_desc){ .kind = FRAME_PYTHON };
+	if (!p || !p->pysym || py_symbolize(p->pysym, rec->code, rec->sig, py_lasti_widen(rec->lasti), &info, &line) != 0) {
+		f->name = "<unknown>";
+		r->stats.py_unresolved_frames++;
+		return false;
+	}
+	f->name = info.qualname ? info.qualname : info.name;
+	f->file = info.filename;
+	f->line = python_line(r, line, info.firstlineno);
+	return true;
+}
+
+static bool native_namer(void *ctx, const struct py_frame_rec *rec, struct frame_desc *out)
+{
+	struct recorder *r = ctx;
+	return name_python_frame(r, r->naming_process, rec, out);
+}
+
+static void native_sink(void *ctx, const struct frame_desc *f)
+{
+	push_frame(ctx, f);
+}
+
+/* --native: unwound native frames with the Python frames merged in; returns Python frames named. */
+static size_t push_merged_frames(struct recorder *r, struct target_process *p, const struct bpfspy_sample *s,
+				 const struct py_frame_rec *py, const uint8_t *stack)
+{
+	struct native_sample ns = {
+		.pid = (pid_t)s->pid,
+		.maps = p ? p->maps : NULL,
+		.ip = s->ip,
+		.sp = s->sp,
+		.bp = s->bp,
+		.stack = stack,
+		.stack_len = s->stack_len,
+		.py = py,
+		.npy = (s->flags & SAMPLE_PY_NO_TSTATE) ? 0 : s->n_py,
+		.model = (p && p->python == PYTHON_YES) ? (enum py_frame_model)p->py.proc.off.frame_model : 0,
+		.py_truncated = s->flags & SAMPLE_PY_TRUNCATED,
+	};
+	uint64_t unresolved = r->stats.py_unresolved_frames;
+	size_t before = r->nframes;
+	r->naming_process = p;
+	native_mode_build(r->native, &ns, native_namer, native_sink, r);
+	r->naming_process = NULL;
+	size_t named = 0;
+	for (size_t i = before; i < r->nframes; i++)
+		named += profile_frame(r->profile, r->frames[i])->kind == FRAME_PYTHON;
+	return named >= (r->stats.py_unresolved_frames - unresolved) ? named - (r->stats.py_unresolved_frames - unresolved)
+								       : 0;
+}
+
 /* Pushes the Python frames of a sample, innermost first; returns how many were named. */
 static size_t push_python_frames(struct recorder *r, struct target_process *p, const struct py_frame_rec *py,
 				 size_t n)
@@ -220,19 +295,8 @@ static size_t push_python_frames(struct recorder *r, struct target_process *p, c
 	for (size_t i = 0; i < n; i++) {
 		if (py[i].flags & PYF_SHIM)
 			continue;
-		struct py_code_info info;
-		int line = 0;
-		struct frame_desc f = { .kind = FRAME_PYTHON };
-		if (p && p->pysym &&
-		    py_symbolize(p->pysym, py[i].code, py[i].sig, py_lasti_widen(py[i].lasti), &info, &line) == 0) {
-			f.name = info.qualname ? info.qualname : info.name;
-			f.file = info.filename;
-			f.line = python_line(r, line, info.firstlineno);
-			named++;
-		} else {
-			f.name = "<unknown>";
-			r->stats.py_unresolved_frames++;
-		}
+		struct frame_desc f;
+		named += name_python_frame(r, p, &py[i], &f);
 		push_frame(r, &f);
 	}
 	return named;
@@ -457,9 +521,10 @@ static void count_python_window(struct recorder *r, uint32_t tid, bool has_frame
 
 static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t size)
 {
-	size_t need = sizeof(*s) + 8 * ((size_t)s->n_user + s->n_kernel) + sizeof(struct py_frame_rec) * s->n_py;
+	size_t need = sizeof(*s) + 8 * ((size_t)s->n_user + s->n_kernel) + sizeof(struct py_frame_rec) * s->n_py +
+		      s->stack_len;
 	if (size < need || s->n_user > BPFSPY_MAX_USER_FRAMES || s->n_kernel > BPFSPY_MAX_KERNEL_FRAMES ||
-	    s->n_py > BPFSPY_MAX_PY_DEPTH) {
+	    s->n_py > BPFSPY_MAX_PY_DEPTH || s->stack_len > BPFSPY_MAX_STACK_SNAPSHOT) {
 		r->stats.malformed++;
 		return;
 	}
@@ -489,15 +554,21 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		push_kernel_frames(r, kernel, s->n_kernel);
 
 	size_t named = 0;
-	if (s->n_py > 0) {
-		named = push_python_frames(r, p, py, s->n_py);
-		if (s->flags & SAMPLE_PY_TRUNCATED) {
-			push_marker(r, "[truncated]");
+	if (r->native) {
+		named = push_merged_frames(r, p, s, py, (const uint8_t *)(py + s->n_py));
+		if (s->flags & SAMPLE_PY_TRUNCATED)
 			r->stats.py_truncated++;
+	} else {
+		if (s->n_py > 0) {
+			named = push_python_frames(r, p, py, s->n_py);
+			if (s->flags & SAMPLE_PY_TRUNCATED) {
+				push_marker(r, "[truncated]");
+				r->stats.py_truncated++;
+			}
 		}
+		if (s->n_py == 0 || (s->flags & SAMPLE_PY_NO_TSTATE))
+			push_native_frames(r, p, user, s->n_user);
 	}
-	if (s->n_py == 0 || (s->flags & SAMPLE_PY_NO_TSTATE))
-		push_native_frames(r, p, user, s->n_user);
 
 	bool python_process = (s->flags & SAMPLE_PY_PROCESS) || (p && p->python == PYTHON_YES);
 	if (python_process && !offcpu)

@@ -64,6 +64,9 @@ void recorder_add_process(struct recorder *r, pid_t pid);
 
 void recorder_read_stats(const struct recorder *r, struct recorder_stats *out);
 
+/* With --native: one summary line about unwinding and merging (empty otherwise). */
+void recorder_native_summary(const struct recorder *r, char *buf, size_t len);
+
 /* Ends recording at now_ns (CLOCK_MONOTONIC): threads still off-CPU get their time so far. */
 void recorder_finish(struct recorder *r, uint64_t now_ns);
 
