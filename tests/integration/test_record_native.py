@@ -137,3 +137,19 @@ def test_speedscope_check_accepts_both_formats(c_progs, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     r = speedscope_check(txt, "--expect-format", "collapsed stack")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_device_outputs_are_written_in_place(c_progs, tmp_path):
+    """-o /dev/null must not replace the device node; -o /dev/stdout streams."""
+    import stat
+    p = run_bpfspy(["record", "-q", "-o", "/dev/null", "--", c_progs["split"], "5"], check=True)
+    assert stat.S_ISCHR(os.stat("/dev/null").st_mode), "/dev/null was replaced by a file"
+    p = run_bpfspy(["record", "-q", "-r", "500", "-f", "collapsed", "-o", "/dev/stdout", "--", c_progs["split"], "40"],
+                   check=True)
+    assert "hot_a" in p.stdout
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    reader = subprocess.Popen(["cat", str(fifo)], stdout=subprocess.PIPE, text=True)
+    run_bpfspy(["record", "-q", "-r", "500", "-f", "collapsed", "-o", fifo, "--", c_progs["split"], "40"], check=True)
+    out, _ = reader.communicate(timeout=30)
+    assert "hot_a" in out and stat.S_ISFIFO(os.stat(fifo).st_mode)

@@ -23,6 +23,7 @@ struct output_file {
 	int fd;
 	uid_t uid;
 	gid_t gid;
+	bool direct; /* a device or FIFO (/dev/null, /dev/stdout): written in place, never replaced */
 };
 
 /* ---- error messages ---- */
@@ -128,6 +129,37 @@ static bool is_directory(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+/*
+ * A device or FIFO target (/dev/null, a named pipe, /dev/stdout) is written
+ * in place: renaming over it would replace the device node with a file. A
+ * symlink is followed only when it lives under /dev/ or /proc/self/fd/ and
+ * leads to such a target; any other symlink is replaced, never followed.
+ */
+static bool is_stream_target(const char *path, bool *block_device)
+{
+	struct stat lst, st;
+
+	*block_device = false;
+	if (lstat(path, &lst) != 0)
+		return false;
+	if (S_ISLNK(lst.st_mode)) {
+		bool trusted = !strncmp(path, "/dev/", 5) || !strncmp(path, "/proc/self/fd/", 14);
+		if (!trusted || stat(path, &st) != 0)
+			return false;
+	} else {
+		st = lst;
+	}
+	*block_device = S_ISBLK(st.st_mode);
+	return S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
+}
+
+static int open_stream_target(struct output_file *of)
+{
+	of->direct = true;
+	of->fd = open(of->path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
+	return of->fd;
+}
+
 /* ---- lifecycle ---- */
 
 static void output_file_free(struct output_file *of)
@@ -156,7 +188,13 @@ struct output_file *output_file_open(const char *path, uid_t uid, gid_t gid,
 		saved = EISDIR;
 		goto fail;
 	}
-	of->fd = create_temp(of->dir, basename_of(path), &of->temp_path);
+	bool block_device;
+	if (is_stream_target(path, &block_device))
+		open_stream_target(of);
+	else if (block_device)
+		of->fd = -1, errno = EINVAL;
+	else
+		of->fd = create_temp(of->dir, basename_of(path), &of->temp_path);
 	if (of->fd < 0) {
 		saved = errno;
 		goto fail;
@@ -173,7 +211,8 @@ fail:
 	if (of) {
 		if (of->fd >= 0) {
 			close(of->fd);
-			unlink(of->temp_path);
+			if (!of->direct)
+				unlink(of->temp_path);
 		}
 		output_file_free(of);
 	}
@@ -191,7 +230,8 @@ void output_file_abort(struct output_file *of)
 	if (!of)
 		return;
 	fclose(of->stream);
-	unlink(of->temp_path);
+	if (!of->direct)
+		unlink(of->temp_path);
 	output_file_free(of);
 }
 
@@ -202,7 +242,7 @@ static int finish_data(struct output_file *of)
 
 	if (fflush(of->stream) != 0 || ferror(of->stream))
 		rc = errno ? errno : EIO;
-	if (!rc && fsync(of->fd) != 0)
+	if (!rc && !of->direct && fsync(of->fd) != 0)
 		rc = errno;
 	/* fclose also closes the fd; its error (e.g. a delayed ENOSPC on NFS) counts too */
 	if (fclose(of->stream) != 0 && !rc)
@@ -227,6 +267,14 @@ int output_file_commit(struct output_file *of, char *err, size_t errlen)
 	int rc = 0, owner_rc = 0, owner_errno = 0;
 
 	errno = 0;
+	if (of->direct) {
+		rc = finish_data(of);
+		if (rc)
+			set_error(err, errlen, rc, "write", of->path, of->dir);
+		output_file_free(of);
+		errno = rc;
+		return rc ? -1 : 0;
+	}
 	/* chown before rename so the file never appears under the final name with the wrong owner */
 	if (of->uid != (uid_t)-1 || of->gid != (gid_t)-1) {
 		if (fflush(of->stream) == 0 && fchown(of->fd, of->uid, of->gid) != 0) {
@@ -259,6 +307,14 @@ fail:
 
 int output_path_check(const char *path, char *err, size_t errlen)
 {
+	bool block_device;
+	/* opening a FIFO now would block until a reader comes: only check the permission */
+	if (is_stream_target(path, &block_device)) {
+		if (access(path, W_OK) == 0)
+			return 0;
+		set_error(err, errlen, errno, "write", path, ".");
+		return -1;
+	}
 	struct output_file *of = output_file_open(path, OUTPUT_FILE_NO_CHOWN,
 						  OUTPUT_FILE_NO_CHOWN, err, errlen);
 
