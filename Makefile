@@ -58,8 +58,8 @@ all: $(BUILD)/bpfspy tools
 # ---- dependencies --------------------------------------------------------
 
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libcjson-dev libcmocka-dev clang llvm bpftool \
-	libiberty-dev python3-pytest python3-numpy python3-astropy tmux jq libcap2-bin nodejs npm chromium \
-	linux-perf valgrind libclang-rt-14-dev golang-go gdb
+	libiberty-dev python3-pytest python3-numpy python3-astropy tmux jq libcap2-bin nodejs chromium \
+	linux-perf valgrind libclang-rt-14-dev golang-go gdb protobuf-compiler
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
@@ -68,6 +68,8 @@ deps:
 		if [ "$$(id -u)" != 0 ]; then echo "make deps: must run as root to install packages (try sudo make deps)" >&2; exit 1; fi; \
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
 	fi
+	@# nodesource's nodejs bundles npm (and conflicts with Debian's npm package)
+	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
 	@if [ ! -x $(EXTRAS)/root/usr/bin/python3.15 ] && [ -x $(SHARED)/tools/sid-extras/install ]; then \
 		echo "make deps: installing CPython 3.14/3.15, Austin and Tachyon under $(EXTRAS)"; \
 		$(SHARED)/tools/sid-extras/install $(EXTRAS) >/dev/null 2>&1 || echo "make deps: sid-extras install failed (3.14/3.15 tests will fail)" >&2; \
@@ -119,7 +121,7 @@ unit: $(UNIT_BINS) tools
 
 tools-unit:: ;
 
-integration: $(BUILD)/bpfspy tools
+integration: $(BUILD)/bpfspy tools e2e-outputs-deps
 	BPFSPY=$(abspath $(BUILD)/bpfspy) BPFSPY_BUILD=$(abspath $(BUILD)) SHARED=$(SHARED) EXTRAS=$(EXTRAS) \
 		$(PYTHON_TEST) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
 
@@ -136,7 +138,7 @@ test-asan: deps
 fuzz-smoke:: ;
 fuzz:: ;
 
-e2e: $(BUILD)/bpfspy
+e2e: $(BUILD)/bpfspy e2e-outputs-deps
 	BPFSPY=$(abspath $(BUILD)/bpfspy) SHARED=$(SHARED) $(PYTHON_TEST) -m pytest -q -p no:cacheprovider -m e2e tests/integration
 
 # ---- demo ----------------------------------------------------------------

@@ -3,7 +3,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "convert.h"
+#include "dump.h"
 #include "record.h"
+#include "top.h"
 
 #define BPFSPY_VERSION "0.1.0"
 
@@ -15,11 +18,16 @@ static void usage(FILE *f)
 	      "Stacks are sampled in the kernel: the target is never paused or ptraced.\n"
 	      "\n"
 	      "Commands:\n"
-	      "  record    record a profile to a speedscope or collapsed-stacks file\n"
+	      "  record    record a profile: speedscope, collapsed stacks, flame graph SVG, pprof\n"
+	      "  top       live view of the functions using the most CPU time\n"
+	      "  dump      print the Python stack of every thread of a running process\n"
+	      "  convert   convert a recorded speedscope file to another format\n"
 	      "\n"
 	      "Run 'bpfspy COMMAND --help' for a command's options. Examples:\n"
 	      "  sudo bpfspy record -o out.json -- python3 -m pytest --collect-only\n"
 	      "  sudo bpfspy record -p 1234 -d 10\n"
+	      "  sudo bpfspy top -- python3 app.py\n"
+	      "  sudo bpfspy dump -p 1234\n"
 	      "\n"
 	      "Options:\n"
 	      "  -h, --help       this help\n"
@@ -44,6 +52,12 @@ int main(int argc, char **argv)
 	}
 	if (!strcmp(cmd, "record"))
 		return cmd_record(argc - 1, argv + 1);
+	if (!strcmp(cmd, "top"))
+		return cmd_top(argc - 1, argv + 1);
+	if (!strcmp(cmd, "dump"))
+		return cmd_dump(argc - 1, argv + 1);
+	if (!strcmp(cmd, "convert"))
+		return cmd_convert(argc - 1, argv + 1);
 	fprintf(stderr, "bpfspy: unknown command '%s' (see bpfspy --help)\n", cmd);
 	return 2;
 }

@@ -111,7 +111,13 @@ uint32_t profile_stack_parent(const struct profile *p, uint32_t stack_id);
 uint32_t profile_stack_leaf(const struct profile *p, uint32_t stack_id); /* frame id */
 
 /* Output formats. Each writer streams to f and returns 0 or -1 with errno set. */
-enum output_format { OUTPUT_SPEEDSCOPE = 0, OUTPUT_COLLAPSED = 1 };
+enum output_format {
+	OUTPUT_SPEEDSCOPE = 0,
+	OUTPUT_COLLAPSED = 1,
+	OUTPUT_FLAMEGRAPH = 2, /* interactive SVG */
+	OUTPUT_PPROF = 3       /* gzipped profile.proto */
+};
+#define OUTPUT_FORMAT_COUNT 4
 
 struct write_options {
 	bool include_process_prefix; /* collapsed: prefix "comm (pid N)" when >1 process; auto when false */
@@ -119,6 +125,8 @@ struct write_options {
 
 int write_speedscope(const struct profile *p, FILE *f, const struct write_options *o);
 int write_collapsed(const struct profile *p, FILE *f, const struct write_options *o);
+int write_flamegraph(const struct profile *p, FILE *f, const struct write_options *o);
+int write_pprof(const struct profile *p, FILE *f, const struct write_options *o);
 
 /*
  * Formats a frame the way collapsed output and `top` show it: Python frames

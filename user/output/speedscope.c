@@ -27,6 +27,7 @@ struct speedscope_writer {
 	/* shared.frames index of each frame id: frames equal in name/file/line share one */
 	uint32_t *frame_index;
 	size_t nframes_out;
+	char *frame_kinds; /* one letter per shared frame, for the "bpfspy" block */
 
 	/* "[i,j,k]" text per stack id; offset UINT64_MAX = not cached */
 	uint64_t *text_offset;
@@ -111,7 +112,8 @@ static int write_frames(struct speedscope_writer *w)
 	int rc = 0;
 
 	w->frame_index = malloc((n ? n : 1) * sizeof(*w->frame_index));
-	if (!out_to_frame || !w->frame_index) {
+	w->frame_kinds = calloc(n + 1, 1);
+	if (!out_to_frame || !w->frame_index || !w->frame_kinds) {
 		rc = -1;
 		goto out;
 	}
@@ -124,6 +126,7 @@ static int write_frames(struct speedscope_writer *w)
 		if (out == ID_NONE) {
 			out = (uint32_t)w->nframes_out++;
 			out_to_frame[out] = id;
+			w->frame_kinds[out] = "PNKM"[d->kind & 3];
 			if (id_table_insert(&seen, hash, out) < 0) {
 				rc = -1;
 				goto out;
@@ -390,8 +393,41 @@ static void write_header(struct speedscope_writer *w)
 	fputs(",\"activeProfileIndex\":0,\n", w->f);
 }
 
+/*
+ * What speedscope's format cannot hold but `bpfspy convert` needs to rebuild
+ * the profile: the sample rate (to turn seconds back into sample counts),
+ * frame kinds (P/N/K/M per shared frame), each profile's pid and tid, and
+ * the recording's times. speedscope ignores unknown top-level keys.
+ */
+static void write_bpfspy_block(struct speedscope_writer *w)
+{
+	const struct profile_meta *m = profile_meta_const(w->p);
+	struct profile_thread_info t;
+	bool first = true;
+
+	fprintf(w->f, ",\n\"bpfspy\":{\"version\":1,\"unit\":\"%s\",\"rate_hz\":%u,"
+		"\"start_realtime_ns\":%" PRIu64 ",\"duration_ns\":%" PRIu64 ",\"frame_kinds\":\"%s\",\"threads\":[",
+		m->unit == PROFILE_UNIT_NANOSECONDS ? "nanoseconds" : "samples", m->rate_hz,
+		m->start_realtime_ns, m->end_ns > m->start_ns ? m->end_ns - m->start_ns : 0, w->frame_kinds);
+	for (size_t i = 0; profile_thread_at(w->p, i, &t); i++) {
+		if (!t.samples)
+			continue;
+		fprintf(w->f, "%s{\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"process\":", first ? "" : ",", t.pid,
+			t.tid);
+		json_write_string(w->f, t.process_name);
+		if (t.thread_name) {
+			fputs(",\"thread\":", w->f);
+			json_write_string(w->f, t.thread_name);
+		}
+		putc('}', w->f);
+		first = false;
+	}
+	fputs("]}", w->f);
+}
+
 static void writer_free(struct speedscope_writer *w)
 {
+	free(w->frame_kinds);
 	free(w->frame_index);
 	free(w->text_offset);
 	free(w->text_length);
@@ -415,6 +451,7 @@ int write_speedscope(const struct profile *p, FILE *f, const struct write_option
 	write_header(&w);
 	if (write_frames(&w) < 0 || write_profiles(&w) < 0)
 		goto out;
+	write_bpfspy_block(&w);
 	fputs("}\n", f);
 	if (fflush(f) == 0 && !ferror(f))
 		rc = 0;

@@ -1,0 +1,33 @@
+/* SPDX-License-Identifier: MIT */
+/* Output format names, file name extensions, and the one writer dispatcher. */
+#ifndef BPFSPY_OUTPUT_FORMATS_H
+#define BPFSPY_OUTPUT_FORMATS_H
+
+#include <stdio.h>
+
+#include "profile.h"
+
+/* The names -f accepts, for help and error messages. */
+#define OUTPUT_FORMAT_NAMES "speedscope, collapsed, flamegraph or pprof"
+
+/* Parses a -f argument (case-insensitive; "raw" = collapsed, "svg" = flamegraph). Returns 0 or -1. */
+int output_format_parse(const char *name, enum output_format *out);
+
+/* "speedscope", "collapsed", "flamegraph", "pprof". */
+const char *output_format_name(enum output_format format);
+
+/* ".json", ".txt", ".svg", ".pb.gz". */
+const char *output_format_extension(enum output_format format);
+
+/*
+ * The file name for format derived from path, the name given for another
+ * format: path's known extension (any of the above) is replaced, or the
+ * format's extension appended. Returns a malloc'ed string, or NULL (ENOMEM).
+ */
+char *output_path_for_format(const char *path, enum output_format format);
+
+/* Writes p in format to f. Returns 0, or -1 with errno set. */
+int write_profile_format(const struct profile *p, enum output_format format, FILE *f,
+			 const struct write_options *o);
+
+#endif
