@@ -585,7 +585,12 @@ static enum ss_status read_sampled(struct speedscope *ss, const struct profile_s
 		} else {
 			weights_left = false;
 		}
-		st = add_stack(ss, stack, 1, weight);
+		uint64_t count = 1;
+		if (ss->entry_rate_hz > 0 && weight > 0) {
+			double n = llround(weight * ss->entry_rate_hz);
+			count = n >= 1 && n < 1e15 ? (uint64_t)n : 1;
+		}
+		st = add_stack(ss, stack, count, weight);
 		if (st != SS_OK)
 			return st;
 	}
@@ -694,11 +699,28 @@ static void offset_to_line_col(const char *buf, size_t off, size_t *line, size_t
 	}
 }
 
+/* The sampling rate of a bpfspy profile counted in samples, from its "bpfspy" block; 0 otherwise. */
+static double bpfspy_sample_rate(struct json_span meta)
+{
+	struct json_span unit, rate;
+	static const char samples[] = "\"samples\"";
+
+	if (!object_member(meta, "unit", &unit) || !object_member(meta, "rate_hz", &rate))
+		return 0;
+	if (unit.len != sizeof(samples) - 1 || memcmp(unit.start, samples, unit.len) != 0)
+		return 0;
+	struct json_cursor c = { rate.start, rate.start + rate.len };
+	if (json_peek_kind(&c) != JSON_KIND_NUMBER)
+		return 0;
+	double hz = json_take_number(&c);
+	return isfinite(hz) && hz > 0 && hz < 1e7 ? hz : 0;
+}
+
 enum ss_status speedscope_read_buffer(const char *buf, size_t len, const struct ss_read_options *opts,
 				      struct speedscope *ss, char *err, size_t errlen)
 {
-	struct json_span shared, frames, profiles, first_profile;
-	bool have_frames = false, have_profiles, have_shared;
+	struct json_span shared, frames, profiles, first_profile, bpfspy_meta;
+	bool have_frames = false, have_profiles, have_shared, have_meta = false;
 	char *converted = NULL;
 	enum ss_status st;
 	size_t off;
@@ -747,9 +769,14 @@ enum ss_status speedscope_read_buffer(const char *buf, size_t len, const struct 
 			} else if (json_key_equals(key, "shared")) {
 				shared = value;
 				have_shared = true;
+			} else if (json_key_equals(key, "bpfspy")) {
+				bpfspy_meta = value;
+				have_meta = true;
 			}
 		}
 	}
+	if (have_meta)
+		ss->entry_rate_hz = bpfspy_sample_rate(bpfspy_meta);
 	if (have_shared && object_member(shared, "frames", &frames) && json_value_is_truthy(frames))
 		have_frames = true;
 	if (!have_frames && have_profiles) {

@@ -35,6 +35,10 @@ struct speedscope {
 	uint64_t total_samples;
 	double total_weight;
 	size_t nprofiles;
+	/* bpfspy files merge consecutive identical samples into one entry
+	 * weighted n/rate: with the rate from their "bpfspy" block, an entry
+	 * counts as the samples it stands for. 0 for other files. */
+	double entry_rate_hz;
 };
 
 struct ss_read_options {
