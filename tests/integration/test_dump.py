@@ -1,0 +1,165 @@
+"""`bpfspy dump`: stacks of every thread of a blocked process, for every CPython (issue 7)."""
+import json
+import os
+import re
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import interpreters, run_bpfspy
+
+SLEEPERS = '''\
+import threading, time
+
+def c():
+    time.sleep(1000)  # SLEEP_LINE
+
+def b():
+    c()  # CALL_C
+
+def a():
+    b()  # CALL_B
+
+t = threading.Thread(target=a, name="worker", daemon=True)
+t.start()
+print("ready", flush=True)
+a()  # CALL_MAIN
+'''
+
+
+def line_of(marker):
+    return next(i for i, l in enumerate(SLEEPERS.splitlines(), 1) if marker in l)
+
+
+def _params():
+    return [pytest.param(i, id=i[0]) for i in interpreters()]
+
+
+@pytest.fixture(params=_params())
+def sleepers(request, tmp_path):
+    label, path, required = request.param
+    if not path or not Path(path).exists():
+        if required:
+            pytest.fail(f"{label} is required but missing ({path}); run make deps")
+        pytest.skip(f"{label}: interpreter not installed")
+    script = tmp_path / "sleepers.py"
+    script.write_text(SLEEPERS)
+    proc = subprocess.Popen([path, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        ver = subprocess.run([path, "-c", "import sys; print(sys.version_info[1])"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+        # both threads are blocked in time.sleep by now: wait until the kernel says so
+        deadline = time.time() + 10
+        while time.time() < deadline and not all(state(proc.pid, t) == "S" for t in tids(proc.pid)):
+            time.sleep(0.05)
+        yield proc, script, (3, int(ver))
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def tids(pid):
+    return sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
+
+
+def state(pid, tid):
+    stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+    return stat[stat.rindex(")") + 2]
+
+
+def parse_tracebacks(text):
+    """{tid: (title, [(file, line, func), ...])} from the text output."""
+    threads, current = {}, None
+    for l in text.splitlines():
+        m = re.match(r"Thread (\d+)(.*)$", l)
+        if m:
+            current = int(m.group(1))
+            threads[current] = (m.group(2), [])
+            continue
+        m = re.match(r'  File "(.*)", line (\d+), in (.+)$', l)
+        if m and current is not None:
+            threads[current][1].append((m.group(1), int(m.group(2)), m.group(3)))
+    return threads
+
+
+def expected_tail(script):
+    return [(str(script), line_of("CALL_B"), "a"), (str(script), line_of("CALL_C"), "b"),
+            (str(script), line_of("SLEEP_LINE"), "c")]
+
+
+def test_dump_blocked_threads(sleepers):
+    proc, script, ver = sleepers
+    start = time.monotonic()
+    p = run_bpfspy(["dump", "-p", proc.pid], timeout=30)
+    elapsed = time.monotonic() - start
+    assert p.returncode == 0, p.stderr
+    assert elapsed < 1.0, f"dump took {elapsed:.2f}s"
+    threads = parse_tracebacks(p.stdout)
+    assert sorted(threads) == tids(proc.pid), p.stdout
+    main_title, main_frames = threads[proc.pid]
+    assert main_title.startswith(' "MainThread" (sleeping)'), main_title
+    assert main_frames[0] == (str(script), line_of("CALL_MAIN"), "<module>"), p.stdout
+    assert main_frames[1:] == expected_tail(script), p.stdout
+    worker = next(t for t in threads if t != proc.pid)
+    title, frames = threads[worker]
+    assert "(sleeping)" in title
+    if ver >= (3, 14):
+        assert title.startswith(' "worker"'), title  # 3.14+ names OS threads
+    assert frames[-3:] == expected_tail(script), p.stdout
+    assert "run" in frames[-4][2] and frames[-4][0].endswith("threading.py"), frames
+    assert "time.sleep(1000)  # SLEEP_LINE" in p.stdout  # source lines, as a traceback shows them
+
+
+def test_dump_json(sleepers):
+    proc, script, ver = sleepers
+    p = run_bpfspy(["dump", "-p", proc.pid, "--json", "--gil"], timeout=30)
+    assert p.returncode == 0, p.stderr
+    doc = json.loads(p.stdout)
+    assert doc["pid"] == proc.pid
+    assert doc["python_version"].startswith(f"{ver[0]}.{ver[1]}")
+    by_tid = {t["tid"]: t for t in doc["threads"]}
+    assert sorted(by_tid) == tids(proc.pid)
+    for t in by_tid.values():
+        assert t["state"] == "sleeping"
+        assert t["holds_gil"] is False  # both threads sleep with the GIL released
+        tail = [(f["file"], f["line"], f["name"]) for f in t["frames"][-3:]]
+        assert tail == expected_tail(script), t
+    assert by_tid[proc.pid]["name"] == "MainThread"
+
+
+def test_dump_gil_holder():
+    spin = "import threading, time\n" \
+           "def spin():\n    while True: pass\n" \
+           "threading.Thread(target=spin, daemon=True).start()\nprint('ready', flush=True)\ntime.sleep(1000)\n"
+    proc = subprocess.Popen(["/usr/bin/python3", "-c", spin], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        holders = []
+        for _ in range(5):
+            doc = json.loads(run_bpfspy(["dump", "-p", proc.pid, "-j", "-g"], timeout=30, check=True).stdout)
+            holders += [t["frames"][-1]["name"] for t in doc["threads"] if t.get("holds_gil")]
+        # the spinning thread holds the GIL nearly all the time; the sleeping main thread never does
+        assert "spin" in holders and "<module>" not in holders, holders
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_dump_errors(tmp_path):
+    p = run_bpfspy(["dump", "-p", "4000000"], timeout=30)
+    assert p.returncode == 1 and p.stderr.startswith("bpfspy: no process with PID 4000000"), p.stderr
+    sleeper = subprocess.Popen(["sleep", "30"])
+    try:
+        p = run_bpfspy(["dump", "-p", sleeper.pid], timeout=30)
+        assert p.returncode == 1 and "is not a Python process" in p.stderr, p.stderr
+        assert len(p.stderr.strip().splitlines()) == 1
+    finally:
+        sleeper.kill()
+        sleeper.wait()
+    for args, message in [([], "give the process to dump with -p PID"), (["-p", "x"], "invalid PID"),
+                          (["-p", "1", "-n"], "not yet supported"), (["-p", "1", "extra"], "unexpected argument")]:
+        p = run_bpfspy(["dump", *args], timeout=30)
+        assert p.returncode == 2 and p.stderr.startswith("bpfspy: ") and message in p.stderr, (args, p.stderr)

@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: MIT
+/* Takes a dump snapshot: walk the thread states, name frames, match OS threads. */
+#include "dump.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dump_fsbase.h"
+#include "python/py_memory.h"
+#include "target_process.h"
+#include "util/log.h"
+
+/* A walk can race with the running target (a frame popped mid-read): retry a few times. */
+#define WALK_ATTEMPTS 20
+#define MAX_DUMP_THREADS 4096
+
+struct raw_thread {
+	uint64_t tstate, thread_id, native_thread_id;
+	struct py_frame_rec *frames; /* innermost first */
+	size_t n;
+	bool truncated;
+};
+
+struct raw_walk {
+	struct raw_thread *threads;
+	size_t n, cap;
+};
+
+static void raw_walk_clear(struct raw_walk *w)
+{
+	for (size_t i = 0; i < w->n; i++)
+		free(w->threads[i].frames);
+	free(w->threads);
+	memset(w, 0, sizeof(*w));
+}
+
+static int keep_thread_stack(const struct py_thread_stack *st, void *arg)
+{
+	struct raw_walk *w = arg;
+	if (w->n == MAX_DUMP_THREADS)
+		return 0;
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 8;
+		struct raw_thread *t = realloc(w->threads, cap * sizeof(*t));
+		if (!t)
+			return -1;
+		w->threads = t;
+		w->cap = cap;
+	}
+	struct raw_thread *t = &w->threads[w->n];
+	*t = (struct raw_thread){ .tstate = st->tstate, .thread_id = st->thread_id,
+				  .native_thread_id = st->native_thread_id, .n = st->n_frames,
+				  .truncated = st->truncated };
+	if (st->n_frames) {
+		t->frames = malloc(st->n_frames * sizeof(*t->frames));
+		if (!t->frames)
+			return -1;
+		memcpy(t->frames, st->frames, st->n_frames * sizeof(*t->frames));
+	}
+	w->n++;
+	return 0;
+}
+
+static int walk_with_retries(pid_t pid, const struct py_target *t, struct raw_walk *w)
+{
+	for (int attempt = 0; attempt < WALK_ATTEMPTS; attempt++) {
+		raw_walk_clear(w);
+		if (py_walk_thread_stacks(pid, t, BPFSPY_MAX_PY_DEPTH, keep_thread_stack, w) == 0)
+			return 0;
+	}
+	raw_walk_clear(w);
+	return -1;
+}
+
+/* ---- naming frames ------------------------------------------------------ */
+
+static int name_frames(struct target_process *p, const struct raw_thread *raw, struct dump_thread *out)
+{
+	out->frames = calloc(raw->n ? raw->n : 1, sizeof(*out->frames));
+	if (!out->frames)
+		return -1;
+	/* the walker reports innermost first; a traceback lists it last */
+	for (size_t i = raw->n; i-- > 0;) {
+		const struct py_frame_rec *rec = &raw->frames[i];
+		if (rec->flags & PYF_SHIM)
+			continue;
+		struct dump_frame *f = &out->frames[out->nframes];
+		struct py_code_info info;
+		int line = 0;
+		if (p->pysym && py_symbolize(p->pysym, rec->code, rec->sig, py_lasti_widen(rec->lasti), &info, &line) == 0) {
+			f->name = strdup(info.qualname ? info.qualname : info.name);
+			f->file = info.filename ? strdup(info.filename) : NULL;
+			f->line = line;
+		} else {
+			f->name = strdup("<unknown>");
+		}
+		if (!f->name)
+			return -1;
+		out->nframes++;
+	}
+	out->truncated = raw->truncated;
+	return 0;
+}
+
+/* ---- OS threads --------------------------------------------------------- */
+
+static void read_small_file(const char *path, char *buf, size_t len)
+{
+	buf[0] = '\0';
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return;
+	size_t n = fread(buf, 1, len - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+}
+
+static char thread_state(pid_t pid, pid_t tid)
+{
+	char path[64], buf[512];
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
+	read_small_file(path, buf, sizeof(buf));
+	const char *p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p[2] : 0;
+}
+
+static bool thread_exists(pid_t pid, pid_t tid)
+{
+	return thread_state(pid, tid) != 0;
+}
+
+/*
+ * The main thread is "MainThread" as in threading; other threads carry the
+ * OS name when it differs from the process name (Python 3.14+ names OS
+ * threads after threading.Thread.name, truncated to 15 bytes).
+ */
+static void thread_name(pid_t pid, pid_t tid, const char *process_comm, char *out, size_t len)
+{
+	char path[64], comm[64];
+	out[0] = '\0';
+	if (tid == pid) {
+		snprintf(out, len, "MainThread");
+		return;
+	}
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
+	read_small_file(path, comm, sizeof(comm));
+	comm[strcspn(comm, "\n")] = '\0';
+	if (comm[0] && strcmp(comm, process_comm) != 0)
+		snprintf(out, len, "%s", comm);
+}
+
+/* Before 3.11 a thread state only knows pthread_self(): look it up among the threads' fs_base. */
+static pid_t tid_from_fsbase(const struct thread_fsbase *fs, size_t nfs, uint64_t thread_id)
+{
+	for (size_t i = 0; i < nfs; i++)
+		if (thread_id && fs[i].fsbase == thread_id)
+			return fs[i].tid;
+	return 0;
+}
+
+static bool needs_fsbase(const struct raw_walk *w, pid_t pid)
+{
+	for (size_t i = 0; i < w->n; i++)
+		if (!w->threads[i].native_thread_id || !thread_exists(pid, (pid_t)w->threads[i].native_thread_id))
+			return true;
+	return false;
+}
+
+static void match_os_threads(pid_t pid, const struct raw_walk *w, struct dump_thread *out)
+{
+	struct thread_fsbase *fs = NULL;
+	size_t nfs = 0;
+	if (needs_fsbase(w, pid)) {
+		char err[256];
+		fs = calloc(MAX_DUMP_THREADS, sizeof(*fs));
+		if (fs && dump_read_fsbases(pid, fs, MAX_DUMP_THREADS, &nfs, err, sizeof(err)) != 0)
+			log_warn("%s; threads are shown by Python thread id", err);
+	}
+	for (size_t i = 0; i < w->n; i++) {
+		const struct raw_thread *r = &w->threads[i];
+		pid_t tid = (pid_t)r->native_thread_id;
+		if (!tid || !thread_exists(pid, tid))
+			tid = tid_from_fsbase(fs, nfs, r->thread_id);
+		out[i].tid = tid;
+		out[i].thread_id = r->thread_id;
+	}
+	free(fs);
+}
+
+/* ---- the GIL ------------------------------------------------------------ */
+
+static bool read_gil_holder(pid_t pid, const struct py_target *t, uint64_t *holder)
+{
+	const struct py_proc *py = &t->proc;
+	struct py_mem mem;
+	int32_t locked = 0;
+	bool ok = false;
+	*holder = 0;
+	if (!py->gil_addr)
+		return false;
+	py_mem_open(&mem, pid);
+	if (py_mem_read(&mem, py->gil_addr + py->off.gil_locked, &locked, sizeof(locked)) == 0) {
+		ok = !locked || py_mem_read_u64(&mem, py->gil_addr + py->off.gil_last_holder, holder) == 0;
+		if (!locked)
+			*holder = 0;
+	}
+	py_mem_close(&mem);
+	return ok;
+}
+
+/* ---- the snapshot ------------------------------------------------------- */
+
+static void read_cmdline(pid_t pid, char *out, size_t len)
+{
+	char path[64];
+	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
+	FILE *f = fopen(path, "r");
+	out[0] = '\0';
+	if (!f)
+		return;
+	size_t n = fread(out, 1, len - 1, f);
+	fclose(f);
+	while (n > 0 && out[n - 1] == '\0')
+		n--;
+	for (size_t i = 0; i < n; i++)
+		if (out[i] == '\0')
+			out[i] = ' ';
+	out[n] = '\0';
+}
+
+static int thread_order(const void *a, const void *b)
+{
+	const struct dump_thread *x = a, *y = b;
+	/* unmatched threads (tid 0) last */
+	uint32_t kx = x->tid ? (uint32_t)x->tid : UINT32_MAX, ky = y->tid ? (uint32_t)y->tid : UINT32_MAX;
+	return kx < ky ? -1 : kx > ky;
+}
+
+static int detect(struct target_process *p, struct elf_cache *cache, char *err, size_t errlen)
+{
+	target_process_detect_python(p, cache);
+	switch (p->python) {
+	case PYTHON_YES:
+		return 0;
+	case PYTHON_UNSUPPORTED:
+		snprintf(err, errlen, "PID %d (%s): %s", p->pid, p->comm,
+			 p->py.warning[0] ? p->py.warning : "this Python cannot be read");
+		return -1;
+	default:
+		snprintf(err, errlen, "PID %d (%s) is not a Python process (no _PyRuntime in it or its libpython)",
+			 p->pid, p->comm);
+		return -1;
+	}
+}
+
+static int fill_threads(struct target_process *p, const struct raw_walk *w, struct dump_snapshot *s)
+{
+	uint64_t gil_holder = 0;
+	s->gil_known = read_gil_holder(p->pid, &p->py, &gil_holder);
+	s->threads = calloc(w->n ? w->n : 1, sizeof(*s->threads));
+	if (!s->threads)
+		return -1;
+	s->nthreads = w->n;
+	match_os_threads(p->pid, w, s->threads);
+	for (size_t i = 0; i < w->n; i++) {
+		struct dump_thread *t = &s->threads[i];
+		t->holds_gil = gil_holder && gil_holder == w->threads[i].tstate;
+		if (t->tid) {
+			t->state = thread_state(p->pid, t->tid);
+			thread_name(p->pid, t->tid, p->comm, t->name, sizeof(t->name));
+		}
+		if (name_frames(p, &w->threads[i], t) != 0)
+			return -1;
+	}
+	qsort(s->threads, s->nthreads, sizeof(*s->threads), thread_order);
+	return 0;
+}
+
+int dump_snapshot_take(pid_t pid, struct dump_snapshot *s, char *err, size_t errlen)
+{
+	char comm_path[64], comm[32];
+	memset(s, 0, sizeof(*s));
+	s->pid = pid;
+	snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
+	read_small_file(comm_path, comm, sizeof(comm));
+	comm[strcspn(comm, "\n")] = '\0';
+	read_cmdline(pid, s->cmdline, sizeof(s->cmdline));
+
+	struct elf_cache *cache = elf_cache_new();
+	struct target_process *p = cache ? target_process_new(pid, comm) : NULL;
+	struct raw_walk w = { 0 };
+	int rc = -1;
+	if (!p) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	if (!p->maps) {
+		snprintf(err, errlen, "cannot read /proc/%d/maps: %s", pid, strerror(errno));
+		goto out;
+	}
+	if (detect(p, cache, err, errlen) != 0)
+		goto out;
+	snprintf(s->python_version, sizeof(s->python_version), "%s", p->py.version);
+	snprintf(s->python_module, sizeof(s->python_module), "%s", p->py.runtime_module);
+	if (walk_with_retries(pid, &p->py, &w) != 0) {
+		snprintf(err, errlen, "cannot read the Python threads of PID %d (it exited, or its memory kept changing)",
+			 pid);
+		goto out;
+	}
+	if (fill_threads(p, &w, s) != 0) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	rc = 0;
+out:
+	raw_walk_clear(&w);
+	target_process_free(p);
+	elf_cache_free(cache);
+	if (rc != 0)
+		dump_snapshot_free(s);
+	return rc;
+}
+
+void dump_snapshot_free(struct dump_snapshot *s)
+{
+	for (size_t i = 0; i < s->nthreads; i++) {
+		for (size_t j = 0; j < s->threads[i].nframes; j++) {
+			free(s->threads[i].frames[j].name);
+			free(s->threads[i].frames[j].file);
+		}
+		free(s->threads[i].frames);
+	}
+	free(s->threads);
+	s->threads = NULL;
+	s->nthreads = 0;
+}

@@ -1,0 +1,190 @@
+// SPDX-License-Identifier: MIT
+#include "top_options.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/log.h"
+
+#define TOP_MAX_RATE 20000
+
+void top_usage(FILE *f)
+{
+	fputs("Usage: bpfspy top [OPTIONS] (-p PID[,PID...] | -a | -- COMMAND [ARGS...])\n"
+	      "\n"
+	      "A live view of the functions using the most CPU, refreshed every second:\n"
+	      "  %Own / %Total      share of the last refresh interval's samples where the\n"
+	      "                     function was running / was on the stack\n"
+	      "  OwnTime/TotalTime  CPU time accumulated since the start (or the last reset)\n"
+	      "\n"
+	      "Keys: 1-4 sort by %Own, %Total, OwnTime (default), TotalTime;  l toggles\n"
+	      "function / function:line rows;  r resets the times;  q or Ctrl-C quits.\n"
+	      "While the view is on screen a launched command's stdin, stdout and stderr\n"
+	      "are /dev/null. When stdout is not a terminal a plain table is printed at\n"
+	      "every refresh.\n"
+	      "\n"
+	      "  -p, --pid PID[,PID...]  watch these processes\n"
+	      "  -a, --all               watch every process on the host (processes without\n"
+	      "                          Python frames are shown by their native frames)\n"
+	      "  COMMAND [ARGS...]       launch COMMAND (after --) and watch it\n"
+	      "  -r, --rate HZ           samples per second per CPU (default 100)\n"
+	      "      --delay SECONDS     time between refreshes (default 1)\n"
+	      "  -g, --gil               only samples of threads holding the GIL\n"
+	      "      --once              when the command ends, print the final table and exit\n"
+	      "                          (default: keep it on screen until a key is pressed)\n"
+	      "      --full-filenames    show whole file paths\n"
+	      "      --no-subprocesses   do not follow processes the targets start\n"
+	      "  -n, --native            native frames too (C extensions, libpython, libc)\n"
+	      "  -i, --idle              also the time threads spend off the CPU (sleeping,\n"
+	      "                          waiting): times become wall-clock time\n"
+	      "  -h, --help              this help\n",
+	      f);
+}
+
+enum { OPT_DELAY = 1000, OPT_ONCE, OPT_FULL_FILENAMES, OPT_NO_SUBPROCESSES };
+
+static const struct option long_options[] = {
+	{ "pid", required_argument, NULL, 'p' },
+	{ "all", no_argument, NULL, 'a' },
+	{ "rate", required_argument, NULL, 'r' },
+	{ "delay", required_argument, NULL, OPT_DELAY },
+	{ "gil", no_argument, NULL, 'g' },
+	{ "once", no_argument, NULL, OPT_ONCE },
+	{ "full-filenames", no_argument, NULL, OPT_FULL_FILENAMES },
+	{ "no-subprocesses", no_argument, NULL, OPT_NO_SUBPROCESSES },
+	{ "native", no_argument, NULL, 'n' },
+	{ "idle", no_argument, NULL, 'i' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static int parse_number(const char *s, long min, long max, long *out)
+{
+	char *end;
+	errno = 0;
+	long v = strtol(s, &end, 10);
+	if (!*s || *end || errno || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_pids(const char *arg, struct top_options *o)
+{
+	char *copy = strdup(arg), *save = NULL;
+	int rc = 0;
+	if (!copy)
+		return -1;
+	for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
+		long v;
+		if (parse_number(tok, 1, 4194304, &v) != 0) {
+			log_error("invalid PID '%s' (expected a positive number, e.g. -p 1234)", tok);
+			rc = -1;
+		} else if (o->npids == TOP_MAX_PIDS) {
+			log_error("too many PIDs (at most %d)", TOP_MAX_PIDS);
+			rc = -1;
+		} else {
+			o->pids[o->npids++] = (pid_t)v;
+		}
+	}
+	free(copy);
+	if (rc == 0 && !o->npids) {
+		log_error("-p needs a PID");
+		rc = -1;
+	}
+	return rc;
+}
+
+static int parse_one(int c, const char *arg, struct top_options *o)
+{
+	long v;
+	char *end;
+	switch (c) {
+	case 'p':
+		return parse_pids(arg, o);
+	case 'a':
+		o->all = true;
+		return 0;
+	case 'r':
+		if (parse_number(arg, 1, TOP_MAX_RATE, &v) != 0) {
+			log_error("invalid rate '%s' (expected 1 to %d samples per second)", arg, TOP_MAX_RATE);
+			return -1;
+		}
+		o->rate_hz = (unsigned)v;
+		return 0;
+	case OPT_DELAY:
+		errno = 0;
+		o->delay_s = strtod(arg, &end);
+		if (errno || end == arg || *end || !isfinite(o->delay_s) || o->delay_s < 0.1 || o->delay_s > 3600) {
+			log_error("invalid --delay '%s' (expected 0.1 to 3600 seconds)", arg);
+			return -1;
+		}
+		return 0;
+	case 'g':
+		o->gil = true;
+		return 0;
+	case OPT_ONCE:
+		o->once = true;
+		return 0;
+	case OPT_FULL_FILENAMES:
+		o->full_filenames = true;
+		return 0;
+	case OPT_NO_SUBPROCESSES:
+		o->subprocesses = false;
+		return 0;
+	case 'n':
+		o->native = true;
+		return 0;
+	case 'i':
+		o->idle = true;
+		return 0;
+	default:
+		return -1;
+	}
+}
+
+static int validate(const struct top_options *o)
+{
+	int targets = (o->npids > 0) + o->all + (o->ncommand > 0);
+	if (targets == 0) {
+		log_error("nothing to watch: give -p PID, -a, or a command after --  (see bpfspy top --help)");
+		return -1;
+	}
+	if (targets > 1) {
+		log_error("give only one of -p PID, -a, or a command");
+		return -1;
+	}
+	return 0;
+}
+
+int top_options_parse(int argc, char **argv, struct top_options *o)
+{
+	memset(o, 0, sizeof(*o));
+	o->rate_hz = 100;
+	o->delay_s = 1.0;
+	o->subprocesses = true;
+	optind = 1;
+	opterr = 0;
+	int c;
+	while ((c = getopt_long(argc, argv, "+p:ar:gnih", long_options, NULL)) != -1) {
+		if (c == 'h') {
+			top_usage(stdout);
+			return 1;
+		}
+		if (c == '?' || c == ':') {
+			if (optopt && optopt < 256 && strchr("pr", optopt))
+				log_error("option -%c needs a value (see bpfspy top --help)", optopt);
+			else
+				log_error("unknown or incomplete option '%s' (see bpfspy top --help)", argv[optind - 1]);
+			return -1;
+		}
+		if (parse_one(c, optarg, o) != 0)
+			return -1;
+	}
+	o->command = argv + optind;
+	o->ncommand = argc - optind;
+	return validate(o);
+}
