@@ -57,7 +57,7 @@ def frames_named(prof, name):
 def test_call_tree_names_lines_and_shares(python, tmp_path):
     exe, ver = python
     script = PY / "calltree.py"
-    prof, err = record(tmp_path, [exe, script, "3000000"])
+    prof, err = record(tmp_path, [exe, script, "6000000"])
     qual = ver >= (3, 11)
     a_name, b_name, c_name = ("Worker.a", "Worker.b", "Worker.c") if qual else ("a", "b", "c")
 
