@@ -35,6 +35,20 @@ struct sampler {
 	int npending;
 };
 
+/*
+ * Ring buffer size: enough for ~100 ms of samples at the highest rate on
+ * every CPU (the reader drains every 10 ms), as a power of two. Its pages are
+ * mapped into bpfspy, so an oversized buffer is resident memory for nothing.
+ */
+static __u32 ring_buffer_bytes(int ncpus, bool snapshots)
+{
+	unsigned long long want = (unsigned long long)ncpus * (snapshots ? (16ull << 20) : (4ull << 20));
+	__u32 size = 8u << 20;
+	while (size < want && size < (256u << 20))
+		size <<= 1;
+	return size;
+}
+
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	if (level == LIBBPF_DEBUG || log_verbosity() < 2)
@@ -108,7 +122,8 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	/* the scheduler hook runs on every context switch of the host: only when asked for */
 	bpf_program__set_autoattach(s->skel->progs.on_switch, o->offcpu);
 	int ncpus = libbpf_num_possible_cpus();
-	if (ncpus <= 0 || bpf_map__set_max_entries(s->skel->maps.scratch, 2 * (__u32)ncpus) != 0) {
+	if (ncpus <= 0 || bpf_map__set_max_entries(s->skel->maps.scratch, 2 * (__u32)ncpus) != 0 ||
+	    bpf_map__set_max_entries(s->skel->maps.events, ring_buffer_bytes(ncpus, o->stack_snapshot_bytes > 0)) != 0) {
 		snprintf(err, errlen, "cannot size the per-CPU sample buffers");
 		goto fail;
 	}
