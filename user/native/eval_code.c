@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: MIT
+#include "native/eval_code.h"
+
+#include <errno.h>
+#include <gelf.h>
+#include <libelf.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* A real .cold part receives hundreds of jumps; a stray tail call a handful. */
+#define COLD_MIN_VOTES 8
+/* The eval loop is tens of KiB; refuse absurd symbol sizes from corrupt files. */
+#define EVAL_MAX_HOT_SIZE (4u << 20)
+
+/* DW_EH_PE encodings .eh_frame_hdr uses in practice (GCC and LLVM linkers). */
+#define EH_PE_PCREL_SDATA4 0x1b
+#define EH_PE_UDATA4 0x03
+#define EH_PE_DATAREL_SDATA4 0x3b
+
+struct elf_section_bytes {
+	const uint8_t *data;
+	size_t size;
+	uint64_t vaddr;
+};
+
+static bool find_section(Elf *elf, const char *name, struct elf_section_bytes *out)
+{
+	size_t shstrndx;
+	Elf_Scn *scn = NULL;
+
+	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
+		return false;
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		GElf_Shdr shdr;
+		const char *scn_name;
+		Elf_Data *data;
+
+		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS)
+			continue;
+		scn_name = elf_strptr(elf, shstrndx, shdr.sh_name);
+		if (!scn_name || strcmp(scn_name, name) != 0)
+			continue;
+		data = elf_getdata(scn, NULL);
+		if (!data || !data->d_buf || data->d_size != shdr.sh_size)
+			return false;
+		out->data = data->d_buf;
+		out->size = data->d_size;
+		out->vaddr = shdr.sh_addr;
+		return true;
+	}
+	return false;
+}
+
+static int32_t load_s32(const uint8_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+static uint32_t load_u32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* pc_range of the FDE at eh_frame offset fde_off whose pc_begin the header table gave; 0 if unreadable. */
+static uint64_t fde_length_at(const struct elf_section_bytes *eh, uint64_t fde_off, uint64_t pc_begin)
+{
+	/* length(4) CIE_pointer(4) pc_begin(sdata4, pc-relative) pc_range(udata4) */
+	if (fde_off > eh->size || eh->size - fde_off < 16)
+		return 0;
+	const uint8_t *p = eh->data + fde_off;
+	if (load_u32(p) == 0xffffffffu || load_u32(p + 4) == 0)
+		return 0;
+	uint64_t begin = eh->vaddr + fde_off + 8 + (uint64_t)(int64_t)load_s32(p + 8);
+	if (begin != pc_begin)
+		return 0; /* another pointer encoding: do not guess */
+	return load_u32(p + 12);
+}
+
+/* The FDE ranges, from the sorted search table of .eh_frame_hdr. Returns the count; *out malloc'd. */
+static size_t read_fde_ranges(Elf *elf, struct code_range **out)
+{
+	struct elf_section_bytes hdr, eh;
+
+	*out = NULL;
+	if (!find_section(elf, ".eh_frame_hdr", &hdr) || !find_section(elf, ".eh_frame", &eh) || hdr.size < 12)
+		return 0;
+	if (hdr.data[0] != 1 || hdr.data[1] != EH_PE_PCREL_SDATA4 || hdr.data[2] != EH_PE_UDATA4 ||
+	    hdr.data[3] != EH_PE_DATAREL_SDATA4)
+		return 0;
+	size_t count = load_u32(hdr.data + 8);
+	if (count == 0 || count > (hdr.size - 12) / 8)
+		return 0;
+	struct code_range *ranges = calloc(count, sizeof(*ranges));
+	if (!ranges)
+		return 0;
+	for (size_t i = 0; i < count; i++) {
+		const uint8_t *entry = hdr.data + 12 + 8 * i;
+		uint64_t start = hdr.vaddr + (uint64_t)(int64_t)load_s32(entry);
+		uint64_t fde = hdr.vaddr + (uint64_t)(int64_t)load_s32(entry + 4);
+		uint64_t length = fde >= eh.vaddr ? fde_length_at(&eh, fde - eh.vaddr, start) : 0;
+		ranges[i].start = start;
+		ranges[i].end = start + length;
+	}
+	for (size_t i = 0; i < count; i++) /* unknown length: up to the next FDE */
+		if (ranges[i].end == ranges[i].start && i + 1 < count && ranges[i + 1].start > ranges[i].start)
+			ranges[i].end = ranges[i + 1].start;
+	*out = ranges;
+	return count;
+}
+
+static long fde_containing(const struct code_range *fdes, size_t n, uint64_t addr)
+{
+	size_t lo = 0, hi = n;
+	while (lo < hi) { /* first FDE starting after addr */
+		size_t mid = lo + (hi - lo) / 2;
+		if (fdes[mid].start <= addr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && addr < fdes[lo - 1].end ? (long)(lo - 1) : -1;
+}
+
+/* Target of a `jmp rel32` or `jcc rel32` starting at code[i], or false if there is none. */
+static bool near_jump_target(const uint8_t *code, size_t size, size_t i, uint64_t vaddr, uint64_t *target)
+{
+	if (code[i] == 0xe9 && size - i >= 5) {
+		*target = vaddr + i + 5 + (uint64_t)(int64_t)load_s32(code + i + 1);
+		return true;
+	}
+	if (code[i] == 0x0f && size - i >= 6 && (code[i + 1] & 0xf0) == 0x80) {
+		*target = vaddr + i + 6 + (uint64_t)(int64_t)load_s32(code + i + 2);
+		return true;
+	}
+	return false;
+}
+
+long eval_code_vote_cold_fde(const uint8_t *hot, size_t hot_size, uint64_t hot_vaddr,
+			     const struct code_range *fdes, size_t nfdes, size_t min_votes, size_t *votes)
+{
+	/* Bytes are scanned at every offset, not decoded: stray matches scatter, real jumps pile up. */
+	size_t *counts = nfdes ? calloc(nfdes, sizeof(*counts)) : NULL;
+	long best = -1;
+
+	*votes = 0;
+	if (!counts)
+		return -1;
+	for (size_t i = 0; i < hot_size; i++) {
+		uint64_t target;
+		if (!near_jump_target(hot, hot_size, i, hot_vaddr + 0, &target))
+			continue;
+		if (target >= hot_vaddr && target < hot_vaddr + hot_size)
+			continue;
+		long fde = fde_containing(fdes, nfdes, target);
+		if (fde >= 0 && fdes[fde].start != target) /* a jump to a function's start is a tail call */
+			counts[fde]++;
+	}
+	for (size_t i = 0; i < nfdes; i++)
+		if (counts[i] >= min_votes && (best < 0 || counts[i] > counts[best]))
+			best = (long)i;
+	if (best >= 0)
+		*votes = counts[best];
+	free(counts);
+	return best;
+}
+
+static const uint8_t *section_bytes_at(const struct elf_section_bytes *s, uint64_t vaddr, uint64_t size)
+{
+	if (vaddr < s->vaddr || vaddr - s->vaddr > s->size || s->size - (vaddr - s->vaddr) < size)
+		return NULL;
+	return s->data + (vaddr - s->vaddr);
+}
+
+static void guess_cold_part(Elf *elf, struct eval_code *out)
+{
+	struct elf_section_bytes text;
+	struct code_range *fdes;
+	size_t nfdes, votes;
+	uint64_t hot_size = out->hot.end - out->hot.start;
+
+	if (!find_section(elf, ".text", &text))
+		return;
+	const uint8_t *hot = section_bytes_at(&text, out->hot.start, hot_size);
+	if (!hot || (nfdes = read_fde_ranges(elf, &fdes)) == 0)
+		return;
+	long cold = eval_code_vote_cold_fde(hot, hot_size, out->hot.start, fdes, nfdes, COLD_MIN_VOTES, &votes);
+	if (cold >= 0 && fdes[cold].start != out->hot.start) {
+		out->cold = fdes[cold];
+		out->cold_source = EVAL_COLD_JUMP_TARGETS;
+		out->cold_votes = votes;
+	}
+	free(fdes);
+}
+
+static bool find_function(const struct elf_symbols *syms, const char *name, struct code_range *out)
+{
+	uint64_t vaddr, size;
+	if (!elf_symbols_find(syms, name, &vaddr, &size) || size == 0 || size > EVAL_MAX_HOT_SIZE)
+		return false;
+	out->start = vaddr;
+	out->end = vaddr + size;
+	return true;
+}
+
+int eval_code_find(int fd, const struct elf_symbols *syms, struct eval_code *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!syms)
+		return -EINVAL;
+	if (find_function(syms, "_PyEval_EvalFrameDefault", &out->hot)) {
+		out->found = true;
+	} else if (find_function(syms, "PyEval_EvalFrameEx", &out->hot)) {
+		out->found = out->legacy_name = true;
+		return 0;
+	} else {
+		return 0;
+	}
+	if (find_function(syms, "_PyEval_EvalFrameDefault.cold", &out->cold)) {
+		out->cold_source = EVAL_COLD_SYMBOL;
+		return 0;
+	}
+	if (elf_version(EV_CURRENT) == EV_NONE)
+		return -EINVAL;
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	if (!elf)
+		return -EINVAL;
+	if (elf_kind(elf) == ELF_K_ELF)
+		guess_cold_part(elf, out);
+	elf_end(elf);
+	return 0;
+}
+
+bool eval_code_contains(const struct eval_code *e, uint64_t vaddr)
+{
+	if (!e->found)
+		return false;
+	if (vaddr >= e->hot.start && vaddr < e->hot.end)
+		return true;
+	return e->cold_source != EVAL_COLD_NONE && vaddr >= e->cold.start && vaddr < e->cold.end;
+}

@@ -1,0 +1,203 @@
+// SPDX-License-Identifier: MIT
+#include "native/native_mode.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "native/interpreter_frames.h"
+#include "native/python_merge.h"
+#include "native/unwind_cache.h"
+
+#define NATIVE_MAX_FRAMES 1024
+#define NATIVE_MAX_MAPPINGS 4096
+#define ROOT_SEARCH_FRAMES 4 /* _start sits under main and __libc_start_main; clone under start_thread */
+
+struct native_mode {
+	struct elf_cache *elf;
+	struct unwind_cache *unwind;
+	bool keep_all;
+	struct native_mode_stats stats;
+	/* per-sample scratch, reused */
+	struct unwind_mapping mappings[NATIVE_MAX_MAPPINGS];
+	const struct module_code *codes[NATIVE_MAX_MAPPINGS];
+	uint64_t frames[NATIVE_MAX_FRAMES];
+	uint8_t roles[NATIVE_MAX_FRAMES];
+	struct native_frame names[NATIVE_MAX_FRAMES];
+	struct merge_item items[NATIVE_MAX_FRAMES + BPFSPY_MAX_PY_DEPTH + 3];
+};
+
+struct native_mode *native_mode_new(struct elf_cache *elf, bool keep_all_frames)
+{
+	struct native_mode *m = calloc(1, sizeof(*m));
+	if (!m)
+		return NULL;
+	m->elf = elf;
+	m->keep_all = keep_all_frames;
+	m->unwind = unwind_cache_new(elf);
+	if (!m->unwind) {
+		free(m);
+		return NULL;
+	}
+	return m;
+}
+
+void native_mode_free(struct native_mode *m)
+{
+	if (!m)
+		return;
+	unwind_cache_free(m->unwind);
+	free(m);
+}
+
+void native_mode_read_stats(const struct native_mode *m, struct native_mode_stats *out)
+{
+	*out = m->stats;
+}
+
+static double percent(uint64_t part, uint64_t whole)
+{
+	return whole ? 100.0 * (double)part / (double)whole : 100.0;
+}
+
+void native_mode_format_stats(const struct native_mode_stats *st, char *buf, size_t len)
+{
+	int n = snprintf(buf, len,
+			 "native: %" PRIu64 " samples, %.1f%% merged (%" PRIu64
+			 " mismatches), %.1f%% reached main/_start/clone",
+			 st->samples, percent(st->merged, st->samples), st->mismatches,
+			 percent(st->reached_root, st->samples));
+	/* why the others stopped, when some did */
+	for (int r = UNWIND_STOP_NO_TABLE; r <= UNWIND_STOP_DEPTH && n > 0 && (size_t)n < len; r++)
+		if (st->unwind_stopped[r])
+			n += snprintf(buf + n, len - (size_t)n, "; %s %" PRIu64, unwind_stop_reason_name(r),
+				      st->unwind_stopped[r]);
+}
+
+/* ---- one sample ---- */
+
+struct sample_space {
+	struct unwind_address_space space;
+	const struct module_code *const *codes;
+};
+
+static const struct module_code *module_of(const struct sample_space *ss, uint64_t pc)
+{
+	const struct unwind_mapping *mapping = unwind_address_space_find((void *)&ss->space, pc);
+	return mapping ? ss->codes[mapping - ss->space.mappings] : NULL;
+}
+
+static enum native_frame_role classify(const struct sample_space *ss, uint64_t pc, struct native_frame *nf)
+{
+	const struct module_code *code = module_of(ss, pc);
+	if (!code || !code->eval.found)
+		return NATIVE_FRAME_KEEP;
+	if (nf->vaddr && eval_code_contains(&code->eval, nf->vaddr)) {
+		if (!nf->known) /* the stripped .cold part: name it for --native-all */
+			snprintf(nf->name, sizeof(nf->name), "_PyEval_EvalFrameDefault.cold");
+		return NATIVE_FRAME_EVAL;
+	}
+	/* a stripped static function of the interpreter: an address tells a user nothing */
+	return nf->known ? interpreter_frame_role(nf->name) : NATIVE_FRAME_PLUMBING;
+}
+
+static size_t unwind_sample(struct native_mode *m, const struct native_sample *s, const struct proc_maps *maps,
+			    struct sample_space *ss, struct unwind_result *result)
+{
+	size_t nmaps = unwind_cache_address_space(m->unwind, s->pid, maps, m->mappings, m->codes,
+						  NATIVE_MAX_MAPPINGS);
+	ss->space = (struct unwind_address_space){ .mappings = m->mappings, .count = nmaps };
+	ss->codes = m->codes;
+	struct unwind_snapshot_input in = {
+		.regs = { .ip = s->ip, .sp = s->sp, .bp = s->bp },
+		.stack = s->stack,
+		.stack_size = s->stack ? s->stack_len : 0,
+		.find_mapping = unwind_address_space_find,
+		.find_mapping_ctx = &ss->space,
+	};
+	if (unwind_snapshot(&in, m->frames, NATIVE_MAX_FRAMES, result) != 0) {
+		m->frames[0] = s->ip;
+		*result = (struct unwind_result){ .frame_count = 1, .stop_reason = UNWIND_STOP_BAD_RULE };
+	}
+	return result->frame_count;
+}
+
+/* The walk met a code address the maps snapshot does not know (then it stopped, or guessed on). */
+static bool left_known_mappings(const struct proc_maps *maps, const uint64_t *frames, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!proc_maps_find(maps, i > 0 ? frames[i] - 1 : frames[i]))
+			return true;
+	return false;
+}
+
+static bool reached_root(const struct native_mode *m, size_t n)
+{
+	for (size_t i = n > ROOT_SEARCH_FRAMES ? n - ROOT_SEARCH_FRAMES : 0; i < n; i++)
+		if (m->names[i].known && native_frame_is_root(m->names[i].name))
+			return true;
+	return false;
+}
+
+static void push_item(const struct native_mode *m, const struct native_sample *s, const struct merge_item *item,
+		      python_namer_fn namer, frame_sink_fn sink, void *ctx)
+{
+	struct frame_desc f = { 0 };
+	switch (item->kind) {
+	case MERGE_ITEM_NATIVE:
+		f = (struct frame_desc){ .name = m->names[item->index].name, .file = m->names[item->index].module,
+					 .kind = FRAME_NATIVE };
+		break;
+	case MERGE_ITEM_PYTHON:
+		if (!namer || !namer(ctx, &s->py[item->index], &f))
+			f = (struct frame_desc){ .name = "<unknown>", .kind = FRAME_PYTHON };
+		break;
+	default:
+		f = (struct frame_desc){ .name = merge_marker_name(item->index), .kind = FRAME_MARKER };
+	}
+	sink(ctx, &f);
+}
+
+bool native_mode_build(struct native_mode *m, const struct native_sample *s, python_namer_fn namer,
+		       frame_sink_fn sink, void *ctx)
+{
+	struct sample_space ss;
+	struct unwind_result unwound;
+	size_t npy = s->py && s->npy <= BPFSPY_MAX_PY_DEPTH ? s->npy : 0;
+	const struct proc_maps *maps = s->maps;
+	size_t n = unwind_sample(m, s, maps, &ss, &unwound);
+	if (s->refresh_maps && maps && left_known_mappings(maps, m->frames, n)) {
+		const struct proc_maps *fresh = s->refresh_maps(ctx);
+		if (fresh) {
+			maps = fresh;
+			n = unwind_sample(m, s, maps, &ss, &unwound);
+		}
+	}
+
+	for (size_t i = 0; i < n; i++) {
+		bool is_return = i > 0; /* frames[0] is the sampled ip */
+		native_symbolize(m->elf, s->pid, maps, m->frames[i], is_return, &m->names[i]);
+		m->roles[i] = classify(&ss, is_return ? m->frames[i] - 1 : m->frames[i], &m->names[i]);
+	}
+	bool root = reached_root(m, n);
+	struct merge_input in = {
+		.native_roles = m->roles, .nnative = n, .native_complete = root,
+		.py = s->py, .npy = npy, .model = s->model, .py_truncated = s->py_truncated, .keep_all = m->keep_all,
+	};
+	struct merge_result res = { 0 };
+	if (python_merge(&in, m->items, sizeof(m->items) / sizeof(m->items[0]), &res) != 0)
+		res = (struct merge_result){ 0 };
+	for (size_t i = 0; i < res.count; i++)
+		push_item(m, s, &m->items[i], namer, sink, ctx);
+
+	m->stats.samples++;
+	m->stats.reached_root += root;
+	if (unwound.stop_reason < sizeof(m->stats.unwind_stopped) / sizeof(m->stats.unwind_stopped[0]))
+		m->stats.unwind_stopped[unwound.stop_reason]++;
+	if (res.mismatch)
+		m->stats.mismatches++;
+	else
+		m->stats.merged++;
+	return !res.mismatch;
+}

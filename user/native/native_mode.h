@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * --native: turns one sample's register set and user-stack snapshot into a
+ * native stack (unwound with the CFI tables of each mapped file), names each
+ * frame, and merges the Python frames the BPF walker reported into it, in
+ * place of the eval-loop activations that ran them.
+ */
+#ifndef BPFSPY_NATIVE_MODE_H
+#define BPFSPY_NATIVE_MODE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "bpfspy_types.h"
+#include "bpfspy_events.h"
+#include "profile.h"
+#include "pyoffsets.h"
+#include "sym/native_symbols.h"
+
+struct native_mode; /* per recorder: unwind tables cached per ELF build-id, stats */
+
+struct native_mode *native_mode_new(struct elf_cache *elf, bool keep_all_frames /* --native-all */);
+void native_mode_free(struct native_mode *m);
+
+/* Pushes one frame, innermost first. */
+typedef void (*frame_sink_fn)(void *ctx, const struct frame_desc *f);
+/* Names one Python frame record (the recorder's py_symbolizer); false if it cannot. */
+typedef bool (*python_namer_fn)(void *ctx, const struct py_frame_rec *rec, struct frame_desc *out);
+
+/*
+ * Re-reads the process's mappings (rate-limited by the caller) and returns the
+ * new snapshot, or NULL to keep the old one. Called at most once per sample,
+ * when the unwind stopped at an address no mapping covers: the snapshot is
+ * older than the code (a library loaded after exec).
+ */
+typedef const struct proc_maps *(*maps_refresh_fn)(void *ctx);
+
+struct native_sample {
+	pid_t pid;
+	const struct proc_maps *maps;	 /* snapshot of the process's mappings */
+	maps_refresh_fn refresh_maps;	 /* may be NULL; called with native_mode_build's ctx */
+	uint64_t ip, sp, bp;		 /* user registers at the sample */
+	const uint8_t *stack;
+	size_t stack_len;		 /* copy of [sp, sp + stack_len) */
+	const struct py_frame_rec *py;
+	size_t npy;			 /* innermost first, as the BPF walker reported */
+	enum py_frame_model model;	 /* 0 when the process is not Python */
+	bool py_truncated;
+};
+
+/*
+ * Unwinds, symbolizes, merges; pushes frames innermost first through sink.
+ * Returns true when Python and native frames merged cleanly (or there was
+ * nothing to merge), false for a mismatch (then the sample still gets both
+ * halves and a "[merge mismatch]" marker frame: never drop a sample).
+ */
+bool native_mode_build(struct native_mode *m, const struct native_sample *s, python_namer_fn namer,
+		       frame_sink_fn sink, void *ctx);
+
+struct native_mode_stats {
+	uint64_t samples, merged, mismatches;
+	uint64_t reached_root;	    /* main/_start/clone reached */
+	uint64_t unwind_stopped[8]; /* by enum unwind_stop_reason */
+};
+void native_mode_read_stats(const struct native_mode *m, struct native_mode_stats *out);
+
+/* One line for the end summary, e.g. "native: 1234 samples, 99.9% merged, 99.8% reached main/_start". */
+void native_mode_format_stats(const struct native_mode_stats *st, char *buf, size_t len);
+
+#endif
