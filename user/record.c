@@ -63,6 +63,23 @@ static bool is_kernel_thread(pid_t pid)
 	return flags & 0x00200000; /* PF_KTHREAD */
 }
 
+/* The state letter from /proc/PID/stat ('R', 'S', 'Z', ...), 0 if the process is gone. */
+static char proc_state(pid_t pid)
+{
+	char path[64], buf[512], state = 0;
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return 0;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	char *p = strrchr(buf, ')');
+	if (p)
+		sscanf(p + 1, " %c", &state);
+	return state;
+}
+
 static int check_pid(pid_t pid)
 {
 	char path[64];
@@ -76,19 +93,7 @@ static int check_pid(pid_t pid)
 			  pid);
 		return -1;
 	}
-	char stat_path[64], state = 0;
-	snprintf(stat_path, sizeof(stat_path), "/proc/%d/stat", pid);
-	FILE *f = fopen(stat_path, "r");
-	if (f) {
-		char buf[512];
-		size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-		buf[n] = '\0';
-		fclose(f);
-		char *p = strrchr(buf, ')');
-		if (p)
-			sscanf(p + 1, " %c", &state);
-	}
-	if (state == 'Z') {
+	if (proc_state(pid) == 'Z') {
 		log_error("PID %d is a zombie (it has exited; its parent has not reaped it): nothing to sample", pid);
 		return -1;
 	}
@@ -255,11 +260,14 @@ static void print_status(struct session *s, bool final)
 	fflush(stderr);
 }
 
+/* A zombie has exited: only its parent's wait is missing. */
 static bool targets_alive(const struct record_options *o)
 {
-	for (size_t i = 0; i < o->npids; i++)
-		if (kill(o->pids[i], 0) == 0 || errno == EPERM)
+	for (size_t i = 0; i < o->npids; i++) {
+		char state = proc_state(o->pids[i]);
+		if (state && state != 'Z' && state != 'X')
 			return true;
+	}
 	return false;
 }
 
@@ -373,6 +381,8 @@ static int start_targets(struct session *s, char *err, size_t errlen)
 	for (size_t i = 0; i < o->npids; i++) {
 		sampler_follow(s->sampler, o->pids[i]);
 		recorder_add_process(s->recorder, o->pids[i]);
+		if (o->verbosity > 0)
+			recorder_note_if_not_python(s->recorder, o->pids[i]);
 	}
 	if (o->npids && o->subprocesses)
 		for_each_pid(follow_existing_descendant, &fc);

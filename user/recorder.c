@@ -136,6 +136,16 @@ static struct target_process *process_get(struct recorder *r, pid_t pid, const c
 	return p;
 }
 
+void recorder_note_if_not_python(struct recorder *r, pid_t pid)
+{
+	struct target_process *p = u32map_get(&r->procs, (uint32_t)pid);
+	if (!p || p->python != PYTHON_NO || r->opt.native || p->warned)
+		return;
+	p->warned = true;
+	log_info("PID %d (%s) is not a Python process: showing its native stacks (frame pointers; "
+		 "add --native for DWARF unwinding)", pid, p->comm);
+}
+
 void recorder_add_process(struct recorder *r, pid_t pid)
 {
 	char comm[16] = "";

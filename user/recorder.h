@@ -64,6 +64,9 @@ void recorder_add_process(struct recorder *r, pid_t pid);
 
 void recorder_read_stats(const struct recorder *r, struct recorder_stats *out);
 
+/* Says once that a process the user named is not Python (its native stacks are shown). */
+void recorder_note_if_not_python(struct recorder *r, pid_t pid);
+
 /* With --native: one summary line about unwinding and merging (empty otherwise). */
 void recorder_native_summary(const struct recorder *r, char *buf, size_t len);
 

@@ -140,10 +140,13 @@ def test_speedscope_check_accepts_both_formats(c_progs, tmp_path):
 
 
 def test_device_outputs_are_written_in_place(c_progs, tmp_path):
-    """-o /dev/null must not replace the device node; -o /dev/stdout streams."""
+    """A device node (like /dev/null) is written in place, never replaced; -o /dev/stdout streams.
+    The test uses its own null device: a broken build must not take the host's /dev/null."""
     import stat
-    p = run_bpfspy(["record", "-q", "-o", "/dev/null", "--", c_progs["split"], "5"], check=True)
-    assert stat.S_ISCHR(os.stat("/dev/null").st_mode), "/dev/null was replaced by a file"
+    null = tmp_path / "null"
+    os.mknod(null, 0o666 | stat.S_IFCHR, os.makedev(1, 3))
+    run_bpfspy(["record", "-q", "-o", null, "--", c_progs["split"], "5"], check=True)
+    assert stat.S_ISCHR(os.stat(null).st_mode), "the device node was replaced by a file"
     p = run_bpfspy(["record", "-q", "-r", "500", "-f", "collapsed", "-o", "/dev/stdout", "--", c_progs["split"], "40"],
                    check=True)
     assert "hot_a" in p.stdout

@@ -357,6 +357,14 @@ int main(int argc, char **argv)
 		free(cli.packages);
 		return 1;
 	}
+	/* the reference script skips these silently; say so, keep its tables */
+	if (ss.skipped_indices)
+		fprintf(stderr, PROG ": %s: warning: ignored %llu sample entries that are not a frame index in "
+				"0..%zu\n", cli.file, (unsigned long long)ss.skipped_indices,
+			ss.nframes ? ss.nframes - 1 : 0);
+	if (ss.weights_mismatched)
+		fprintf(stderr, PROG ": %s: warning: %llu profile(s) have fewer weights than samples "
+				"(missing weights count as 0)\n", cli.file, (unsigned long long)ss.weights_mismatched);
 	opts.packages = cli.packages;
 	opts.npackages = cli.npackages;
 	opts.by_weight = cli.by_weight;

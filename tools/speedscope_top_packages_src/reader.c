@@ -567,10 +567,15 @@ static enum ss_status read_sampled(struct speedscope *ss, const struct profile_s
 			bool first = true;
 
 			json_array_begin(&sc);
-			while (json_array_next(&sc, &first))
-				if (frame_index_of(&sc, ss->nframes, &index) && !index_buf_push(stack, index))
+			while (json_array_next(&sc, &first)) {
+				if (!frame_index_of(&sc, ss->nframes, &index))
+					ss->skipped_indices++;
+				else if (!index_buf_push(stack, index))
 					return SS_ERR_NOMEM;
-		} else if (frame_index_of(&sc, ss->nframes, &index) && !index_buf_push(stack, index)) {
+			}
+		} else if (!frame_index_of(&sc, ss->nframes, &index)) {
+			ss->skipped_indices++;
+		} else if (!index_buf_push(stack, index)) {
 			return SS_ERR_NOMEM;
 		}
 		if (weights_left && json_array_next(&wc, &wfirst)) {
@@ -583,6 +588,8 @@ static enum ss_status read_sampled(struct speedscope *ss, const struct profile_s
 				weight = 0;
 			}
 		} else {
+			if (ps->has_weights && weights_left)
+				ss->weights_mismatched++;
 			weights_left = false;
 		}
 		uint64_t count = 1;

@@ -39,6 +39,9 @@ struct speedscope {
 	 * weighted n/rate: with the rate from their "bpfspy" block, an entry
 	 * counts as the samples it stands for. 0 for other files. */
 	double entry_rate_hz;
+	/* Odd input the reference script skips silently; reported as warnings. */
+	uint64_t skipped_indices;    /* sample elements that are not a frame index in range */
+	uint64_t weights_mismatched; /* profiles whose weights and samples differ in length */
 };
 
 struct ss_read_options {

@@ -7,28 +7,38 @@
  */
 #include "python/py_layout.h"
 
+#include <limits.h>
+
 #define NO_LINE (-1)
 
-/* 3.8/3.9: (byte delta u8, line delta i8) pairs; a line applies from its address on. */
-static int lnotab_line(const uint8_t *tab, size_t len, int firstlineno, int64_t off_bytes)
+/* Lines are summed in 64 bits and kept this small, so a hostile table or co_firstlineno
+ * (both read from the target) cannot overflow; the caller rejects anything beyond INT_MAX. */
+#define LINE_LIMIT (INT64_C(1) << 40)
+
+static int64_t add_line(int64_t line, int64_t delta)
 {
-	int64_t addr = 0;
-	int line = firstlineno;
+	line += delta;
+	return line > LINE_LIMIT ? LINE_LIMIT : line < -LINE_LIMIT ? -LINE_LIMIT : line;
+}
+
+/* 3.8/3.9: (byte delta u8, line delta i8) pairs; a line applies from its address on. */
+static int64_t lnotab_line(const uint8_t *tab, size_t len, int firstlineno, int64_t off_bytes)
+{
+	int64_t addr = 0, line = firstlineno;
 
 	for (size_t i = 0; i + 1 < len; i += 2) {
 		addr += tab[i];
 		if (addr > off_bytes)
 			break;
-		line += (int8_t)tab[i + 1];
+		line += (int8_t)tab[i + 1]; /* at most 2^20 steps of 128: no overflow */
 	}
 	return line;
 }
 
 /* 3.10: (byte length u8, line delta i8) pairs; delta -128 means the range has no line. */
-static int pairs_line(const uint8_t *tab, size_t len, int firstlineno, int64_t off_bytes)
+static int64_t pairs_line(const uint8_t *tab, size_t len, int firstlineno, int64_t off_bytes)
 {
-	int64_t end = 0;
-	int line = firstlineno;
+	int64_t end = 0, line = firstlineno;
 
 	for (size_t i = 0; i + 1 < len; i += 2) {
 		int64_t start = end;
@@ -76,7 +86,7 @@ enum location_code { LOC_SHORT_MAX = 9, LOC_ONE_LINE0 = 10, LOC_ONE_LINE2 = 12, 
 		     LOC_LONG = 14, LOC_NONE = 15 };
 
 /* 3.11+: entries of (code, length in code units) with a code-specific payload. */
-static int location_line(const uint8_t *tab, size_t len, int firstlineno, int64_t off_units)
+static int64_t location_line(const uint8_t *tab, size_t len, int firstlineno, int64_t off_units)
 {
 	struct cursor c = { tab, tab + len };
 	int64_t addr = 0, line = firstlineno;
@@ -88,14 +98,14 @@ static int location_line(const uint8_t *tab, size_t len, int firstlineno, int64_
 		if (!(head & 0x80))
 			continue; /* out of sync: resynchronise on the next entry header */
 		if (code == LOC_LONG || code == LOC_NO_COLUMNS)
-			line += read_svarint(&c);
+			line = add_line(line, read_svarint(&c));
 		else if (code >= LOC_ONE_LINE0 && code <= LOC_ONE_LINE2)
 			line += code - LOC_ONE_LINE0;
 		/* Column payloads (and the long form's end line / columns) don't matter for lines. */
 		while (c.p < c.end && !(*c.p & 0x80))
 			c.p++;
 		if (addr <= off_units && off_units < addr + units)
-			return code == LOC_NONE ? NO_LINE : (int)line;
+			return code == LOC_NONE ? NO_LINE : line;
 		addr += units;
 	}
 	return NO_LINE;
@@ -105,10 +115,9 @@ int py_linetable_line(uint32_t version_hex, enum py_lasti_kind kind, const uint8
 		      int firstlineno, int64_t lasti)
 {
 	unsigned minor = PY_MINOR(version_hex);
-	int64_t off_bytes;
-	int line;
+	int64_t off_bytes, line;
 
-	if (lasti < 0 || !tab)
+	if (lasti < 0 || lasti > UINT32_MAX || !tab) /* the walker reports a u32 */
 		return firstlineno < 0 ? 0 : firstlineno;
 	off_bytes = kind == PY_LASTI_BYTES ? lasti : lasti * 2;
 	if (minor <= 9)
@@ -117,7 +126,7 @@ int py_linetable_line(uint32_t version_hex, enum py_lasti_kind kind, const uint8
 		line = pairs_line(tab, len, firstlineno, off_bytes);
 	else
 		line = location_line(tab, len, firstlineno, off_bytes / 2);
-	if (line < 0)
+	if (line < 0 || line > INT_MAX)
 		line = firstlineno;
-	return line < 0 ? 0 : line;
+	return line < 0 ? 0 : (int)line;
 }

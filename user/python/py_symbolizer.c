@@ -6,6 +6,7 @@
  */
 #include "python/py_objects.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,10 +116,15 @@ static uint64_t field_u64(const uint8_t *obj, uint16_t off)
 /* The code object's fixed part, up to the furthest field read. */
 size_t py_code_header_len(const struct py_target *t)
 {
-	uint16_t offs[] = { t->obj.ob_type, t->proc.off.code_name, t->obj.code_linetable, t->obj.code_qualname,
-			    t->obj.code_firstlineno };
+	uint16_t offs[] = { t->obj.ob_type, t->proc.off.code_filename, t->proc.off.code_name, t->obj.code_linetable,
+			    t->obj.code_qualname, t->obj.code_firstlineno };
 	size_t need = 0;
 
+	/* fields every layout has: a layout without them is refused, not read past */
+	if (t->obj.ob_type == PY_OFF_NONE || t->obj.code_linetable == PY_OFF_NONE ||
+	    t->obj.code_firstlineno == PY_OFF_NONE || t->proc.off.code_filename == PY_OFF_NONE ||
+	    t->proc.off.code_name == PY_OFF_NONE)
+		return SIZE_MAX;
 	for (size_t i = 0; i < sizeof(offs) / sizeof(offs[0]); i++)
 		if (offs[i] != PY_OFF_NONE && (size_t)offs[i] + 8 > need)
 			need = (size_t)offs[i] + 8;
