@@ -69,6 +69,7 @@ def workloads(quick):
         "lombscargle": Workload("lombscargle", "script", (f"{w}/lombscargle.py",), needs_numpy=True),
         "threads": Workload("threads", "script", (f"{w}/threads_mix.py",)),
         "forkexec": Workload("forkexec", "shell", (f"{w}/forkexec.sh",)),
+        "sleeps": Workload("sleeps", "script", (f"{w}/sleeps.py", scale)),
     }
 
 
@@ -89,7 +90,7 @@ def plan(quick, extras):
                     ("python3.15", f"{extras}/root/usr/bin/python3.15")]
     found = [probe_interpreter(label, path) for label, path in interps]
     missing = [label for (label, _), i in zip(interps, found) if i is None]
-    names = ["calltree", "pytest"] if quick else ["calltree", "pytest", "lombscargle", "threads", "forkexec"]
+    names = ["calltree", "pytest"] if quick else ["calltree", "pytest", "lombscargle", "threads", "forkexec", "sleeps"]
     rates = [100, 1000] if quick else [100, 1000, 10000]
     return [i for i in found if i], names, rates, (2 if quick else 3), missing
 
@@ -200,9 +201,12 @@ def run_case(case, w, py, tools, idle, baseline, rates, reps, tmp, wrap, bpfspy_
     label = f"{w.name} on {py.label}"
     print(f"bench: {label}...", file=sys.stderr)
     variants = []  # (tool, rate) pairs that can run, in schedule order
-    for tool in tools + ([idle] if w.name == "threads" else []):
+    # sleeps measures one thing: what --idle's context-switch hook costs 100k short sleeps
+    case_tools = [idle] if w.name == "sleeps" else tools + ([idle] if w.name == "threads" else [])
+    case_rates = [100] if w.name == "sleeps" else rates
+    for tool in case_tools:
         why = tool.unsupported(py, w)
-        for rate in rates:
+        for rate in case_rates:
             row = {"tool": tool.name, "rate": rate, "runs": [], "figures": []}
             if why:
                 row["why_not"] = why
@@ -212,7 +216,7 @@ def run_case(case, w, py, tools, idle, baseline, rates, reps, tmp, wrap, bpfspy_
     # warm-up: page cache and .pyc files, so the first measured run is not special
     run_one(baseline, 0, w, py, tmp, wrap, "warmup")
     truth = w.truth
-    if truth is None:
+    if truth is None and w.name != "sleeps":  # only the --idle cost is measured there
         truth = figures.reference_truth(reference_stacks(profilers.Bpfspy(bpfspy_bin, ""), w, py, tmp, wrap))
         case["reference_truth_pct"] = {k: 100 * v for k, v in truth.items()}
     baselines = []

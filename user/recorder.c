@@ -268,6 +268,17 @@ static void native_sink(void *ctx, const struct frame_desc *f)
 	push_frame(ctx, f);
 }
 
+/* native_mode's maps_refresh_fn: the unwind met code mapped after the snapshot (libc after exec). */
+static const struct proc_maps *native_refresh_maps(void *ctx)
+{
+	struct recorder *r = ctx;
+	struct target_process *p = r->naming_process;
+	if (!p || p->exited || monotonic_ns() - p->maps_read_ns <= MAPS_REFRESH_MIN_NS)
+		return NULL;
+	target_process_refresh_maps(p);
+	return p->maps;
+}
+
 /* --native: unwound native frames with the Python frames merged in; returns Python frames named. */
 static size_t push_merged_frames(struct recorder *r, struct target_process *p, const struct bpfspy_sample *s,
 				 const struct py_frame_rec *py, const uint8_t *stack)
@@ -275,6 +286,7 @@ static size_t push_merged_frames(struct recorder *r, struct target_process *p, c
 	struct native_sample ns = {
 		.pid = (pid_t)s->pid,
 		.maps = p ? p->maps : NULL,
+		.refresh_maps = native_refresh_maps,
 		.ip = s->ip,
 		.sp = s->sp,
 		.bp = s->bp,

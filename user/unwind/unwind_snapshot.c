@@ -108,6 +108,10 @@ static bool restore_bp(const struct walker *w, const struct unwind_row *row, str
 		s->bp_known = false; /* the caller may not need it; rules that do will stop */
 		return true;
 	}
+	/* In an epilogue after `pop %rbp` the CFI still names the slot, now below sp: rbp already holds
+	 * the caller's value. */
+	if (row->rbp_rule == UNWIND_RBP_AT_CFA && base + (uint64_t)(int64_t)row->rbp_offset < w->sp)
+		return true;
 	if (!read_stack(w, base + (uint64_t)(int64_t)row->rbp_offset, &saved_bp)) {
 		*stop = UNWIND_STOP_LEFT_SNAPSHOT;
 		return false;

@@ -1,0 +1,186 @@
+"""--native: unwound native stacks with the Python frames merged where the eval loop ran.
+
+Each workload runs under `bpfspy record --native -f collapsed` and the stacks
+are checked for what a user relies on: they reach the root of the thread,
+Python frames sit where the eval loop was (no _PyEval_EvalFrameDefault left),
+C frames doing the work sit under the Python frame that called them, and
+samples whose halves did not pair up (marked "[merge mismatch]") stay rare.
+"""
+import re
+import subprocess
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from helpers import BPFSPY, EXTRAS, PYENV, read_collapsed, run_bpfspy
+
+ROOT_FRAMES = {"_start", "main", "__libc_start_main", "__libc_start_call_main", "start_thread", "clone", "clone3"}
+MISMATCH = "[merge mismatch]"
+PY_FRAME = re.compile(r"^(?P<name>.+) \((?P<file>[^()]*?)(:\d+)?\)$")
+
+
+def native_supported():
+    p = subprocess.run([BPFSPY, "record", "--help"], capture_output=True, text=True)
+    return "--native" in p.stdout + p.stderr
+
+
+pytestmark = pytest.mark.skipif(not native_supported(), reason="bpfspy record has no --native yet")
+
+
+def interpreter(label):
+    paths = {
+        "debian-3.11": Path("/usr/bin/python3"),
+        "pyenv-3.12": next(iter(sorted(PYENV.glob("3.12.*/bin/python3.12"))), None),
+        "3.14": EXTRAS / "root/usr/bin/python3.14",
+        "3.15": EXTRAS / "root/usr/bin/python3.15",
+    }
+    path = paths[label]
+    if path is None or not path.exists():
+        if label == "pyenv-3.12":
+            pytest.skip(f"{label} is not installed")
+        pytest.fail(f"{label} interpreter missing: {path}")
+    return str(path)
+
+
+INTERPRETERS = ["debian-3.11", "pyenv-3.12", "3.14", "3.15"]
+# Interpreters whose static C functions (builtin_sum, list_sort, map_next) keep their names.
+NAMED_BUILTINS = {"pyenv-3.12"}
+
+
+def frame_name(frame):
+    m = PY_FRAME.match(frame)
+    return m.group("name") if m and m.group("file").endswith(".py") else frame
+
+
+def is_python(frame):
+    m = PY_FRAME.match(frame)
+    return bool(m and m.group("file").endswith(".py"))
+
+
+def record_native(tmp_path, python, script, *extra, duration=None):
+    src = tmp_path / "workload.py"
+    src.write_text(textwrap.dedent(script))
+    out = tmp_path / "out.txt"
+    args = ["record", "--native", "-f", "collapsed", "-o", out, *extra]
+    if duration:
+        args += ["-d", duration]
+    p = run_bpfspy(args + ["--", python, src], timeout=300)
+    assert p.returncode == 0, p.stderr
+    stacks = [(stack.split(";"), count) for stack, count in read_collapsed(out).items()]
+    assert sum(c for _, c in stacks) > 50, p.stderr
+    return stacks, p.stderr
+
+
+def share(stacks, pred):
+    total = sum(c for _, c in stacks)
+    return sum(c for frames, c in stacks if pred(frames)) / total
+
+
+def workload_stacks(stacks, func):
+    return [(frames, c) for frames, c in stacks if any(frame_name(f) == func for f in frames)]
+
+
+SUM_SORTED = """
+    import time
+    def key(x):
+        return -x
+    def rec(n):
+        if n == 0:
+            end = time.time() + 3
+            while time.time() < end:
+                sum(range(10**6))
+                sorted(range(20000), key=key)
+            return
+        return rec(n - 1)
+    rec(30)
+"""
+
+
+@pytest.mark.parametrize("label", INTERPRETERS)
+def test_recursion_spinning_in_c(tmp_path, label):
+    stacks, stderr = record_native(tmp_path, interpreter(label), SUM_SORTED)
+    work = workload_stacks(stacks, "rec")
+    assert work, stderr
+    # the whole thread, from its root
+    assert share(work, lambda fr: frame_name(fr[0]) in ROOT_FRAMES or frame_name(fr[1]) in ROOT_FRAMES) >= 0.99, stderr
+    # the eval loop is replaced by the Python frames it ran (start-up samples before the
+    # first Python frame keep it: there is nothing to replace it with)
+    assert not any("_PyEval_EvalFrameDefault" in f for frames, _ in work for f in frames)
+    assert share(stacks, lambda fr: MISMATCH in fr) <= 0.005, stderr
+    for frames, _ in work:
+        if MISMATCH in frames:
+            continue
+        names = [frame_name(f) for f in frames if is_python(f)]
+        # <module> then 31 rec frames, then at most the key callback
+        assert names[:32] == ["<module>"] + ["rec"] * 31, names
+        assert names[32:] in ([], ["key"]), names
+    if label in NAMED_BUILTINS:
+        # sum and sorted's C work sits right under the innermost rec
+        def c_under_rec(frames, c_names):
+            last_rec = max(i for i, f in enumerate(frames) if frame_name(f) == "rec")
+            return any(frame_name(f) in c_names for f in frames[last_rec + 1:])
+        assert share(work, lambda fr: c_under_rec(fr, {"builtin_sum"})) > 0.05
+        assert share(work, lambda fr: c_under_rec(fr, {"builtin_sorted", "list_sort", "list_sort_impl"})) > 0.05
+        keyed = [fr for fr, _ in work if any(frame_name(f) == "key" for f in fr)]
+        for fr in keyed:
+            k = max(i for i, f in enumerate(fr) if frame_name(f) == "key")
+            between = [frame_name(f) for f in fr[:k] if not is_python(f)]
+            assert any(n.startswith("list_sort") for n in between), fr
+
+
+MAP_REENTRY = """
+    import time
+    END = time.time() + 3
+    def level(n):
+        if n == 0:
+            while time.time() < END:
+                sum(range(10**5))
+            return []
+        return list(map(level, [n - 1]))
+    level(50)
+"""
+
+
+@pytest.mark.parametrize("label", INTERPRETERS)
+def test_c_reentry_interleaving(tmp_path, label):
+    # 50 C re-entries need more than the default 16 KiB of stack copy to reach the root
+    stacks, stderr = record_native(tmp_path, interpreter(label), MAP_REENTRY, "--stack-size", "65536")
+    deep = [(fr, c) for fr, c in stacks if sum(frame_name(f) == "level" for f in fr) == 51]
+    assert share(stacks, lambda fr: sum(frame_name(f) == "level" for f in fr) == 51) > 0.8, stderr
+    assert share(stacks, lambda fr: MISMATCH in fr) <= 0.005, stderr
+    assert share(deep, lambda fr: frame_name(fr[0]) in ROOT_FRAMES) >= 0.99, stderr
+    for frames, _ in deep:
+        seq = [frame_name(f) for f in frames if is_python(f) or frame_name(f) == "map_next"]
+        expected = ["<module>", "level"] + (["map_next", "level"] if label in NAMED_BUILTINS else ["level"]) * 50
+        assert seq[:len(expected)] == expected, seq
+
+
+LOMB_SCARGLE = """
+    import numpy as np
+    from astropy.timeseries import LombScargle
+    rng = np.random.default_rng(seed=123)
+    N = 10**6
+    t = rng.uniform(0, 100, size=N)
+    y = rng.poisson(np.sin(50 * t) + 2, size=N)
+    frequency, power = LombScargle(t, y).autopower()
+"""
+
+
+def test_lomb_scargle_fft_under_python(tmp_path):
+    pytest.importorskip("astropy")
+    stacks, stderr = record_native(tmp_path, "/usr/bin/python3", LOMB_SCARGLE)
+    fast = workload_stacks(stacks, "lombscargle_fast")
+    assert share(stacks, lambda fr: MISMATCH in fr) <= 0.005, stderr
+    # numpy's FFT: pocketfft's C/C++ frames beneath the Python _raw_fft frame
+    def fft_native_under_raw_fft(frames):
+        names = [frame_name(f) for f in frames]
+        if "_raw_fft" not in names:
+            return False
+        below = names[names.index("_raw_fft") + 1:]
+        return any("pocketfft" in n or "execute" in n for n in below if n not in ("_raw_fft",))
+    fft = share(fast, fft_native_under_raw_fft)
+    trig = share(fast, lambda fr: "trig_sum" in [frame_name(f) for f in fr])
+    # the seed's py-spy table: trig_sum ~93% of lombscargle_fast, most of it in _raw_fft
+    assert trig > 0.6, (trig, stderr)
+    assert fft > 0.4, (fft, stderr)
