@@ -9,6 +9,7 @@
 
 #include "loader.h"
 #include "util/log.h"
+#include "util/proc_stat.h"
 
 struct dump_options {
 	pid_t pid;
@@ -114,12 +115,8 @@ int cmd_dump(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
-	char proc[32];
-	snprintf(proc, sizeof(proc), "/proc/%d", o.pid);
-	if (access(proc, F_OK) != 0) {
-		log_error("no process with PID %d", o.pid);
+	if (proc_check_target(o.pid) != 0)
 		return 1;
-	}
 	struct dump_snapshot s;
 	if (dump_snapshot_take(o.pid, &s, err, sizeof(err)) != 0) {
 		log_error("%s", err);

@@ -22,6 +22,7 @@
 #include "recorder.h"
 #include "target_process.h"
 #include "util/log.h"
+#include "util/proc_stat.h"
 
 #define POLL_MS 10
 #define STATUS_EVERY_NS 500000000ull
@@ -44,78 +45,6 @@ static void install_signal_handlers(void)
 }
 
 /* ---- targets ------------------------------------------------------------ */
-
-static bool is_kernel_thread(pid_t pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return false;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* field 9 (flags) follows "pid (comm) state ppid pgrp session tty tpgid" */
-	char *p = strrchr(buf, ')');
-	unsigned long flags = 0;
-	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %lu", &flags) != 1)
-		return false;
-	return flags & 0x00200000; /* PF_KTHREAD */
-}
-
-/* The state letter from /proc/PID/stat ('R', 'S', 'Z', ...), 0 if the process is gone. */
-static char proc_state(pid_t pid)
-{
-	char path[64], buf[512], state = 0;
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	if (p)
-		sscanf(p + 1, " %c", &state);
-	return state;
-}
-
-static int check_pid(pid_t pid)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d", pid);
-	if (access(path, F_OK) != 0) {
-		log_error("no process with PID %d", pid);
-		return -1;
-	}
-	if (is_kernel_thread(pid)) {
-		log_error("PID %d is a kernel thread; bpfspy profiles user processes (use -a --kernel for kernel time)",
-			  pid);
-		return -1;
-	}
-	if (proc_state(pid) == 'Z') {
-		log_error("PID %d is a zombie (it has exited; its parent has not reaped it): nothing to sample", pid);
-		return -1;
-	}
-	return 0;
-}
-
-static pid_t parent_of(pid_t pid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return 0;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	char *p = strrchr(buf, ')');
-	int ppid = 0;
-	if (!p || sscanf(p + 1, " %*c %d", &ppid) != 1)
-		return 0;
-	return ppid;
-}
 
 typedef void (*pid_fn)(void *ctx, pid_t pid);
 
@@ -147,7 +76,10 @@ static bool descends_from_target(const struct record_options *o, pid_t pid)
 		for (size_t i = 0; i < o->npids; i++)
 			if (o->pids[i] == pid)
 				return true;
-		pid = parent_of(pid);
+		struct proc_stat st;
+		if (proc_stat_read(pid, &st) != 0)
+			return false;
+		pid = st.ppid;
 	}
 	return false;
 }
@@ -164,7 +96,7 @@ static void follow_existing_descendant(void *arg, pid_t pid)
 static void prescan_process(void *arg, pid_t pid)
 {
 	struct follow_ctx *c = arg;
-	if (pid != getpid() && !is_kernel_thread(pid))
+	if (pid != getpid() && !proc_is_kernel_thread(pid))
 		recorder_add_process(c->recorder, pid);
 }
 
@@ -263,11 +195,9 @@ static void print_status(struct session *s, bool final)
 /* A zombie has exited: only its parent's wait is missing. */
 static bool targets_alive(const struct record_options *o)
 {
-	for (size_t i = 0; i < o->npids; i++) {
-		char state = proc_state(o->pids[i]);
-		if (state && state != 'Z' && state != 'X')
+	for (size_t i = 0; i < o->npids; i++)
+		if (proc_is_alive(o->pids[i]))
 			return true;
-	}
 	return false;
 }
 
@@ -477,7 +407,7 @@ int cmd_record(int argc, char **argv)
 		return 1;
 	}
 	for (size_t i = 0; i < o.npids; i++)
-		if (check_pid(o.pids[i]) != 0)
+		if (proc_check_target(o.pids[i]) != 0)
 			return 1;
 
 	char *base = o.output ? strdup(o.output) : default_output_name(&o);

@@ -9,6 +9,7 @@
 #include "bpfspy_events.h"
 #include "output/formats.h"
 #include "record_options.h"
+#include "util/cli_values.h"
 #include "util/log.h"
 
 void record_usage(FILE *f)
@@ -109,57 +110,6 @@ static const struct option long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int parse_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
-{
-	char *end;
-	errno = 0;
-	if (!s || !*s || *s == '-')
-		return -1;
-	unsigned long v = strtoul(s, &end, 10);
-	if (errno || *end || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int parse_pids(const char *arg, struct record_options *o)
-{
-	char *copy = strdup(arg), *save = NULL;
-	if (!copy)
-		return -1;
-	for (char *tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-		unsigned long v;
-		if (parse_uint(tok, 1, 4194304, &v) != 0) {
-			log_error("invalid PID '%s' (expected a positive number, e.g. -p 1234,5678)", tok);
-			free(copy);
-			return -1;
-		}
-		if (o->npids == RECORD_MAX_PIDS) {
-			log_error("too many PIDs (at most %d)", RECORD_MAX_PIDS);
-			free(copy);
-			return -1;
-		}
-		o->pids[o->npids++] = (pid_t)v;
-	}
-	free(copy);
-	if (!o->npids) {
-		log_error("-p needs a PID");
-		return -1;
-	}
-	return 0;
-}
-
-static int parse_duration(const char *s, double *out)
-{
-	char *end;
-	errno = 0;
-	double v = strtod(s, &end);
-	if (errno || end == s || *end || !isfinite(v) || v <= 0 || v > 31 * 24 * 3600.0)
-		return -1;
-	*out = v;
-	return 0;
-}
-
 static int add_format(const char *arg, struct record_options *o)
 {
 	enum output_format format;
@@ -180,7 +130,7 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 	unsigned long v;
 	switch (c) {
 	case 'p':
-		return parse_pids(arg, o);
+		return cli_parse_pid_list(arg, o->pids, &o->npids, RECORD_MAX_PIDS);
 	case 'a':
 		o->all = true;
 		return 0;
@@ -194,14 +144,14 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 	case 'f':
 		return add_format(arg, o);
 	case 'r':
-		if (parse_uint(arg, 1, RECORD_MAX_RATE, &v) != 0) {
+		if (cli_parse_uint(arg, 1, RECORD_MAX_RATE, &v) != 0) {
 			log_error("invalid rate '%s' (expected 1 to %d samples per second)", arg, RECORD_MAX_RATE);
 			return -1;
 		}
 		o->rate_hz = (unsigned)v;
 		return 0;
 	case 'd':
-		if (parse_duration(arg, &o->duration_s) != 0) {
+		if (cli_parse_seconds(arg, 0, 31 * 24 * 3600.0, &o->duration_s) != 0) {
 			log_error("invalid duration '%s' (expected seconds > 0, e.g. -d 10 or -d 0.5)", arg);
 			return -1;
 		}
@@ -229,18 +179,19 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 		o->comm = arg;
 		return 0;
 	case OPT_PID_FILTER: {
-		struct record_options tmp = { 0 };
-		if (parse_pids(arg, &tmp) != 0)
+		pid_t pids[RECORD_MAX_PIDS];
+		size_t n = 0;
+		if (cli_parse_pid_list(arg, pids, &n, RECORD_MAX_PIDS - o->npid_filter) != 0)
 			return -1;
-		for (size_t i = 0; i < tmp.npids && o->npid_filter < RECORD_MAX_PIDS; i++)
-			o->pid_filter[o->npid_filter++] = (uint32_t)tmp.pids[i];
+		for (size_t i = 0; i < n; i++)
+			o->pid_filter[o->npid_filter++] = (uint32_t)pids[i];
 		return 0;
 	}
 	case OPT_NATIVE_ALL:
 		o->native = o->native_all = true;
 		return 0;
 	case OPT_STACK_SIZE:
-		if (parse_uint(arg, 1024, BPFSPY_MAX_STACK_SNAPSHOT, &v) != 0) {
+		if (cli_parse_uint(arg, 1024, BPFSPY_MAX_STACK_SNAPSHOT, &v) != 0) {
 			log_error("invalid --stack-size '%s' (expected 1024 to %d bytes)", arg, BPFSPY_MAX_STACK_SNAPSHOT);
 			return -1;
 		}
@@ -253,7 +204,7 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 		o->subprocesses = false;
 		return 0;
 	case OPT_MAX_DEPTH:
-		if (parse_uint(arg, 1, BPFSPY_MAX_PY_DEPTH, &v) != 0) {
+		if (cli_parse_uint(arg, 1, BPFSPY_MAX_PY_DEPTH, &v) != 0) {
 			log_error("invalid --max-depth '%s' (expected 1 to %d)", arg, BPFSPY_MAX_PY_DEPTH);
 			return -1;
 		}

@@ -21,6 +21,7 @@
 #include "top_screen.h"
 #include "top_view.h"
 #include "util/log.h"
+#include "util/proc_stat.h"
 #include "util/u32map.h"
 
 #define POLL_MS 20
@@ -476,14 +477,9 @@ static int run(struct top_session *s)
 
 static int check_pids(const struct top_options *o)
 {
-	for (size_t i = 0; i < o->npids; i++) {
-		char path[64];
-		snprintf(path, sizeof(path), "/proc/%d", o->pids[i]);
-		if (access(path, F_OK) != 0) {
-			log_error("no process with PID %d", o->pids[i]);
+	for (size_t i = 0; i < o->npids; i++)
+		if (proc_check_target(o->pids[i]) != 0)
 			return -1;
-		}
-	}
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/cli_values.h"
 #include "util/log.h"
 
 #define TOP_MAX_RATE 20000
@@ -61,64 +62,24 @@ static const struct option long_options[] = {
 	{ NULL, 0, NULL, 0 },
 };
 
-static int parse_number(const char *s, long min, long max, long *out)
-{
-	char *end;
-	errno = 0;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || errno || v < min || v > max)
-		return -1;
-	*out = v;
-	return 0;
-}
-
-static int parse_pids(const char *arg, struct top_options *o)
-{
-	char *copy = strdup(arg), *save = NULL;
-	int rc = 0;
-	if (!copy)
-		return -1;
-	for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
-		long v;
-		if (parse_number(tok, 1, 4194304, &v) != 0) {
-			log_error("invalid PID '%s' (expected a positive number, e.g. -p 1234)", tok);
-			rc = -1;
-		} else if (o->npids == TOP_MAX_PIDS) {
-			log_error("too many PIDs (at most %d)", TOP_MAX_PIDS);
-			rc = -1;
-		} else {
-			o->pids[o->npids++] = (pid_t)v;
-		}
-	}
-	free(copy);
-	if (rc == 0 && !o->npids) {
-		log_error("-p needs a PID");
-		rc = -1;
-	}
-	return rc;
-}
-
 static int parse_one(int c, const char *arg, struct top_options *o)
 {
-	long v;
-	char *end;
+	unsigned long v;
 	switch (c) {
 	case 'p':
-		return parse_pids(arg, o);
+		return cli_parse_pid_list(arg, o->pids, &o->npids, TOP_MAX_PIDS);
 	case 'a':
 		o->all = true;
 		return 0;
 	case 'r':
-		if (parse_number(arg, 1, TOP_MAX_RATE, &v) != 0) {
+		if (cli_parse_uint(arg, 1, TOP_MAX_RATE, &v) != 0) {
 			log_error("invalid rate '%s' (expected 1 to %d samples per second)", arg, TOP_MAX_RATE);
 			return -1;
 		}
 		o->rate_hz = (unsigned)v;
 		return 0;
 	case OPT_DELAY:
-		errno = 0;
-		o->delay_s = strtod(arg, &end);
-		if (errno || end == arg || *end || !isfinite(o->delay_s) || o->delay_s < 0.1 || o->delay_s > 3600) {
+		if (cli_parse_seconds(arg, 0.0999, 3600, &o->delay_s) != 0) {
 			log_error("invalid --delay '%s' (expected 0.1 to 3600 seconds)", arg);
 			return -1;
 		}

@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: MIT
+#include "util/proc_stat.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "util/log.h"
+
+#define PF_KTHREAD 0x00200000ul
+
+int proc_stat_read(pid_t pid, struct proc_stat *out)
+{
+	char path[64], buf[1024];
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	FILE *f = fopen(path, "r");
+	if (!f)
+		return -1;
+	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n] = '\0';
+	/* the comm field may hold spaces and parentheses: fields resume after the last ')' */
+	char *p = strrchr(buf, ')');
+	int ppid = 0;
+	if (!p || sscanf(p + 1, " %c %d %*d %*d %*d %*d %lu", &out->state, &ppid, &out->flags) != 3)
+		return -1;
+	out->ppid = ppid;
+	return 0;
+}
+
+bool proc_is_kernel_thread(pid_t pid)
+{
+	struct proc_stat st;
+	return proc_stat_read(pid, &st) == 0 && (st.flags & PF_KTHREAD);
+}
+
+bool proc_is_alive(pid_t pid)
+{
+	struct proc_stat st;
+	return proc_stat_read(pid, &st) == 0 && st.state != 'Z' && st.state != 'X';
+}
+
+int proc_check_target(pid_t pid)
+{
+	struct proc_stat st;
+	if (proc_stat_read(pid, &st) != 0) {
+		log_error("no process with PID %d", pid);
+		return -1;
+	}
+	if (st.flags & PF_KTHREAD) {
+		log_error("PID %d is a kernel thread; bpfspy profiles user processes (use -a --kernel for kernel time)",
+			  pid);
+		return -1;
+	}
+	if (st.state == 'Z' || st.state == 'X') {
+		log_error("PID %d is a zombie (it has exited; its parent has not reaped it): nothing to sample", pid);
+		return -1;
+	}
+	return 0;
+}
