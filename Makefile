@@ -59,7 +59,7 @@ all: $(BUILD)/bpfspy tools
 
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libcjson-dev libcmocka-dev clang llvm bpftool \
 	libiberty-dev python3-pytest python3-numpy python3-astropy tmux jq libcap2-bin nodejs chromium \
-	linux-perf valgrind libclang-rt-14-dev golang-go gdb protobuf-compiler
+	linux-perf valgrind libclang-rt-14-dev golang-go gdb protobuf-compiler python3-pytest-xdist strace
 
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \

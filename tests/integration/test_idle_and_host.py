@@ -170,3 +170,21 @@ def test_shell_tree_of_python_processes(tmp_path):
     right = profile_with(doc, "right")
     assert left and right
     assert left[0]["name"] != right[0]["name"]
+
+
+def test_pytest_with_worker_processes(tmp_path):
+    """pytest -n 2 (xdist): the controller and both workers land in one file, each with its own profiles."""
+    tests = tmp_path / "t"
+    tests.mkdir()
+    for i in range(4):
+        (tests / f"test_spin{i}.py").write_text(
+            "def spin_in_worker():\n    x = 0\n    for i in range(1500000):\n        x += i\n\n"
+            "def test_spin():\n    spin_in_worker()\n")
+    out = tmp_path / "xdist.json"
+    run_bpfspy(["record", "-r", "500", "-o", out, "--", DEBIAN_PY, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                "-n", "2", tests], check=True, timeout=300)
+    doc = json.loads(out.read_text())
+    workers = {p["name"].split("(pid ")[1].split(")")[0] for p in profile_with(doc, "spin_in_worker")}
+    assert len(workers) == 2, [p["name"] for p in doc["profiles"]]
+    pids = {p["name"].split("(pid ")[1].split(")")[0] for p in doc["profiles"]}
+    assert len(pids) >= 3  # the controller too
