@@ -91,6 +91,14 @@ def test_pprof_header(recording):
     assert re.search(r"Duration: [\d.]+", raw)
 
 
+def test_pprof_mappings_carry_build_ids(recording, c_progs):
+    raw = go_pprof("-raw", str(recording["pprof"]))
+    notes = subprocess.run(["readelf", "-n", str(c_progs["split"])], capture_output=True, text=True).stdout
+    build_id = re.search(r"Build ID: ([0-9a-f]+)", notes).group(1)
+    mapping = [l for l in raw.split("Mappings", 1)[1].splitlines() if str(c_progs["split"]) in l]
+    assert mapping and build_id in mapping[0], mapping
+
+
 def test_convert_to_collapsed_equals_direct_collapsed(recording, tmp_path):
     out = tmp_path / "converted.txt"
     run_bpfspy(["convert", recording["speedscope"], "-f", "collapsed", "-o", out], check=True)
