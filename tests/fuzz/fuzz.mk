@@ -15,7 +15,7 @@
 # skipped with a warning, so a half-added harness cannot break make test.
 #
 #   make fuzz-smoke                 every harness ~10 s (part of make test)
-#   make fuzz FUZZ_SECONDS=300      every harness for N seconds
+#   make fuzz FUZZ_SECONDS=300      every harness for N seconds (FUZZ_JOBS=4: four at a time)
 #   make build-fuzz/fuzz_NAME       build one harness
 
 FUZZ_BUILD ?= build-fuzz
@@ -45,17 +45,19 @@ $(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c $$(FUZZ_SRCS_$$*) $(wildcard include/*
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) $(FUZZ_INCS_$*) -o $@ $< $(FUZZ_SRCS_$*) $(FUZZ_LIBS_$*)
 
-# Runs each harness for $(1) seconds: committed seeds are read-only input,
-# new corpus entries and crash artifacts go under $(FUZZ_BUILD).
-fuzz_run_all = fail=0; for n in $(FUZZ_NAMES); do \
+# Runs each harness for $(1) seconds, FUZZ_JOBS at a time: committed seeds
+# are read-only input, new corpus entries and crash artifacts go under
+# $(FUZZ_BUILD). Each harness's last lines (run count) are printed when done.
+FUZZ_JOBS ?= 1
+fuzz_one = n=$$1; \
 	mkdir -p $(FUZZ_BUILD)/corpus/$$n $(FUZZ_BUILD)/artifacts/$$n tests/fuzz/corpus/$$n; \
-	echo "== fuzz $$n for $(1)s"; \
-	$(FUZZ_BUILD)/fuzz_$$n -max_total_time=$(1) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+	if $(FUZZ_BUILD)/fuzz_$$n -max_total_time=$(1) -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
 		-artifact_prefix=$(FUZZ_BUILD)/artifacts/$$n/ $(FUZZ_BUILD)/corpus/$$n tests/fuzz/corpus/$$n \
-		> $(FUZZ_BUILD)/fuzz_$$n.log 2>&1 \
-		&& grep -E '^(Done|stat::number_of_executed_units)' $(FUZZ_BUILD)/fuzz_$$n.log \
-		|| { fail=1; tail -n 40 $(FUZZ_BUILD)/fuzz_$$n.log; echo "fuzz $$n FAILED (log: $(FUZZ_BUILD)/fuzz_$$n.log)"; }; \
-	done; exit $$fail
+		> $(FUZZ_BUILD)/fuzz_$$n.log 2>&1; then \
+		echo "== fuzz $$n ($(1)s): $$(grep -E "^stat::number_of_executed_units" $(FUZZ_BUILD)/fuzz_$$n.log | \
+			sed "s/.*: *//") runs, no crash"; \
+	else tail -n 40 $(FUZZ_BUILD)/fuzz_$$n.log; echo "fuzz $$n FAILED (log: $(FUZZ_BUILD)/fuzz_$$n.log)"; exit 1; fi
+fuzz_run_all = printf "%s\n" $(FUZZ_NAMES) | xargs -P $(FUZZ_JOBS) -I{} sh -c '$(call fuzz_one,$(1))' fuzz {}
 
 fuzz-build: $(FUZZ_BINS)
 .PHONY: fuzz-build
