@@ -69,9 +69,12 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 	__u32 tgid = p->tgid, tid = p->pid;
 
 	bpf_map_delete_elem(&tstate_cache, &tid);
+	bpf_map_delete_elem(&offcpu_since, &tid);
 	if (!group_dead || !is_followed(tgid))
 		return 0;
 	bpf_map_delete_elem(&py_procs, &tgid);
+	/* the pid may be reused by an unrelated process */
+	bpf_map_delete_elem(&followed, &tgid);
 	emit_proc_event(EV_EXIT, tgid, 0, (__u32)p->exit_code, 0);
 	return 0;
 }

@@ -95,6 +95,14 @@ static __always_inline struct sample_buf *sample_buffer(__u32 kind)
 }
 
 
+/* tid -> when it left the CPU (also the key of its pending sample) */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, MAX_THREADS);
+	__type(key, __u32);
+	__type(value, __u64);
+} offcpu_since SEC(".maps");
+
 struct code_key {
 	__u32 tgid;
 	__u32 _pad;

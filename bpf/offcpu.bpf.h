@@ -10,16 +10,11 @@
 
 #include "maps.bpf.h"
 
+#define PF_EXITING_FLAG 0x00000004
+#define PF_KTHREAD_FLAG 0x00200000
 #define TASK_INTERRUPTIBLE_STATE 0x1
 #define TASK_UNINTERRUPTIBLE_STATE 0x2
 
-/* tid -> when it left the CPU (also the key of its pending sample) */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, MAX_THREADS);
-	__type(key, __u32);
-	__type(value, __u64);
-} offcpu_since SEC(".maps");
 
 static __always_inline __u32 offcpu_reason_of(bool preempt, unsigned int prev_state)
 {
@@ -60,7 +55,8 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 		return 0;
 	__u64 now = bpf_ktime_get_ns();
 
-	if (prev->pid && is_followed(prev->tgid) && !(prev->flags & 0x00200000 /* PF_KTHREAD */)) {
+	/* an exiting thread never comes back: its last switch-out would be weighed until the end */
+	if (prev->pid && is_followed(prev->tgid) && !(prev->flags & (PF_KTHREAD_FLAG | PF_EXITING_FLAG))) {
 		__u32 tid = prev->pid;
 		struct sample_request req = {
 			.buf = SAMPLE_BUF_OFFCPU,

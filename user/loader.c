@@ -40,9 +40,11 @@ struct sampler {
  * every CPU (the reader drains every 10 ms), as a power of two. Its pages are
  * mapped into bpfspy, so an oversized buffer is resident memory for nothing.
  */
-static __u32 ring_buffer_bytes(int ncpus, bool snapshots)
+static __u32 ring_buffer_bytes(int ncpus, bool snapshots, bool offcpu)
 {
-	unsigned long long want = (unsigned long long)ncpus * (snapshots ? (16ull << 20) : (4ull << 20));
+	/* --idle --native sends a stack snapshot at every context switch too */
+	unsigned long long want = (unsigned long long)ncpus * (snapshots ? (16ull << 20) : (4ull << 20)) *
+				  (snapshots && offcpu ? 2 : 1);
 	__u32 size = 8u << 20;
 	while (size < want && size < (256u << 20))
 		size <<= 1;
@@ -123,7 +125,7 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	bpf_program__set_autoattach(s->skel->progs.on_switch, o->offcpu);
 	int ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0 || bpf_map__set_max_entries(s->skel->maps.scratch, 2 * (__u32)ncpus) != 0 ||
-	    bpf_map__set_max_entries(s->skel->maps.events, ring_buffer_bytes(ncpus, o->stack_snapshot_bytes > 0)) != 0) {
+	    bpf_map__set_max_entries(s->skel->maps.events, ring_buffer_bytes(ncpus, o->stack_snapshot_bytes > 0, o->offcpu)) != 0) {
 		snprintf(err, errlen, "cannot size the per-CPU sample buffers");
 		goto fail;
 	}

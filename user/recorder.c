@@ -207,13 +207,20 @@ static void on_mmap_exec(struct recorder *r, const struct bpfspy_proc_event *e)
 	detect_python(r, p);
 }
 
+/*
+ * Everything the BPF side sent about a process before its exit is ahead of
+ * the exit record in the ring buffer, so its state can go now: a host with
+ * churning processes must not keep their maps, symbolizers and open
+ * /proc/PID/mem files until the end.
+ */
 static void on_process_exit(struct recorder *r, const struct bpfspy_proc_event *e)
 {
-	struct target_process *p = u32map_get(&r->procs, e->pid);
-	if (p)
-		p->exited = true;
-	if (r->sampler && p && p->python == PYTHON_PENDING)
+	struct target_process *p = u32map_remove(&r->procs, e->pid);
+	if (!p)
+		return;
+	if (r->sampler && p->python == PYTHON_PENDING)
 		sampler_set_pending(r->sampler, p->pid, false);
+	target_process_free(p);
 }
 
 /* ---- frames ------------------------------------------------------------- */

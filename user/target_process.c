@@ -8,6 +8,9 @@
 
 #include "util/log.h"
 
+/* A few hundred ms of samples: longer than any interpreter takes to initialise. */
+#define MAX_PENDING_CHECKS 200
+
 uint64_t monotonic_ns(void)
 {
 	struct timespec ts;
@@ -32,6 +35,7 @@ static void drop_python(struct target_process *p)
 	py_symbolizer_free(p->pysym);
 	p->pysym = NULL;
 	p->python = PYTHON_UNKNOWN;
+	p->pending_checks = 0;
 	memset(&p->py, 0, sizeof(p->py));
 }
 
@@ -69,6 +73,14 @@ bool target_process_detect_python(struct target_process *p, struct elf_cache *ca
 			  (unsigned long long)t.proc.runtime_addr, t.runtime_module);
 		return true;
 	case PY_DETECT_PENDING:
+		/* libpython not mapped yet, or the interpreter mid-initialisation: bounded retries */
+		if (++p->pending_checks > MAX_PENDING_CHECKS && t.warning[0]) {
+			p->python = PYTHON_UNSUPPORTED;
+			if (!p->warned)
+				log_warn("pid %d (%s): %s; recording native frames only", p->pid, p->comm, t.warning);
+			p->warned = true;
+			return false;
+		}
 		p->python = PYTHON_PENDING;
 		return false;
 	case PY_DETECT_UNSUPPORTED:

@@ -31,6 +31,7 @@ struct target_process {
 	struct py_symbolizer *pysym;
 	bool exited;
 	bool warned;
+	unsigned pending_checks; /* detections that said "not yet" */
 };
 
 struct target_process *target_process_new(pid_t pid, const char *comm);

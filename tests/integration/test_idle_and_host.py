@@ -188,3 +188,14 @@ def test_pytest_with_worker_processes(tmp_path):
     assert len(workers) == 2, [p["name"] for p in doc["profiles"]]
     pids = {p["name"].split("(pid ")[1].split(")")[0] for p in doc["profiles"]}
     assert len(pids) >= 3  # the controller too
+
+
+def test_idle_time_of_exited_processes_ends_at_their_exit(tmp_path):
+    """An exiting thread's last switch-out must not count as off-CPU time until the recording ends."""
+    out = tmp_path / "exit.json"
+    run_bpfspy(["record", "-i", "-o", out, "--", "sh", "-c", "sleep 0.05; sleep 1.5"], check=True)
+    doc = json.loads(out.read_text())
+    sleeps = sorted(thread_totals(doc)[p["name"]] for p in doc["profiles"] if p["name"].startswith("sleep "))
+    assert len(sleeps) == 2, [p["name"] for p in doc["profiles"]]
+    assert sleeps[0] < 0.4, sleeps      # the 50 ms sleep, with exec and exit
+    assert 1.4 < sleeps[1] < 2.0, sleeps

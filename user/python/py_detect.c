@@ -262,8 +262,15 @@ static enum py_detect_result fill_target(pid_t pid, const struct runtime_module 
 		out->proc.off.version_hex = out->version_hex;
 		out->obj = l.obj;
 		fill_capture_offsets(out);
-		if (!offsets_consistent(&mem, &l.off, out->proc.runtime_addr))
-			r = unsupported(out, "Python %s: %s", "thread state does not match its interpreter");
+		/*
+		 * Read while the interpreter builds or tears down its thread list: try
+		 * again later (the caller gives up after a while, with this warning).
+		 */
+		if (!offsets_consistent(&mem, &l.off, out->proc.runtime_addr)) {
+			snprintf(out->warning, sizeof(out->warning), "Python %s: thread state does not match its interpreter",
+				 out->version);
+			r = PY_DETECT_PENDING;
+		}
 	}
 	if (r == PY_DETECT_PYTHON) {
 		out->proc.gil_addr = locate_gil(&mem, &l, out->proc.runtime_addr);
