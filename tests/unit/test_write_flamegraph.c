@@ -271,7 +271,7 @@ static void test_100k_stacks_bounded(void **state)
 	assert_int_equal(stat(path, &st), 0);
 	print_message("100k stacks: %.1f MB in %.2f s\n", (double)st.st_size / 1e6, took);
 	assert_true(st.st_size < 20 * 1000 * 1000);
-	assert_true(took < 10.0);
+	/* time is reported, not asserted: speed belongs to make bench */
 	parse_svg(path, &got);
 	/* levels 1-4 are >= 0.1 px wide (1 + 10 + 100 + 1000 + 10000 frames with "all"); 100000 leaves are not */
 	assert_int_equal(got.n, 1 + 10 + 100 + 1000 + 10000);

@@ -458,7 +458,7 @@ static void test_scale_one_million_samples(void **state)
 	assert_int_equal(profile_sample_count(p), SCALE_SAMPLES);
 	/* generous bounds: these catch an accidental per-sample copy of the stack or a quadratic loop */
 	assert_true(mb < 128);
-	assert_true(write_s < 5.0);
+	/* time is reported, not asserted: speed belongs to make bench */
 	profile_free(p);
 }
 
