@@ -279,8 +279,9 @@ static void expect_failure(const char *json, int want_status, const char *stderr
 	free(out);
 	free(err);
 	unlink(path);
-	strcat(path, ".err");
-	unlink(path);
+	char err_path[sizeof(path) + 4];
+	snprintf(err_path, sizeof(err_path), "%s.err", path);
+	unlink(err_path);
 }
 
 static void test_bad_input_exit_codes(void **state)
