@@ -115,7 +115,7 @@ def _start_in_namespace(tmp_path):
     inner = ("mkdir -p /tmp/bpfspy-ns && mount -t tmpfs tmpfs /tmp/bpfspy-ns && "
              f"cp {DEBIAN_PY} /tmp/bpfspy-ns/python && cp {PY / 'spin_forever.py'} /tmp/bpfspy-ns/ns_prog.py && "
              "exec /tmp/bpfspy-ns/python /tmp/bpfspy-ns/ns_prog.py")
-    proc = subprocess.Popen([unshare, "--pid", "--mount", "--fork", "sh", "-c", inner])
+    proc = subprocess.Popen([unshare, "--pid", "--mount", "--fork", "--kill-child", "sh", "-c", inner])
     deadline = time.time() + 10
     while time.time() < deadline:
         out = subprocess.run(["pgrep", "-f", "/tmp/bpfspy-ns/ns_prog.py"], capture_output=True, text=True).stdout
@@ -146,9 +146,10 @@ def test_process_in_other_namespaces(tmp_path, how):
         files = {frames[i].get("file") for p in hits for s in p["samples"] for i in s}
         assert "/tmp/bpfspy-ns/ns_prog.py" in files
     finally:
+        # the namespace's init ignores SIGTERM from outside: SIGKILL
+        subprocess.run(["pkill", "-KILL", "-f", "/tmp/bpfspy-ns/ns_prog.py"])
         proc.kill()
         proc.wait()
-        subprocess.run(["pkill", "-f", "/tmp/bpfspy-ns/ns_prog.py"])
 
 
 def test_multiprocessing_fork_and_spawn(tmp_path):

@@ -182,7 +182,8 @@ def test_other_mount_namespace(tmp_path, split_prog):
     private.mkdir()
     script = (f"mount -t tmpfs tmpfs {private} && cp {split_prog} {private}/nsprog && "
               f"exec {private}/nsprog 1000000")
-    ns = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--fork", "sh", "-c", script],
+    ns = subprocess.Popen(["unshare", "--mount", "--propagation", "private", "--fork", "--kill-child",
+                           "sh", "-c", script],
                           stdout=subprocess.DEVNULL)
     try:
         def child_pid():
@@ -196,8 +197,9 @@ def test_other_mount_namespace(tmp_path, split_prog):
         assert p.returncode == 0, p.stderr
         assert "hot_a" in frame_names(out), sorted(frame_names(out))[:20]
     finally:
-        ns.kill()
+        # children first: once unshare is gone they are reparented and -P no longer finds them
         subprocess.run(["pkill", "-KILL", "-P", str(ns.pid)])
+        ns.kill()
         ns.wait()
 
 
