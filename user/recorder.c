@@ -344,9 +344,29 @@ static void symbolize_native(struct recorder *r, struct target_process *p, uint6
 	native_symbolize(r->elf, p ? p->pid : 0, maps, ip, is_return, out);
 }
 
+/* A frame-pointer walk through code built without them returns data, not return addresses. */
+static bool plausible_return_address(const struct target_process *p, uint64_t ip)
+{
+	if (!p || !p->maps)
+		return true;
+	const struct proc_map *m = proc_maps_find(p->maps, ip);
+	return m && m->executable;
+}
+
+/* Re-reads the maps once if ip may be code mapped after the snapshot; true if it now is. */
+static bool refresh_for(struct target_process *p, uint64_t ip)
+{
+	if (!p->maps || proc_maps_find(p->maps, ip) || monotonic_ns() - p->maps_read_ns <= MAPS_REFRESH_MIN_NS)
+		return false;
+	target_process_refresh_maps(p);
+	return plausible_return_address(p, ip);
+}
+
 static void push_native_frames(struct recorder *r, struct target_process *p, const uint64_t *ips, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
+		if (i > 0 && !plausible_return_address(p, ips[i]) && !(p && !p->exited && refresh_for(p, ips[i])))
+			break;
 		struct native_frame nf;
 		symbolize_native(r, p, ips[i], i > 0, &nf);
 		struct frame_desc f = { .name = nf.name, .file = nf.module, .kind = FRAME_NATIVE };
