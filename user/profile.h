@@ -101,6 +101,13 @@ size_t profile_stack_frames(const struct profile *p, uint32_t stack_id, uint32_t
 size_t profile_stack_depth(const struct profile *p, uint32_t stack_id);
 
 /*
+ * A stack's frames, root first, in a buffer the caller keeps between calls
+ * (buf and cap grow as needed; the caller frees buf at the end). Returns the depth, or
+ * -1 when the buffer could not grow.
+ */
+long profile_stack_load(const struct profile *p, uint32_t stack_id, uint32_t **buf, size_t *cap);
+
+/*
  * The prefix tree itself, for writers that aggregate by stack: stack ids are
  * dense in [0, profile_stack_count()), and a stack's parent id is smaller than
  * its own. parent is PROFILE_NO_STACK for a root frame (and for a bad id).

@@ -52,6 +52,22 @@ size_t profile_stack_depth(const struct profile *p, uint32_t stack_id)
 	return p->stacks.nodes[stack_id].depth;
 }
 
+long profile_stack_load(const struct profile *p, uint32_t stack_id, uint32_t **buf, size_t *cap)
+{
+	size_t depth = profile_stack_depth(p, stack_id);
+
+	if (depth > *cap) {
+		uint32_t *grown = reallocarray(*buf, depth, sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		*buf = grown;
+		*cap = depth;
+	}
+	profile_stack_frames(p, stack_id, *buf, depth);
+	return (long)depth;
+}
+
 size_t profile_stack_frames(const struct profile *p, uint32_t stack_id, uint32_t *out, size_t cap)
 {
 	size_t depth = profile_stack_depth(p, stack_id);

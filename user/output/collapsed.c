@@ -124,17 +124,11 @@ static int cmp_u32(const void *a, const void *b)
 
 static int write_line(struct collapsed_writer *w, const char *prefix, uint32_t stack_id)
 {
-	size_t depth = profile_stack_depth(w->p, stack_id);
+	long loaded = profile_stack_load(w->p, stack_id, &w->scratch, &w->scratch_cap);
 
-	if (depth > w->scratch_cap) {
-		uint32_t *grown = reallocarray(w->scratch, depth, sizeof(*grown));
-
-		if (!grown)
-			return -1;
-		w->scratch = grown;
-		w->scratch_cap = depth;
-	}
-	profile_stack_frames(w->p, stack_id, w->scratch, depth);
+	if (loaded < 0)
+		return -1;
+	size_t depth = (size_t)loaded;
 	if (prefix) {
 		fputs(prefix, w->f);
 		putc(';', w->f);

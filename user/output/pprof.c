@@ -294,17 +294,11 @@ static void number_label(struct pprof_writer *w, const char *key, int64_t value)
 
 static int encode_sample(struct pprof_writer *w, uint32_t stack_id, const struct profile_thread_info *t)
 {
-	size_t depth = profile_stack_depth(w->p, stack_id);
+	long loaded = profile_stack_load(w->p, stack_id, &w->scratch, &w->scratch_cap);
 
-	if (depth > w->scratch_cap) {
-		uint32_t *grown = reallocarray(w->scratch, depth, sizeof(*grown));
-
-		if (!grown)
-			return -1;
-		w->scratch = grown;
-		w->scratch_cap = depth;
-	}
-	profile_stack_frames(w->p, stack_id, w->scratch, depth);
+	if (loaded < 0)
+		return -1;
+	size_t depth = (size_t)loaded;
 
 	pb_mark sample = pb_open(&w->msg, PROFILE_SAMPLE);
 	pb_mark ids = pb_open(&w->msg, SAMPLE_LOCATION_ID);

@@ -174,20 +174,14 @@ static int reserve_bytes(char **buf, size_t *cap, size_t need)
 /* Formats "[i,j,k]" (root first) into scratch_text; returns its length or -1. */
 static ssize_t format_stack(struct speedscope_writer *w, uint32_t stack_id)
 {
-	size_t depth = profile_stack_depth(w->p, stack_id);
+	long loaded = profile_stack_load(w->p, stack_id, &w->scratch_frames, &w->scratch_cap);
 
-	if (depth > w->scratch_cap) {
-		uint32_t *grown = reallocarray(w->scratch_frames, depth, sizeof(*grown));
-
-		if (!grown)
-			return -1;
-		w->scratch_frames = grown;
-		w->scratch_cap = depth;
-	}
+	if (loaded < 0)
+		return -1;
+	size_t depth = (size_t)loaded;
 	/* 10 digits and a comma per frame, plus the brackets */
 	if (reserve_bytes(&w->scratch_text, &w->scratch_text_cap, depth * 11 + 3) < 0)
 		return -1;
-	profile_stack_frames(w->p, stack_id, w->scratch_frames, depth);
 
 	char *out = w->scratch_text;
 	char digits[12];
