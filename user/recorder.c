@@ -213,8 +213,11 @@ static void on_mmap_exec(struct recorder *r, const struct bpfspy_proc_event *e)
  * churning processes must not keep their maps, symbolizers and open
  * /proc/PID/mem files until the end.
  */
+static void close_offcpu_of_process(struct recorder *r, uint32_t pid, uint64_t exit_ns);
+
 static void on_process_exit(struct recorder *r, const struct bpfspy_proc_event *e)
 {
+	close_offcpu_of_process(r, e->pid, e->ts_ns);
 	struct target_process *p = u32map_remove(&r->procs, e->pid);
 	if (!p)
 		return;
@@ -523,6 +526,31 @@ static void on_offcpu_end(struct recorder *r, const struct bpfspy_offcpu_end *e)
 	u32map_remove(&r->offcpu_pending, e->tid);
 	add_offcpu(r, p, e->duration_ns);
 	free(p);
+}
+
+/*
+ * A thread's return to the CPU can be lost with the ring buffer full; its
+ * off-CPU stack must not then stay open until the recording ends. At the
+ * process's exit every such interval ends.
+ */
+static void close_offcpu_of_process(struct recorder *r, uint32_t pid, uint64_t exit_ns)
+{
+	uint32_t tids[64];
+	size_t n = 0;
+
+	/* collect first: removing reshuffles the table */
+	for (size_t i = 0; i < r->offcpu_pending.cap && n < sizeof(tids) / sizeof(tids[0]); i++) {
+		struct pending_offcpu *p = r->offcpu_pending.keys[i] ? r->offcpu_pending.vals[i] : NULL;
+		if (p && p->pid == pid)
+			tids[n++] = p->tid;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pending_offcpu *p = u32map_remove(&r->offcpu_pending, tids[i]);
+		add_offcpu(r, p, exit_ns > p->since_ns ? exit_ns - p->since_ns : 0);
+		free(p);
+	}
+	if (n == sizeof(tids) / sizeof(tids[0]))
+		close_offcpu_of_process(r, pid, exit_ns); /* more threads than one pass holds */
 }
 
 void recorder_finish(struct recorder *r, uint64_t now_ns)
