@@ -109,17 +109,10 @@ static uint64_t str_hash(const char *s)
 static bool str_intern_grow(struct str_intern *t)
 {
 	size_t n = t->nslots ? t->nslots * 2 : 256;
-	uint32_t *slots = calloc(n, sizeof(*slots));
+	uint32_t *slots = slots_rebuild(t->hashes, t->count, n);
 
 	if (!slots)
 		return false;
-	for (size_t id = 0; id < t->count; id++) {
-		size_t s = t->hashes[id] & (n - 1);
-
-		while (slots[s])
-			s = (s + 1) & (n - 1);
-		slots[s] = (uint32_t)(id + 1);
-	}
 	free(t->slots);
 	t->slots = slots;
 	t->nslots = n;

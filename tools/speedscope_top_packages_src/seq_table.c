@@ -34,20 +34,29 @@ uint64_t seq_hash(const uint32_t *seq, size_t len)
 	return h;
 }
 
+uint32_t *slots_rebuild(const uint64_t *hashes, size_t count, size_t nslots)
+{
+	uint32_t *slots = calloc(nslots, sizeof(*slots));
+
+	if (!slots)
+		return NULL;
+	for (size_t id = 0; id < count; id++) {
+		size_t s = hashes[id] & (nslots - 1);
+
+		while (slots[s])
+			s = (s + 1) & (nslots - 1);
+		slots[s] = (uint32_t)(id + 1);
+	}
+	return slots;
+}
+
 static bool grow_slots(struct seq_table *t)
 {
 	size_t n = t->nslots ? t->nslots * 2 : 1024;
-	uint32_t *slots = calloc(n, sizeof(*slots));
+	uint32_t *slots = slots_rebuild(t->hashes, t->count, n);
 
 	if (!slots)
 		return false;
-	for (size_t id = 0; id < t->count; id++) {
-		size_t s = t->hashes[id] & (n - 1);
-
-		while (slots[s])
-			s = (s + 1) & (n - 1);
-		slots[s] = (uint32_t)(id + 1);
-	}
 	free(t->slots);
 	t->slots = slots;
 	t->nslots = n;

@@ -34,4 +34,8 @@ static inline const uint32_t *seq_table_get(const struct seq_table *t, size_t id
 /* Hashes a uint32 key to a table slot; shared by the small maps elsewhere. */
 uint64_t seq_hash(const uint32_t *seq, size_t len);
 
+/* Open-addressing slots (id + 1, 0 = empty) for count ids with these hashes;
+ * nslots is a power of two. Shared by the tables that grow by rehashing. */
+uint32_t *slots_rebuild(const uint64_t *hashes, size_t count, size_t nslots);
+
 #endif
