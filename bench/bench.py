@@ -145,6 +145,8 @@ def main():
     ap.add_argument("--extras", default="/opt/bpfspy-extras")
     ap.add_argument("--reps", type=int, help="interleaved repetitions (default 2 quick, 3 full)")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
+    ap.add_argument("--workloads", help="comma-separated subset of the plan's workloads, e.g. sleeps")
+    ap.add_argument("--no-writers", action="store_true", help="skip the output-writer benchmark")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     bpfspy_bin = os.path.join(build, "bpfspy")
@@ -153,6 +155,12 @@ def main():
 
     interps, names, rates, reps, missing = plan(args.quick, args.extras)
     reps = args.reps or reps
+    if args.workloads:
+        wanted = args.workloads.split(",")
+        unknown = [n for n in wanted if n not in names]
+        if unknown:
+            sys.exit(f"bench: unknown workload {', '.join(unknown)} (this plan has {', '.join(names)})")
+        names = wanted
     all_workloads = workloads(args.quick)
     baseline = profilers.Baseline()
     tools = [profilers.Bpfspy(bpfspy_bin, help_text), profilers.Bpfspy(bpfspy_bin, help_text, "native"),
@@ -177,8 +185,9 @@ def main():
                         case["skipped"] = "needs numpy/astropy/pytest: Debian python3 only"
                         continue
                     run_case(case, w, py, tools, idle, baseline, rates, reps, tmp, wrap, bpfspy_bin)
-            print("bench: output writers (1 M samples)...", file=sys.stderr)
-            results["output"] = output_benchmark(build, tmp, bpfspy_bin, wrap)
+            if not args.no_writers:
+                print("bench: output writers (1 M samples)...", file=sys.stderr)
+                results["output"] = output_benchmark(build, tmp, bpfspy_bin, wrap)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     results["host"]["load_after"] = measure.load_average()

@@ -12,18 +12,54 @@
 
 #define PF_EXITING_FLAG 0x00000004
 #define PF_KTHREAD_FLAG 0x00200000
-#define TASK_INTERRUPTIBLE_STATE 0x1
 #define TASK_UNINTERRUPTIBLE_STATE 0x2
 
 
-static __always_inline __u32 offcpu_reason_of(bool preempt, unsigned int prev_state)
+#define ENOSYS_RETURN ((unsigned long)-38) /* rax while a syscall has not returned */
+
+/*
+ * Why a thread waits, from the system call it sleeps in: cheap, where walking
+ * the kernel stack and naming its functions costs microseconds per switch.
+ * Numbers are the x86-64 ABI; elsewhere only the task state is used.
+ */
+static __always_inline __u32 offcpu_reason_of_syscall(struct task_struct *task)
+{
+#if defined(__TARGET_ARCH_x86)
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	/* in a fault, orig_ax holds an error code: only a pending syscall has rax == -ENOSYS */
+	if (!regs || BPF_CORE_READ(regs, ax) != ENOSYS_RETURN)
+		return OFFCPU_UNKNOWN;
+	switch (BPF_CORE_READ(regs, orig_ax)) {
+	case 34: case 35: case 128: case 130: case 230: /* pause nanosleep rt_sigtimedwait rt_sigsuspend clock_nanosleep */
+		return OFFCPU_SLEEP;
+	case 202: case 449: case 455: /* futex futex_waitv futex_wait */
+		return OFFCPU_FUTEX;
+	case 23: case 270: /* select pselect6: with no descriptors, Python <= 3.10's time.sleep */
+		return BPF_CORE_READ(regs, di) == 0 ? OFFCPU_SLEEP : OFFCPU_POLL;
+	case 7: case 232: case 271: case 281: case 441: /* poll epoll_wait ppoll epoll_pwait epoll_pwait2 */
+		return OFFCPU_POLL;
+	case 61: case 247: /* wait4 waitid */
+		return OFFCPU_CHILD;
+	case 0: case 1: case 2: case 17: case 18: case 19: case 20: case 26: case 40: /* read write open pread pwrite readv writev msync sendfile */
+	case 42: case 43: case 44: case 45: case 46: case 47: case 73: case 74: case 75: /* connect accept sendto recvfrom sendmsg recvmsg flock fsync fdatasync */
+	case 208: case 257: case 275: case 288: case 295: case 296: case 299: case 307: /* io_getevents openat splice accept4 preadv pwritev recvmmsg sendmmsg */
+	case 326: case 327: case 328: case 426: /* copy_file_range preadv2 pwritev2 io_uring_enter */
+		return OFFCPU_IO;
+	}
+#endif
+	return OFFCPU_UNKNOWN;
+}
+
+static __always_inline __u32 offcpu_reason_of(struct task_struct *task, bool preempt, unsigned int prev_state)
 {
 	if (preempt || prev_state == 0)
 		return OFFCPU_PREEMPTED;
+	__u32 reason = offcpu_reason_of_syscall(task);
+	if (reason != OFFCPU_UNKNOWN)
+		return reason;
+	/* page-ins, and syscalls not listed above, sleeping uninterruptibly */
 	if (prev_state & TASK_UNINTERRUPTIBLE_STATE)
 		return OFFCPU_IO;
-	if (prev_state & TASK_INTERRUPTIBLE_STATE)
-		return OFFCPU_SLEEP;
 	return OFFCPU_UNKNOWN;
 }
 
@@ -61,8 +97,8 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 		struct sample_request req = {
 			.buf = SAMPLE_BUF_OFFCPU,
 			.flags = SAMPLE_OFFCPU,
-			.reason = offcpu_reason_of(preempt, prev_state),
-			.kernel = true, /* tells why it waits: futex, poll, read, nanosleep */
+			.reason = offcpu_reason_of(prev, preempt, prev_state),
+			.kernel = collect_kernel,
 			.ts_ns = now,
 			.regs = NULL,
 		};

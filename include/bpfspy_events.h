@@ -94,7 +94,8 @@ struct bpfspy_sample {
 	char comm[BPFSPY_COMM_LEN];
 };
 
-enum offcpu_reason { OFFCPU_UNKNOWN = 0, OFFCPU_SLEEP, OFFCPU_IO, OFFCPU_FUTEX, OFFCPU_PREEMPTED };
+/* why an off-CPU thread waits, from its state and the system call it sleeps in */
+enum offcpu_reason { OFFCPU_UNKNOWN = 0, OFFCPU_SLEEP, OFFCPU_IO, OFFCPU_FUTEX, OFFCPU_PREEMPTED, OFFCPU_POLL, OFFCPU_CHILD };
 
 /* EV_EXEC / EV_EXIT / EV_FORK / EV_MMAP_EXEC */
 struct bpfspy_proc_event {

@@ -446,50 +446,15 @@ struct pending_offcpu {
 	uint32_t frames[]; /* root first */
 };
 
-struct wait_kind {
-	const char *needle; /* in a kernel function name */
-	const char *marker;
-};
-
-/* Most specific first: a futex wait goes through schedule_hrtimeout too. */
-static const struct wait_kind wait_kinds[] = {
-	{ "futex", "[futex]" },
-	{ "nanosleep", "[sleep]" },
-	{ "epoll", "[poll]" },
-	{ "poll", "[poll]" },
-	{ "select", "[poll]" },
-	{ "pipe_read", "[I/O]" },
-	{ "pipe_write", "[I/O]" },
-	{ "sock", "[I/O]" },
-	{ "tcp_", "[I/O]" },
-	{ "unix_stream", "[I/O]" },
-	{ "io_schedule", "[I/O]" },
-	{ "blk", "[I/O]" },
-	{ "ext4", "[I/O]" },
-	{ "n_tty_read", "[I/O]" },
-	{ "do_wait", "[wait]" },
-};
-
-static const char *offcpu_marker(struct recorder *r, const struct bpfspy_sample *s, const uint64_t *kernel)
+/* the leaf marker of an off-CPU stack; BPF tells why the thread waits */
+static const char *offcpu_marker(uint32_t reason)
 {
-	if (s->offcpu_reason == OFFCPU_PREEMPTED)
-		return "[preempted]";
-	if (!r->ksyms_tried) {
-		r->ksyms_tried = true;
-		r->ksyms = kernel_symbols_load();
-	}
-	for (size_t k = 0; k < sizeof(wait_kinds) / sizeof(wait_kinds[0]); k++)
-		for (size_t i = 0; r->ksyms && i < s->n_kernel; i++) {
-			uint64_t off;
-			const char *name = kernel_symbols_lookup(r->ksyms, kernel[i], &off);
-			if (name && strstr(name, wait_kinds[k].needle))
-				return wait_kinds[k].marker;
-		}
-	if (s->offcpu_reason == OFFCPU_IO)
-		return "[I/O]";
-	if (s->offcpu_reason == OFFCPU_SLEEP)
-		return "[sleep]";
-	return "[off-cpu]";
+	static const char *const markers[] = {
+		[OFFCPU_UNKNOWN] = "[off-cpu]", [OFFCPU_SLEEP] = "[sleep]", [OFFCPU_IO] = "[I/O]",
+		[OFFCPU_FUTEX] = "[futex]",     [OFFCPU_PREEMPTED] = "[preempted]", [OFFCPU_POLL] = "[poll]",
+		[OFFCPU_CHILD] = "[wait]",
+	};
+	return reason < sizeof(markers) / sizeof(markers[0]) ? markers[reason] : markers[OFFCPU_UNKNOWN];
 }
 
 /* frames are root first */
@@ -626,7 +591,7 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 	}
 	r->nframes = 0;
 	if (offcpu)
-		push_marker(r, offcpu_marker(r, s, kernel));
+		push_marker(r, offcpu_marker(s->offcpu_reason));
 	if (r->opt.kernel_stacks)
 		push_kernel_frames(r, kernel, s->n_kernel);
 

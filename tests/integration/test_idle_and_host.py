@@ -200,3 +200,30 @@ def test_idle_time_of_exited_processes_ends_at_their_exit(tmp_path):
     assert len(sleeps) == 2, [p["name"] for p in doc["profiles"]]
     assert sleeps[0] < 0.4, sleeps      # the 50 ms sleep, with exec and exit
     assert 1.4 < sleeps[1] < 2.0, sleeps
+
+
+@pytest.mark.parametrize("python", [DEBIAN_PY, "/root/.pyenv/versions/3.9.18/bin/python3.9"], ids=["3.11-debian", "3.9"])
+def test_idle_leaf_markers_say_why_the_thread_waits(tmp_path, python):
+    """Each way of waiting ends in its own marker, under the function that waited
+    (3.9's time.sleep is a select() without descriptors: still [sleep])."""
+    if not os.path.exists(python):
+        pytest.skip(f"{python} not installed")
+    out = tmp_path / "kinds.json"
+    run_bpfspy(["record", "-i", "-o", out, "--", python, PY / "wait_kinds.py"], check=True)
+    doc = json.loads(out.read_text())
+    frames = doc["shared"]["frames"]
+    scale = {"nanoseconds": 1e-9, "seconds": 1.0}[doc["profiles"][0]["unit"]]
+    # function -> marker -> seconds, over the main thread's off-CPU stacks
+    seconds = {}
+    for p in doc["profiles"]:
+        for s, w in zip(p["samples"], p["weights"]):
+            names = [frames[i]["name"] for i in s]
+            for fn in names:
+                if fn.startswith("in_"):
+                    by = seconds.setdefault(fn, {})
+                    by[names[-1]] = by.get(names[-1], 0) + w * scale
+    expected = {"in_sleep": "[sleep]", "in_select_timeout": "[sleep]", "in_poll": "[poll]",
+                "in_futex": "[futex]", "in_pipe_read": "[I/O]", "in_child_wait": "[wait]"}
+    for fn, marker in expected.items():
+        by = seconds.get(fn, {})
+        assert by.get(marker, 0) >= 0.25, (fn, marker, by)
