@@ -17,18 +17,18 @@ VALGRIND_FLAGS := --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=d
 	--show-leak-kinds=definite --track-origins=yes --quiet \
 	--suppressions=$(abspath tests/valgrind/unit.supp)
 
+# Binaries run VALGRIND_JOBS at a time (default: one per CPU); the slowest,
+# test_native_snapshot, goes first so it does not run alone at the end.
+VALGRIND_JOBS ?= $(shell nproc)
+VALGRIND_FIRST := $(filter %/test_native_snapshot,$(UNIT_BINS))
+
 .PHONY: test-valgrind
 test-valgrind: $(UNIT_BINS)
 	@if [ -n "$(SAN)" ]; then echo "test-valgrind: build without SAN (valgrind cannot run ASan binaries)" >&2; exit 2; fi
 	@command -v $(VALGRIND) >/dev/null || { echo "test-valgrind: $(VALGRIND) not installed (make deps)" >&2; exit 2; }
-	@mkdir -p $(BUILD)/valgrind; fail=0; \
-	for t in $(UNIT_BINS); do \
-		name=$$(basename $$t); log=$(abspath $(BUILD))/valgrind/$$name.log; \
-		if echo " $(VALGRIND_SKIP) " | grep -q " $$name "; then echo "valgrind skipped $$name (VALGRIND_SKIP)"; continue; fi; \
-		if (cd tests/unit && $(VALGRIND) $(VALGRIND_FLAGS) --log-file=$$log ../../$$t > $$log.out 2>&1); then \
-			echo "valgrind ok      $$name"; \
-		else \
-			fail=1; echo "valgrind FAILED  $$name (test output: $$log.out, valgrind: $$log)"; \
-			grep -v '^==[0-9]*== *$$' $$log | head -n 40; \
-		fi; \
-	done; exit $$fail
+	@mkdir -p $(BUILD)/valgrind
+	@printf '%s\n' $(VALGRIND_FIRST) $(filter-out $(VALGRIND_FIRST),$(UNIT_BINS)) | \
+		xargs -P $(VALGRIND_JOBS) -I{} tests/valgrind/run_one.sh $(abspath $(BUILD))/valgrind "$(VALGRIND_SKIP)" \
+			$(VALGRIND) $(VALGRIND_FLAGS) -- {} || \
+		{ echo "test-valgrind: FAILED (logs in $(BUILD)/valgrind/)" >&2; exit 1; }
+	@echo "test-valgrind: every unit test binary passed under memcheck"
