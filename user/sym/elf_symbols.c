@@ -14,6 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "python/py_method_symbols.h"
 #include "sym/elf_debug_file.h"
 #include "sym/string_arena.h"
 
@@ -354,6 +355,15 @@ static int add_debug_file_symbols(struct builder *b, Elf *elf, const char *logic
 	return tables;
 }
 
+static int add_method_symbol(void *ctx, uint64_t start, uint64_t size, const char *name)
+{
+	struct builder *b = ctx;
+	/* local binding: an exported symbol at the same address keeps its real name */
+	GElf_Sym sym = { .st_info = GELF_ST_INFO(STB_LOCAL, STT_FUNC), .st_value = start, .st_size = size,
+			 .st_shndx = SHN_UNDEF + 1 /* any defined section: only the address matters */ };
+	return add_symbol(b, NULL, &sym, name) ? -1 : 0;
+}
+
 static int load_from_elf(struct builder *b, Elf *elf, const char *logical_path, const char *root, bool search_debug)
 {
 	GElf_Ehdr eh;
@@ -370,7 +380,11 @@ static int load_from_elf(struct builder *b, Elf *elf, const char *logical_path, 
 	if (debug_tables < 0)
 		return -1;
 	/* The debug file's .symtab describes the same build, and wins when present. */
-	if (debug_tables == 0 && add_symbol_tables(b, elf, SHT_SYMTAB) < 0)
+	int symtabs = debug_tables ? debug_tables : add_symbol_tables(b, elf, SHT_SYMTAB);
+	if (symtabs < 0)
+		return -1;
+	/* stripped: a CPython interpreter still names its static C functions in its method tables */
+	if (symtabs == 0 && py_method_symbols_scan(elf, add_method_symbol, b) < 0)
 		return -1;
 	return finish(b);
 }

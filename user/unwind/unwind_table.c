@@ -16,18 +16,11 @@
 #include <unistd.h>
 
 #include "unwind/cfa_program.h"
-#include "unwind/cfi_entries.h"
+#include "unwind/cfi_image.h"
 #include "unwind/unwind_rules.h"
 
 #define NT_GNU_BUILD_ID_TYPE 3
 #define BUILD_ID_MAX_BYTES 32
-
-/* A file's CFI sections and what pointer decoding needs from the rest of the image. */
-struct cfi_image {
-	Elf *elf;
-	struct cfi_section sections[2];
-	size_t section_count;
-};
 
 struct fde_entry {
 	struct cfi_fde fde;
@@ -47,88 +40,6 @@ struct table_builder {
 	uint64_t ra_register;
 	bool out_of_memory;
 };
-
-/* ---- reading the ELF image ---- */
-
-static Elf_Scn *section_containing(Elf *elf, uint64_t vaddr, uint64_t length)
-{
-	Elf_Scn *scn = NULL;
-
-	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr shdr;
-
-		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS || !(shdr.sh_flags & SHF_ALLOC))
-			continue;
-		if (vaddr >= shdr.sh_addr && length <= shdr.sh_size && vaddr - shdr.sh_addr <= shdr.sh_size - length)
-			return scn;
-	}
-	return NULL;
-}
-
-static bool read_image(Elf *elf, uint64_t vaddr, void *out, size_t length)
-{
-	Elf_Scn *scn = section_containing(elf, vaddr, length);
-	GElf_Shdr shdr;
-	Elf_Data *data;
-
-	if (!scn || !gelf_getshdr(scn, &shdr) || !(data = elf_getdata(scn, NULL)) || !data->d_buf)
-		return false;
-	if (vaddr - shdr.sh_addr > data->d_size || length > data->d_size - (vaddr - shdr.sh_addr))
-		return false;
-	memcpy(out, (const uint8_t *)data->d_buf + (vaddr - shdr.sh_addr), length);
-	return true;
-}
-
-static bool read_image_u64(void *elf, uint64_t vaddr, uint64_t *out)
-{
-	return read_image(elf, vaddr, out, sizeof(*out));
-}
-
-static Elf_Scn *find_section(Elf *elf, const char *name, GElf_Shdr *shdr)
-{
-	size_t shstrndx;
-	Elf_Scn *scn = NULL;
-
-	if (elf_getshdrstrndx(elf, &shstrndx) != 0)
-		return NULL;
-	while ((scn = elf_nextscn(elf, scn))) {
-		const char *scn_name;
-
-		if (!gelf_getshdr(scn, shdr))
-			continue;
-		scn_name = elf_strptr(elf, shstrndx, shdr->sh_name);
-		if (scn_name && strcmp(scn_name, name) == 0)
-			return scn;
-	}
-	return NULL;
-}
-
-static bool load_cfi_section(struct cfi_image *image, const char *name, enum cfi_section_kind kind, uint64_t got)
-{
-	GElf_Shdr shdr;
-	Elf_Scn *scn = find_section(image->elf, name, &shdr);
-	struct cfi_section *section = &image->sections[image->section_count];
-	Elf_Data *data;
-
-	if (!scn || shdr.sh_type == SHT_NOBITS)
-		return false;
-	if ((shdr.sh_flags & SHF_COMPRESSED) && elf_compress(scn, 0, 0) < 0)
-		return false;
-	data = elf_getdata(scn, NULL);
-	if (!data || !data->d_buf || data->d_size == 0)
-		return false;
-	memset(section, 0, sizeof(*section));
-	section->kind = kind;
-	section->data = data->d_buf;
-	section->size = data->d_size;
-	section->vaddr = kind == CFI_SECTION_EH_FRAME ? shdr.sh_addr : 0;
-	/* x86-64 toolchains do not emit datarel in .eh_frame; the GOT is what libgcc would use. */
-	section->pointers.bases.data = got;
-	section->pointers.read_target = read_image_u64;
-	section->pointers.read_target_ctx = image->elf;
-	image->section_count++;
-	return true;
-}
 
 static void read_build_id(Elf *elf, char *hex, size_t hex_size)
 {
@@ -253,7 +164,7 @@ static bool is_sigreturn_trampoline(Elf *elf, uint64_t pc)
 	static const uint8_t sigreturn[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
 	uint8_t code[sizeof(sigreturn) + 1];
 
-	if (!read_image(elf, pc, code, sizeof(code)))
+	if (!cfi_image_read(elf, pc, code, sizeof(code)))
 		return false;
 	/* glibc starts the FDE one byte early, at a nop, so that RA - 1 lookups land inside it. */
 	return memcmp(code, sigreturn, sizeof(sigreturn)) == 0 || memcmp(code + 1, sigreturn, sizeof(sigreturn)) == 0;
@@ -315,30 +226,19 @@ static void count_rules(struct unwind_table *t)
 	}
 }
 
-static uint64_t got_address(Elf *elf)
-{
-	GElf_Shdr shdr;
-
-	return find_section(elf, ".got", &shdr) ? shdr.sh_addr : 0;
-}
-
 static int build_from_elf(Elf *elf, struct unwind_table **out)
 {
-	struct cfi_image image = { .elf = elf };
+	struct cfi_image image;
 	struct fde_list fdes = { 0 };
 	struct table_builder builder = { 0 };
 	struct unwind_table *table;
 	GElf_Ehdr ehdr;
-	uint64_t got;
 
 	*out = NULL;
 	if (elf_kind(elf) != ELF_K_ELF || !gelf_getehdr(elf, &ehdr) || gelf_getclass(elf) != ELFCLASS64 ||
 	    ehdr.e_machine != EM_X86_64)
 		return -EINVAL;
-	got = got_address(elf);
-	load_cfi_section(&image, ".eh_frame", CFI_SECTION_EH_FRAME, got);
-	load_cfi_section(&image, ".debug_frame", CFI_SECTION_DEBUG_FRAME, got);
-	if (image.section_count == 0)
+	if (cfi_image_load(&image, elf) == 0)
 		return -ENOENT;
 	table = calloc(1, sizeof(*table));
 	if (!table)

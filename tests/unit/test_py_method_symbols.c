@@ -1,0 +1,191 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Names of a stripped CPython's static C functions from its method tables.
+ * The oracle is a CPython that is not stripped: pyenv's libpython has a
+ * .symtab, so every function the scanner names can be checked against the
+ * C name nm gives at that address. Debian's python3 (stripped) must name the
+ * functions the --native acceptance needs.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "helpers/sym_test_util.h"
+#include "python/py_method_symbols.h"
+#include "sym/elf_reader.h"
+#include "sym/native_symbols.h"
+
+#define DEBIAN_PYTHON "/usr/bin/python3.11"
+#define MAX_NM 40000
+
+struct scanned {
+	uint64_t start, size;
+	char name[256];
+};
+
+struct scan_result {
+	struct scanned *items;
+	size_t n, cap;
+};
+
+static int collect(void *ctx, uint64_t start, uint64_t size, const char *name)
+{
+	struct scan_result *r = ctx;
+	if (r->n == r->cap) {
+		r->cap = r->cap ? 2 * r->cap : 1024;
+		r->items = realloc(r->items, r->cap * sizeof(*r->items));
+		assert_non_null(r->items);
+	}
+	struct scanned *s = &r->items[r->n++];
+	s->start = start;
+	s->size = size;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	return 0;
+}
+
+static long scan_file(const char *path, struct scan_result *r)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	Elf *elf = elf_reader_open_fd(fd);
+	assert_non_null(elf);
+	long n = py_method_symbols_scan(elf, collect, r);
+	elf_end(elf);
+	close(fd);
+	return n;
+}
+
+static const struct scanned *find(const struct scan_result *r, const char *name)
+{
+	for (size_t i = 0; i < r->n; i++)
+		if (strcmp(r->items[i].name, name) == 0)
+			return &r->items[i];
+	return NULL;
+}
+
+static const struct sym_test_nm_symbol *nm_at(const struct sym_test_nm_symbol *syms, size_t n, uint64_t addr)
+{
+	for (size_t i = 0; i < n; i++)
+		if (syms[i].addr == addr && (syms[i].type == 't' || syms[i].type == 'T'))
+			return &syms[i];
+	return NULL;
+}
+
+/* Python name -> the C function it must land on, in every CPython 3.8-3.15. */
+static const struct {
+	const char *python, *c;
+} known[] = {
+	{ "builtins.sum", "builtin_sum" },
+	{ "builtins.sorted", "builtin_sorted" },
+	{ "builtins.len", "builtin_len" },
+	{ "list.sort", "list_sort" },
+	{ "list.append", "list_append" },
+	{ "map.__next__", "map_next" },
+	{ "dict.get", "dict_get" },
+};
+
+static void check_against_symtab(const char *libpython)
+{
+	static struct sym_test_nm_symbol syms[MAX_NM];
+	struct scan_result r = { 0 };
+	long named = scan_file(libpython, &r);
+	size_t nsyms = sym_test_nm(libpython, false, "", syms, MAX_NM);
+	assert_true(nsyms > 1000);
+	assert_true(named > 1000);
+	assert_int_equal((size_t)named, r.n);
+
+	/* every name lands on a real function start with the symbol's size */
+	size_t on_function = 0, same_size = 0;
+	for (size_t i = 0; i < r.n; i++) {
+		const struct sym_test_nm_symbol *s = nm_at(syms, nsyms, r.items[i].start);
+		on_function += s != NULL;
+		same_size += s && s->size == r.items[i].size;
+	}
+	printf("  %s: %zu functions named, %zu on a .symtab function start, %zu with its size\n", libpython, r.n,
+	       on_function, same_size);
+	assert_int_equal(on_function, r.n);
+	assert_true(same_size >= r.n * 99 / 100);
+
+	for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
+		const struct scanned *s = find(&r, known[k].python);
+		if (!s)
+			fail_msg("%s: %s not named", libpython, known[k].python);
+		const struct sym_test_nm_symbol *c = nm_at(syms, nsyms, s->start);
+		assert_non_null(c);
+		/* gcc may suffix a specialized copy: list_sort.lto_priv.0, builtin_sum.cold is a separate part */
+		if (strncmp(c->name, known[k].c, strlen(known[k].c)) != 0)
+			fail_msg("%s: %s is at %s, not %s", libpython, known[k].python, c->name, known[k].c);
+	}
+	free(r.items);
+}
+
+static void test_matches_symtab_of_unstripped_builds(void **state)
+{
+	const char *builds[] = {
+		"/root/.pyenv/versions/3.8.18/lib/libpython3.8.so.1.0",
+		"/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0",
+		"/root/.pyenv/versions/3.13.0/lib/libpython3.13.so.1.0",
+	};
+	size_t checked = 0;
+	for (size_t i = 0; i < sizeof(builds) / sizeof(builds[0]); i++) {
+		if (access(builds[i], R_OK) != 0) {
+			printf("  skipped %s: not installed\n", builds[i]);
+			continue;
+		}
+		check_against_symtab(builds[i]);
+		checked++;
+	}
+	if (!checked)
+		skip();
+}
+
+/* Debian's python3 is stripped: the loaded symbol table gets the names, with exact extents. */
+static void test_names_stripped_debian_python(void **state)
+{
+	struct elf_symbols *s = elf_symbols_load(DEBIAN_PYTHON, NULL);
+	assert_non_null(s);
+	for (size_t k = 0; k < sizeof(known) / sizeof(known[0]); k++) {
+		uint64_t addr, size, off;
+		if (!elf_symbols_find(s, known[k].python, &addr, &size))
+			fail_msg("%s not named in %s", known[k].python, DEBIAN_PYTHON);
+		assert_true(size > 0);
+		const char *inside = elf_symbols_lookup(s, addr + size - 1, &off);
+		assert_non_null(inside);
+		assert_string_equal(inside, known[k].python);
+		/* the byte after the function is not attributed to it */
+		const char *after = elf_symbols_lookup(s, addr + size, &off);
+		assert_true(after == NULL || strcmp(after, known[k].python) != 0);
+	}
+	/* exported functions keep their own names */
+	uint64_t addr, size, off;
+	assert_true(elf_symbols_find(s, "PyObject_Call", &addr, &size));
+	assert_string_equal(elf_symbols_lookup(s, addr, &off), "PyObject_Call");
+	elf_symbols_free(s);
+}
+
+static void test_not_python_names_nothing(void **state)
+{
+	struct scan_result r = { 0 };
+	assert_int_equal(scan_file("/bin/true", &r), 0);
+	assert_int_equal(r.n, 0);
+	free(r.items);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_matches_symtab_of_unstripped_builds),
+		cmocka_unit_test(test_names_stripped_debian_python),
+		cmocka_unit_test(test_not_python_names_nothing),
+	};
+	setvbuf(stdout, NULL, _IONBF, 0);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

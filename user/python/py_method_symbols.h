@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Names for the static C functions of a stripped CPython binary, read from
+ * the interpreter's own tables: the PyMethodDef arrays of its modules and
+ * types (builtin_sum is "builtins.sum", list_sort is "list.sort") and the
+ * slots of its static type objects (map_next is "map.__next__"). Function
+ * extents come from .eh_frame, so a name covers exactly its function.
+ *
+ * Binaries with a .symtab or a debug file do not need this: their real
+ * names win.
+ */
+#ifndef BPFSPY_PYTHON_PY_METHOD_SYMBOLS_H
+#define BPFSPY_PYTHON_PY_METHOD_SYMBOLS_H
+
+#include <gelf.h>
+#include <stdint.h>
+
+/* Called once per named function: [start, start + size). Return nonzero to stop. */
+typedef int (*py_method_symbol_fn)(void *ctx, uint64_t start, uint64_t size, const char *name);
+
+/*
+ * Scans a 64-bit little-endian ELF image. Returns the number of functions
+ * named (0 for a file that is not CPython), the callback's nonzero value, or
+ * -1 when out of memory.
+ */
+long py_method_symbols_scan(Elf *elf, py_method_symbol_fn fn, void *ctx);
+
+#endif
