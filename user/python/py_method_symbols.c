@@ -180,6 +180,8 @@ static int compare_range(const void *a, const void *b)
 static uint64_t function_end(const struct image *img, uint64_t addr)
 {
 	struct range key = { .begin = addr };
+	if (!img->nfuncs)
+		return 0;
 	const struct range *r = bsearch(&key, img->funcs, img->nfuncs, sizeof(key), compare_range);
 	return r ? r->end : 0;
 }
@@ -314,6 +316,8 @@ static int compare_u64(const void *a, const void *b)
 static bool is_array_start(const struct image *img, uint64_t v)
 {
 	struct method_entry key = { .addr = v };
+	if (!img->nentries)
+		return false;
 	const struct method_entry *e = bsearch(&key, img->entries, img->nentries, sizeof(key), compare_u64);
 	return e && e->array == v;
 }
