@@ -148,6 +148,28 @@ void launch_abort(struct launched *l)
 		waitpid(l->pid, NULL, 0);
 }
 
+bool launch_resolve_path(const char *cmd, char *out, size_t len)
+{
+	if (!cmd || !cmd[0])
+		return false;
+	if (strchr(cmd, '/')) {
+		snprintf(out, len, "%s", cmd);
+		return access(out, X_OK) == 0;
+	}
+	const char *path = getenv("PATH");
+	for (const char *dir = path ? path : "/usr/local/bin:/usr/bin:/bin"; dir;) {
+		const char *end = strchr(dir, ':');
+		int n = end ? (int)(end - dir) : (int)strlen(dir);
+		int w = snprintf(out, len, "%.*s/%s", n, n ? dir : ".", cmd);
+		if (n == 0)
+			w = snprintf(out, len, "./%s", cmd);
+		if (w > 0 && (size_t)w < len && access(out, X_OK) == 0)
+			return true;
+		dir = end ? end + 1 : NULL;
+	}
+	return false;
+}
+
 int launch_exit_code(int wstatus)
 {
 	if (WIFEXITED(wstatus))

@@ -21,6 +21,8 @@ void launch_target_ids(uid_t *uid, gid_t *gid, bool *from_sudo);
 
 /* Forks the child, stopped before exec. Returns 0 or -1 with an error in err. */
 int launch_prepare(char *const argv[], struct launched *out, char *err, size_t errlen);
+/* The file execvp() would run for cmd (searched in PATH unless it has a '/'); false if none. */
+bool launch_resolve_path(const char *cmd, char *out, size_t len);
 /* Lets the child exec; returns 0, or -1 with err set when execvp failed (e.g. command not found). */
 int launch_release(struct launched *l, char *err, size_t errlen);
 /* Kills and reaps a child that was never released. */

@@ -307,6 +307,7 @@ static int start_targets(struct session *s, char *err, size_t errlen)
 			return -1;
 		s->launched = true;
 		sampler_follow(s->sampler, s->child.pid);
+		recorder_preload_command(s->recorder, o->command[0]);
 	}
 	for (size_t i = 0; i < o->npids; i++) {
 		sampler_follow(s->sampler, o->pids[i]);

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 #include "recorder.h"
 
+#include "launch.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -158,6 +160,13 @@ void recorder_add_process(struct recorder *r, pid_t pid)
 		fclose(f);
 	}
 	process_get(r, pid, comm);
+}
+
+void recorder_preload_command(struct recorder *r, const char *command)
+{
+	char path[4096];
+	if (launch_resolve_path(command, path, sizeof(path)))
+		elf_cache_preload(r->elf, path);
 }
 
 static void on_exec(struct recorder *r, const struct bpfspy_proc_event *e)

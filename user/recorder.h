@@ -61,6 +61,12 @@ int recorder_on_record(void *ctx, const void *data, size_t size);
  * mappings and installs its Python config if it is a Python process.
  */
 void recorder_add_process(struct recorder *r, pid_t pid);
+/*
+ * Reads the symbols of the program a command about to be launched will run
+ * (found as execvp finds it): after its exec, Python starts running within
+ * milliseconds, too soon to parse a large interpreter binary then.
+ */
+void recorder_preload_command(struct recorder *r, const char *command);
 
 void recorder_read_stats(const struct recorder *r, struct recorder_stats *out);
 

@@ -351,6 +351,7 @@ static int start_targets(struct top_session *s, char *err, size_t errlen)
 		s->launched = true;
 		s->root_pid = s->child.pid;
 		sampler_follow(s->sampler, s->child.pid);
+		recorder_preload_command(s->recorder, o->command[0]);
 	}
 	for (size_t i = 0; i < o->npids; i++) {
 		sampler_follow(s->sampler, o->pids[i]);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "sym/elf_symbols_internal.h"
@@ -291,6 +292,25 @@ const struct elf_symbols *elf_cache_get(struct elf_cache *c, pid_t pid, const st
 	const struct elf_symbols *s = load_mapped_file(c, pid, m);
 	remember_file(c, dev, m->inode, s);
 	return s;
+}
+
+void elf_cache_preload(struct elf_cache *c, const char *path)
+{
+	struct stat st;
+	int fd = c && path ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
+		/* keyed as /proc/PID/maps will show it: device major:minor and inode */
+		uint64_t dev = (uint64_t)major(st.st_dev) << 32 | minor(st.st_dev);
+		struct file_slot *slot = c->files_cap ? file_slot_for(c->files, c->files_cap, dev, st.st_ino) : NULL;
+		struct elf_symbols *s = slot && slot->used ? NULL : elf_symbols_load_fd(fd, path, "/");
+		if (s && own(c, s)) {
+			remember_build_id(c, s);
+			remember_file(c, dev, st.st_ino, s);
+		}
+	}
+	close(fd);
 }
 
 size_t elf_cache_files_loaded(const struct elf_cache *c)

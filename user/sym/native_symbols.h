@@ -116,6 +116,12 @@ void elf_cache_free(struct elf_cache *c);
  */
 const struct elf_symbols *elf_cache_get(struct elf_cache *c, pid_t pid, const struct proc_map *m);
 size_t elf_cache_files_loaded(const struct elf_cache *c);
+/*
+ * Loads a file ahead of any process mapping it (a command about to be
+ * launched), so that recognising the process after its exec costs no parse.
+ * Silently does nothing if the file is not a readable ELF.
+ */
+void elf_cache_preload(struct elf_cache *c, const char *path);
 
 /* ---- kernel ---- */
 
