@@ -274,7 +274,8 @@ static int fill_threads(struct target_process *p, const struct raw_walk *w, stru
 		if (name_frames(p, &w->threads[i], t) != 0)
 			return -1;
 	}
-	qsort(s->threads, s->nthreads, sizeof(*s->threads), thread_order);
+	if (s->nthreads)
+		qsort(s->threads, s->nthreads, sizeof(*s->threads), thread_order);
 	return 0;
 }
 

@@ -209,7 +209,8 @@ size_t top_table_sorted(struct top_table *t, enum top_sort sort, const struct to
 			t->sorted[n++] = r;
 	}
 	qsort_key = sort;
-	qsort(t->sorted, n, sizeof(*t->sorted), compare_rows);
+	if (n)
+		qsort(t->sorted, n, sizeof(*t->sorted), compare_rows);
 	*out = t->sorted;
 	return n;
 }

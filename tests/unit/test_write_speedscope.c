@@ -387,16 +387,16 @@ static double seconds_since(const struct timespec *t0)
  */
 static void test_scale_one_million_samples(void **state)
 {
+	/* a run that only wants the demo files (the e2e test) skips the 180 MB exercise */
+	if (getenv("BPFSPY_WRITE_DEMO_DIR"))
+		skip();
+
 	struct profile_meta meta = { .command = "scale", .rate_hz = 1000 };
 	struct profile *p = profile_new(&meta);
 	static uint32_t stacks[SCALE_STACKS][SCALE_DEPTH];
 	struct mallinfo2 before = mallinfo2(), after;
 	struct timespec t0;
 	uint64_t rng = 7;
-
-	/* a run that only wants the demo files (the e2e test) skips the 180 MB exercise */
-	if (getenv("BPFSPY_WRITE_DEMO_DIR"))
-		skip();
 
 	for (int s = 0; s < SCALE_STACKS; s++)
 		for (int k = 0; k < SCALE_DEPTH; k++) {

@@ -147,7 +147,8 @@ static int flush_group(struct collapsed_writer *w, const char *prefix)
 {
 	int rc = 0;
 
-	qsort(w->touched, w->ntouched, sizeof(*w->touched), cmp_u32);
+	if (w->ntouched)
+		qsort(w->touched, w->ntouched, sizeof(*w->touched), cmp_u32);
 	for (size_t i = 0; i < w->ntouched; i++) {
 		uint32_t s = w->touched[i];
 

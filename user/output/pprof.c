@@ -335,7 +335,8 @@ static int write_thread_samples(struct pprof_writer *w, size_t idx, const struct
 {
 	int rc = profile_thread_runs(w->p, idx, add_run, w);
 
-	qsort(w->touched, w->ntouched, sizeof(*w->touched), cmp_u32);
+	if (w->ntouched)
+		qsort(w->touched, w->ntouched, sizeof(*w->touched), cmp_u32);
 	for (size_t i = 0; i < w->ntouched; i++) {
 		uint32_t s = w->touched[i];
 
