@@ -258,8 +258,11 @@ static bool load_sections(struct image *img, Elf *elf)
 	return true;
 }
 
-/* The address of an exported data symbol (PyType_Type), or 0. */
-static uint64_t dynamic_symbol(Elf *elf, const char *name)
+/*
+ * The address of the first defined dynamic symbol called name (or, with
+ * prefix, starting with it), or 0.
+ */
+static uint64_t dynamic_symbol(Elf *elf, const char *name, bool prefix)
 {
 	for (Elf_Scn *scn = elf_nextscn(elf, NULL); scn; scn = elf_nextscn(elf, scn)) {
 		GElf_Shdr sh;
@@ -272,7 +275,8 @@ static uint64_t dynamic_symbol(Elf *elf, const char *name)
 			GElf_Sym sym;
 			const char *s;
 			if (gelf_getsym(syms, (int)i, &sym) && sym.st_shndx != SHN_UNDEF &&
-			    (s = elf_reader_string(strs, sym.st_name)) && strcmp(s, name) == 0)
+			    (s = elf_reader_string(strs, sym.st_name)) &&
+			    (prefix ? strncmp(s, name, strlen(name)) == 0 : strcmp(s, name) == 0))
 				return sym.st_value;
 		}
 	}
@@ -458,6 +462,11 @@ long py_method_symbols_scan(Elf *elf, py_method_symbol_fn fn, void *ctx)
 	GElf_Ehdr eh;
 	if (!gelf_getehdr(elf, &eh) || gelf_getclass(elf) != ELFCLASS64 || eh.e_machine != EM_X86_64)
 		return 0;
+	/* only CPython itself (it exports PyType_Type) and its extension modules (PyInit_*): every other
+	 * stripped library would pay for an .eh_frame walk and a data scan for nothing */
+	uint64_t type_type = dynamic_symbol(elf, "PyType_Type", false);
+	if (!type_type && !dynamic_symbol(elf, "PyInit_", true))
+		return 0;
 	struct image img = { 0 };
 	struct named *named = NULL;
 	size_t nnamed = 0, named_cap = 0;
@@ -468,7 +477,7 @@ long py_method_symbols_scan(Elf *elf, py_method_symbol_fn fn, void *ctx)
 	if (!img.nentries || !img.nfuncs)
 		goto out;
 	result = -1;
-	if (!scan_owners(&img, dynamic_symbol(elf, "PyType_Type")))
+	if (!scan_owners(&img, type_type))
 		goto out;
 	/* methods first, in table order; then slot functions */
 	for (size_t i = 0; i < img.nentries; i++) {

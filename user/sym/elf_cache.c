@@ -186,6 +186,16 @@ static int open_mapped_file(pid_t pid, const struct proc_map *m)
 	return open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 }
 
+/* Loads the file behind fd into the cache, findable by build-id; NULL if it is no ELF. */
+static const struct elf_symbols *load_and_own(struct elf_cache *c, int fd, const char *path, const char *root)
+{
+	struct elf_symbols *s = elf_symbols_load_fd(fd, path, root);
+	if (!s || !own(c, s))
+		return NULL;
+	remember_build_id(c, s);
+	return s;
+}
+
 static const struct elf_symbols *load_mapped_file(struct elf_cache *c, pid_t pid, const struct proc_map *m)
 {
 	int fd = open_mapped_file(pid, m);
@@ -199,11 +209,8 @@ static const struct elf_symbols *load_mapped_file(struct elf_cache *c, pid_t pid
 	}
 	char root[64];
 	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
-	struct elf_symbols *s = elf_symbols_load_fd(fd, m->path, root);
+	const struct elf_symbols *s = load_and_own(c, fd, m->path, root);
 	close(fd);
-	if (!s || !own(c, s))
-		return NULL;
-	remember_build_id(c, s);
 	return s;
 }
 
@@ -304,11 +311,8 @@ void elf_cache_preload(struct elf_cache *c, const char *path)
 		/* keyed as /proc/PID/maps will show it: device major:minor and inode */
 		uint64_t dev = (uint64_t)major(st.st_dev) << 32 | minor(st.st_dev);
 		struct file_slot *slot = c->files_cap ? file_slot_for(c->files, c->files_cap, dev, st.st_ino) : NULL;
-		struct elf_symbols *s = slot && slot->used ? NULL : elf_symbols_load_fd(fd, path, "/");
-		if (s && own(c, s)) {
-			remember_build_id(c, s);
-			remember_file(c, dev, st.st_ino, s);
-		}
+		if (!(slot && slot->used))
+			remember_file(c, dev, st.st_ino, load_and_own(c, fd, path, "/"));
 	}
 	close(fd);
 }
