@@ -13,8 +13,11 @@ STP_HDRS := $(wildcard $(STP_DIR)/*.h)
 STP_CFLAGS := -O2 -g -Wall -Wextra -Werror -std=gnu11 -D_GNU_SOURCE $(SAN_FLAGS)
 STP_LDLIBS := -lcjson -lm
 
-$(STP_BIN): $(STP_DIR)/main.c $(STP_LIB_SRCS) $(STP_HDRS)
-	$(CC) $(STP_CFLAGS) -o $@ $(STP_DIR)/main.c $(STP_LIB_SRCS) $(LDFLAGS) $(STP_LDLIBS)
+# The tool never needs privileges: under sudo it drops to the invoking user
+# with bpfspy's own helper.
+STP_SHARED_SRCS := user/util/invoking_user.c
+$(STP_BIN): $(STP_DIR)/main.c $(STP_LIB_SRCS) $(STP_HDRS) $(STP_SHARED_SRCS) user/util/invoking_user.h
+	$(CC) $(STP_CFLAGS) -Iuser -o $@ $(STP_DIR)/main.c $(STP_LIB_SRCS) $(STP_SHARED_SRCS) $(LDFLAGS) $(STP_LDLIBS)
 
 tools:: $(STP_BIN)
 

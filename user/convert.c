@@ -14,6 +14,7 @@
 #include "output/speedscope_read.h"
 #include "profile.h"
 #include "util/log.h"
+#include "util/invoking_user.h"
 
 struct convert_options {
 	const char *input;
@@ -118,22 +119,11 @@ static bool same_file(const char *a, const char *b)
 	return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
 }
 
-static int write_to_stdout(const struct profile *p, enum output_format format)
-{
-	struct write_options wo = { 0 };
-
-	if (write_profile_format(p, format, stdout, &wo) != 0) {
-		log_error("cannot write to stdout: %s", strerror(errno));
-		return -1;
-	}
-	return 0;
-}
-
 static int write_to_file(const struct profile *p, enum output_format format, const char *path)
 {
 	struct write_options wo = { 0 };
 	char err[512];
-	struct output_file *out = output_file_open(path, OUTPUT_FILE_NO_CHOWN, (gid_t)-1, err, sizeof(err));
+	struct output_file *out = output_file_open(path, err, sizeof(err));
 
 	if (!out) {
 		log_error("%s", err);
@@ -154,6 +144,11 @@ static int write_to_file(const struct profile *p, enum output_format format, con
 int cmd_convert(int argc, char **argv)
 {
 	struct convert_options o;
+	/* convert needs no privileges: under sudo it reads and writes only as the invoking user */
+	if (invoking_user_drop() != 0) {
+		log_error("cannot drop to the invoking user: %s", strerror(errno));
+		return 1;
+	}
 	int e = parse_options(argc, argv, &o);
 
 	if (e != 0)
@@ -176,8 +171,6 @@ int cmd_convert(int argc, char **argv)
 
 	if (!p) {
 		log_error("%s", err);
-	} else if (!strcmp(path, "-")) {
-		rc = write_to_stdout(p, o.format) == 0 ? 0 : 1;
 	} else if (write_to_file(p, o.format, path) == 0) {
 		log_info("wrote %s (%s)", path, output_format_name(o.format));
 		rc = 0;

@@ -115,7 +115,7 @@ int cmd_dump(int argc, char **argv)
 		log_error("%s", err);
 		return 1;
 	}
-	if (proc_check_target(o.pid) != 0)
+	if (proc_check_target(&o.pid) != 0)
 		return 1;
 	struct dump_snapshot s;
 	if (dump_snapshot_take(o.pid, &s, err, sizeof(err)) != 0) {

@@ -12,51 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-static bool parse_id(const char *s, unsigned long *out)
-{
-	char *end;
-	if (!s || !*s)
-		return false;
-	errno = 0;
-	*out = strtoul(s, &end, 10);
-	return errno == 0 && *end == '\0';
-}
-
-void launch_target_ids(uid_t *uid, gid_t *gid, bool *from_sudo)
-{
-	unsigned long u, g;
-	*uid = getuid();
-	*gid = getgid();
-	*from_sudo = false;
-	if (geteuid() == 0 && parse_id(getenv("SUDO_UID"), &u) && parse_id(getenv("SUDO_GID"), &g) && u != 0) {
-		*uid = (uid_t)u;
-		*gid = (gid_t)g;
-		*from_sudo = true;
-	}
-}
-
-static int drop_privileges(void)
-{
-	uid_t uid;
-	gid_t gid;
-	bool from_sudo;
-	launch_target_ids(&uid, &gid, &from_sudo);
-	if (!from_sudo)
-		return 0;
-	struct passwd *pw = getpwuid(uid);
-	if (pw && initgroups(pw->pw_name, gid) != 0)
-		return -1;
-	if (!pw && setgroups(0, NULL) != 0)
-		return -1;
-	if (setgid(gid) != 0 || setuid(uid) != 0)
-		return -1;
-	if (pw) {
-		setenv("HOME", pw->pw_dir, 1);
-		setenv("USER", pw->pw_name, 1);
-		setenv("LOGNAME", pw->pw_name, 1);
-	}
-	return 0;
-}
+#include "util/invoking_user.h"
 
 static void child_main(char *const argv[], int go_read, int status_write)
 {
@@ -69,7 +25,7 @@ static void child_main(char *const argv[], int go_read, int status_write)
 		_exit(127); /* the profiler went away before releasing us */
 	close(go_read);
 	int e = 0;
-	if (drop_privileges() != 0)
+	if (invoking_user_drop() != 0)
 		e = errno ? errno : EPERM;
 	else {
 		execvp(argv[0], argv);
@@ -100,6 +56,8 @@ int launch_prepare(char *const argv[], struct launched *out, char *err, size_t e
 		/* the profiler's signal handling must not leak into the command */
 		signal(SIGINT, SIG_DFL);
 		signal(SIGTERM, SIG_DFL);
+		signal(SIGHUP, SIG_DFL);
+		signal(SIGQUIT, SIG_DFL);
 		signal(SIGPIPE, SIG_DFL);
 		sigset_t none;
 		sigemptyset(&none);

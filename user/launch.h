@@ -16,9 +16,6 @@ struct launched {
 	int status_fd; /* read end: carries errno if execvp failed (closed on exec success) */
 };
 
-/* The uid/gid to run as: SUDO_UID/SUDO_GID when run through sudo as root, else our own. */
-void launch_target_ids(uid_t *uid, gid_t *gid, bool *from_sudo);
-
 /* Forks the child, stopped before exec. Returns 0 or -1 with an error in err. */
 int launch_prepare(char *const argv[], struct launched *out, char *err, size_t errlen);
 /* The file execvp() would run for cmd (searched in PATH unless it has a '/'); false if none. */

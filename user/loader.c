@@ -2,6 +2,9 @@
 #include "loader.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <sys/stat.h>
 #include <linux/capability.h>
 #include <linux/perf_event.h>
 #include <stdio.h>
@@ -88,6 +91,38 @@ static int on_record(void *ctx, void *data, size_t size)
 	return s->fn(s->ctx, data, size);
 }
 
+/*
+ * A --btf file must be raw BTF or an ELF file (with a .BTF section): checked
+ * here, non-blocking, so a FIFO or device cannot hang the load and garbage
+ * gets a sentence instead of libbpf's "Unknown error 4001".
+ */
+static int check_btf_file(const char *path, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	struct stat st;
+	unsigned char magic[4] = { 0 };
+
+	if (fd < 0) {
+		snprintf(err, errlen, "cannot read --btf %s: %s", path, strerror(errno));
+		return -1;
+	}
+	bool regular = fstat(fd, &st) == 0 && S_ISREG(st.st_mode);
+	ssize_t n = regular ? pread(fd, magic, sizeof(magic), 0) : 0;
+	close(fd);
+	if (!regular) {
+		snprintf(err, errlen, "--btf %s is not a regular file", path);
+		return -1;
+	}
+	bool raw_btf = n >= 2 && ((magic[0] == 0x9f && magic[1] == 0xeb) || (magic[0] == 0xeb && magic[1] == 0x9f));
+	bool elf = n == 4 && !memcmp(magic, "\177ELF", 4);
+	if (!raw_btf && !elf) {
+		snprintf(err, errlen, "--btf %s is not a BTF file (expected raw BTF, like /sys/kernel/btf/vmlinux, "
+				      "or an ELF file with a .BTF section)", path);
+		return -1;
+	}
+	return 0;
+}
+
 int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ctx, struct sampler **out,
 		 char *err, size_t errlen)
 {
@@ -97,6 +132,8 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 				      "CONFIG_DEBUG_INFO_BTF=y", btf);
 		return -1;
 	}
+	if (o->btf_path && check_btf_file(o->btf_path, err, errlen) != 0)
+		return -1;
 
 	libbpf_set_print(libbpf_print);
 	struct sampler *s = calloc(1, sizeof(*s));
@@ -132,7 +169,10 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 
 	int e = sampler_bpf__load(s->skel);
 	if (e) {
-		snprintf(err, errlen, "cannot load BPF programs: %s (run with -v for the verifier log)", strerror(-e));
+		char reason[128];
+		libbpf_strerror(e, reason, sizeof(reason));
+		snprintf(err, errlen, "cannot load BPF programs: %s%s (run with -v for the verifier log)", reason,
+			 o->btf_path ? " (is --btf the BTF of the running kernel?)" : "");
 		goto fail;
 	}
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);

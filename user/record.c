@@ -21,12 +21,14 @@
 #include "record_options.h"
 #include "recorder.h"
 #include "target_process.h"
+#include "util/invoking_user.h"
 #include "util/log.h"
 #include "util/proc_stat.h"
 
 #define POLL_MS 10
 #define STATUS_EVERY_NS 500000000ull
 #define SIGINT_GRACE_NS 2000000000ull /* after Ctrl-C, wait this long for a launched command to end */
+#define END_COMMAND_GRACE_MS 2000      /* after SIGINT, then after SIGTERM, before the next signal */
 
 static volatile sig_atomic_t stop_signal;
 
@@ -35,12 +37,19 @@ static void on_stop_signal(int sig)
 	stop_signal = sig;
 }
 
+/*
+ * Every signal that would end bpfspy ends the recording instead, and the
+ * file is written: a hang-up of the terminal or SSH session (SIGHUP), Ctrl-\
+ * (SIGQUIT), Ctrl-C, kill. SIGPIPE (the status line to a closed pipe) is
+ * ignored: the write fails and recording goes on. Only SIGKILL loses data.
+ */
 static void install_signal_handlers(void)
 {
+	static const int stops[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT };
 	struct sigaction sa = { .sa_handler = on_stop_signal };
 	sigemptyset(&sa.sa_mask);
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
+	for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
+		sigaction(stops[i], &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -139,31 +148,73 @@ static void describe_command(const struct record_options *o, char *buf, size_t l
 		pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", i ? " " : "", o->command[i]);
 }
 
-static int write_profile(const struct profile *p, enum output_format format, const char *path)
+static int write_profile_to(const struct profile *p, enum output_format format, const char *path, char *err,
+			    size_t errlen)
 {
-	uid_t uid;
-	gid_t gid;
-	bool from_sudo;
-	char err[256];
-	launch_target_ids(&uid, &gid, &from_sudo);
-	struct output_file *out = output_file_open(path, from_sudo ? uid : (uid_t)-1, from_sudo ? gid : (gid_t)-1,
-						   err, sizeof(err));
-	if (!out) {
-		log_error("%s", err);
+	struct output_file *out = output_file_open(path, err, errlen);
+	if (!out)
 		return -1;
-	}
 	struct write_options wo = { 0 };
 
 	if (write_profile_format(p, format, output_file_stream(out), &wo) != 0) {
-		log_error("cannot write %s: %s", path, strerror(errno));
+		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		output_file_abort(out);
 		return -1;
 	}
-	if (output_file_commit(out, err, sizeof(err)) != 0) {
-		log_error("%s", err);
-		return -1;
+	return output_file_commit(out, err, errlen) == 0 ? 0 : -1;
+}
+
+/*
+ * The recording must survive a failed write (full disk, a directory removed
+ * meanwhile, a FIFO nobody reads): the same name in $TMPDIR (or /tmp), then
+ * in the invoking user's home, never over an existing file.
+ */
+static int rescue_profile(const struct profile *p, enum output_format format, const char *path)
+{
+	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+	const char *tmpdir = getenv("TMPDIR");
+	const char *dirs[] = { tmpdir && *tmpdir ? tmpdir : "/tmp", invoking_user_home() };
+	char stream_name[64], err[512];
+
+	if (output_path_is_stream(path) || !*base) {
+		snprintf(stream_name, sizeof(stream_name), "bpfspy-rescued%s", output_format_extension(format));
+		base = stream_name;
 	}
-	return 0;
+	for (size_t d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
+		if (!dirs[d])
+			continue;
+		for (int n = 0; n < 100; n++) {
+			char *candidate = NULL;
+			struct stat st;
+			if ((n ? asprintf(&candidate, "%s/%s.%d", dirs[d], base, n)
+			       : asprintf(&candidate, "%s/%s", dirs[d], base)) < 0)
+				return -1;
+			if (lstat(candidate, &st) == 0) {
+				free(candidate);
+				continue;
+			}
+			int rc = write_profile_to(p, format, candidate, err, sizeof(err));
+			if (rc == 0)
+				log_error("the recording was saved to %s instead", candidate);
+			free(candidate);
+			if (rc == 0)
+				return 0;
+			break; /* this directory does not work: try the next */
+		}
+	}
+	log_error("could not save the recording anywhere (last error: %s)", err);
+	return -1;
+}
+
+static int write_profile(const struct profile *p, enum output_format format, const char *path)
+{
+	char err[512];
+
+	if (write_profile_to(p, format, path, err, sizeof(err)) == 0)
+		return 0;
+	log_error("%s", err);
+	rescue_profile(p, format, path);
+	return -1; /* the file asked for was not written: exit non-zero even when rescued */
 }
 
 /* ---- the recording loop ------------------------------------------------- */
@@ -238,7 +289,7 @@ static void record_loop(struct session *s)
 		}
 		if (stop_signal) {
 			/* Ctrl-C reached a launched command too: give it a moment to finish. */
-			if (!s->launched || stop_signal == SIGTERM)
+			if (!s->launched || stop_signal != SIGINT)
 				break;
 			if (!stop_at)
 				stop_at = now + SIGINT_GRACE_NS;
@@ -330,6 +381,34 @@ static int start_targets(struct session *s, char *err, size_t errlen)
 	return 0;
 }
 
+static bool wait_child_ms(struct session *s, int ms)
+{
+	for (int waited = 0; !s->child_done && waited < ms; waited += 20) {
+		reap_child(s, false);
+		if (!s->child_done)
+			usleep(20 * 1000);
+	}
+	return s->child_done;
+}
+
+/*
+ * A launched command still running when the recording ends (-d reached, or
+ * bpfspy was signalled) is ended as py-spy does: SIGINT, SIGTERM after a
+ * grace period, then SIGKILL. Targets given with -p are never signalled.
+ */
+static void end_launched_command(struct session *s)
+{
+	static const int ladder[] = { SIGINT, SIGTERM, SIGKILL };
+	reap_child(s, false);
+	for (size_t i = 0; i < sizeof(ladder) / sizeof(ladder[0]) && !s->child_done; i++) {
+		kill(s->child.pid, ladder[i]);
+		if (ladder[i] == SIGKILL)
+			reap_child(s, true);
+		else
+			wait_child_ms(s, END_COMMAND_GRACE_MS);
+	}
+}
+
 /* Every requested format, even after one failed; returns 0 if all were written. */
 static int write_profiles(const struct profile *p, const struct record_options *o, char **paths)
 {
@@ -377,13 +456,11 @@ static int run(struct session *s, char **paths)
 			fprintf(stderr, "bpfspy: wrote %s (%s)\n", paths[i], output_format_name(o->formats[i]));
 	}
 	if (s->launched) {
-		if (!s->child_done && stop_signal == SIGTERM)
-			kill(s->child.pid, SIGTERM);
-		reap_child(s, true);
+		end_launched_command(s);
 		if (rc == 0)
 			rc = launch_exit_code(s->child_status);
-	} else if (rc == 0 && stop_signal) {
-		rc = 0; /* an interrupted -p/-a recording is a normal way to end it */
+	} else if (rc == 0 && stop_signal && stop_signal != SIGINT) {
+		rc = 128 + stop_signal; /* say why: a -p/-a recording ended by kill, hang-up or quit */
 	}
 	return rc;
 }
@@ -408,7 +485,7 @@ int cmd_record(int argc, char **argv)
 		return 1;
 	}
 	for (size_t i = 0; i < o.npids; i++)
-		if (proc_check_target(o.pids[i]) != 0)
+		if (proc_check_target(&o.pids[i]) != 0)
 			return 1;
 
 	char *base = o.output ? strdup(o.output) : default_output_name(&o);

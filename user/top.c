@@ -476,10 +476,10 @@ static int run(struct top_session *s)
 	return s->launched ? launch_exit_code(s->child_status) : 0;
 }
 
-static int check_pids(const struct top_options *o)
+static int check_pids(struct top_options *o)
 {
 	for (size_t i = 0; i < o->npids; i++)
-		if (proc_check_target(o->pids[i]) != 0)
+		if (proc_check_target(&o->pids[i]) != 0)
 			return -1;
 	return 0;
 }

@@ -98,7 +98,7 @@ static struct output_file *open_in(const struct tmp_dir *d, const char *name, ch
 				   char *err, size_t errlen)
 {
 	snprintf(path, len, "%s/%s", d->path, name);
-	return output_file_open(path, OUTPUT_FILE_NO_CHOWN, OUTPUT_FILE_NO_CHOWN, err, errlen);
+	return output_file_open(path, err, errlen);
 }
 
 static void test_commit_creates_file_with_umask_mode(void **state)
@@ -183,7 +183,7 @@ static void test_missing_directory_is_explained(void **state)
 
 	snprintf(path, sizeof(path), "%s/no/such/dir/out.json", d->path);
 	errno = 0;
-	assert_null(output_file_open(path, OUTPUT_FILE_NO_CHOWN, OUTPUT_FILE_NO_CHOWN, err, sizeof(err)));
+	assert_null(output_file_open(path, err, sizeof(err)));
 	assert_int_equal(errno, ENOENT);
 	assert_non_null(strstr(err, "does not exist"));
 	assert_non_null(strstr(err, "/no/such/dir"));
@@ -287,7 +287,20 @@ static void test_full_disk_fails_cleanly(void **state)
 	assert_int_equal(count_entries(d->path), 1);
 }
 
-static void test_chown_to_invoking_user(void **state)
+/* Under sudo (root with SUDO_UID/SUDO_GID), files are created as the invoking user. */
+static void set_sudo_env(const char *uid, const char *gid)
+{
+	setenv("SUDO_UID", uid, 1);
+	setenv("SUDO_GID", gid, 1);
+}
+
+static void clear_sudo_env(void)
+{
+	unsetenv("SUDO_UID");
+	unsetenv("SUDO_GID");
+}
+
+static void test_file_belongs_to_invoking_user(void **state)
 {
 	struct tmp_dir *d = *state;
 	char path[512], err[256];
@@ -295,15 +308,109 @@ static void test_chown_to_invoking_user(void **state)
 
 	if (geteuid() != 0)
 		skip();
+	assert_int_equal(chown(d->path, 65534, 65534), 0);
 	snprintf(path, sizeof(path), "%s/mine.json", d->path);
-	struct output_file *of = output_file_open(path, 65534, 65534, err, sizeof(err));
+	set_sudo_env("65534", "65534");
+	struct output_file *of = output_file_open(path, err, sizeof(err));
 
 	assert_non_null(of);
 	fputs("{}", output_file_stream(of));
 	assert_int_equal(output_file_commit(of, err, sizeof(err)), 0);
+	clear_sudo_env();
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_uid, 65534);
 	assert_int_equal(st.st_gid, 65534);
+	/* and our own identity is root again */
+	assert_int_equal(access("/root", W_OK), 0);
+}
+
+/* A root-owned directory refuses the invoking user, and an existing file there is untouched. */
+static void test_invoking_user_cannot_write_root_directory(void **state)
+{
+	struct tmp_dir *d = *state;
+	char path[512], err[256] = "";
+
+	if (geteuid() != 0)
+		skip();
+	assert_int_equal(chmod(d->path, 0755), 0);
+	snprintf(path, sizeof(path), "%s/root-file", d->path);
+	write_file(path, "root's\n");
+	set_sudo_env("65534", "65534");
+	errno = 0;
+	assert_int_equal(output_path_check(path, err, sizeof(err)), -1);
+	assert_int_equal(errno, EACCES);
+	assert_non_null(strstr(err, "no permission"));
+	assert_null(output_file_open(path, err, sizeof(err)));
+	clear_sudo_env();
+	assert_file_is(path, "root's\n");
+	assert_int_equal(count_entries(d->path), 1);
+}
+
+/* "-" and /dev/fd/N write to our descriptor in place, whatever it is (here a regular file). */
+static void test_descriptor_targets_write_in_place(void **state)
+{
+	struct tmp_dir *d = *state;
+	char path[512], fdpath[64], err[256];
+
+	snprintf(path, sizeof(path), "%s/redirected", d->path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	snprintf(fdpath, sizeof(fdpath), "/dev/fd/%d", fd);
+	assert_true(output_path_is_stream(fdpath));
+	assert_true(output_path_is_stream("-"));
+	assert_true(output_path_is_stream("/dev/stdout"));
+	assert_int_equal(output_path_check(fdpath, err, sizeof(err)), 0);
+	struct output_file *of = output_file_open(fdpath, err, sizeof(err));
+	assert_non_null(of);
+	fputs("in place\n", output_file_stream(of));
+	assert_int_equal(output_file_commit(of, err, sizeof(err)), 0);
+	close(fd);
+	assert_file_is(path, "in place\n");
+	assert_int_equal(count_entries(d->path), 1); /* no temporary, no rename */
+}
+
+/* Nothing under /dev is created, replaced or reached through a symlink. */
+static void test_dev_is_never_created_or_followed(void **state)
+{
+	char err[256] = "";
+
+	errno = 0;
+	assert_int_equal(output_path_check("/dev/bpfspy-test-no-such-file", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "never creates"));
+	assert_null(output_file_open("/dev/bpfspy-test-no-such-file", err, sizeof(err)));
+	assert_int_equal(access("/dev/bpfspy-test-no-such-file", F_OK), -1);
+	/* /dev/core or /dev/fd are symlinks on most systems; any symlink under /dev is refused */
+	struct stat st;
+	if (lstat("/dev/core", &st) == 0 && S_ISLNK(st.st_mode)) {
+		assert_int_equal(output_path_check("/dev/core", err, sizeof(err)), -1);
+		assert_int_equal(errno, ELOOP);
+	}
+	/* a device is written in place */
+	assert_int_equal(output_path_check("/dev/null", err, sizeof(err)), 0);
+}
+
+/* A FIFO nobody reads is an error at once, never a hang. */
+static void test_fifo_without_reader_fails(void **state)
+{
+	struct tmp_dir *d = *state;
+	char path[512], err[256] = "";
+
+	snprintf(path, sizeof(path), "%s/fifo", d->path);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(output_path_check(path, err, sizeof(err)), 0);
+	errno = 0;
+	assert_null(output_file_open(path, err, sizeof(err)));
+	assert_int_equal(errno, ENXIO);
+	assert_non_null(strstr(err, "no process is reading"));
+}
+
+/* /proc accepts no files: say so, not "directory /proc does not exist". */
+static void test_kernel_file_system_is_explained(void **state)
+{
+	char err[256] = "";
+
+	assert_int_equal(output_path_check("/proc/version", err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "kernel file system"));
 }
 
 int main(void)
@@ -319,7 +426,12 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_read_only_directory, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_unwritable_directory_for_unprivileged_user, make_dir, remove_dir),
 		cmocka_unit_test_setup_teardown(test_full_disk_fails_cleanly, make_dir, remove_dir),
-		cmocka_unit_test_setup_teardown(test_chown_to_invoking_user, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_file_belongs_to_invoking_user, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_invoking_user_cannot_write_root_directory, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_descriptor_targets_write_in_place, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_dev_is_never_created_or_followed, make_dir, remove_dir),
+		cmocka_unit_test_setup_teardown(test_fifo_without_reader_fails, make_dir, remove_dir),
+		cmocka_unit_test(test_kernel_file_system_is_explained),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -439,7 +439,7 @@ static void test_scale_one_million_samples(void **state)
 
 	snprintf(path, sizeof(path), "%s/bpfspy-scale-%d.speedscope.json", tmp, (int)getpid());
 	clock_gettime(CLOCK_MONOTONIC, &t0);
-	struct output_file *of = output_file_open(path, OUTPUT_FILE_NO_CHOWN, OUTPUT_FILE_NO_CHOWN,
+	struct output_file *of = output_file_open(path,
 						  err, sizeof(err));
 
 	assert_non_null(of);
@@ -478,7 +478,7 @@ static void write_nasty_demo(const char *dir)
 	for (int i = 0; i < 10; i++)
 		profile_add_sample(p, 1, 1, stack, 1 + (size_t)(i % 2), 1, (uint64_t)i);
 	snprintf(path, sizeof(path), "%s/demo-nasty.speedscope.json", dir);
-	struct output_file *of = output_file_open(path, OUTPUT_FILE_NO_CHOWN, OUTPUT_FILE_NO_CHOWN,
+	struct output_file *of = output_file_open(path,
 						  err, sizeof(err));
 
 	assert_non_null(of);
@@ -508,8 +508,7 @@ static void test_write_demo_files(void **state)
 	for (size_t i = 0; i < sizeof(outputs) / sizeof(outputs[0]); i++) {
 		assert_int_equal(fixture_build(&fx, outputs[i].unit, FIX_NTHREADS), 0);
 		snprintf(path, sizeof(path), "%s/%s", dir, outputs[i].name);
-		struct output_file *of = output_file_open(path, OUTPUT_FILE_NO_CHOWN,
-							  OUTPUT_FILE_NO_CHOWN, err, sizeof(err));
+		struct output_file *of = output_file_open(path, err, sizeof(err));
 
 		assert_non_null(of);
 		assert_int_equal(outputs[i].write(fx.p, output_file_stream(of), NULL), 0);

@@ -12,6 +12,7 @@
 #include "auto_packages.h"
 #include "reader.h"
 #include "report.h"
+#include "util/invoking_user.h"
 
 #define PROG "speedscope_top_packages"
 #define EXIT_USAGE 2
@@ -345,6 +346,12 @@ int main(int argc, char **argv)
 	struct analysis_options opts = { 0 };
 	uint32_t *file_package = NULL;
 	char **auto_names = NULL;
+
+	/* reading a profile needs no privileges: under sudo, read and write only as the user */
+	if (invoking_user_drop() != 0) {
+		fprintf(stderr, PROG ": cannot drop to the invoking user: %s\n", strerror(errno));
+		return 1;
+	}
 	size_t nauto_names = 0;
 	char err[512];
 	int rc = 0;

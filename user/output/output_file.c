@@ -9,7 +9,10 @@
 #include <string.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
+
+#include "util/invoking_user.h"
 
 /* Large writes: a profile is written once, sequentially. */
 #define OUTPUT_BUFFER_SIZE (1 << 20)
@@ -21,9 +24,7 @@ struct output_file {
 	char *dir;
 	FILE *stream;
 	int fd;
-	uid_t uid;
-	gid_t gid;
-	bool direct; /* a device or FIFO (/dev/null, /dev/stdout): written in place, never replaced */
+	bool direct; /* a stream (a descriptor of ours, a device, a FIFO): written in place, never replaced */
 };
 
 /* ---- error messages ---- */
@@ -35,15 +36,32 @@ static void set_error(char *err, size_t errlen, int errnum, const char *what, co
 		return;
 	switch (errnum) {
 	case ENOENT:
-		snprintf(err, errlen, "cannot %s %s: directory %s does not exist", what, path, dir);
+		if (access(dir, F_OK) == 0)
+			snprintf(err, errlen, "cannot %s %s: %s does not accept new files", what, path, dir);
+		else
+			snprintf(err, errlen, "cannot %s %s: directory %s does not exist", what, path, dir);
+		break;
+	case ENXIO:
+		snprintf(err, errlen, "cannot %s %s: it is a FIFO that no process is reading", what, path);
+		break;
+	case ELOOP:
+		snprintf(err, errlen, "cannot %s %s: it is a symbolic link under /dev, which bpfspy does not follow",
+			 what, path);
+		break;
+	case EXDEV:
+		snprintf(err, errlen, "cannot %s %s: %s is a kernel file system, not a place for files", what,
+			 path, dir);
+		break;
+	case EBADF:
+		snprintf(err, errlen, "cannot %s %s: that descriptor is not open for writing", what, path);
 		break;
 	case ENOTDIR:
 		snprintf(err, errlen, "cannot %s %s: %s is not a directory", what, path, dir);
 		break;
 	case EACCES:
 	case EPERM:
-		snprintf(err, errlen, "cannot %s %s: no permission to create files in %s", what,
-			 path, dir);
+		snprintf(err, errlen, "cannot %s %s: no permission to create files in %s%s", what,
+			 path, dir, geteuid() == 0 && getenv("SUDO_UID") ? " (bpfspy writes as the user who ran sudo)" : "");
 		break;
 	case EROFS:
 		snprintf(err, errlen, "cannot %s %s: %s is on a read-only file system", what, path,
@@ -129,35 +147,92 @@ static bool is_directory(const char *path)
 	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-/*
- * A device or FIFO target (/dev/null, a named pipe, /dev/stdout) is written
- * in place: renaming over it would replace the device node with a file. A
- * symlink is followed only when it lives under /dev/ or /proc/self/fd/ and
- * leads to such a target; any other symlink is replaced, never followed.
- */
-static bool is_stream_target(const char *path, bool *block_device)
+/* "-", /dev/stdout, /dev/stderr, /dev/fd/N, /proc/self/fd/N: one of our descriptors, or -1. */
+static int our_descriptor(const char *path)
 {
-	struct stat lst, st;
-
-	*block_device = false;
-	if (lstat(path, &lst) != 0)
-		return false;
-	if (S_ISLNK(lst.st_mode)) {
-		bool trusted = !strncmp(path, "/dev/", 5) || !strncmp(path, "/proc/self/fd/", 14);
-		if (!trusted || stat(path, &st) != 0)
-			return false;
-	} else {
-		st = lst;
-	}
-	*block_device = S_ISBLK(st.st_mode);
-	return S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode);
+	if (!strcmp(path, "-") || !strcmp(path, "/dev/stdout"))
+		return STDOUT_FILENO;
+	if (!strcmp(path, "/dev/stderr"))
+		return STDERR_FILENO;
+	const char *num = !strncmp(path, "/dev/fd/", 8) ? path + 8 : !strncmp(path, "/proc/self/fd/", 14) ? path + 14 : NULL;
+	if (!num || !*num)
+		return -1;
+	char *end;
+	long fd = strtol(num, &end, 10);
+	return *end || fd < 0 || fd > 65535 ? -1 : (int)fd;
 }
 
-static int open_stream_target(struct output_file *of)
+static bool under_dev(const char *path)
 {
-	of->direct = true;
-	of->fd = open(of->path, O_WRONLY | O_NOCTTY | O_CLOEXEC);
-	return of->fd;
+	return !strncmp(path, "/dev/", 5);
+}
+
+/* An existing device, FIFO or socket (not through a symlink): written in place. */
+static bool is_special_file(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0 && (S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
+}
+
+bool output_path_is_stream(const char *path)
+{
+	return our_descriptor(path) >= 0 || under_dev(path) || is_special_file(path);
+}
+
+/*
+ * Opens a stream target in place. A FIFO is opened non-blocking first: with
+ * no reader that fails with ENXIO at once instead of hanging the recording.
+ */
+static int open_stream_target(const char *path)
+{
+	int own = our_descriptor(path);
+	if (own >= 0) {
+		int flags = fcntl(own, F_GETFL);
+		if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY) {
+			errno = EBADF;
+			return -1;
+		}
+		return fcntl(own, F_DUPFD_CLOEXEC, 3);
+	}
+	struct stat st;
+	if (lstat(path, &st) != 0)
+		return under_dev(path) ? (errno = EPERM, -1) : -1;
+	if (S_ISLNK(st.st_mode)) {
+		errno = ELOOP;
+		return -1;
+	}
+	if (S_ISBLK(st.st_mode) || !(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+		errno = under_dev(path) ? EPERM : EINVAL;
+		return -1;
+	}
+	int fd = open(path, O_WRONLY | O_NOCTTY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0) {
+		int flags = fcntl(fd, F_GETFL);
+		if (flags >= 0)
+			fcntl(fd, F_SETFL, flags & ~O_NONBLOCK);
+	}
+	return fd;
+}
+
+/* procfs, sysfs and friends accept no new files; say so instead of "does not exist". */
+static bool on_kernel_file_system(const char *dir)
+{
+	struct statfs sfs;
+	if (statfs(dir, &sfs) != 0)
+		return false;
+	switch ((unsigned long)sfs.f_type) {
+	case 0x9fa0:     /* PROC_SUPER_MAGIC */
+	case 0x62656572: /* SYSFS_MAGIC */
+	case 0x64626720: /* DEBUGFS_MAGIC */
+	case 0x74726163: /* TRACEFS_MAGIC */
+	case 0x27e0eb:   /* CGROUP_SUPER_MAGIC */
+	case 0x63677270: /* CGROUP2_SUPER_MAGIC */
+	case 0xcafe4a11: /* BPF_FS_MAGIC */
+		return true;
+	default:
+		return false;
+	}
 }
 
 /* ---- lifecycle ---- */
@@ -170,8 +245,7 @@ static void output_file_free(struct output_file *of)
 	free(of);
 }
 
-struct output_file *output_file_open(const char *path, uid_t uid, gid_t gid,
-				     char *err, size_t errlen)
+static struct output_file *open_as_user(const char *path, char *err, size_t errlen)
 {
 	struct output_file *of = calloc(1, sizeof(*of));
 	int saved;
@@ -182,19 +256,16 @@ struct output_file *output_file_open(const char *path, uid_t uid, gid_t gid,
 		saved = ENOMEM;
 		goto fail;
 	}
-	of->uid = uid;
-	of->gid = gid;
-	if (!*basename_of(path) || is_directory(path)) {
-		saved = EISDIR;
-		goto fail;
-	}
-	bool block_device;
-	if (is_stream_target(path, &block_device))
-		open_stream_target(of);
-	else if (block_device)
-		of->fd = -1, errno = EINVAL;
-	else
+	if (output_path_is_stream(path)) {
+		of->direct = true;
+		of->fd = open_stream_target(path);
+	} else if (!*basename_of(path) || is_directory(path)) {
+		errno = EISDIR;
+	} else if (on_kernel_file_system(of->dir)) {
+		errno = EXDEV;
+	} else {
 		of->fd = create_temp(of->dir, basename_of(path), &of->temp_path);
+	}
 	if (of->fd < 0) {
 		saved = errno;
 		goto fail;
@@ -220,6 +291,19 @@ fail:
 	return NULL;
 }
 
+struct output_file *output_file_open(const char *path, char *err, size_t errlen)
+{
+	struct fs_identity id;
+	if (invoking_user_fs_enter(&id) != 0) {
+		snprintf(err, errlen, "cannot write %s: cannot take the invoking user's identity: %s", path,
+			 strerror(errno));
+		return NULL;
+	}
+	struct output_file *of = open_as_user(path, err, errlen);
+	invoking_user_fs_leave(&id);
+	return of;
+}
+
 FILE *output_file_stream(struct output_file *of)
 {
 	return of->stream;
@@ -230,8 +314,13 @@ void output_file_abort(struct output_file *of)
 	if (!of)
 		return;
 	fclose(of->stream);
-	if (!of->direct)
+	if (!of->direct) {
+		struct fs_identity id;
+		bool as_user = invoking_user_fs_enter(&id) == 0;
 		unlink(of->temp_path);
+		if (as_user)
+			invoking_user_fs_leave(&id);
+	}
 	output_file_free(of);
 }
 
@@ -262,61 +351,87 @@ static void sync_directory(const char *dir)
 	}
 }
 
-int output_file_commit(struct output_file *of, char *err, size_t errlen)
+static int commit_as_user(struct output_file *of, char *err, size_t errlen)
 {
-	int rc = 0, owner_rc = 0, owner_errno = 0;
+	int rc = finish_data(of);
 
-	errno = 0;
-	if (of->direct) {
-		rc = finish_data(of);
-		if (rc)
-			set_error(err, errlen, rc, "write", of->path, of->dir);
-		output_file_free(of);
-		errno = rc;
-		return rc ? -1 : 0;
-	}
-	/* chown before rename so the file never appears under the final name with the wrong owner */
-	if (of->uid != (uid_t)-1 || of->gid != (gid_t)-1) {
-		if (fflush(of->stream) == 0 && fchown(of->fd, of->uid, of->gid) != 0) {
-			owner_rc = 1;
-			owner_errno = errno;
-		}
-	}
-	rc = finish_data(of);
 	if (rc) {
 		set_error(err, errlen, rc, "write", of->path, of->dir);
 		goto fail;
 	}
+	if (of->direct)
+		goto done;
 	if (rename(of->temp_path, of->path) != 0) {
 		rc = errno;
 		set_error(err, errlen, rc, "write", of->path, of->dir);
 		goto fail;
 	}
 	sync_directory(of->dir);
-	if (owner_rc && err && errlen)
-		snprintf(err, errlen, "wrote %s but could not give it to uid %d gid %d: %s",
-			 of->path, (int)of->uid, (int)of->gid, strerror(owner_errno));
+done:
 	output_file_free(of);
-	return owner_rc;
+	return 0;
 fail:
-	unlink(of->temp_path);
+	if (!of->direct)
+		unlink(of->temp_path);
 	output_file_free(of);
 	errno = rc;
 	return -1;
 }
 
-int output_path_check(const char *path, char *err, size_t errlen)
+int output_file_commit(struct output_file *of, char *err, size_t errlen)
 {
-	bool block_device;
-	/* opening a FIFO now would block until a reader comes: only check the permission */
-	if (is_stream_target(path, &block_device)) {
-		if (access(path, W_OK) == 0)
-			return 0;
-		set_error(err, errlen, errno, "write", path, ".");
+	struct fs_identity id;
+	errno = 0;
+	if (invoking_user_fs_enter(&id) != 0) {
+		int saved = errno;
+		snprintf(err, errlen, "cannot write %s: cannot take the invoking user's identity: %s", of->path,
+			 strerror(saved));
+		output_file_abort(of);
+		errno = saved;
 		return -1;
 	}
-	struct output_file *of = output_file_open(path, OUTPUT_FILE_NO_CHOWN,
-						  OUTPUT_FILE_NO_CHOWN, err, errlen);
+	int rc = commit_as_user(of, err, errlen);
+	invoking_user_fs_leave(&id);
+	return rc;
+}
+
+int output_path_check(const char *path, char *err, size_t errlen)
+{
+	/*
+	 * A stream is opened only at the end: opening a FIFO now would need its
+	 * reader now. Check what can be checked without opening it.
+	 */
+	if (output_path_is_stream(path)) {
+		int own = our_descriptor(path);
+		struct stat st;
+		int e = 0;
+		if (own >= 0) {
+			int flags = fcntl(own, F_GETFL);
+			if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY)
+				e = EBADF;
+		} else if (lstat(path, &st) != 0) {
+			e = under_dev(path) ? EPERM : errno;
+		} else if (S_ISLNK(st.st_mode)) {
+			e = ELOOP;
+		} else if (!(S_ISCHR(st.st_mode) || S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) {
+			e = EPERM;
+		} else {
+			struct fs_identity id;
+			if (invoking_user_fs_enter(&id) != 0 || access(path, W_OK) != 0)
+				e = errno ? errno : EPERM;
+			invoking_user_fs_leave(&id);
+		}
+		if (!e)
+			return 0;
+		if (e == EPERM && under_dev(path) && own < 0)
+			snprintf(err, errlen, "cannot write %s: bpfspy writes under /dev only to an existing device, "
+				 "FIFO or socket, and never creates or replaces files there", path);
+		else
+			set_error(err, errlen, e, "write", path, ".");
+		errno = e;
+		return -1;
+	}
+	struct output_file *of = output_file_open(path, err, errlen);
 
 	/* creating (and removing) the real temporary is the only check that sees ACLs, RO mounts, quotas */
 	if (!of)

@@ -5,35 +5,41 @@
  * umask), is fsync'ed, then renamed over the target. A symlink planted at the
  * target is replaced, never followed. On failure the temporary is removed and
  * any existing target is left untouched.
+ *
+ * Streams are written in place and never replaced: "-" and /dev/stdout,
+ * /dev/stderr, /dev/fd/N, /proc/self/fd/N write to that descriptor of ours,
+ * whatever it is (a file, a pipe, a terminal); an existing device, FIFO or
+ * socket is opened as it is (a FIFO without a reader is an error, not a
+ * hang). Nothing under /dev is ever created, renamed or reached through a
+ * symlink.
+ *
+ * Every file operation runs with the invoking user's file-system identity
+ * (util/invoking_user.h): under sudo, a path that user could not write fails,
+ * and the file created is theirs.
  */
 #ifndef BPFSPY_OUTPUT_FILE_H
 #define BPFSPY_OUTPUT_FILE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <sys/types.h>
 
 struct output_file;
 
-/* Pass as uid and gid to keep the file owned by the current user. */
-#define OUTPUT_FILE_NO_CHOWN ((uid_t)-1)
-
 /*
- * Creates the temporary file for path. uid/gid: owner to give the final file
- * (e.g. SUDO_UID/SUDO_GID), or OUTPUT_FILE_NO_CHOWN (either may be -1 alone,
- * as with chown(2)). Returns NULL with errno set and a sentence in err.
+ * Creates the temporary file for path (or opens the stream). Returns NULL
+ * with errno set and a sentence in err.
  */
-struct output_file *output_file_open(const char *path, uid_t uid, gid_t gid,
-				     char *err, size_t errlen);
+struct output_file *output_file_open(const char *path, char *err, size_t errlen);
 
 /* The stream to write to; owned by the output_file. */
 FILE *output_file_stream(struct output_file *of);
 
 /*
- * Flushes, fsyncs, sets the owner and renames onto the final path, then frees
- * of. Returns 0 on success; 1 if the file was committed but could not be
- * given to uid/gid (err says why); -1 with errno set and err filled if
- * nothing was committed (the temporary is removed).
+ * Flushes, fsyncs and renames onto the final path, then frees of. Returns 0
+ * on success; -1 with errno set and err filled if nothing was committed (the
+ * temporary is removed).
  */
 int output_file_commit(struct output_file *of, char *err, size_t errlen);
 
@@ -46,5 +52,8 @@ void output_file_abort(struct output_file *of);
  * -1 with errno set and err filled.
  */
 int output_path_check(const char *path, char *err, size_t errlen);
+
+/* True if path names a stream (written in place; see above), not a file to create. */
+bool output_path_is_stream(const char *path);
 
 #endif

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <stdbool.h>
 
 #include "util/log.h"
 
@@ -43,8 +45,16 @@ int cli_parse_pid_list(const char *arg, pid_t *pids, size_t *npids, size_t max)
 		return -1;
 	for (char *tok = strtok_r(copy, ",", &save); tok && rc == 0; tok = strtok_r(NULL, ",", &save)) {
 		unsigned long v;
-		if (cli_parse_uint(tok, 1, PID_MAX_LIMIT, &v) != 0) {
+		char *end;
+		errno = 0;
+		/* decimal, or hex with 0x as py-spy accepts */
+		bool hex = !strncasecmp(tok, "0x", 2);
+		v = (*tok == '-' || *tok == '+') ? 0 : strtoul(hex ? tok + 2 : tok, &end, hex ? 16 : 10);
+		if (*tok == '-' || *tok == '+' || errno || *end || end == (hex ? tok + 2 : tok) || v == 0) {
 			log_error("invalid PID '%s' (expected a positive number, e.g. -p 1234,5678)", tok);
+			rc = -1;
+		} else if (v > PID_MAX_LIMIT) {
+			log_error("no process with PID %s (PIDs on Linux are at most %d)", tok, PID_MAX_LIMIT);
 			rc = -1;
 		} else if (*npids == max) {
 			log_error("too many PIDs (at most %zu)", max);

@@ -39,9 +39,31 @@ bool proc_is_alive(pid_t pid)
 	return proc_stat_read(pid, &st) == 0 && st.state != 'Z' && st.state != 'X';
 }
 
-int proc_check_target(pid_t pid)
+/* The process a thread id belongs to (Tgid in /proc/TID/status), or 0. */
+static pid_t proc_thread_group(pid_t tid)
+{
+	char path[64], line[256];
+	snprintf(path, sizeof(path), "/proc/%d/status", tid);
+	FILE *f = fopen(path, "r");
+	pid_t tgid = 0;
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+int proc_check_target(pid_t *target)
 {
 	struct proc_stat st;
+	pid_t pid = *target;
+	pid_t tgid = proc_thread_group(pid);
+	if (tgid > 0 && tgid != pid) {
+		log_info("%d is a thread of process %d: profiling process %d", pid, tgid, tgid);
+		*target = pid = tgid;
+	}
 	if (proc_stat_read(pid, &st) != 0) {
 		log_error("no process with PID %d", pid);
 		return -1;

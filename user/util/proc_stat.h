@@ -22,8 +22,9 @@ bool proc_is_alive(pid_t pid);
 
 /*
  * For a PID the user named: exists, is a user process, has not exited.
- * Prints one "bpfspy: ..." line and returns -1 if not.
+ * Prints one "bpfspy: ..." line and returns -1 if not. A thread id is
+ * replaced by its process's id (with a note): samples are per process.
  */
-int proc_check_target(pid_t pid);
+int proc_check_target(pid_t *pid);
 
 #endif
