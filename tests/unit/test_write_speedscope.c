@@ -104,18 +104,21 @@ static void expected_profile_name(int t, char *buf, size_t len)
 
 /*
  * Walks one profile's samples/weights against the fixture's samples of
- * thread t: every entry is a maximal run of one stack, in time order, and
- * its weight is that run's length (in seconds) or summed nanoseconds.
+ * thread t, in time order: one entry per sample weighing 1/rate seconds; in
+ * nanoseconds, each maximal run of one stack as entries of one sampling
+ * period (1e9/rate ns) plus one for the remainder, so that tools counting
+ * entries (py-spy's users' scripts) count samples.
  */
 static void check_profile_against_fixture(const struct fixture *fx, const cJSON *frames,
 					  const cJSON *prof, int t, enum profile_unit unit)
 {
 	const cJSON *samples = member(prof, "samples"), *weights = member(prof, "weights");
-	int nentries = cJSON_GetArraySize(samples), next = 0;
+	int nentries = cJSON_GetArraySize(samples), next = 0, e = 0;
 	double weight_sum = 0, expected_total = 0;
+	const uint64_t period = 1000000000ull / FIX_RATE_HZ;
 
 	assert_int_equal(nentries, cJSON_GetArraySize(weights));
-	for (int e = 0; e < nentries; e++) {
+	while (e < nentries) {
 		uint64_t run_samples = 0, run_weight = 0;
 		int s;
 
@@ -123,7 +126,6 @@ static void check_profile_against_fixture(const struct fixture *fx, const cJSON 
 			next++;
 		assert_true(next < FIX_NSAMPLES);
 		s = fx->samples[next].stack;
-		assert_entry_is_stack(frames, cJSON_GetArrayItem(samples, e), s);
 		/* consume the fixture's run: all consecutive samples of t on stack s */
 		for (; next < FIX_NSAMPLES; next++) {
 			if (fx->samples[next].thread != t)
@@ -133,13 +135,22 @@ static void check_profile_against_fixture(const struct fixture *fx, const cJSON 
 			run_samples++;
 			run_weight += fx->samples[next].weight;
 		}
-		double w = cJSON_GetArrayItem(weights, e)->valuedouble;
-
-		if (unit == PROFILE_UNIT_SAMPLES)
-			assert_true(fabs(w - (double)run_samples / FIX_RATE_HZ) < 1e-9);
-		else
-			assert_true(w == (double)run_weight);
-		weight_sum += w;
+		uint64_t count = run_samples, left = run_weight;
+		if (unit == PROFILE_UNIT_NANOSECONDS)
+			count = run_weight > period ? (run_weight + period - 1) / period : 1;
+		for (uint64_t i = 0; i < count; i++, e++) {
+			assert_true(e < nentries);
+			assert_entry_is_stack(frames, cJSON_GetArrayItem(samples, e), s);
+			double w = cJSON_GetArrayItem(weights, e)->valuedouble;
+			if (unit == PROFILE_UNIT_SAMPLES) {
+				assert_true(fabs(w - 1.0 / FIX_RATE_HZ) < 1e-9);
+			} else {
+				uint64_t want = i + 1 < count ? period : left;
+				assert_true(w == (double)want);
+				left -= want;
+			}
+			weight_sum += w;
+		}
 	}
 	/* nothing of this thread left over */
 	for (; next < FIX_NSAMPLES; next++)
@@ -213,8 +224,10 @@ static void test_samples_without_rate_are_counts(void **state)
 	const cJSON *prof = cJSON_GetArrayItem(member(doc, "profiles"), 0);
 
 	assert_string_equal(member(prof, "unit")->valuestring, "none");
-	assert_int_equal(cJSON_GetArraySize(member(prof, "weights")), 1);
-	assert_true(cJSON_GetArrayItem(member(prof, "weights"), 0)->valuedouble == 5);
+	/* one entry per sample, each counting one */
+	assert_int_equal(cJSON_GetArraySize(member(prof, "weights")), 5);
+	for (int i = 0; i < 5; i++)
+		assert_true(cJSON_GetArrayItem(member(prof, "weights"), i)->valuedouble == 1);
 	assert_true(member(prof, "endValue")->valuedouble == 5);
 	cJSON_Delete(doc);
 	profile_free(p);

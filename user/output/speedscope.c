@@ -2,7 +2,12 @@
 /*
  * speedscope JSON writer (https://www.speedscope.app/file-format-schema.json),
  * streamed straight to the FILE: one "sampled" profile per thread, one
- * samples/weights entry per run of identical consecutive samples.
+ * samples/weights entry per sample, as py-spy writes them. Tools that count
+ * entries and ignore weights (the seed's speedscope_top_packages.py does)
+ * then count what bpfspy sampled; run-length merging stays inside the
+ * profile model. With --idle (nanosecond weights) an off-CPU interval is
+ * written as entries of one sampling period each, plus one for the
+ * remainder, so entry counts stay proportional to wall time too.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -48,6 +53,7 @@ struct speedscope_writer {
 	 */
 	const char *unit;
 	unsigned rate_hz; /* 0: integer weights */
+	uint64_t period_ns; /* nanosecond profiles: one entry per this many ns (0: one entry per run) */
 	char small_weight[SMALL_WEIGHTS + 1][32];
 
 	bool first_entry;
@@ -235,14 +241,48 @@ static int write_stack(struct speedscope_writer *w, uint32_t stack_id)
 	return 0;
 }
 
+/*
+ * How a run of the profile model becomes entries: count entries weighing
+ * each, the last one weighing last (each == last when they are all equal).
+ */
+struct entry_split {
+	uint64_t count, each, last;
+};
+
+static struct entry_split split_run(const struct speedscope_writer *w, uint64_t weight, uint64_t nsamples)
+{
+	struct entry_split e = { 1, weight, weight };
+
+	if (w->period_ns) {
+		if (weight > w->period_ns) {
+			e.count = weight / w->period_ns;
+			e.each = e.last = w->period_ns;
+			if (weight % w->period_ns) {
+				e.count++;
+				e.last = weight % w->period_ns;
+			}
+		}
+	} else if (w->rate_hz || nsamples == weight) {
+		/* sample counts: one entry per sample, each weighing one */
+		e.count = weight ? weight : 1;
+		e.each = e.last = weight ? 1 : 0;
+	}
+	return e;
+}
+
 static int write_sample_entry(void *arg, uint32_t stack_id, uint64_t weight, uint64_t nsamples)
 {
 	struct speedscope_writer *w = arg;
+	struct entry_split e = split_run(w, weight, nsamples);
 
-	if (!w->first_entry)
-		fputs(",\n", w->f);
-	w->first_entry = false;
-	return write_stack(w, stack_id);
+	for (uint64_t i = 0; i < e.count; i++) {
+		if (!w->first_entry)
+			fputs(",\n", w->f);
+		w->first_entry = false;
+		if (write_stack(w, stack_id) != 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* ---- weights ---- */
@@ -271,11 +311,14 @@ static void write_weight(struct speedscope_writer *w, uint64_t weight)
 static int write_weight_entry(void *arg, uint32_t stack_id, uint64_t weight, uint64_t nsamples)
 {
 	struct speedscope_writer *w = arg;
+	struct entry_split e = split_run(w, weight, nsamples);
 
-	if (!w->first_entry)
-		putc(',', w->f);
-	w->first_entry = false;
-	write_weight(w, weight);
+	for (uint64_t i = 0; i < e.count; i++) {
+		if (!w->first_entry)
+			putc(',', w->f);
+		w->first_entry = false;
+		write_weight(w, i + 1 == e.count ? e.last : e.each);
+	}
 	return 0;
 }
 
@@ -283,9 +326,11 @@ static void choose_unit(struct speedscope_writer *w)
 {
 	const struct profile_meta *m = profile_meta_const(w->p);
 
+	w->period_ns = 0;
 	if (m->unit == PROFILE_UNIT_NANOSECONDS) {
 		w->unit = "nanoseconds";
 		w->rate_hz = 0;
+		w->period_ns = m->rate_hz ? 1000000000ull / m->rate_hz : 0;
 	} else if (m->rate_hz) {
 		w->unit = "seconds";
 		w->rate_hz = m->rate_hz;
