@@ -20,7 +20,7 @@
 #define BPFSPY_MAX_STACK_SNAPSHOT 65536
 
 /* Python frames walked per sample: default and hard ceiling (--max-depth). */
-#define BPFSPY_DEFAULT_PY_DEPTH 128
+#define BPFSPY_DEFAULT_PY_DEPTH 1024 /* deep enough for any real import chain; the walk stops at the stack's end */
 #define BPFSPY_MAX_PY_DEPTH 1024
 
 enum bpfspy_event_type {

@@ -42,23 +42,6 @@ static void convert_usage(FILE *f)
 	      f);
 }
 
-/* The format whose extension path ends with; -1 if none. */
-static int format_from_extension(const char *path, enum output_format *out)
-{
-	size_t n = strlen(path);
-
-	for (int i = 0; i < OUTPUT_FORMAT_COUNT; i++) {
-		const char *ext = output_format_extension((enum output_format)i);
-		size_t m = strlen(ext);
-
-		if (n > m && !strcmp(path + n - m, ext)) {
-			*out = (enum output_format)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
 static int parse_options(int argc, char **argv, struct convert_options *o)
 {
 	static const struct option long_options[] = {
@@ -105,7 +88,7 @@ static int parse_options(int argc, char **argv, struct convert_options *o)
 		return -1;
 	}
 	o->input = argv[optind];
-	if (!o->have_format && !(o->output && format_from_extension(o->output, &o->format) == 0)) {
+	if (!o->have_format && !(o->output && output_format_from_path(o->output, &o->format) == 0)) {
 		log_error("give the output format with -f " OUTPUT_FORMAT_NAMES);
 		return -1;
 	}

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "loader.h"
+#include "util/cli_values.h"
 #include "util/log.h"
 #include "util/proc_stat.h"
 
@@ -16,11 +17,15 @@ struct dump_options {
 	bool json;
 	bool gil;
 	bool native;
+	bool subprocesses; /* -s: the process's descendants too, as py-spy dump -s */
+	bool locals;
 };
+
+#define DUMP_MAX_PROCESSES 1024
 
 static void dump_usage(FILE *f)
 {
-	fputs("Usage: bpfspy dump -p PID [--json] [--gil]\n"
+	fputs("Usage: bpfspy dump -p PID [--json] [--gil] [-s]\n"
 	      "\n"
 	      "Prints the Python stack of every thread of a running process, most recent\n"
 	      "call last, like a Python traceback. Blocked and sleeping threads are shown\n"
@@ -29,29 +34,30 @@ static void dump_usage(FILE *f)
 	      "  -p, --pid PID   the Python process\n"
 	      "  -j, --json      print JSON instead of tracebacks\n"
 	      "  -g, --gil       also show which thread holds the GIL\n"
-	      "  -n, --native    merge native frames (not yet supported)\n"
+	      "  -s, --subprocesses  also every process it started, one after the other\n"
+	      "  -n, --native    accepted (py-spy); native frames are not merged into dump yet:\n"
+	      "                  use bpfspy record --native for them\n"
+	      "  -l, --locals    accepted (py-spy); local variables are not shown yet\n"
+	      "      --full-filenames  accepted (py-spy): dump always shows full paths\n"
+	      "      --nonblocking     accepted (py-spy): dump never pauses the process\n"
 	      "  -h, --help      this help\n",
 	      f);
 }
+
+enum { OPT_ACCEPTED = 1000 }; /* py-spy flags whose meaning is bpfspy's behaviour already */
 
 static const struct option long_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
 	{ "json", no_argument, NULL, 'j' },
 	{ "gil", no_argument, NULL, 'g' },
 	{ "native", no_argument, NULL, 'n' },
+	{ "subprocesses", no_argument, NULL, 's' },
+	{ "locals", no_argument, NULL, 'l' },
+	{ "full-filenames", no_argument, NULL, OPT_ACCEPTED },
+	{ "nonblocking", no_argument, NULL, OPT_ACCEPTED },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
-
-static int parse_pid(const char *s, pid_t *out)
-{
-	char *end;
-	long v = strtol(s, &end, 10);
-	if (!*s || *end || v <= 0 || v > 4194304)
-		return -1;
-	*out = (pid_t)v;
-	return 0;
-}
 
 /* Returns 0 to run, 1 after --help, -1 after an error line. */
 static int parse_dump_options(int argc, char **argv, struct dump_options *o)
@@ -60,13 +66,21 @@ static int parse_dump_options(int argc, char **argv, struct dump_options *o)
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+p:jgnh", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:jgnhsl", long_options, NULL)) != -1) {
 		switch (c) {
-		case 'p':
-			if (parse_pid(optarg, &o->pid) != 0) {
-				log_error("invalid PID '%s' (expected a positive number)", optarg);
+		case 'p': {
+			size_t n = 0;
+			if (cli_parse_pid_list(optarg, &o->pid, &n, 1) != 0)
 				return -1;
-			}
+			break;
+		}
+		case 's':
+			o->subprocesses = true;
+			break;
+		case 'l':
+			o->locals = true;
+			break;
+		case OPT_ACCEPTED:
 			break;
 		case 'j':
 			o->json = true;
@@ -96,10 +110,11 @@ static int parse_dump_options(int argc, char **argv, struct dump_options *o)
 		log_error("give the process to dump with -p PID (see bpfspy dump --help)");
 		return -1;
 	}
-	if (o->native) {
-		log_error("dump --native is not yet supported (native unwinding of a live process is not built in yet)");
-		return -1;
-	}
+	if (o->native)
+		log_warn("dump --native: native frames are not merged into dump yet; showing Python frames "
+			 "(bpfspy record --native has them)");
+	if (o->locals)
+		log_warn("dump --locals: local variables are not shown yet; showing stacks");
 	return 0;
 }
 
@@ -117,18 +132,44 @@ int cmd_dump(int argc, char **argv)
 	}
 	if (proc_check_target(&o.pid) != 0)
 		return 1;
-	struct dump_snapshot s;
-	if (dump_snapshot_take(o.pid, &s, err, sizeof(err)) != 0) {
-		log_error("%s", err);
-		return 1;
-	}
+	pid_t pids[DUMP_MAX_PROCESSES];
+	size_t npids = 1;
+	pids[0] = o.pid;
+	if (o.subprocesses)
+		npids += proc_list_descendants(o.pid, pids + 1, DUMP_MAX_PROCESSES - 1);
+
+	/* one process: its document as before; with -s, a JSON array of them */
 	int rc = 0;
-	if (o.json)
-		rc = dump_print_json(&s, o.gil, stdout) == 0 ? 0 : 1;
-	else
-		dump_print_text(&s, o.gil, stdout);
+	bool array = o.json && o.subprocesses;
+	if (array)
+		fputs("[", stdout);
+	for (size_t i = 0; i < npids; i++) {
+		struct dump_snapshot s;
+		if (dump_snapshot_take(pids[i], &s, err, sizeof(err)) != 0) {
+			/* a child that is not Python or has exited is skipped; the named process is not */
+			if (i == 0) {
+				log_error("%s", err);
+				rc = 1;
+				break;
+			}
+			log_info("skipping process %d: %s", pids[i], err);
+			continue;
+		}
+		if (o.json) {
+			if (array && i > 0)
+				fputs(",", stdout);
+			if (dump_print_json(&s, o.gil, stdout) != 0)
+				rc = 1;
+		} else {
+			if (i > 0)
+				fputs("\n", stdout);
+			dump_print_text(&s, o.gil, stdout);
+		}
+		dump_snapshot_free(&s);
+	}
+	if (array)
+		fputs("]\n", stdout);
 	if (fflush(stdout) != 0)
 		rc = 1;
-	dump_snapshot_free(&s);
 	return rc;
 }

@@ -136,3 +136,20 @@ int launch_exit_code(int wstatus)
 		return 128 + WTERMSIG(wstatus);
 	return 1;
 }
+
+void launch_explain_not_found(const char *cmd, char *err, size_t errlen)
+{
+	const char *path = getenv("PATH");
+	bool under_sudo = getenv("SUDO_USER") != NULL;
+
+	if (strchr(cmd, '/')) {
+		snprintf(err, errlen, "cannot run %s: %s", cmd, access(cmd, F_OK) == 0 ? "it is not executable"
+											: "no such file");
+		return;
+	}
+	/* `python` is the usual miss: Debian has only python3, and sudo resets PATH to secure_path */
+	snprintf(err, errlen, "command not found: %s (searched PATH=%s)%s%s%s", cmd, path ? path : "",
+		 under_sudo ? "; sudo resets PATH, so give the full path" : "",
+		 !strcmp(cmd, "python") ? "; try python3" : "",
+		 under_sudo && !strcmp(cmd, "python") ? " or $(which python)" : "");
+}

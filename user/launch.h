@@ -20,6 +20,8 @@ struct launched {
 int launch_prepare(char *const argv[], struct launched *out, char *err, size_t errlen);
 /* The file execvp() would run for cmd (searched in PATH unless it has a '/'); false if none. */
 bool launch_resolve_path(const char *cmd, char *out, size_t len);
+/* One sentence for a command launch_resolve_path() did not find: what was searched, and a hint. */
+void launch_explain_not_found(const char *cmd, char *err, size_t errlen);
 /* Lets the child exec; returns 0, or -1 with err set when execvp failed (e.g. command not found). */
 int launch_release(struct launched *l, char *err, size_t errlen);
 /* Kills and reaps a child that was never released. */

@@ -79,24 +79,10 @@ struct follow_ctx {
 	const struct record_options *o;
 };
 
-static bool descends_from_target(const struct record_options *o, pid_t pid)
-{
-	for (int depth = 0; pid > 1 && depth < 64; depth++) {
-		for (size_t i = 0; i < o->npids; i++)
-			if (o->pids[i] == pid)
-				return true;
-		struct proc_stat st;
-		if (proc_stat_read(pid, &st) != 0)
-			return false;
-		pid = st.ppid;
-	}
-	return false;
-}
-
 static void follow_existing_descendant(void *arg, pid_t pid)
 {
 	struct follow_ctx *c = arg;
-	if (descends_from_target(c->o, pid)) {
+	if (proc_descends_from(pid, c->o->pids, c->o->npids)) {
 		sampler_follow(c->sampler, pid);
 		recorder_add_process(c->recorder, pid);
 	}
@@ -148,15 +134,14 @@ static void describe_command(const struct record_options *o, char *buf, size_t l
 		pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", i ? " " : "", o->command[i]);
 }
 
-static int write_profile_to(const struct profile *p, enum output_format format, const char *path, char *err,
-			    size_t errlen)
+static int write_profile_to(const struct profile *p, enum output_format format, const struct write_options *wo,
+			    const char *path, char *err, size_t errlen)
 {
 	struct output_file *out = output_file_open(path, err, errlen);
 	if (!out)
 		return -1;
-	struct write_options wo = { 0 };
 
-	if (write_profile_format(p, format, output_file_stream(out), &wo) != 0) {
+	if (write_profile_format(p, format, output_file_stream(out), wo) != 0) {
 		snprintf(err, errlen, "cannot write %s: %s", path, strerror(errno));
 		output_file_abort(out);
 		return -1;
@@ -169,7 +154,8 @@ static int write_profile_to(const struct profile *p, enum output_format format, 
  * meanwhile, a FIFO nobody reads): the same name in $TMPDIR (or /tmp), then
  * in the invoking user's home, never over an existing file.
  */
-static int rescue_profile(const struct profile *p, enum output_format format, const char *path)
+static int rescue_profile(const struct profile *p, enum output_format format, const struct write_options *wo,
+			  const char *path)
 {
 	const char *base = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
 	const char *tmpdir = getenv("TMPDIR");
@@ -193,7 +179,7 @@ static int rescue_profile(const struct profile *p, enum output_format format, co
 				free(candidate);
 				continue;
 			}
-			int rc = write_profile_to(p, format, candidate, err, sizeof(err));
+			int rc = write_profile_to(p, format, wo, candidate, err, sizeof(err));
 			if (rc == 0)
 				log_error("the recording was saved to %s instead", candidate);
 			free(candidate);
@@ -206,14 +192,15 @@ static int rescue_profile(const struct profile *p, enum output_format format, co
 	return -1;
 }
 
-static int write_profile(const struct profile *p, enum output_format format, const char *path)
+static int write_profile(const struct profile *p, enum output_format format, const struct write_options *wo,
+			 const char *path)
 {
 	char err[512];
 
-	if (write_profile_to(p, format, path, err, sizeof(err)) == 0)
+	if (write_profile_to(p, format, wo, path, err, sizeof(err)) == 0)
 		return 0;
 	log_error("%s", err);
-	rescue_profile(p, format, path);
+	rescue_profile(p, format, wo, path);
 	return -1; /* the file asked for was not written: exit non-zero even when rescued */
 }
 
@@ -267,7 +254,7 @@ static void reap_child(struct session *s, bool block)
 static void record_loop(struct session *s)
 {
 	const struct record_options *o = s->o;
-	bool tty = isatty(STDERR_FILENO) && o->verbosity > 0;
+	bool tty = isatty(STDERR_FILENO) && o->verbosity > 0 && !o->hide_progress;
 	uint64_t last_status = 0, deadline = o->duration_s > 0 ? s->start_ns + (uint64_t)(o->duration_s * 1e9) : 0;
 	uint64_t stop_at = 0;
 
@@ -413,9 +400,10 @@ static void end_launched_command(struct session *s)
 static int write_profiles(const struct profile *p, const struct record_options *o, char **paths)
 {
 	int rc = 0;
+	struct write_options wo = { .include_thread_ids = o->threads };
 
 	for (size_t i = 0; i < o->nformats; i++)
-		if (write_profile(p, o->formats[i], paths[i]) != 0)
+		if (write_profile(p, o->formats[i], &wo, paths[i]) != 0)
 			rc = -1;
 	return rc;
 }
@@ -487,6 +475,13 @@ int cmd_record(int argc, char **argv)
 	for (size_t i = 0; i < o.npids; i++)
 		if (proc_check_target(&o.pids[i]) != 0)
 			return 1;
+
+	char resolved[4096];
+	if (o.ncommand > 0 && !launch_resolve_path(o.command[0], resolved, sizeof(resolved))) {
+		launch_explain_not_found(o.command[0], err, sizeof(err));
+		log_error("%s", err);
+		return 127; /* the shell's status for a command not found */
+	}
 
 	char *base = o.output ? strdup(o.output) : default_output_name(&o);
 	char *paths[OUTPUT_FORMAT_COUNT] = { 0 };

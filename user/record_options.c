@@ -26,24 +26,36 @@ void record_usage(FILE *f)
 	      "  -a, --all               profile every process on the host\n"
 	      "  COMMAND [ARGS...]       launch COMMAND (after --) and profile it from its first\n"
 	      "                          instruction; bpfspy exits with its exit status\n"
+	      "  -s, --subprocesses      follow processes the targets start (the default)\n"
 	      "      --no-subprocesses   do not follow processes the targets start\n"
 	      "      --comm NAME         with -a: only processes whose name contains NAME\n"
 	      "      --pid-filter PID[,PID...]  with -a: only these processes\n"
 	      "\n"
 	      "Output:\n"
-	      "  -o, --output FILE       where to write (default: bpfspy-<name>-<time>.json)\n"
-	      "  -f, --format FORMAT     speedscope (default), collapsed, flamegraph (interactive\n"
-	      "                          SVG) or pprof (gzipped profile.proto, go tool pprof);\n"
-	      "                          repeat -f to write several files from one run: the\n"
+	      "  -o, --output FILE       where to write (default: bpfspy-<name>-<time>.json);\n"
+	      "                          - or /dev/stdout: standard output. Under sudo the file\n"
+	      "                          is created with the invoking user's rights\n"
+	      "  -f, --format FORMAT     speedscope, collapsed (also: raw), flamegraph\n"
+	      "                          (interactive SVG) or pprof (gzipped profile.proto, go\n"
+	      "                          tool pprof). Default: the one -o's extension names\n"
+	      "                          (.json speedscope; .txt .folded .collapsed collapsed;\n"
+	      "                          .svg flamegraph; .pb.gz .pprof pprof), else speedscope.\n"
+	      "                          Repeat -f to write several files from one run: the\n"
 	      "                          others are named after -o with the extension .json,\n"
 	      "                          .txt, .svg or .pb.gz\n"
 	      "  -F, --function          one frame per function (line = its first line)\n"
 	      "      --nolineno          no line numbers\n"
+	      "  -t, --threads           collapsed: a \"thread (0xTID)\" root frame per thread\n"
+	      "      --full-filenames    accepted (py-spy): record always writes full paths\n"
+	      "      --hideprogress      no status line while recording\n"
 	      "\n"
 	      "Sampling:\n"
 	      "  -r, --rate HZ           samples per second per CPU (default 100, max 20000)\n"
-	      "  -d, --duration SECONDS  stop after this long (default: until the command exits\n"
-	      "                          or Ctrl-C)\n"
+	      "  -d, --duration SECONDS  stop after this long, then end a launched command\n"
+	      "                          (SIGINT, then SIGTERM); default or 'unlimited': until\n"
+	      "                          the command exits or Ctrl-C\n"
+	      "      --nonblocking       accepted (py-spy): bpfspy never pauses the target\n"
+	      "      --capture           accepted (py-spy): the command's output is shown as is\n"
 	      "  -n, --native            native frames too (C extensions, libpython, libc), with\n"
 	      "                          Python frames merged where the interpreter ran them;\n"
 	      "                          unwinds from DWARF CFI, no frame pointers needed\n"
@@ -57,7 +69,7 @@ void record_usage(FILE *f)
 	      "                          [futex], [poll], [wait] (a child), [preempted] or\n"
 	      "                          [off-cpu] leaf markers, from the syscall it waits in\n"
 	      "  -g, --gil               only samples of threads holding the GIL\n"
-	      "      --max-depth N       Python frames per sample (default 128, max 1024)\n"
+	      "      --max-depth N       Python frames per sample (default and max 1024)\n"
 	      "      --btf PATH          kernel BTF file (default /sys/kernel/btf/vmlinux)\n"
 	      "  -v, --verbose           more diagnostics;  -q, --quiet: errors only\n"
 	      "  -h, --help              this help\n"
@@ -69,7 +81,10 @@ void record_usage(FILE *f)
 	      "                          (writes out.json and out.svg)\n"
 	      "  sudo bpfspy record -a -d 5\n"
 	      "\n"
-	      "Ctrl-C (SIGINT) or SIGTERM stop recording; everything sampled so far is written.\n",
+	      "Ctrl-C (SIGINT), SIGTERM, SIGHUP or SIGQUIT stop recording; everything sampled\n"
+	      "so far is written. If the file cannot be written, the recording is saved under\n"
+	      "the same name in $TMPDIR (or /tmp), then in your home, and the path printed.\n"
+	      "py-spy's record options are all accepted with py-spy's meaning.\n",
 	      f);
 }
 
@@ -83,6 +98,10 @@ enum {
 	OPT_COMM,
 	OPT_PID_FILTER,
 	OPT_STACK_SIZE,
+	OPT_NONBLOCKING,
+	OPT_FULL_FILENAMES,
+	OPT_HIDEPROGRESS,
+	OPT_CAPTURE,
 };
 
 static const struct option long_options[] = {
@@ -103,6 +122,12 @@ static const struct option long_options[] = {
 	{ "native-all", no_argument, NULL, OPT_NATIVE_ALL },
 	{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 	{ "no-subprocesses", no_argument, NULL, OPT_NO_SUBPROCESSES },
+	{ "subprocesses", no_argument, NULL, 's' },
+	{ "threads", no_argument, NULL, 't' },
+	{ "nonblocking", no_argument, NULL, OPT_NONBLOCKING },
+	{ "full-filenames", no_argument, NULL, OPT_FULL_FILENAMES },
+	{ "hideprogress", no_argument, NULL, OPT_HIDEPROGRESS },
+	{ "capture", no_argument, NULL, OPT_CAPTURE },
 	{ "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
 	{ "btf", required_argument, NULL, OPT_BTF },
 	{ "verbose", no_argument, NULL, 'v' },
@@ -152,8 +177,12 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 		o->rate_hz = (unsigned)v;
 		return 0;
 	case 'd':
+		if (!strcmp(arg, "unlimited")) {
+			o->duration_s = 0;
+			return 0;
+		}
 		if (cli_parse_seconds(arg, 0, 31 * 24 * 3600.0, &o->duration_s) != 0) {
-			log_error("invalid duration '%s' (expected seconds > 0, e.g. -d 10 or -d 0.5)", arg);
+			log_error("invalid duration '%s' (expected seconds > 0 or 'unlimited', e.g. -d 10 or -d 0.5)", arg);
 			return -1;
 		}
 		return 0;
@@ -204,6 +233,19 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 	case OPT_NO_SUBPROCESSES:
 		o->subprocesses = false;
 		return 0;
+	case 's': /* py-spy's opt-in is bpfspy's default */
+		o->subprocesses = true;
+		return 0;
+	case 't':
+		o->threads = true;
+		return 0;
+	case OPT_HIDEPROGRESS:
+		o->hide_progress = true;
+		return 0;
+	case OPT_NONBLOCKING:     /* BPF reads the target without ever pausing it */
+	case OPT_FULL_FILENAMES:  /* record writes full paths already */
+	case OPT_CAPTURE:         /* the command's output goes where bpfspy's goes */
+		return 0;
 	case OPT_MAX_DEPTH:
 		if (cli_parse_uint(arg, 1, BPFSPY_MAX_PY_DEPTH, &v) != 0) {
 			log_error("invalid --max-depth '%s' (expected 1 to %d)", arg, BPFSPY_MAX_PY_DEPTH);
@@ -247,6 +289,24 @@ static int validate(struct record_options *o)
 	return 0;
 }
 
+/*
+ * Without -f the output's name decides, as py-spy users expect of -o out.svg;
+ * a -f that contradicts the name gets a warning (the file is still written
+ * in the format asked for).
+ */
+static void choose_format(struct record_options *o)
+{
+	enum output_format named;
+	bool has_name = o->output && output_format_from_path(o->output, &named) == 0;
+
+	if (!o->nformats)
+		o->formats[o->nformats++] = has_name ? named : OUTPUT_SPEEDSCOPE;
+	else if (has_name && o->nformats == 1 && o->formats[0] != named)
+		log_warn("writing %s format into %s, whose name says %s", output_format_name(o->formats[0]),
+			 o->output, output_format_name(named));
+	o->format = o->formats[0];
+}
+
 int record_options_parse(int argc, char **argv, struct record_options *o)
 {
 	memset(o, 0, sizeof(*o));
@@ -260,7 +320,7 @@ int record_options_parse(int argc, char **argv, struct record_options *o)
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+p:ao:f:r:d:Fgnivqh", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:ao:f:r:d:Fgnivqhst", long_options, NULL)) != -1) {
 		if (c == 'h') {
 			record_usage(stdout);
 			return 1;
@@ -279,9 +339,7 @@ int record_options_parse(int argc, char **argv, struct record_options *o)
 	}
 	o->command = argv + optind;
 	o->ncommand = argc - optind;
-	if (!o->nformats)
-		o->formats[o->nformats++] = OUTPUT_SPEEDSCOPE;
-	o->format = o->formats[0];
+	choose_format(o);
 	return validate(o);
 }
 

@@ -37,6 +37,8 @@ struct record_options {
 	unsigned stack_size;    /* --stack-size: user stack bytes copied per sample */
 	unsigned max_depth;     /* --max-depth */
 	const char *btf_path;   /* --btf */
+	bool threads;           /* -t/--threads: thread ids in collapsed output, as py-spy */
+	bool hide_progress;     /* --hideprogress: no status line */
 	int verbosity;          /* -v / -q */
 	char **command;         /* argv after options / "--" */
 	int ncommand;

@@ -37,7 +37,9 @@ void top_usage(FILE *f)
 	      "      --once              when the command ends, print the final table and exit\n"
 	      "                          (default: keep it on screen until a key is pressed)\n"
 	      "      --full-filenames    show whole file paths\n"
+	      "  -s, --subprocesses      follow processes the targets start (the default)\n"
 	      "      --no-subprocesses   do not follow processes the targets start\n"
+	      "      --nonblocking       accepted (py-spy): bpfspy never pauses the target\n"
 	      "  -n, --native            native frames too (C extensions, libpython, libc)\n"
 	      "  -i, --idle              also the time threads spend off the CPU (sleeping,\n"
 	      "                          waiting): times become wall-clock time\n"
@@ -45,7 +47,7 @@ void top_usage(FILE *f)
 	      f);
 }
 
-enum { OPT_DELAY = 1000, OPT_ONCE, OPT_FULL_FILENAMES, OPT_NO_SUBPROCESSES };
+enum { OPT_DELAY = 1000, OPT_ONCE, OPT_FULL_FILENAMES, OPT_NO_SUBPROCESSES, OPT_NONBLOCKING };
 
 static const struct option long_options[] = {
 	{ "pid", required_argument, NULL, 'p' },
@@ -58,6 +60,8 @@ static const struct option long_options[] = {
 	{ "no-subprocesses", no_argument, NULL, OPT_NO_SUBPROCESSES },
 	{ "native", no_argument, NULL, 'n' },
 	{ "idle", no_argument, NULL, 'i' },
+	{ "subprocesses", no_argument, NULL, 's' },
+	{ "nonblocking", no_argument, NULL, OPT_NONBLOCKING },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -96,6 +100,11 @@ static int parse_one(int c, const char *arg, struct top_options *o)
 	case OPT_NO_SUBPROCESSES:
 		o->subprocesses = false;
 		return 0;
+	case 's': /* py-spy's opt-in is bpfspy's default */
+		o->subprocesses = true;
+		return 0;
+	case OPT_NONBLOCKING: /* BPF reads the target without ever pausing it */
+		return 0;
 	case 'n':
 		o->native = true;
 		return 0;
@@ -130,7 +139,7 @@ int top_options_parse(int argc, char **argv, struct top_options *o)
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+p:ar:gnih", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:ar:gnihs", long_options, NULL)) != -1) {
 		if (c == 'h') {
 			top_usage(stdout);
 			return 1;

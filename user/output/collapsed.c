@@ -173,25 +173,40 @@ static char *process_prefix(const struct profile_thread_info *t)
 	return clean;
 }
 
-static int write_groups(struct collapsed_writer *w, bool per_process)
+/* "thread (0xTID)", py-spy's --threads root frame (the OS thread id here), after the process's. */
+static char *thread_prefix(const struct profile_thread_info *t, bool per_process)
+{
+	char *process = per_process ? process_prefix(t) : NULL, *out = NULL;
+
+	if (per_process && !process)
+		return NULL;
+	if (asprintf(&out, "%s%sthread (0x%" PRIX32 ")", process ? process : "", process ? ";" : "", t->tid) < 0)
+		out = NULL;
+	free(process);
+	return out;
+}
+
+/* Lines are aggregated per group: the whole profile, each process, or each thread (-t). */
+static int write_groups(struct collapsed_writer *w, bool per_process, bool per_thread)
 {
 	struct profile_thread_info t;
 	char *prefix = NULL;
 	int rc = 0;
+	bool grouped = per_process || per_thread;
 
 	for (size_t i = 0; rc == 0 && profile_thread_at(w->p, i, &t); i++) {
-		if (per_process && i > 0) {
+		if (grouped && i > 0) {
 			struct profile_thread_info prev;
 
 			profile_thread_at(w->p, i - 1, &prev);
-			if (prev.pid != t.pid) {
+			if (prev.pid != t.pid || (per_thread && prev.tid != t.tid)) {
 				rc = flush_group(w, prefix);
 				free(prefix);
 				prefix = NULL;
 			}
 		}
-		if (rc == 0 && per_process && !prefix) {
-			prefix = process_prefix(&t);
+		if (rc == 0 && grouped && !prefix) {
+			prefix = per_thread ? thread_prefix(&t, per_process) : process_prefix(&t);
 			if (!prefix)
 				rc = -1;
 		}
@@ -235,7 +250,7 @@ int write_collapsed(const struct profile *p, FILE *f, const struct write_options
 	int rc = -1;
 
 	errno = 0;
-	if (writer_init(&w) == 0 && write_groups(&w, per_process) == 0 &&
+	if (writer_init(&w) == 0 && write_groups(&w, per_process, o && o->include_thread_ids) == 0 &&
 	    fflush(f) == 0 && !ferror(f))
 		rc = 0;
 	if (rc < 0 && errno == 0)

@@ -94,3 +94,25 @@ int write_profile_format(const struct profile *p, enum output_format format, FIL
 	}
 	return info(format)->write(p, f, o ? o : &defaults);
 }
+
+int output_format_from_path(const char *path, enum output_format *out)
+{
+	static const struct {
+		const char *extension;
+		enum output_format format;
+	} known[] = {
+		{ ".json", OUTPUT_SPEEDSCOPE }, { ".txt", OUTPUT_COLLAPSED },	  { ".folded", OUTPUT_COLLAPSED },
+		{ ".collapsed", OUTPUT_COLLAPSED }, { ".svg", OUTPUT_FLAMEGRAPH }, { ".pb.gz", OUTPUT_PPROF },
+		{ ".pb", OUTPUT_PPROF },	       { ".pprof", OUTPUT_PPROF },
+	};
+	size_t len = strlen(path);
+
+	for (size_t i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		size_t n = strlen(known[i].extension);
+		if (len > n && !strcasecmp(path + len - n, known[i].extension)) {
+			*out = known[i].format;
+			return 0;
+		}
+	}
+	return -1;
+}

@@ -13,6 +13,13 @@
 /* Parses a -f argument (case-insensitive; "raw" = collapsed, "svg" = flamegraph). Returns 0 or -1. */
 int output_format_parse(const char *name, enum output_format *out);
 
+/*
+ * The format a file name asks for: .json speedscope; .txt, .folded,
+ * .collapsed collapsed; .svg flamegraph; .pb.gz, .pb, .pprof pprof.
+ * Returns 0, or -1 when the name has none of these extensions.
+ */
+int output_format_from_path(const char *path, enum output_format *out);
+
 /* "speedscope", "collapsed", "flamegraph", "pprof". */
 const char *output_format_name(enum output_format format);
 

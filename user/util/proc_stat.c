@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "util/proc_stat.h"
 
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "util/log.h"
@@ -78,4 +80,37 @@ int proc_check_target(pid_t *target)
 		return -1;
 	}
 	return 0;
+}
+
+bool proc_descends_from(pid_t pid, const pid_t *ancestors, size_t n)
+{
+	for (int depth = 0; pid > 1 && depth < 64; depth++) {
+		for (size_t i = 0; i < n; i++)
+			if (ancestors[i] == pid)
+				return true;
+		struct proc_stat st;
+		if (proc_stat_read(pid, &st) != 0)
+			return false;
+		pid = st.ppid;
+	}
+	return false;
+}
+
+size_t proc_list_descendants(pid_t root, pid_t *out, size_t max)
+{
+	DIR *d = opendir("/proc");
+	size_t n = 0;
+	if (!d)
+		return 0;
+	struct dirent *de;
+	while ((de = readdir(d)) && n < max) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		if (*end || pid <= 0 || pid == root)
+			continue;
+		if (proc_descends_from((pid_t)pid, &root, 1))
+			out[n++] = (pid_t)pid;
+	}
+	closedir(d);
+	return n;
 }

@@ -4,6 +4,7 @@
 #define BPFSPY_PROC_STAT_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <sys/types.h>
 
 struct proc_stat {
@@ -26,5 +27,11 @@ bool proc_is_alive(pid_t pid);
  * replaced by its process's id (with a note): samples are per process.
  */
 int proc_check_target(pid_t *pid);
+
+/* True if pid is one of ancestors or descends from one (following ppid up to 64 levels). */
+bool proc_descends_from(pid_t pid, const pid_t *ancestors, size_t n);
+
+/* The processes descending from root (not root itself), at most max, in /proc order. */
+size_t proc_list_descendants(pid_t root, pid_t *out, size_t max);
 
 #endif
