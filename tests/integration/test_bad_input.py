@@ -68,7 +68,7 @@ def test_unwritable_output_path():
 def test_command_not_found(tmp_path):
     p = run_bpfspy(["record", "-o", tmp_path / "x.json", "--", "/no/such/program"])
     assert p.returncode == 127
-    assert "cannot run the command: No such file or directory" in one_line(p)
+    assert "cannot run /no/such/program: no such file" in one_line(p)
 
 
 @pytest.mark.parametrize("args,needle", [

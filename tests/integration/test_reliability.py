@@ -12,6 +12,7 @@ import signal
 import stat
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -387,6 +388,15 @@ def test_sigkill_leaves_no_partial_file_and_no_programs(tmp_path, spinner):
     assert all(n.startswith(".x.json.") for n in leftovers), leftovers
 
 
+@pytest.fixture
+def user_dir():
+    """A directory nobody (uid 65534) can reach and write: files under sudo are created as that user."""
+    d = Path(tempfile.mkdtemp(prefix="bpfspy-sudo-", dir="/tmp"))
+    os.chmod(d, 0o777)
+    yield d
+    shutil.rmtree(d, ignore_errors=True)
+
+
 def run_as_sudo(args, tmp_path, **kw):
     env = dict(os.environ, SUDO_UID="65534", SUDO_GID="65534", SUDO_USER="nobody")
     os.chmod(tmp_path, 0o777)
@@ -394,16 +404,17 @@ def run_as_sudo(args, tmp_path, **kw):
                           preexec_fn=lambda: os.umask(0o022), **kw)
 
 
-def test_sudo_output_owned_by_invoking_user(tmp_path):
-    out = tmp_path / "x.json"
-    p = run_as_sudo(["record", "-o", out, "--", "true"], tmp_path)
+def test_sudo_output_owned_by_invoking_user(user_dir):
+    out = user_dir / "x.json"
+    p = run_as_sudo(["record", "-o", out, "--", "true"], user_dir)
     assert p.returncode == 0, p.stderr
     st = out.stat()
     assert (st.st_uid, st.st_gid) == (65534, 65534)
     assert stat.S_IMODE(st.st_mode) == 0o644
 
 
-def test_planted_symlink_is_not_followed(tmp_path):
+def test_planted_symlink_is_not_followed(user_dir):
+    tmp_path = user_dir
     victim = tmp_path / "passwd-copy"
     shutil.copy("/etc/passwd", victim)
     original = victim.read_bytes()

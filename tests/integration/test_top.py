@@ -240,7 +240,7 @@ def test_exit_status_of_command_is_returned(tmp_path):
 
 @pytest.mark.parametrize("args, code, message", [
     ([], 2, "nothing to watch"),
-    (["-p", "999999999"], 2, "invalid PID"),
+    (["-p", "999999999"], 2, "no process with PID 999999999"),
     (["-p", "4000000"], 1, "no process with PID 4000000"),
     (["-r", "0", "--", "true"], 2, "invalid rate"),
     (["--bogus"], 2, "unknown or incomplete option"),
