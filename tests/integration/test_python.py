@@ -112,13 +112,14 @@ def test_non_ascii_names(python, tmp_path):
 def test_deep_recursion(python, tmp_path):
     exe, _ = python
     script = PY / "recursion.py"
-    prof, _ = record(tmp_path, [exe, script, "300", "2000000"], "--max-depth", "512", name="deep.json")
+    # the default depth (1024) keeps the whole stack
+    prof, _ = record(tmp_path, [exe, script, "300", "2000000"], name="deep.json")
     deep = [fr for fr in prof.stacks_containing("leaf")]
     assert deep
     assert max(sum(1 for f in fr if f["name"] == "rec") for fr in deep) == 301
     assert not any(f["name"] == "[truncated]" for f in prof.frames)
 
-    prof, _ = record(tmp_path, [exe, script, "300", "2000000"], name="truncated.json")
+    prof, _ = record(tmp_path, [exe, script, "300", "2000000"], "--max-depth", "128", name="truncated.json")
     deep = prof.stacks_containing("leaf")
     assert deep and all(fr[0]["name"] == "[truncated]" for fr in deep)
     assert max(len(fr) for fr in deep) == 128 + 1
