@@ -81,13 +81,7 @@ def output_section(out):
               "| format | write time | size |", "|---|---:|---:|"]
     for name, f in out["formats"].items():
         status = "" if f["ok"] else " (failed)"
-        if name == "speedscope_per_sample":
-            name = "speedscope, one entry per sample (comparison only)"
         lines.append(f"| {name}{status} | {f['seconds'] * scale:.3f} s | {f['bytes'] * scale / 1e6:.1f} MB |")
-    fm = out["formats"]
-    if "speedscope" in fm and "speedscope_per_sample" in fm:
-        ratio = fm["speedscope"]["bytes"] / fm["speedscope_per_sample"]["bytes"]
-        lines += ["", f"speedscope size vs one entry per sample (py-spy's layout): {100 * ratio:.0f} %."]
     return lines + [""]
 
 

@@ -151,97 +151,6 @@ static int fill_profile(struct profile *p, const struct recorded_thread *threads
 	return 0;
 }
 
-/* py-spy's layout: every sample is its own entry in "samples" and "weights". */
-struct per_sample_writer {
-	const struct profile *p;
-	FILE *f;
-	uint32_t frames[MAX_DEPTH];
-	int first;
-	char **text;     /* per stack id */
-	size_t *text_len;
-};
-
-/* The text of a stack, ",[root,...,leaf]", formatted once per distinct stack. */
-static const char *stack_text(struct per_sample_writer *w, uint32_t stack_id, size_t *len)
-{
-	if (!w->text[stack_id]) {
-		size_t depth = profile_stack_frames(w->p, stack_id, w->frames, MAX_DEPTH);
-		char *t = malloc(depth * 12 + 4);
-		size_t n = 0;
-		t[n++] = ',';
-		t[n++] = '[';
-		for (size_t d = 0; d < depth; d++)
-			n += (size_t)sprintf(t + n, d ? ",%u" : "%u", w->frames[d]);
-		t[n++] = ']';
-		t[n] = '\0';
-		w->text[stack_id] = t;
-		w->text_len[stack_id] = n;
-	}
-	*len = w->text_len[stack_id];
-	return w->text[stack_id];
-}
-
-static int write_run_per_sample(void *arg, uint32_t stack_id, uint64_t weight, uint64_t nsamples)
-{
-	struct per_sample_writer *w = arg;
-	size_t len;
-	const char *text = stack_text(w, stack_id, &len);
-
-	for (uint64_t i = 0; i < nsamples; i++) {
-		fwrite(text + w->first, 1, len - (size_t)w->first, w->f);
-		w->first = 0;
-	}
-	return 0;
-}
-
-static int write_weight_per_sample(void *arg, uint32_t stack_id, uint64_t weight, uint64_t nsamples)
-{
-	struct per_sample_writer *w = arg;
-
-	for (uint64_t i = 0; i < nsamples; i++) {
-		fputs(w->first ? "0.001" : ",0.001", w->f);
-		w->first = 0;
-	}
-	return 0;
-}
-
-static int write_speedscope_per_sample(const struct profile *p, FILE *f)
-{
-	size_t nstacks = profile_stack_count(p);
-	struct per_sample_writer w = { .p = p, .f = f, .text = calloc(nstacks + 1, sizeof(char *)),
-				       .text_len = calloc(nstacks + 1, sizeof(size_t)) };
-
-	fputs("{\"$schema\":\"https://www.speedscope.app/file-format-schema.json\",\"shared\":{\"frames\":[", f);
-	for (size_t i = 0; i < profile_frame_count(p); i++) {
-		const struct frame_desc *d = profile_frame(p, (uint32_t)i);
-		fputs(i ? ",{\"name\":" : "{\"name\":", f);
-		json_write_string(f, d->name);
-		fputs(",\"file\":", f);
-		json_write_string(f, d->file ? d->file : "");
-		fprintf(f, ",\"line\":%d,\"col\":null}", d->line);
-	}
-	fputs("]},\"profiles\":[", f);
-	for (size_t t = 0; t < profile_thread_count(p); t++) {
-		struct profile_thread_info info;
-		profile_thread_at(p, t, &info);
-		fprintf(f, "%s{\"type\":\"sampled\",\"name\":\"Thread %u\",\"unit\":\"seconds\","
-			   "\"startValue\":0,\"endValue\":%g,\"samples\":[",
-			t ? "," : "", info.tid, (double)info.samples * 0.001);
-		w.first = 1;
-		profile_thread_runs(p, t, write_run_per_sample, &w);
-		fputs("],\"weights\":[", f);
-		w.first = 1;
-		profile_thread_runs(p, t, write_weight_per_sample, &w);
-		fputs("]}", f);
-	}
-	fputs("],\"name\":\"per-sample\",\"activeProfileIndex\":null}\n", f);
-	for (size_t i = 0; i < nstacks; i++)
-		free(w.text[i]);
-	free(w.text);
-	free(w.text_len);
-	return ferror(f) ? -1 : 0;
-}
-
 /* Writes with the given function and prints "name": {seconds, bytes}. */
 static int time_one(const char *name, const char *dir, int (*write)(const struct profile *, FILE *, int),
 		    const struct profile *p, int format, int comma)
@@ -273,11 +182,6 @@ static int write_format(const struct profile *p, FILE *f, int format)
 {
 	struct write_options o = { 0 };
 	return write_profile_format(p, (enum output_format)format, f, &o);
-}
-
-static int write_per_sample(const struct profile *p, FILE *f, int unused)
-{
-	return write_speedscope_per_sample(p, f);
 }
 
 int main(int argc, char **argv)
@@ -316,7 +220,6 @@ int main(int argc, char **argv)
 		failed |= time_one(names[i], argv[2], write_format, p, (int)format, comma) < 0;
 		comma = 1;
 	}
-	failed |= time_one("speedscope_per_sample", argv[2], write_per_sample, p, 0, comma) < 0;
 	printf("}}\n");
 
 	for (size_t t = 0; t < nthreads; t++) {
