@@ -1,8 +1,9 @@
 # bpfspy - eBPF sampling profiler for Python and native code.
 #
 #   make            build build/bpfspy and tools/
-#   make deps       install the Debian packages the build and tests need
-#   make test       deps + build + every test (unit, integration, fuzz smoke)
+#   make deps       install what the build and tests need (Debian packages, npm
+#                   packages for the browser tests, CPython 3.14/3.15 under EXTRAS)
+#   make test       build + every test (unit, integration, fuzz smoke); run make deps first
 #   make demo       deps + build + profile a pytest-startup workload
 #   make test-asan  the whole suite with AddressSanitizer + UBSan
 #   make e2e        the speedscope-check end-to-end checks
@@ -59,21 +60,37 @@ all: $(BUILD)/bpfspy tools
 
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libcjson-dev libcmocka-dev clang llvm bpftool \
 	libiberty-dev python3-pytest python3-numpy python3-astropy tmux jq libcap2-bin nodejs chromium \
-	linux-perf valgrind libclang-rt-14-dev golang-go gdb protobuf-compiler python3-pytest-xdist strace
+	linux-perf valgrind libclang-rt-14-dev golang-go gdb protobuf-compiler python3-pytest-xdist strace \
+	sudo patchelf
+# Node.js 20 or newer for playwright-core; Debian 12's own is 18, so an older one gets node@20 from
+# the npm registry under $(DEPS_DIR)/node (the tests put its bin/ first on PATH).
+DEPS_DIR ?= $(abspath .deps)
+NODE_BIN_DIR := $(DEPS_DIR)/node/node_modules/.bin
 
+# Says what it installs and stops at the first failure: a half-installed machine fails here, with apt's
+# own message, not later in a test.
 deps:
 	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
-		echo "make deps: installing $$missing"; \
+		echo "make deps: installing Debian packages:" $$missing; \
 		if [ "$$(id -u)" != 0 ]; then echo "make deps: must run as root to install packages (try sudo make deps)" >&2; exit 1; fi; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null || exit 1; \
-	fi
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing \
+			|| { echo "make deps: apt-get install failed (see above)" >&2; exit 1; }; \
+	else echo "make deps: Debian packages present"; fi
 	@# nodesource's nodejs bundles npm (and conflicts with Debian's npm package)
-	@command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq npm >/dev/null; }
-	@if [ ! -x $(EXTRAS)/root/usr/bin/python3.15 ] && [ -x $(SHARED)/tools/sid-extras/install ]; then \
-		echo "make deps: installing CPython 3.14/3.15, Austin and Tachyon under $(EXTRAS)"; \
-		$(SHARED)/tools/sid-extras/install $(EXTRAS) >/dev/null 2>&1 || echo "make deps: sid-extras install failed (3.14/3.15 tests will fail)" >&2; \
+	@command -v npm >/dev/null || { echo "make deps: installing npm"; apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q npm; } \
+		|| { echo "make deps: cannot install npm" >&2; exit 1; }
+	@major=$$(node -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0); \
+	if [ "$$major" -lt 20 ] && [ ! -x $(NODE_BIN_DIR)/node ]; then \
+		echo "make deps: Node.js $$major is older than 20: installing node@20 from npm into $(DEPS_DIR)/node"; \
+		mkdir -p $(DEPS_DIR)/node && npm install --no-audit --no-fund --prefix $(DEPS_DIR)/node node@20 \
+			|| { echo "make deps: npm install node@20 failed" >&2; exit 1; }; \
 	fi
+	@$(MAKE) --no-print-directory e2e-outputs-deps
+	@if [ ! -x $(EXTRAS)/root/usr/bin/python3.15 ]; then \
+		echo "make deps: installing CPython 3.14/3.15, Austin and Tachyon from Debian unstable under $(EXTRAS)"; \
+		scripts/install-sid-extras $(EXTRAS) || { echo "make deps: scripts/install-sid-extras failed (see above)" >&2; exit 1; }; \
+	else echo "make deps: CPython 3.14/3.15 present under $(EXTRAS)"; fi
 
 # ---- BPF -----------------------------------------------------------------
 
@@ -121,17 +138,20 @@ unit: $(UNIT_BINS) tools
 
 tools-unit:: ;
 
+# tests run the node that make deps chose (a local node@20 on Debian 12's own 18)
+TEST_PATH := $(if $(wildcard $(NODE_BIN_DIR)/node),$(NODE_BIN_DIR):)$(PATH)
+
 integration: $(BUILD)/bpfspy tools e2e-outputs-deps
-	BPFSPY=$(abspath $(BUILD)/bpfspy) BPFSPY_BUILD=$(abspath $(BUILD)) SHARED=$(SHARED) EXTRAS=$(EXTRAS) \
+	PATH="$(TEST_PATH)" BPFSPY=$(abspath $(BUILD)/bpfspy) BPFSPY_BUILD=$(abspath $(BUILD)) SHARED=$(SHARED) EXTRAS=$(EXTRAS) \
 		$(PYTHON_TEST) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
 
-test: deps
+test:
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 
-test-asan: deps
+test-asan:
 	$(MAKE) SAN=1 BUILD=build-asan all unit integration
 
 -include tests/fuzz/fuzz.mk

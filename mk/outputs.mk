@@ -6,7 +6,7 @@
 E2E_OUTPUTS_DIR := tests/e2e
 
 $(E2E_OUTPUTS_DIR)/node_modules/.package-lock.json: $(E2E_OUTPUTS_DIR)/package.json
-	cd $(E2E_OUTPUTS_DIR) && npm install --no-audit --no-fund --silent
+	cd $(E2E_OUTPUTS_DIR) && npm ci --no-audit --no-fund
 	@touch $@
 
 e2e-outputs-deps: $(E2E_OUTPUTS_DIR)/node_modules/.package-lock.json
