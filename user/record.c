@@ -25,7 +25,14 @@
 #include "util/log.h"
 #include "util/proc_stat.h"
 
-#define POLL_MS 10
+/*
+ * The loop's slow timer. Samples are queued in BPF without wake-ups; BPF
+ * wakes the loop when 1 MiB is queued, process events wake it at once, and
+ * signals (SIGCHLD included) interrupt the wait. Everything else waits for
+ * this timer: a shorter one only costs wake-ups (the fixed cost of a
+ * profiler attached to an idle or lightly loaded host).
+ */
+#define DRAIN_EVERY_MS 200
 #define STATUS_EVERY_NS 500000000ull
 #define SIGINT_GRACE_NS 2000000000ull /* after Ctrl-C, wait this long for a launched command to end */
 #define END_COMMAND_GRACE_MS 2000      /* after SIGINT, then after SIGTERM, before the next signal */
@@ -35,6 +42,12 @@ static volatile sig_atomic_t stop_signal;
 static void on_stop_signal(int sig)
 {
 	stop_signal = sig;
+}
+
+/* A launched command's exit interrupts the wait: the recording ends at once, not at the next timer. */
+static void on_child_signal(int sig)
+{
+	(void)sig;
 }
 
 /*
@@ -50,6 +63,9 @@ static void install_signal_handlers(void)
 	sigemptyset(&sa.sa_mask);
 	for (size_t i = 0; i < sizeof(stops) / sizeof(stops[0]); i++)
 		sigaction(stops[i], &sa, NULL);
+	struct sigaction child = { .sa_handler = on_child_signal, .sa_flags = SA_NOCLDSTOP };
+	sigemptyset(&child.sa_mask);
+	sigaction(SIGCHLD, &child, NULL);
 	signal(SIGPIPE, SIG_IGN);
 }
 
@@ -251,6 +267,20 @@ static void reap_child(struct session *s, bool block)
 	}
 }
 
+/* How long the loop may sleep: the slow timer, or less when a deadline, the status line or a grace ends sooner. */
+static int next_wait_ms(const struct session *s, bool tty, uint64_t last_status, uint64_t deadline, uint64_t stop_at)
+{
+	uint64_t now = monotonic_ns(), wait = DRAIN_EVERY_MS * 1000000ull;
+	uint64_t ends[] = { deadline, tty ? last_status + STATUS_EVERY_NS : 0, stop_at };
+
+	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)
+		if (ends[i] && (ends[i] <= now ? 0 : ends[i] - now) < wait)
+			wait = ends[i] <= now ? 0 : ends[i] - now;
+	if (stop_signal && !stop_at)
+		wait = 0;
+	return (int)((wait + 999999) / 1000000);
+}
+
 static void record_loop(struct session *s)
 {
 	const struct record_options *o = s->o;
@@ -259,7 +289,7 @@ static void record_loop(struct session *s)
 	uint64_t stop_at = 0;
 
 	for (;;) {
-		int n = sampler_poll(s->sampler, POLL_MS);
+		int n = sampler_poll(s->sampler, next_wait_ms(s, tty, last_status, deadline, stop_at));
 		if (n < 0 && n != -EINTR) {
 			log_error("reading samples failed: %s", strerror(-n));
 			break;
