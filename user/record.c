@@ -388,9 +388,18 @@ static int start_targets(struct session *s, char *err, size_t errlen)
 	if (o->all)
 		for_each_pid(prescan_process, &fc);
 
+	/*
+	 * The profile's clock starts when sampling starts, not when bpfspy did:
+	 * loading BPF takes 50-250 ms that belong to no sample (-d 1 was
+	 * reported as 1.06-1.24 s).
+	 */
+	struct profile_meta *meta = profile_meta(s->profile);
+	struct timespec wall;
+	clock_gettime(CLOCK_REALTIME, &wall);
+	meta->start_ns = s->start_ns = monotonic_ns();
+	meta->start_realtime_ns = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
 	if (sampler_attach(s->sampler, err, errlen) != 0)
 		return -1;
-	s->start_ns = monotonic_ns();
 	if (s->launched && launch_release(&s->child, err, errlen) != 0) {
 		reap_child(s, true);
 		return -1;
@@ -534,7 +543,7 @@ int cmd_record(int argc, char **argv)
 		.command = command,
 		.rate_hz = o.rate_hz,
 		.unit = o.idle ? PROFILE_UNIT_NANOSECONDS : PROFILE_UNIT_SAMPLES,
-		.start_ns = monotonic_ns(),
+		.start_ns = monotonic_ns(), /* both set again when sampling starts */
 		.start_realtime_ns = (uint64_t)time(NULL) * 1000000000ull,
 	};
 	struct session s = { .o = &o, .child = { .go_fd = -1, .status_fd = -1 } };

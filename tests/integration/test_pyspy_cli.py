@@ -206,3 +206,14 @@ def test_default_depth_keeps_deep_import_stacks_whole(tmp_path):
     text = out.read_text()
     assert "truncated" not in text
     assert max(l.count("f (<string>") for l in text.splitlines()) >= 300
+
+
+def test_profile_clock_starts_when_sampling_starts(tmp_path):
+    """duration_ns excludes loading BPF; start_realtime_ns has nanoseconds."""
+    out = tmp_path / "x.json"
+    p = run_bpfspy(["record", "-d", "1", "-o", out, "--", PYTHON, "-c", "import time; time.sleep(30)"], timeout=60)
+    assert p.returncode == 128 + signal.SIGINT, p.stderr
+    block = json.loads(out.read_text())["bpfspy"]
+    assert 1.0e9 <= block["duration_ns"] <= 1.05e9, block["duration_ns"]
+    assert block["start_realtime_ns"] % 1_000_000_000 != 0
+    assert abs(block["start_realtime_ns"] / 1e9 - time.time()) < 60
