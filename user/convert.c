@@ -150,7 +150,7 @@ int cmd_convert(int argc, char **argv)
 		free(path);
 		return 2;
 	}
-	struct profile *p = speedscope_read_file(o.input, err, sizeof(err));
+	struct profile *p = profile_read_speedscope_file(o.input, err, sizeof(err));
 
 	if (!p) {
 		log_error("%s", err);

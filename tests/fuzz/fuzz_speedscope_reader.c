@@ -1,11 +1,12 @@
-/* libFuzzer harness: the speedscope reader and the analysis/report paths
- * over arbitrary bytes must never crash, leak or misbehave under ASan and
- * UBSan. */
+/* libFuzzer harness: both speedscope readers over one scanner - the tool's
+ * (with its analysis and report paths) and the one `bpfspy convert` ships -
+ * must never crash, leak or misbehave under ASan and UBSan on any bytes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
 #include "analysis.h"
+#include "output/speedscope_read.h"
 #include "reader.h"
 #include "report.h"
 
@@ -39,5 +40,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	speedscope_free(&ss);
 	if (sink)
 		fclose(sink);
+	profile_free(profile_read_speedscope((const char *)data, size, err, sizeof(err)));
 	return 0;
 }

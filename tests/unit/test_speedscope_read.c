@@ -30,7 +30,7 @@ static struct profile *round_trip(const struct profile *p)
 {
 	size_t len;
 	char err[256] = "", *json = write_to_memory(p, write_speedscope, &len);
-	struct profile *back = speedscope_read(json, len, err, sizeof(err));
+	struct profile *back = profile_read_speedscope(json, len, err, sizeof(err));
 
 	if (!back)
 		fail_msg("speedscope_read: %s", err);
@@ -145,7 +145,7 @@ static void test_foreign_file(void **state)
 		"\"profiles\":[{\"type\":\"sampled\",\"name\":\"worker\",\"unit\":\"milliseconds\",\"startValue\":0,"
 		"\"endValue\":5,\"samples\":[[0],[0,1]],\"weights\":[2,3]}]}";
 	char err[256];
-	struct profile *p = speedscope_read(json, strlen(json), err, sizeof(err));
+	struct profile *p = profile_read_speedscope(json, strlen(json), err, sizeof(err));
 	struct profile_thread_info t;
 
 	assert_non_null(p);
@@ -161,7 +161,7 @@ static void test_foreign_file(void **state)
 static void expect_refused(const char *json, const char *why)
 {
 	char err[256] = "";
-	struct profile *p = speedscope_read(json, strlen(json), err, sizeof(err));
+	struct profile *p = profile_read_speedscope(json, strlen(json), err, sizeof(err));
 
 	assert_null(p);
 	if (!strstr(err, why))

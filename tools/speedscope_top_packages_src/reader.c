@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "json_scan.h"
+#include "output/json_scan.h"
 
 static void set_error(char *err, size_t errlen, const char *fmt, ...)
 {

@@ -1,9 +1,22 @@
 // SPDX-License-Identifier: MIT
-/* speedscope JSON -> profile (see speedscope_read.h). */
+/*
+ * speedscope JSON -> profile (see speedscope_read.h).
+ *
+ * The document is validated and walked in place with the scanner
+ * (output/json_scan.h, shared with tools/speedscope_top_packages): the big
+ * "samples" and "weights" arrays are never turned into a tree, so memory
+ * stays near the file's size plus the profile model (a cJSON tree was 22x
+ * the file). Only the small parts - shared.frames and the "bpfspy" block -
+ * go through cJSON.
+ */
 #include "output/speedscope_read.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -11,9 +24,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "output/json_scan.h"
+
+/* Longest profile name or type kept (a longer one is cut): names label threads, nothing more. */
+#define PROFILE_TEXT_MAX 1024
+
 struct reader {
-	const cJSON *doc;
-	const cJSON *extra;      /* the "bpfspy" block, or NULL */
+	char *name;              /* the document's "name", or NULL */
+	cJSON *shared;           /* the "shared" object, parsed (frames are few) */
+	cJSON *extra;            /* the "bpfspy" block, parsed, or NULL */
+	struct json_span profiles; /* the "profiles" array, walked in place */
 	struct profile *p;
 	uint32_t *frame_ids;     /* shared frame index -> profile frame id */
 	size_t nframes;
@@ -65,6 +85,63 @@ static double unit_ns(const char *unit)
 	return 0;
 }
 
+/* The members of one profile object that the reader uses; spans point into the document. */
+struct profile_fields {
+	char type[64], unit[64], name[PROFILE_TEXT_MAX];
+	bool have_type, have_unit, have_name;
+	double start_value, end_value;
+	struct json_span samples, weights;
+};
+
+static void read_profile_fields(struct json_cursor *c, struct profile_fields *f)
+{
+	struct json_span key;
+	bool first = true;
+
+	memset(f, 0, sizeof(*f));
+	if (!json_object_begin(c))
+		return;
+	while (json_object_next(c, &first, &key)) {
+		enum json_kind kind = json_peek_kind(c);
+
+		if (json_key_equals(key, "type") && kind == JSON_KIND_STRING) {
+			json_take_string(c, f->type, sizeof(f->type));
+			f->have_type = true;
+		} else if (json_key_equals(key, "unit") && kind == JSON_KIND_STRING) {
+			json_take_string(c, f->unit, sizeof(f->unit));
+			f->have_unit = true;
+		} else if (json_key_equals(key, "name") && kind == JSON_KIND_STRING) {
+			json_take_string(c, f->name, sizeof(f->name));
+			f->have_name = true;
+		} else if (json_key_equals(key, "startValue") && kind == JSON_KIND_NUMBER) {
+			f->start_value = json_take_number(c);
+		} else if (json_key_equals(key, "endValue") && kind == JSON_KIND_NUMBER) {
+			f->end_value = json_take_number(c);
+		} else if (json_key_equals(key, "samples")) {
+			f->samples = json_take_value(c);
+		} else if (json_key_equals(key, "weights")) {
+			f->weights = json_take_value(c);
+		} else {
+			json_skip_value(c);
+		}
+	}
+}
+
+/* The first profile's "unit", if there is a first profile with one. */
+static bool first_profile_unit(const struct reader *r, char *unit, size_t len)
+{
+	struct json_cursor c = { r->profiles.start, r->profiles.start ? r->profiles.start + r->profiles.len : NULL };
+	bool first = true;
+	struct profile_fields f;
+
+	if (!r->profiles.start || !json_array_begin(&c) || !json_array_next(&c, &first) ||
+	    json_peek_kind(&c) != JSON_KIND_OBJECT)
+		return false;
+	read_profile_fields(&c, &f);
+	snprintf(unit, len, "%s", f.unit);
+	return f.have_unit;
+}
+
 /*
  * The profile's unit: sample counts when bpfspy recorded samples at a known
  * rate or the file has no time unit at all, nanoseconds otherwise.
@@ -73,13 +150,14 @@ static void choose_meta(struct reader *r, struct profile_meta *m)
 {
 	const char *unit = r->extra ? string_at(r->extra, "unit") : NULL;
 	double rate = r->extra ? number_at(r->extra, "rate_hz", 0) : 0;
-	const cJSON *first = cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(r->doc, "profiles"), 0);
+	char first_unit[64];
+	bool have_first = first_profile_unit(r, first_unit, sizeof(first_unit));
 
-	m->command = string_at(r->doc, "name");
+	m->command = r->name;
 	m->rate_hz = rate >= 1 && rate <= 1e6 ? (unsigned)rate : 0;
 	if (unit && !strcmp(unit, "samples") && m->rate_hz)
 		m->unit = PROFILE_UNIT_SAMPLES;
-	else if (first && unit_ns(string_at(first, "unit")) == 0)
+	else if (have_first && unit_ns(first_unit) == 0)
 		m->unit = PROFILE_UNIT_SAMPLES;
 	else
 		m->unit = PROFILE_UNIT_NANOSECONDS;
@@ -130,8 +208,7 @@ static enum frame_kind kind_at(const struct reader *r, size_t idx, const char *n
 
 static int read_frames(struct reader *r)
 {
-	const cJSON *shared = cJSON_GetObjectItemCaseSensitive(r->doc, "shared");
-	const cJSON *frames = cJSON_GetObjectItemCaseSensitive(shared, "frames"), *fr;
+	const cJSON *frames = cJSON_GetObjectItemCaseSensitive(r->shared, "frames"), *fr;
 	size_t i = 0;
 
 	if (!cJSON_IsArray(frames))
@@ -167,7 +244,7 @@ struct thread_id {
 };
 
 /* From the bpfspy block, else a made-up id per profile named after it. */
-static struct thread_id identify_thread(struct reader *r, size_t idx, const cJSON *prof)
+static struct thread_id identify_thread(struct reader *r, size_t idx, const char *name)
 {
 	const cJSON *threads = r->extra ? cJSON_GetObjectItemCaseSensitive(r->extra, "threads") : NULL;
 	const cJSON *t = cJSON_GetArrayItem(threads, (int)idx);
@@ -186,35 +263,37 @@ static struct thread_id identify_thread(struct reader *r, size_t idx, const cJSO
 			return id;
 		}
 	}
-	const char *name = string_at(prof, "name");
-
 	profile_set_process_name(r->p, id.pid, name && *name ? name : "?");
 	return id;
 }
 
 /* ---- samples ---- */
 
-static int stack_frames(struct reader *r, const cJSON *stack, size_t *depth)
+/* One sample: an array of frame indices at c, into r->scratch. */
+static int stack_frames(struct reader *r, struct json_cursor *c, size_t *depth)
 {
-	const cJSON *idx;
-	size_t n = (size_t)cJSON_GetArraySize(stack), i = 0;
+	bool first = true;
+	size_t n = 0;
 
-	if (!cJSON_IsArray(stack))
+	if (json_peek_kind(c) != JSON_KIND_ARRAY || !json_array_begin(c))
 		return fail(r, "a sample is not an array of frame indices");
-	if (n > r->scratch_cap) {
-		uint32_t *grown = reallocarray(r->scratch, n, sizeof(*grown));
+	while (json_array_next(c, &first)) {
+		double v = json_peek_kind(c) == JSON_KIND_NUMBER ? json_take_number(c) : -1;
 
-		if (!grown)
-			return fail(r, "out of memory");
-		r->scratch = grown;
-		r->scratch_cap = n;
-	}
-	cJSON_ArrayForEach(idx, stack) {
-		double v = cJSON_IsNumber(idx) ? idx->valuedouble : -1;
-
+		if (v == -1)
+			json_skip_value(c);
 		if (!(v >= 0 && v < (double)r->nframes) || v != floor(v))
 			return fail(r, "a sample refers to frame %g of %zu", v, r->nframes);
-		r->scratch[i++] = r->frame_ids[(size_t)v];
+		if (n == r->scratch_cap) {
+			size_t cap = r->scratch_cap ? 2 * r->scratch_cap : 64;
+			uint32_t *grown = reallocarray(r->scratch, cap, sizeof(*grown));
+
+			if (!grown)
+				return fail(r, "out of memory");
+			r->scratch = grown;
+			r->scratch_cap = cap;
+		}
+		r->scratch[n++] = r->frame_ids[(size_t)v];
 	}
 	*depth = n;
 	return 0;
@@ -240,134 +319,164 @@ static int add_weighted(struct reader *r, struct thread_id id, size_t depth, dou
 	return 0;
 }
 
-static int read_profile(struct reader *r, size_t idx, const cJSON *prof)
+static int read_profile(struct reader *r, size_t idx, struct json_cursor *pc)
 {
-	const char *type = string_at(prof, "type"), *unit = string_at(prof, "unit");
-	const cJSON *samples = cJSON_GetObjectItemCaseSensitive(prof, "samples");
-	const cJSON *weights = cJSON_GetObjectItemCaseSensitive(prof, "weights");
+	struct profile_fields f;
 
-	if (!type || strcmp(type, "sampled"))
+	if (json_peek_kind(pc) != JSON_KIND_OBJECT)
+		return fail(r, "profile %zu is not an object", idx);
+	read_profile_fields(pc, &f);
+	if (!f.have_type || strcmp(f.type, "sampled"))
 		return fail(r, "profile %zu is of type \"%s\"; only \"sampled\" profiles can be converted", idx,
-			    type ? type : "?");
-	if (!cJSON_IsArray(samples) || !cJSON_IsArray(weights) ||
-	    cJSON_GetArraySize(samples) != cJSON_GetArraySize(weights))
+			    f.have_type ? f.type : "?");
+
+	if (!f.samples.start || !f.weights.start)
+		return fail(r, "profile %zu needs samples and weights arrays of the same length", idx);
+	struct json_cursor s = { f.samples.start, f.samples.start + f.samples.len };
+	struct json_cursor w = { f.weights.start, f.weights.start + f.weights.len };
+	if (!json_array_begin(&s) || !json_array_begin(&w))
 		return fail(r, "profile %zu needs samples and weights arrays of the same length", idx);
 
-	struct thread_id id = identify_thread(r, idx, prof);
+	struct thread_id id = identify_thread(r, idx, f.have_name ? f.name : NULL);
 	const struct profile_meta *m = profile_meta_const(r->p);
-	const cJSON *s = samples->child, *w = weights->child;
+	const char *unit = f.have_unit ? f.unit : NULL;
+	bool first_s = true, first_w = true;
 	uint64_t ts = 0;
 
-	for (; s && w; s = s->next, w = w->next) {
+	for (;;) {
+		bool more_s = json_array_next(&s, &first_s), more_w = json_array_next(&w, &first_w);
+
+		if (more_s != more_w)
+			return fail(r, "profile %zu needs samples and weights arrays of the same length", idx);
+		if (!more_s)
+			break;
 		size_t depth = 0;
-		double weight = convert_weight(m, unit, cJSON_IsNumber(w) ? w->valuedouble : -1);
+		double raw = -1;
+		if (json_peek_kind(&w) == JSON_KIND_NUMBER)
+			raw = json_take_number(&w);
+		else
+			json_skip_value(&w);
+		double weight = convert_weight(m, unit, raw);
 
 		if (weight < 0)
 			return fail(r, "profile %zu has a weight that is not a number >= 0", idx);
-		if (stack_frames(r, s, &depth) < 0 || add_weighted(r, id, depth, weight, &ts) < 0)
+		if (stack_frames(r, &s, &depth) < 0 || add_weighted(r, id, depth, weight, &ts) < 0)
 			return -1;
 	}
-	double span = number_at(prof, "endValue", 0) - number_at(prof, "startValue", 0);
+	double span = f.end_value - f.start_value;
 
-	if (unit_ns(unit) && span * unit_ns(unit) > r->max_end_ns)
+	if (unit_ns(unit) && isfinite(span) && span * unit_ns(unit) > r->max_end_ns)
 		r->max_end_ns = span * unit_ns(unit);
 	return 0;
 }
 
 static int read_profiles(struct reader *r)
 {
-	const cJSON *profiles = cJSON_GetObjectItemCaseSensitive(r->doc, "profiles"), *prof;
+	struct json_cursor c = { r->profiles.start, r->profiles.start ? r->profiles.start + r->profiles.len : NULL };
+	bool first = true;
 	size_t i = 0;
 
-	if (!cJSON_IsArray(profiles))
+	if (!r->profiles.start || !json_array_begin(&c))
 		return fail(r, "no profiles array: not a speedscope file");
-	cJSON_ArrayForEach(prof, profiles)
-		if (read_profile(r, i++, prof) < 0)
+	while (json_array_next(&c, &first))
+		if (read_profile(r, i++, &c) < 0)
 			return -1;
 	return 0;
 }
 
-struct profile *speedscope_read(const char *json, size_t len, char *err, size_t errlen)
+/* Finds the top-level members the reader needs; parses the small ones. */
+static int scan_document(struct reader *r, const char *json, size_t len)
+{
+	struct json_cursor c = { json, json + len };
+	struct json_span key;
+	bool first = true;
+	size_t bad;
+
+	if (!json_validate_document(json, len, &bad))
+		return fail(r, "not JSON (invalid at byte %zu)", bad);
+	if (!json_object_begin(&c))
+		return fail(r, "not JSON, or not a JSON object");
+	while (json_object_next(&c, &first, &key)) {
+		enum json_kind kind = json_peek_kind(&c);
+		struct json_span v;
+
+		if (json_key_equals(key, "profiles") && kind == JSON_KIND_ARRAY) {
+			r->profiles = json_take_value(&c);
+		} else if (json_key_equals(key, "shared") && kind == JSON_KIND_OBJECT && !r->shared) {
+			v = json_take_value(&c);
+			if (!(r->shared = cJSON_ParseWithLength(v.start, v.len)))
+				return fail(r, "out of memory");
+		} else if (json_key_equals(key, "bpfspy") && kind == JSON_KIND_OBJECT && !r->extra) {
+			v = json_take_value(&c);
+			if (!(r->extra = cJSON_ParseWithLength(v.start, v.len)))
+				return fail(r, "out of memory");
+		} else if (json_key_equals(key, "name") && kind == JSON_KIND_STRING && !r->name) {
+			struct json_cursor peek = c;
+			size_t n = json_take_string(&peek, NULL, 0);
+
+			if (!(r->name = malloc(n + 1)))
+				return fail(r, "out of memory");
+			json_take_string(&c, r->name, n + 1);
+		} else {
+			json_skip_value(&c);
+		}
+	}
+	return 0;
+}
+
+struct profile *profile_read_speedscope(const char *json, size_t len, char *err, size_t errlen)
 {
 	struct reader r = { .err = err, .errlen = errlen };
 	struct profile_meta meta = { 0 };
-	cJSON *doc = cJSON_ParseWithLength(json, len);
 
-	if (!doc || !cJSON_IsObject(doc)) {
-		snprintf(err, errlen, "not JSON, or not a JSON object");
-		cJSON_Delete(doc);
-		return NULL;
-	}
-	r.doc = doc;
-	r.extra = cJSON_GetObjectItemCaseSensitive(doc, "bpfspy");
-	if (!cJSON_IsObject(r.extra))
-		r.extra = NULL;
-	choose_meta(&r, &meta);
-	r.p = profile_new(&meta);
-	if (!r.p)
-		fail(&r, "out of memory");
-	if (!r.p || read_frames(&r) < 0 || read_profiles(&r) < 0) {
-		profile_free(r.p);
-		r.p = NULL;
-	} else if (!profile_meta(r.p)->end_ns) {
-		profile_meta(r.p)->end_ns = (uint64_t)r.max_end_ns;
+	if (scan_document(&r, json, len) == 0) {
+		choose_meta(&r, &meta);
+		r.p = profile_new(&meta);
+		if (!r.p)
+			fail(&r, "out of memory");
+		if (!r.p || read_frames(&r) < 0 || read_profiles(&r) < 0) {
+			profile_free(r.p);
+			r.p = NULL;
+		} else if (!profile_meta(r.p)->end_ns) {
+			profile_meta(r.p)->end_ns = (uint64_t)r.max_end_ns;
+		}
 	}
 	free(r.frame_ids);
 	free(r.scratch);
-	cJSON_Delete(doc);
+	free(r.name);
+	cJSON_Delete(r.shared);
+	cJSON_Delete(r.extra);
 	return r.p;
 }
 
-static char *read_whole_file(const char *path, size_t *len)
+struct profile *profile_read_speedscope_file(const char *path, char *err, size_t errlen)
 {
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t cap = 0, used = 0, got;
-
-	if (!f)
-		return NULL;
-	do {
-		if (cap - used < 65536) {
-			size_t new_cap = cap ? cap * 2 : 1 << 20;
-			char *grown = realloc(buf, new_cap);
-
-			if (!grown) {
-				free(buf);
-				fclose(f);
-				errno = ENOMEM;
-				return NULL;
-			}
-			buf = grown;
-			cap = new_cap;
-		}
-		got = fread(buf + used, 1, cap - used, f);
-		used += got;
-	} while (got > 0);
-	int e = ferror(f) ? EIO : 0;
-
-	fclose(f);
-	if (e) {
-		free(buf);
-		errno = e;
-		return NULL;
-	}
-	*len = used;
-	return buf;
-}
-
-struct profile *speedscope_read_file(const char *path, char *err, size_t errlen)
-{
-	size_t len = 0;
-	char *json = read_whole_file(path, &len);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
 	char why[256];
 
-	if (!json) {
+	if (fd < 0 || fstat(fd, &st) != 0) {
+		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
+		snprintf(err, errlen, "%s: %s", path, S_ISREG(st.st_mode) ? "empty file" : "not a regular file");
+		close(fd);
+		return NULL;
+	}
+	/* mapped, not copied: the file's pages are the only copy of the document in memory */
+	void *json = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+	close(fd);
+	if (json == MAP_FAILED) {
 		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
 		return NULL;
 	}
-	struct profile *p = speedscope_read(json, len, why, sizeof(why));
+	madvise(json, (size_t)st.st_size, MADV_SEQUENTIAL);
+	struct profile *p = profile_read_speedscope(json, (size_t)st.st_size, why, sizeof(why));
 
-	free(json);
+	munmap(json, (size_t)st.st_size);
 	if (!p)
 		snprintf(err, errlen, "%s: %s", path, why);
 	return p;

@@ -24,9 +24,9 @@
  * Parses json (len bytes, need not be NUL-terminated). Returns a new profile,
  * or NULL with one sentence in err (no trailing period, no file name).
  */
-struct profile *speedscope_read(const char *json, size_t len, char *err, size_t errlen);
+struct profile *profile_read_speedscope(const char *json, size_t len, char *err, size_t errlen);
 
 /* Reads and parses the file at path; err names the file. */
-struct profile *speedscope_read_file(const char *path, char *err, size_t errlen);
+struct profile *profile_read_speedscope_file(const char *path, char *err, size_t errlen);
 
 #endif

@@ -1,4 +1,4 @@
-#include "json_scan.h"
+#include "output/json_scan.h"
 
 #include <math.h>
 #include <stdint.h>
