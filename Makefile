@@ -108,9 +108,13 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 
 # ---- user space ----------------------------------------------------------
 
-$(BUILD)/obj/%.o: %.c $(USER_HDRS)
+# -MMD -MP: each object depends on the headers it includes, so touching a
+# header rebuilds only what includes it.
+$(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -c $< -o $@
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+-include $(USER_LIB_OBJS:.o=.d) $(BUILD)/obj/user/main.d
 
 # only the loader includes the generated skeletons
 $(BUILD)/obj/user/loader.o: $(SKELS)

@@ -285,10 +285,11 @@ static bool handle_key(struct top_session *s, int key)
 
 /* ---- targets ------------------------------------------------------------ */
 
+/* A zombie has exited (only its parent's wait is missing): kill(pid, 0) would still succeed on it. */
 static bool targets_alive(const struct top_options *o)
 {
 	for (size_t i = 0; i < o->npids; i++)
-		if (kill(o->pids[i], 0) == 0 || errno == EPERM)
+		if (proc_is_alive(o->pids[i]))
 			return true;
 	return false;
 }

@@ -291,3 +291,21 @@ def test_native_shows_native_frames(hot_prog):
     plain = run_bpfspy(["top", "--", PYTHON, hot_prog, "1"], timeout=60)
     assert all(l.endswith(".py)") or "<frozen" in l or "(<string>)" in l
                for l in (x[4] for x in final_rows(plain.stdout))), plain.stdout
+
+
+def test_pid_target_that_becomes_a_zombie_ends_top(tmp_path):
+    """The target exits but its parent never reaps it: top must notice (kill(pid, 0) still succeeds on a zombie)."""
+    pidfile = tmp_path / "pid"
+    parent = subprocess.Popen(["sh", "-c", f'{PYTHON} -c "import time; time.sleep(1.5)" & echo $! > {pidfile}; '
+                               "exec sleep 60"])
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and not (pidfile.exists() and pidfile.read_text().strip()):
+            time.sleep(0.05)
+        target = int(pidfile.read_text())
+        p = run_bpfspy(["top", "-p", target], timeout=20)  # raises TimeoutExpired if top never ends
+        assert p.returncode == 0, p.stderr
+        assert open(f"/proc/{target}/stat").read().split()[2] == "Z"
+    finally:
+        parent.kill()
+        parent.wait()
