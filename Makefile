@@ -53,7 +53,7 @@ UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 TEST_HELPER_SRCS := $(wildcard tests/unit/helpers/*.c)
 
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps test unit integration demo e2e install clean test-asan bench bench-quick fuzz fuzz-smoke check-root
+.PHONY: all deps check-deps test unit integration demo e2e install clean test-asan bench bench-quick fuzz fuzz-smoke check-root
 all: $(BUILD)/bpfspy tools
 
 # ---- dependencies --------------------------------------------------------
@@ -149,7 +149,12 @@ integration: $(BUILD)/bpfspy tools e2e-outputs-deps
 	PATH="$(TEST_PATH)" BPFSPY=$(abspath $(BUILD)/bpfspy) BPFSPY_BUILD=$(abspath $(BUILD)) SHARED=$(SHARED) EXTRAS=$(EXTRAS) \
 		$(PYTHON_TEST) -m pytest -q -p no:cacheprovider tests/integration $(PYTEST_ARGS)
 
-test:
+# make test installs nothing: it only says what make deps would install.
+check-deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then echo "make test: missing Debian packages:" $$missing "(run make deps first)" >&2; exit 1; fi
+
+test: check-deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) fuzz-smoke
