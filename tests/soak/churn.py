@@ -14,6 +14,7 @@ wait4 returned. "comms" are the names the profiler may show for the process
     churn.py --seconds 60 --rate 17 --helper build/soak/soak_proc --log churn.jsonl
 """
 import argparse
+import glob
 import heapq
 import json
 import os
@@ -24,7 +25,7 @@ import threading
 import time
 
 PY = "/usr/bin/python3"
-PY312 = "/root/.pyenv/versions/3.12.1/bin/python3.12"
+PY312 = next(iter(sorted(glob.glob(os.path.expanduser(os.environ.get("PYENV_ROOT", "~/.pyenv")) + "/versions/3.12.*/bin/python3.12"))), "/usr/bin/python3")
 SH = "/bin/sh"
 SLEEP = "/bin/sleep"
 MAX_ALIVE = 48  # beyond this the machine is not keeping up: wait rather than pile up

@@ -54,14 +54,14 @@ static void test_sleep_is_not_python(void **state)
 /* Stopped right after execve: only the executable and ld.so are mapped. */
 static void test_libpython_not_mapped_yet_is_pending(void **state)
 {
-	const char *python = "/root/.pyenv/versions/3.12.1/bin/python3.12";
+	const char *python = pyenv_find("3.12", "bin/python3.12");
 	struct py_test_target target = { 0 };
 	struct py_target t;
 	int status;
 
 	(void)state;
-	if (access(python, X_OK) != 0) {
-		printf("SKIP: %s not found\n", python);
+	if (!python || access(python, X_OK) != 0) {
+		printf("SKIP: pyenv 3.12 not found\n");
 		skip();
 	}
 	target.pid = fork();
@@ -79,14 +79,14 @@ static void test_libpython_not_mapped_yet_is_pending(void **state)
 
 static void test_python_37_is_unsupported(void **state)
 {
-	const char *python = "/root/.pyenv/versions/3.7.16/bin/python3.7";
+	const char *python = pyenv_find("3.7", "bin/python3.7");
 	char script[PATH_MAX];
 	struct py_test_target target;
 	struct py_target t;
 
 	(void)state;
-	if (access(python, X_OK) != 0) {
-		printf("SKIP: %s not found\n", python);
+	if (!python || access(python, X_OK) != 0) {
+		printf("SKIP: pyenv 3.7 not found\n");
 		skip();
 	}
 	assert_non_null(realpath(IMPORT_SCRIPT, script));

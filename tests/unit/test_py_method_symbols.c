@@ -18,6 +18,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "helpers/pyenv_path.h"
 #include "helpers/sym_test_util.h"
 #include "python/py_method_symbols.h"
 #include "sym/elf_reader.h"
@@ -130,14 +131,14 @@ static void check_against_symtab(const char *libpython)
 static void test_matches_symtab_of_unstripped_builds(void **state)
 {
 	const char *builds[] = {
-		"/root/.pyenv/versions/3.8.18/lib/libpython3.8.so.1.0",
-		"/root/.pyenv/versions/3.11.7/lib/libpython3.11.so.1.0",
-		"/root/.pyenv/versions/3.13.0/lib/libpython3.13.so.1.0",
+		pyenv_find("3.8", "lib/libpython3.8.so.1.0"),
+		pyenv_find("3.11", "lib/libpython3.11.so.1.0"),
+		pyenv_find("3.13", "lib/libpython3.13.so.1.0"),
 	};
 	size_t checked = 0;
 	for (size_t i = 0; i < sizeof(builds) / sizeof(builds[0]); i++) {
-		if (access(builds[i], R_OK) != 0) {
-			printf("  skipped %s: not installed\n", builds[i]);
+		if (!builds[i] || access(builds[i], R_OK) != 0) {
+			printf("  skipped %s: not installed\n", builds[i] ? builds[i] : "a pyenv build");
 			continue;
 		}
 		check_against_symtab(builds[i]);

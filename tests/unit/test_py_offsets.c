@@ -133,10 +133,11 @@ static size_t runtime_section(const char *path, uint8_t *buf, size_t len)
 
 static const char *lib_of(const struct py_test_interp *pi, char *buf, size_t len)
 {
-	/* pyenv: bin/python3.X -> lib/libpython3.X.so.1.0, where the DWARF is */
-	snprintf(buf, len, "/root/.pyenv/versions/%s", pi->path + strlen("/root/.pyenv/versions/"));
-	*strstr(buf, "/bin/") = '\0';
-	snprintf(buf + strlen(buf), len - strlen(buf), "/lib/libpython3.%u.so.1.0", pi->minor);
+	/* pyenv: lib/libpython3.X.so.1.0, where the DWARF is */
+	char rel[64];
+	snprintf(rel, sizeof(rel), "lib/libpython3.%u.so.1.0", pi->minor);
+	const char *lib = py_test_pyenv_file(pi->minor, rel);
+	snprintf(buf, len, "%s", lib ? lib : "(pyenv: no such version)");
 	return buf;
 }
 
@@ -241,7 +242,7 @@ int main(void)
 	for (size_t i = 0; i < PY_TEST_N_INTERPS; i++) {
 		const struct py_test_interp *pi = &py_test_interps[i];
 
-		if (pi->minor <= 13 && strncmp(pi->path, "/root/.pyenv/", 13) == 0) {
+		if (pi->minor <= 13 && pi->source == PY_FROM_PYENV) {
 			tests[n] = (struct CMUnitTest)cmocka_unit_test_prestate(test_dwarf_agrees, (void *)pi);
 			tests[n++].name = pi->label;
 		} else if (pi->minor >= 14) {

@@ -13,10 +13,11 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "helpers/pyenv_path.h"
 #include "helpers/sym_test_util.h"
 #include "sym/native_symbols.h"
 
-#define LIBPYTHON312 "/root/.pyenv/versions/3.12.1/lib/libpython3.12.so.1.0"
+#define LIBPYTHON312 libpython312()
 #define PYTHON311 "/usr/bin/python3.11"
 
 /* A symbol's value and size as readelf prints them (sizes over 99999 in hex). */
@@ -46,6 +47,14 @@ static bool readelf_section(const char *file, const char *name, uint64_t *addr, 
 	}
 	free(line);
 	return ok;
+}
+
+/* pyenv's shared 3.12 (any patch version), or "" when there is none. */
+static const char *libpython312(void)
+{
+	const char *p = pyenv_find("3.12", "lib/libpython3.12.so.1.0");
+
+	return p ? p : "";
 }
 
 static void test_libpython_runtime_and_cold_function(void **state)

@@ -12,25 +12,42 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "helpers/pyenv_path.h"
+
+enum py_test_source {
+	PY_FROM_PATH,   /* path is absolute */
+	PY_FROM_PYENV,  /* path is relative to pyenv's newest 3.minor (any patch version) */
+	PY_FROM_EXTRAS, /* path is relative to EXTRAS (make deps' Debian unstable builds) */
+};
+
 struct py_test_interp {
 	const char *label;   /* for test names and skip messages */
-	const char *path;    /* relative to EXTRAS for the extras builds */
+	const char *path;
 	unsigned minor;
 	bool required;       /* missing -> the test fails instead of skipping */
-	bool in_extras;
+	enum py_test_source source;
 };
 
 static const struct py_test_interp py_test_interps[] = {
-	{ "3.8 pyenv", "/root/.pyenv/versions/3.8.18/bin/python3.8", 8, false, false },
-	{ "3.9 pyenv", "/root/.pyenv/versions/3.9.18/bin/python3.9", 9, false, false },
-	{ "3.10 pyenv", "/root/.pyenv/versions/3.10.13/bin/python3.10", 10, false, false },
-	{ "3.11 pyenv", "/root/.pyenv/versions/3.11.7/bin/python3.11", 11, false, false },
-	{ "3.11 Debian", "/usr/bin/python3", 11, true, false },
-	{ "3.12 pyenv", "/root/.pyenv/versions/3.12.1/bin/python3.12", 12, false, false },
-	{ "3.13 pyenv", "/root/.pyenv/versions/3.13.0/bin/python3.13", 13, false, false },
-	{ "3.14 extras", "/root/usr/bin/python3.14", 14, true, true },
-	{ "3.15 extras", "/root/usr/bin/python3.15", 15, true, true },
+	{ "3.8 pyenv", "bin/python3.8", 8, false, PY_FROM_PYENV },
+	{ "3.9 pyenv", "bin/python3.9", 9, false, PY_FROM_PYENV },
+	{ "3.10 pyenv", "bin/python3.10", 10, false, PY_FROM_PYENV },
+	{ "3.11 pyenv", "bin/python3.11", 11, false, PY_FROM_PYENV },
+	{ "3.11 Debian", "/usr/bin/python3", 11, true, PY_FROM_PATH },
+	{ "3.12 pyenv", "bin/python3.12", 12, false, PY_FROM_PYENV },
+	{ "3.13 pyenv", "bin/python3.13", 13, false, PY_FROM_PYENV },
+	{ "3.14 extras", "/root/usr/bin/python3.14", 14, true, PY_FROM_EXTRAS },
+	{ "3.15 extras", "/root/usr/bin/python3.15", 15, true, PY_FROM_EXTRAS },
 };
+
+/* pyenv's newest 3.minor: file rel under it ("lib/libpython3.12.so.1.0"), or NULL. */
+static inline const char *py_test_pyenv_file(unsigned minor, const char *rel)
+{
+	char version[16];
+
+	snprintf(version, sizeof(version), "3.%u", minor);
+	return pyenv_find(version, rel);
+}
 #define PY_TEST_N_INTERPS (sizeof(py_test_interps) / sizeof(py_test_interps[0]))
 
 /*
@@ -40,9 +57,12 @@ static const struct py_test_interp py_test_interps[] = {
 static inline const char *py_test_interp_path(const struct py_test_interp *pi, char *buf, size_t len)
 {
 	const char *extras = getenv("EXTRAS");
+	const char *pyenv = pi->source == PY_FROM_PYENV ? py_test_pyenv_file(pi->minor, pi->path) : NULL;
 
-	if (pi->in_extras)
+	if (pi->source == PY_FROM_EXTRAS)
 		snprintf(buf, len, "%s%s", extras && *extras ? extras : "/opt/bpfspy-extras", pi->path);
+	else if (pi->source == PY_FROM_PYENV)
+		snprintf(buf, len, "%s", pyenv ? pyenv : "(pyenv: no such version)");
 	else
 		snprintf(buf, len, "%s", pi->path);
 	if (access(buf, X_OK) != 0) {
