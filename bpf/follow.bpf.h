@@ -9,6 +9,7 @@
 #define BPFSPY_FOLLOW_BPF_H
 
 #include "maps.bpf.h"
+#include "native_unwind.bpf.h"
 
 #define PROT_EXEC_BIT 0x4
 #define NR_MMAP 9
@@ -57,8 +58,9 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 
 	if (!is_followed(tgid))
 		return 0;
-	/* the old image is gone: never walk it with stale offsets */
+	/* the old image is gone: never walk it with stale offsets or unwind tables */
 	bpf_map_delete_elem(&py_procs, &tgid);
+	bpf_map_delete_elem(&unwind_procs, &tgid);
 	emit_proc_event(EV_EXEC, tgid, 0, 0, 0);
 	return 0;
 }
@@ -73,6 +75,7 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 	if (!group_dead || !is_followed(tgid))
 		return 0;
 	bpf_map_delete_elem(&py_procs, &tgid);
+	bpf_map_delete_elem(&unwind_procs, &tgid);
 	/* the pid may be reused by an unrelated process */
 	bpf_map_delete_elem(&followed, &tgid);
 	emit_proc_event(EV_EXIT, tgid, 0, (__u32)p->exit_code, 0);
@@ -80,23 +83,28 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 }
 
 /*
- * Shared-libpython processes map libpython after exec, from ld.so. Userspace
- * marks them pending; the first executable mmap afterwards wakes it so it can
- * install the Python config before the interpreter runs any bytecode.
+ * Executable mmaps of followed processes. Shared-libpython processes map
+ * libpython after exec, from ld.so: userspace marks them pending, and the
+ * first executable mmap afterwards wakes it so it can install the Python
+ * config before the interpreter runs any bytecode. With the in-kernel
+ * unwinder, every new code mapping (a library, a dlopen'ed extension) is
+ * reported so userspace installs its unwind table.
  */
 SEC("raw_tp/sys_exit")
 int BPF_PROG(on_sys_exit, struct pt_regs *regs, long ret)
 {
-	if (!pending_py_procs)
+	if (!pending_py_procs && !kernel_unwind)
 		return 0;
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	if (!bpf_map_lookup_elem(&py_pending, &tgid))
-		return 0;
-	if (BPF_CORE_READ(regs, orig_ax) != NR_MMAP || ret < 0)
+	if (ret < 0 || BPF_CORE_READ(regs, orig_ax) != NR_MMAP)
 		return 0;
 	if (!(BPF_CORE_READ(regs, dx) & PROT_EXEC_BIT))
 		return 0;
-	emit_proc_event(EV_MMAP_EXEC, tgid, 0, 0, (__u64)ret);
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	bool wanted = pending_py_procs && bpf_map_lookup_elem(&py_pending, &tgid);
+	if (!wanted && kernel_unwind)
+		wanted = is_followed(tgid);
+	if (wanted)
+		emit_proc_event(EV_MMAP_EXEC, tgid, 0, 0, (__u64)ret);
 	return 0;
 }
 

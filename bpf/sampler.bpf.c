@@ -12,6 +12,7 @@
 
 #include "maps.bpf.h"
 #include "pystack.bpf.h"
+#include "native_unwind.bpf.h"
 #include "follow.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
@@ -109,6 +110,7 @@ static __always_inline void send_sample(void *ctx, const struct sample_request *
 	h->flags = req->flags;
 	h->tstate = 0;
 	h->stack_len = 0;
+	h->unwind_stop = 0;
 	h->offcpu_reason = req->reason;
 	h->fsbase = task->thread.fsbase;
 	bpf_get_current_comm(h->comm, sizeof(h->comm));
@@ -121,10 +123,21 @@ static __always_inline void send_sample(void *ctx, const struct sample_request *
 
 	__u32 pos = sizeof(*h);
 	long n = 0;
-	/* with a stack snapshot, userspace unwinds from DWARF CFI: frame pointers are not needed */
-	if (!stack_snapshot_bytes)
-		n = bpf_get_stack(ctx, b->data + sizeof(*h), BPFSPY_MAX_USER_FRAMES * 8, BPF_F_USER_STACK);
-	__u32 n_user = n > 0 ? (__u32)n / 8 : 0;
+	__u32 n_user = 0, stop = UNWIND_STOP_NO_TABLE;
+	bool cfi = has_unwind_tables(tgid);
+	if (cfi) {
+		n_user = unwind_user_stack(req->buf, pos, tgid, h->ip, h->sp, h->bp, &stop);
+		b = sample_buffer(req->buf);
+		if (!b)
+			return;
+		h = (void *)b->data;
+		h->flags |= SAMPLE_USER_CFI;
+		h->unwind_stop = (__u16)stop;
+	} else if (!stack_snapshot_bytes) {
+		/* with a stack snapshot, userspace unwinds from DWARF CFI: frame pointers are not needed */
+		n = bpf_get_stack(ctx, b->data + sizeof(*h), BPFSPY_MAX_FP_FRAMES * 8, BPF_F_USER_STACK);
+		n_user = n > 0 ? (__u32)n / 8 : 0;
+	}
 	if (n_user > BPFSPY_MAX_USER_FRAMES)
 		n_user = BPFSPY_MAX_USER_FRAMES;
 	h->n_user = n_user;
@@ -162,7 +175,9 @@ static __always_inline void send_sample(void *ctx, const struct sample_request *
 
 	pos += n_py * sizeof(struct py_frame_rec);
 	__u32 stack_len = 0;
-	if (stack_snapshot_bytes && pos <= SAMPLE_BUF_SIZE - BPFSPY_MAX_STACK_SNAPSHOT)
+	/* the snapshot unwinder, or the fallback for code mapped since user space loaded the tables */
+	bool snapshot = stack_snapshot_bytes && (!cfi || stop == UNWIND_STOP_NO_TABLE);
+	if (snapshot && pos <= SAMPLE_BUF_SIZE - BPFSPY_MAX_STACK_SNAPSHOT)
 		stack_len = copy_user_stack(req->buf, h->sp, pos);
 	h->stack_len = stack_len;
 

@@ -12,8 +12,15 @@
 #define BPFSPY_COMM_LEN 16
 
 /* bpf_get_stack() cannot return more than perf_event_max_stack (127 by default). */
-#define BPFSPY_MAX_USER_FRAMES 127
+#define BPFSPY_MAX_FP_FRAMES 127
 #define BPFSPY_MAX_KERNEL_FRAMES 127
+
+/* Native frames the in-kernel CFI unwinder walks per sample: default and ceiling (--max-native-frames). */
+#define BPFSPY_DEFAULT_NATIVE_FRAMES 512
+#define BPFSPY_MAX_NATIVE_FRAMES 1024
+
+/* The user frames of a sample: frame pointers (<= 127) or the CFI unwinder (<= 1024). */
+#define BPFSPY_MAX_USER_FRAMES BPFSPY_MAX_NATIVE_FRAMES
 
 /* --native: user stack bytes copied per sample (--stack-size). */
 #define BPFSPY_DEFAULT_STACK_SNAPSHOT 16384
@@ -51,7 +58,9 @@ enum sample_flags {
 	SAMPLE_PY_ERROR = 1u << 3,         /* Python walk hit an unreadable pointer */
 	SAMPLE_PY_PROCESS = 1u << 4,       /* the process had a Python config when sampled */
 	SAMPLE_OFFCPU = 1u << 5,           /* weight is off-CPU time, not one tick */
-	SAMPLE_GIL_HOLDER = 1u << 6        /* the thread held the GIL when sampled */
+	SAMPLE_GIL_HOLDER = 1u << 6,       /* the thread held the GIL when sampled */
+	SAMPLE_USER_CFI = 1u << 7          /* user frames come from the in-kernel CFI unwinder; why it
+					      stopped is in unwind_stop */
 };
 
 /* One Python frame as the BPF walker saw it. */
@@ -69,7 +78,7 @@ enum py_frame_flags {
 
 /*
  * Fixed header of an EV_SAMPLE record. The payload follows in this order:
- *   __u64 user_ips[n_user];  __u64 kernel_ips[n_kernel];  struct py_frame_rec py[n_py];
+ *   __u64 user_ips[n_user]   (the sampled ip, then return addresses);  __u64 kernel_ips[n_kernel];  struct py_frame_rec py[n_py];
  *   __u8 stack_bytes[stack_len]   (--native: the user stack from sp; never written to disk)
  * Innermost frame first in every array.
  */
@@ -88,7 +97,7 @@ struct bpfspy_sample {
 	__u16 n_user;
 	__u16 n_kernel;
 	__u16 n_py;
-	__u16 _pad16;
+	__u16 unwind_stop; /* enum unwind_stop_reason, with SAMPLE_USER_CFI */
 	__u32 stack_len;
 	__u32 offcpu_reason; /* enum offcpu_reason, with SAMPLE_OFFCPU */
 	char comm[BPFSPY_COMM_LEN];

@@ -158,11 +158,14 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	s->skel->rodata->self_tgid = (__u32)getpid();
 	s->skel->rodata->stack_snapshot_bytes = o->stack_snapshot_bytes;
 	s->skel->rodata->offcpu = o->offcpu;
+	s->skel->rodata->kernel_unwind = o->kernel_unwind;
+	if (o->native_max_frames)
+		s->skel->rodata->native_max_frames = o->native_max_frames;
 	/* the scheduler hook runs on every context switch of the host: only when asked for */
 	bpf_program__set_autoattach(s->skel->progs.on_switch, o->offcpu);
 	int ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0 || bpf_map__set_max_entries(s->skel->maps.scratch, 2 * (__u32)ncpus) != 0 ||
-	    bpf_map__set_max_entries(s->skel->maps.events, ring_buffer_bytes(ncpus, o->stack_snapshot_bytes > 0, o->offcpu)) != 0) {
+	    bpf_map__set_max_entries(s->skel->maps.events, ring_buffer_bytes(ncpus, o->stack_snapshot_bytes > 0 && !o->kernel_unwind, o->offcpu)) != 0) {
 		snprintf(err, errlen, "cannot size the per-CPU sample buffers");
 		goto fail;
 	}
@@ -263,6 +266,16 @@ int sampler_follow(struct sampler *s, pid_t pid)
 	__u32 key = (__u32)pid;
 	__u8 v = FOLLOW_YES;
 	return bpf_map__update_elem(s->skel->maps.followed, &key, sizeof(key), &v, sizeof(v), BPF_ANY);
+}
+
+int sampler_unwind_files_fd(const struct sampler *s)
+{
+	return bpf_map__fd(s->skel->maps.unwind_files);
+}
+
+int sampler_unwind_procs_fd(const struct sampler *s)
+{
+	return bpf_map__fd(s->skel->maps.unwind_procs);
 }
 
 int sampler_set_python(struct sampler *s, pid_t pid, const struct py_proc *p)

@@ -23,6 +23,8 @@ struct sampler_options {
 	unsigned py_max_depth;
 	unsigned stack_snapshot_bytes; /* --native: user stack bytes copied per sample, 0 = off */
 	bool offcpu;                   /* --idle: record off-CPU stacks from sched_switch */
+	bool kernel_unwind;            /* unwind user stacks in the kernel (processes with tables installed) */
+	unsigned native_max_frames;    /* frames the in-kernel unwinder walks, 0 = default */
 	const char *btf_path; /* kernel BTF to check for (default /sys/kernel/btf/vmlinux) */
 };
 
@@ -52,6 +54,10 @@ int sampler_follow(struct sampler *s, pid_t pid);
 int sampler_set_python(struct sampler *s, pid_t pid, const struct py_proc *p);
 int sampler_clear_python(struct sampler *s, pid_t pid);
 int sampler_set_pending(struct sampler *s, pid_t pid, bool pending);
+
+/* The maps the in-kernel unwinder reads: file id -> rows, tgid -> mappings (for native/kernel_unwind.c). */
+int sampler_unwind_files_fd(const struct sampler *s);
+int sampler_unwind_procs_fd(const struct sampler *s);
 
 /* Waits up to timeout_ms for data, then drains everything queued. Returns records seen or <0. */
 int sampler_poll(struct sampler *s, int timeout_ms);

@@ -459,6 +459,8 @@ static int run(struct session *s, char **paths)
 		.py_max_depth = o->max_depth,
 		.stack_snapshot_bytes = o->native ? o->stack_size : 0,
 		.offcpu = o->idle,
+		.kernel_unwind = !o->unwind_snapshot,
+		.native_max_frames = o->max_native_frames,
 		.btf_path = o->btf_path,
 	};
 	if (sampler_open(&so, recorder_on_record, s->recorder, &s->sampler, err, sizeof(err)) != 0) {
@@ -560,6 +562,7 @@ int cmd_record(int argc, char **argv)
 		.npid_filter = o.npid_filter,
 		.native = o.native,
 		.native_all = o.native_all,
+		.kernel_unwind = !o.unwind_snapshot,
 	};
 	s.recorder = s.profile ? recorder_new(&ro, s.profile) : NULL;
 	if (!s.recorder) {

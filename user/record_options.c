@@ -60,8 +60,15 @@ void record_usage(FILE *f)
 	      "                          Python frames merged where the interpreter ran them;\n"
 	      "                          unwinds from DWARF CFI, no frame pointers needed\n"
 	      "      --native-all        with --native, keep interpreter plumbing frames\n"
-	      "      --stack-size BYTES  user stack copied per sample for --native (default 16384,\n"
-	      "                          1024 to 65536; deeper C stacks need more)\n"
+	      "      --unwind MODE       how native stacks are unwound: kernel (default: in BPF,\n"
+	      "                          from the .eh_frame tables bpfspy loads, any depth) or\n"
+	      "                          snapshot (copy --stack-size bytes of stack per sample\n"
+	      "                          and unwind in bpfspy; the kernel mode's own fallback\n"
+	      "                          for code mapped a moment ago)\n"
+	      "      --max-native-frames N  native frames per sample, kernel mode (default 512,\n"
+	      "                          max 1024)\n"
+	      "      --stack-size BYTES  user stack copied per snapshot (default 16384, 1024 to\n"
+	      "                          65536)\n"
 	      "      --kernel            include kernel frames\n"
 	      "  -i, --idle              wall-clock profile: also the time threads spend off the\n"
 	      "                          CPU (sleep, I/O, locks), measured exactly from the\n"
@@ -102,6 +109,8 @@ enum {
 	OPT_FULL_FILENAMES,
 	OPT_HIDEPROGRESS,
 	OPT_CAPTURE,
+	OPT_UNWIND,
+	OPT_MAX_NATIVE_FRAMES,
 };
 
 static const struct option long_options[] = {
@@ -121,6 +130,8 @@ static const struct option long_options[] = {
 	{ "pid-filter", required_argument, NULL, OPT_PID_FILTER },
 	{ "native-all", no_argument, NULL, OPT_NATIVE_ALL },
 	{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
+	{ "unwind", required_argument, NULL, OPT_UNWIND },
+	{ "max-native-frames", required_argument, NULL, OPT_MAX_NATIVE_FRAMES },
 	{ "no-subprocesses", no_argument, NULL, OPT_NO_SUBPROCESSES },
 	{ "subprocesses", no_argument, NULL, 's' },
 	{ "threads", no_argument, NULL, 't' },
@@ -227,6 +238,20 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 		}
 		o->stack_size = (unsigned)v;
 		return 0;
+	case OPT_UNWIND:
+		if (strcmp(arg, "kernel") && strcmp(arg, "snapshot")) {
+			log_error("invalid --unwind '%s' (expected kernel or snapshot)", arg);
+			return -1;
+		}
+		o->unwind_snapshot = strcmp(arg, "snapshot") == 0;
+		return 0;
+	case OPT_MAX_NATIVE_FRAMES:
+		if (cli_parse_uint(arg, 1, BPFSPY_MAX_NATIVE_FRAMES, &v) != 0) {
+			log_error("invalid --max-native-frames '%s' (expected 1 to %d)", arg, BPFSPY_MAX_NATIVE_FRAMES);
+			return -1;
+		}
+		o->max_native_frames = (unsigned)v;
+		return 0;
 	case OPT_KERNEL:
 		o->kernel = true;
 		return 0;
@@ -315,6 +340,7 @@ int record_options_parse(int argc, char **argv, struct record_options *o)
 	o->subprocesses = true;
 	o->max_depth = BPFSPY_DEFAULT_PY_DEPTH;
 	o->stack_size = BPFSPY_DEFAULT_STACK_SNAPSHOT;
+	o->max_native_frames = BPFSPY_DEFAULT_NATIVE_FRAMES;
 	o->verbosity = 1;
 
 	optind = 1;

@@ -34,7 +34,10 @@ struct record_options {
 	size_t npid_filter;
 	bool native;            /* -n/--native: native frames, Python frames merged in */
 	bool native_all;        /* --native-all: keep interpreter plumbing frames */
-	unsigned stack_size;    /* --stack-size: user stack bytes copied per sample */
+	unsigned stack_size;    /* --stack-size: user stack bytes copied per sample (--unwind snapshot, and
+				   the kernel unwinder's fallback for code it has no table for yet) */
+	bool unwind_snapshot;   /* --unwind snapshot: copy the stack, unwind in user space */
+	unsigned max_native_frames; /* --max-native-frames: the in-kernel unwinder's depth */
 	unsigned max_depth;     /* --max-depth */
 	const char *btf_path;   /* --btf */
 	bool threads;           /* -t/--threads: thread ids in collapsed output, as py-spy */

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "bpfspy_events.h"
+#include "native/kernel_unwind.h"
 #include "native/native_mode.h"
 #include "python/py_memory.h"
 #include "sym/native_symbols.h"
@@ -30,7 +31,8 @@ struct recorder {
 	struct u32map py_gaps;       /* tid -> 1 + samples without Python frames since its last one with */
 	struct u32map offcpu_pending; /* tid -> struct pending_offcpu: stacks waiting for their duration */
 	struct recorder_stats stats;
-	struct native_mode *native;  /* --native */
+	struct native_mode *native;  /* --native, and the tables of the in-kernel unwinder */
+	struct kernel_unwind *kunwind; /* installs those tables in BPF maps (--unwind kernel) */
 	struct target_process *naming_process; /* the process whose frames are being named */
 	uint32_t frames[MAX_STACK_FRAMES]; /* innermost first while building */
 	size_t nframes;
@@ -44,9 +46,9 @@ struct recorder *recorder_new(const struct recorder_options *o, struct profile *
 	r->opt = *o;
 	r->profile = profile;
 	r->elf = elf_cache_new();
-	if (r->elf && o->native)
+	if (r->elf && (o->native || o->kernel_unwind))
 		r->native = native_mode_new(r->elf, o->native_all);
-	if (!r->elf || (o->native && !r->native)) {
+	if (!r->elf || ((o->native || o->kernel_unwind) && !r->native)) {
 		elf_cache_free(r->elf);
 		free(r);
 		return NULL;
@@ -68,6 +70,7 @@ void recorder_free(struct recorder *r)
 		if (r->offcpu_pending.keys[i])
 			free(r->offcpu_pending.vals[i]);
 	u32map_free(&r->offcpu_pending);
+	kernel_unwind_free(r->kunwind);
 	native_mode_free(r->native);
 	elf_cache_free(r->elf);
 	kernel_symbols_free(r->ksyms);
@@ -77,7 +80,7 @@ void recorder_free(struct recorder *r)
 void recorder_native_summary(const struct recorder *r, char *buf, size_t len)
 {
 	buf[0] = '\0';
-	if (!r->native)
+	if (!r->opt.native)
 		return;
 	struct native_mode_stats st;
 	native_mode_read_stats(r->native, &st);
@@ -87,6 +90,19 @@ void recorder_native_summary(const struct recorder *r, char *buf, size_t len)
 void recorder_set_sampler(struct recorder *r, struct sampler *s)
 {
 	r->sampler = s;
+	if (s && r->opt.kernel_unwind && !r->kunwind) {
+		r->kunwind = kernel_unwind_new(sampler_unwind_files_fd(s), sampler_unwind_procs_fd(s),
+					       native_mode_unwind_cache(r->native));
+		if (!r->kunwind)
+			log_warn("out of memory: native stacks fall back to frame pointers");
+	}
+}
+
+void recorder_read_unwind_stats(const struct recorder *r, struct kernel_unwind_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (r->kunwind)
+		kernel_unwind_read_stats(r->kunwind, out);
 }
 
 void recorder_read_stats(const struct recorder *r, struct recorder_stats *out)
@@ -106,6 +122,17 @@ static void install_python(struct recorder *r, struct target_process *p)
 	} else if (p->python == PYTHON_PENDING) {
 		sampler_set_pending(r->sampler, p->pid, true);
 	}
+}
+
+/* Gives the in-kernel unwinder the process's current mappings and their tables. */
+static void install_unwind_tables(struct recorder *r, struct target_process *p)
+{
+	if (!r->kunwind || !p || p->exited)
+		return;
+	if (!p->maps)
+		target_process_refresh_maps(p);
+	if (p->maps)
+		kernel_unwind_install(r->kunwind, p->pid, p->maps);
 }
 
 static void detect_python(struct recorder *r, struct target_process *p)
@@ -135,6 +162,7 @@ static struct target_process *process_get(struct recorder *r, pid_t pid, const c
 	}
 	r->stats.processes++;
 	detect_python(r, p);
+	install_unwind_tables(r, p);
 	return p;
 }
 
@@ -184,6 +212,7 @@ static void on_exec(struct recorder *r, const struct bpfspy_proc_event *e)
 	if (r->sampler)
 		sampler_set_pending(r->sampler, p->pid, false);
 	detect_python(r, p);
+	install_unwind_tables(r, p);
 }
 
 static void on_fork(struct recorder *r, const struct bpfspy_proc_event *e)
@@ -205,15 +234,18 @@ static void on_fork(struct recorder *r, const struct bpfspy_proc_event *e)
 	} else {
 		detect_python(r, child);
 	}
+	install_unwind_tables(r, child);
 }
 
 static void on_mmap_exec(struct recorder *r, const struct bpfspy_proc_event *e)
 {
 	struct target_process *p = u32map_get(&r->procs, e->pid);
-	if (!p || p->python != PYTHON_PENDING)
+	if (!p || (p->python != PYTHON_PENDING && !r->kunwind))
 		return;
 	target_process_refresh_maps(p);
-	detect_python(r, p);
+	if (p->python == PYTHON_PENDING)
+		detect_python(r, p);
+	install_unwind_tables(r, p);
 }
 
 /*
@@ -227,6 +259,7 @@ static void close_offcpu_of_process(struct recorder *r, uint32_t pid, uint64_t e
 static void on_process_exit(struct recorder *r, const struct bpfspy_proc_event *e)
 {
 	close_offcpu_of_process(r, e->pid, e->ts_ns);
+	kernel_unwind_forget(r->kunwind, (pid_t)e->pid);
 	struct target_process *p = u32map_remove(&r->procs, e->pid);
 	if (!p)
 		return;
@@ -300,9 +333,13 @@ static const struct proc_maps *native_refresh_maps(void *ctx)
 
 /* --native: unwound native frames with the Python frames merged in; returns Python frames named. */
 static size_t push_merged_frames(struct recorder *r, struct target_process *p, const struct bpfspy_sample *s,
-				 const struct py_frame_rec *py, const uint8_t *stack)
+				 const uint64_t *user, const struct py_frame_rec *py, const uint8_t *stack)
 {
+	bool cfi = s->flags & SAMPLE_USER_CFI;
 	struct native_sample ns = {
+		.kernel_frames = cfi ? user : NULL,
+		.nkernel_frames = cfi ? s->n_user : 0,
+		.kernel_stop = (enum unwind_stop_reason)s->unwind_stop,
 		.pid = (pid_t)s->pid,
 		.maps = p ? p->maps : NULL,
 		.refresh_maps = native_refresh_maps,
@@ -570,6 +607,28 @@ static void count_python_window(struct recorder *r, uint32_t tid, bool has_frame
 	}
 }
 
+/*
+ * The kernel met code it has no table for: a library mapped before the mmap
+ * hook saw it, or after an exec. Re-read the maps (rate-limited) and reinstall.
+ */
+static void reinstall_after_miss(struct recorder *r, struct target_process *p)
+{
+	if (!r->kunwind || !p || p->exited || monotonic_ns() - p->maps_read_ns <= MAPS_REFRESH_MIN_NS)
+		return;
+	target_process_refresh_maps(p);
+	install_unwind_tables(r, p);
+}
+
+/* Default mode: how many native-only samples reached the program's entry, for the summary. */
+static void count_native_root(struct recorder *r, const struct bpfspy_sample *s)
+{
+	if (!(s->flags & SAMPLE_USER_CFI))
+		return;
+	r->stats.native_only_samples++;
+	if (s->unwind_stop == UNWIND_STOP_END_OF_STACK)
+		r->stats.native_only_complete++;
+}
+
 static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t size)
 {
 	size_t need = sizeof(*s) + 8 * ((size_t)s->n_user + s->n_kernel) + sizeof(struct py_frame_rec) * s->n_py +
@@ -605,8 +664,10 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		push_kernel_frames(r, kernel, s->n_kernel);
 
 	size_t named = 0;
-	if (r->native) {
-		named = push_merged_frames(r, p, s, py, (const uint8_t *)(py + s->n_py));
+	if ((s->flags & SAMPLE_USER_CFI) && s->unwind_stop == UNWIND_STOP_NO_TABLE)
+		reinstall_after_miss(r, p);
+	if (r->opt.native) {
+		named = push_merged_frames(r, p, s, user, py, (const uint8_t *)(py + s->n_py));
 		if (s->flags & SAMPLE_PY_TRUNCATED)
 			r->stats.py_truncated++;
 	} else {
@@ -617,8 +678,13 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 				r->stats.py_truncated++;
 			}
 		}
-		if (s->n_py == 0 || (s->flags & SAMPLE_PY_NO_TSTATE))
+		if (s->n_py == 0 || (s->flags & SAMPLE_PY_NO_TSTATE)) {
 			push_native_frames(r, p, user, s->n_user);
+			if ((s->flags & SAMPLE_USER_CFI) && s->unwind_stop != UNWIND_STOP_END_OF_STACK &&
+			    s->n_user > 0)
+				push_marker(r, "[native truncated]");
+			count_native_root(r, s);
+		}
 	}
 
 	bool python_process = (s->flags & SAMPLE_PY_PROCESS) || (p && p->python == PYTHON_YES);

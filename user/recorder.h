@@ -23,6 +23,7 @@ struct recorder_options {
 	bool idle;          /* --idle: weights are nanoseconds, off-CPU time included */
 	bool native;        /* --native: unwind the stack snapshot, merge Python frames */
 	bool native_all;    /* --native-all: keep interpreter plumbing frames */
+	bool kernel_unwind; /* install CFI tables for the in-kernel unwinder (--unwind kernel) */
 	unsigned rate_hz;   /* sampling rate: an on-CPU tick weighs 1e9/rate ns with --idle */
 	const char *comm_filter; /* --comm: keep processes whose comm contains this */
 	const uint32_t *pid_filter; size_t npid_filter; /* --pid-filter */
@@ -69,6 +70,10 @@ void recorder_add_process(struct recorder *r, pid_t pid);
 void recorder_preload_command(struct recorder *r, const char *command);
 
 void recorder_read_stats(const struct recorder *r, struct recorder_stats *out);
+
+struct kernel_unwind_stats;
+/* The in-kernel unwinder's tables (all zero without it). */
+void recorder_read_unwind_stats(const struct recorder *r, struct kernel_unwind_stats *out);
 
 /* Says once that a process the user named is not Python (its native stacks are shown). */
 void recorder_note_if_not_python(struct recorder *r, pid_t pid);

@@ -51,6 +51,11 @@ void native_mode_free(struct native_mode *m)
 	free(m);
 }
 
+struct unwind_cache *native_mode_unwind_cache(struct native_mode *m)
+{
+	return m->unwind;
+}
+
 void native_mode_read_stats(const struct native_mode *m, struct native_mode_stats *out)
 {
 	*out = m->stats;
@@ -102,13 +107,32 @@ static enum native_frame_role classify(const struct sample_space *ss, uint64_t p
 	return nf->known ? interpreter_frame_role(nf->name) : NATIVE_FRAME_PLUMBING;
 }
 
-static size_t unwind_sample(struct native_mode *m, const struct native_sample *s, const struct proc_maps *maps,
-			    struct sample_space *ss, struct unwind_result *result)
+/* The address space of the sample's process, for finding each frame's module. */
+static void map_sample(struct native_mode *m, const struct native_sample *s, const struct proc_maps *maps,
+		       struct sample_space *ss)
 {
 	size_t nmaps = unwind_cache_address_space(m->unwind, s->pid, maps, m->mappings, m->codes,
 						  NATIVE_MAX_MAPPINGS);
 	ss->space = (struct unwind_address_space){ .mappings = m->mappings, .count = nmaps };
 	ss->codes = m->codes;
+}
+
+static bool use_kernel_frames(const struct native_sample *s)
+{
+	return s->kernel_frames && s->nkernel_frames > 0 &&
+	       !(s->kernel_stop == UNWIND_STOP_NO_TABLE && s->stack && s->stack_len > 0);
+}
+
+static size_t unwind_sample(struct native_mode *m, const struct native_sample *s, const struct proc_maps *maps,
+			    struct sample_space *ss, struct unwind_result *result)
+{
+	map_sample(m, s, maps, ss);
+	if (use_kernel_frames(s)) {
+		size_t n = s->nkernel_frames < NATIVE_MAX_FRAMES ? s->nkernel_frames : NATIVE_MAX_FRAMES;
+		memcpy(m->frames, s->kernel_frames, n * sizeof(m->frames[0]));
+		*result = (struct unwind_result){ .frame_count = n, .stop_reason = s->kernel_stop };
+		return n;
+	}
 	struct unwind_snapshot_input in = {
 		.regs = { .ip = s->ip, .sp = s->sp, .bp = s->bp },
 		.stack = s->stack,
@@ -192,6 +216,7 @@ bool native_mode_build(struct native_mode *m, const struct native_sample *s, pyt
 		push_item(m, s, &m->items[i], namer, sink, ctx);
 
 	m->stats.samples++;
+	m->stats.kernel_unwound += use_kernel_frames(s);
 	m->stats.reached_root += root;
 	if (unwound.stop_reason < sizeof(m->stats.unwind_stopped) / sizeof(m->stats.unwind_stopped[0]))
 		m->stats.unwind_stopped[unwound.stop_reason]++;

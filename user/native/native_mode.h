@@ -24,6 +24,9 @@ struct native_mode; /* per recorder: unwind tables cached per ELF build-id, stat
 struct native_mode *native_mode_new(struct elf_cache *elf, bool keep_all_frames /* --native-all */);
 void native_mode_free(struct native_mode *m);
 
+/* The per-file unwind tables, shared with the in-kernel unwinder's loader (native/kernel_unwind.h). */
+struct unwind_cache *native_mode_unwind_cache(struct native_mode *m);
+
 /* Pushes one frame, innermost first. */
 typedef void (*frame_sink_fn)(void *ctx, const struct frame_desc *f);
 /* Names one Python frame record (the recorder's py_symbolizer); false if it cannot. */
@@ -44,6 +47,11 @@ struct native_sample {
 	uint64_t ip, sp, bp;		 /* user registers at the sample */
 	const uint8_t *stack;
 	size_t stack_len;		 /* copy of [sp, sp + stack_len) */
+	/* Frames the in-kernel unwinder found (frames[0] = ip), or NULL. They are used unless the
+	 * kernel stopped at code it had no table for and a snapshot came along to finish the walk. */
+	const uint64_t *kernel_frames;
+	size_t nkernel_frames;
+	enum unwind_stop_reason kernel_stop;
 	const struct py_frame_rec *py;
 	size_t npy;			 /* innermost first, as the BPF walker reported */
 	enum py_frame_model model;	 /* 0 when the process is not Python */
@@ -61,6 +69,7 @@ bool native_mode_build(struct native_mode *m, const struct native_sample *s, pyt
 
 struct native_mode_stats {
 	uint64_t samples, merged, mismatches;
+	uint64_t kernel_unwound;    /* samples whose native stack the kernel unwound */
 	uint64_t reached_root;	    /* main/_start/clone reached */
 	uint64_t unwind_stopped[8]; /* by enum unwind_stop_reason */
 };

@@ -7,20 +7,9 @@
  *  unwind_snapshot - walks a copy of a user stack (taken at the sample) with
  *                    those tables and returns the return addresses
  *
- * The row format is meant to be copied as is into a BPF array map for a later
- * in-kernel unwinder (issue 4 phase 2). What that BPF side needs:
- *   - the rows of each file, sorted by pc, in an ARRAY map (or one array per
- *     file in a hash-of-maps), plus per process a sorted mapping array
- *     {start, end, bias, first_row, row_count};
- *   - per frame: a bounded binary search (ceil(log2(rows)) <= 22 steps for any
- *     file here) for the last row with row.pc <= pc - bias, then one switch on
- *     cfa_rule and at most three bpf_probe_read_user() (deref CFA, RA, RBP);
- *   - lookup address = pc - 1 for return addresses, pc for the sampled ip and
- *     for the ip restored from a signal frame;
- *   - only unsigned arithmetic on the packed fields is needed (clang 14 has no
- *     BPF signed division): the packed pairs below decode with one arithmetic
- *     shift and one mask;
- *   - the signal-frame case reads rip/rsp/rbp from sp + 40 + 8 * REG_xxx.
+ * The row format (include/unwind_rows.h) is copied as is into BPF arrays for
+ * the in-kernel unwinder (bpf/native_unwind.bpf.h), which follows the same
+ * rules as unwind_snapshot: the snapshot walk is its oracle in the tests.
  */
 #ifndef BPFSPY_UNWIND_H
 #define BPFSPY_UNWIND_H
@@ -29,43 +18,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/*
- * How to compute the CFA (the caller's rsp; the return address is always at
- * CFA - 8 on x86-64). For the two-parameter kinds cfa_offset is packed as
- * (a << 8) | b with a signed 24-bit a and an unsigned 8-bit b:
- *   a = cfa_offset >> 8 (arithmetic), b = cfa_offset & 0xff.
- */
-enum unwind_cfa_rule {
-	UNWIND_CFA_NONE = 0,	/* no CFI covers this pc (gap between FDEs, or after the last) */
-	UNWIND_CFA_RSP,		/* CFA = rsp + cfa_offset */
-	UNWIND_CFA_RBP,		/* CFA = rbp + cfa_offset */
-	UNWIND_CFA_PLT,		/* CFA = rsp + a + ((ip & 15) >= b ? 8 : 0); GCC/ld PLT, b is 11 or 10 */
-	UNWIND_CFA_DEREF_RSP,	/* CFA = *(rsp + a) + b: stack realign (DW_OP_breg7; deref; plus_uconst) */
-	UNWIND_CFA_DEREF_RBP,	/* CFA = *(rbp + a) + b: stack realign (DW_OP_breg6 -8; deref) */
-	UNWIND_CFA_SIGNAL,	/* sigreturn trampoline: registers are in the ucontext at rsp + 40 */
-	UNWIND_CFA_END,		/* return address undefined: outermost frame (_start, clone), stop cleanly */
-	UNWIND_CFA_UNSUPPORTED, /* CFI exists but we cannot evaluate it (CFA in another register, other
-				   expressions, return address not at CFA - 8): stop */
-	UNWIND_CFA_RULE_COUNT,
-};
+#include "unwind_rows.h" /* the row format, shared with the in-kernel unwinder */
 
-/* Where the caller's rbp is. */
-enum unwind_rbp_rule {
-	UNWIND_RBP_SAME = 0,	/* unchanged (never saved, or same_value) */
-	UNWIND_RBP_AT_CFA,	/* rbp = *(CFA + rbp_offset) */
-	UNWIND_RBP_AT_RBP,	/* rbp = *(rbp + rbp_offset): stack realign, DW_CFA_expression DW_OP_breg6 */
-	UNWIND_RBP_UNKNOWN,	/* a rule we cannot evaluate: the caller's rbp is unknown */
-	UNWIND_RBP_RULE_COUNT,
-};
-
-/* One row holds from pc until the next row's pc. pc is an ELF virtual address of the file. */
-struct unwind_row {
-	uint64_t pc;
-	int32_t cfa_offset;
-	int16_t rbp_offset;
-	uint8_t cfa_rule; /* enum unwind_cfa_rule */
-	uint8_t rbp_rule; /* enum unwind_rbp_rule */
-};
 _Static_assert(sizeof(struct unwind_row) == 16, "BPF maps hold unwind_row as is");
 
 static inline int32_t unwind_row_packed_a(const struct unwind_row *row)
@@ -167,13 +121,6 @@ struct unwind_snapshot_input {
 	void *find_mapping_ctx;
 };
 
-enum unwind_stop_reason {
-	UNWIND_STOP_END_OF_STACK, /* outermost frame reached (RA undefined or zero) */
-	UNWIND_STOP_NO_TABLE,	  /* no mapping or no CFI for a pc, and frame pointers did not help */
-	UNWIND_STOP_LEFT_SNAPSHOT, /* needed a stack word outside the copy */
-	UNWIND_STOP_BAD_RULE,	  /* unsupported rule, or a CFA that does not move up the stack */
-	UNWIND_STOP_DEPTH,	  /* max_frames reached */
-};
 
 const char *unwind_stop_reason_name(enum unwind_stop_reason reason);
 

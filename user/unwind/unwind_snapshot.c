@@ -9,11 +9,6 @@
 #include <errno.h>
 #include <string.h>
 
-/* struct rt_sigframe: pretcode, then ucontext; uc_mcontext.gregs is 40 bytes into the ucontext. */
-#define SIGFRAME_GREGS_OFFSET 40
-#define GREG_RBP 10 /* REG_RBP in <sys/ucontext.h> */
-#define GREG_RSP 15
-#define GREG_RIP 16
 
 struct walker {
 	const struct unwind_snapshot_input *in;
@@ -154,10 +149,10 @@ static bool step_frame_pointer(const struct walker *w, struct frame_step *s)
 
 static bool step_signal_frame(struct walker *w, enum unwind_stop_reason *stop)
 {
-	uint64_t gregs = w->sp + SIGFRAME_GREGS_OFFSET, ip, sp, bp;
+	uint64_t gregs = w->sp + UNWIND_SIGFRAME_GREGS_OFFSET, ip, sp, bp;
 
-	if (!read_stack(w, gregs + 8 * GREG_RIP, &ip) || !read_stack(w, gregs + 8 * GREG_RSP, &sp) ||
-	    !read_stack(w, gregs + 8 * GREG_RBP, &bp)) {
+	if (!read_stack(w, gregs + 8 * UNWIND_GREG_RIP, &ip) || !read_stack(w, gregs + 8 * UNWIND_GREG_RSP, &sp) ||
+	    !read_stack(w, gregs + 8 * UNWIND_GREG_RBP, &bp)) {
 		*stop = UNWIND_STOP_LEFT_SNAPSHOT;
 		return false;
 	}
@@ -267,6 +262,8 @@ const char *unwind_stop_reason_name(enum unwind_stop_reason reason)
 		return "bad rule";
 	case UNWIND_STOP_DEPTH:
 		return "depth";
+	case UNWIND_STOP_REASONS:
+		break;
 	}
 	return "unknown";
 }

@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The in-kernel native unwinder: walks a thread's user stack with the DWARF
+ * CFI rows user space built from each file's .eh_frame (include/unwind_rows.h),
+ * so no stack bytes leave the kernel and frame pointers are not needed.
+ *
+ * Per file, its sorted rows live in their own array (sized to the file) in
+ * unwind_files, indexed by a file id user space assigns; one table serves
+ * every process that maps the file. Per process, unwind_procs holds its
+ * executable mappings sorted by address. Each frame costs a binary search
+ * over the mappings, one over the file's rows, and one to three user reads.
+ *
+ * The rules are those of user/unwind/unwind_snapshot.c, which unwinds the
+ * same rows over a stack copy and is this walker's oracle in the tests.
+ */
+#ifndef BPFSPY_NATIVE_UNWIND_BPF_H
+#define BPFSPY_NATIVE_UNWIND_BPF_H
+
+#include "maps.bpf.h"
+#include "native_unwind.h"
+
+/* One file's rows; the real arrays are created by user space with exactly the file's row count. */
+struct unwind_rows_map {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct unwind_row);
+};
+
+/* file id -> its rows */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, UNWIND_MAX_FILES);
+	__type(key, __u32);
+	__array(values, struct unwind_rows_map);
+} unwind_files SEC(".maps");
+
+/* tgid -> its executable mappings; allocated per process, not preallocated for all */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, UNWIND_MAX_PROCS);
+	__type(key, __u32);
+	__type(value, struct unwind_proc);
+} unwind_procs SEC(".maps");
+
+struct native_walk {
+	__u64 ip, sp, bp;
+	__u32 tgid;
+	__u32 buf;  /* sample buffer index */
+	__u32 pos;  /* where frames[0] goes in the sample buffer */
+	__u32 n;    /* frames written */
+	__u32 max;  /* frames allowed */
+	__u32 stop; /* enum unwind_stop_reason */
+	bool bp_known;
+	bool is_return; /* ip is a return address: look up ip - 1 */
+};
+
+static __always_inline const struct unwind_proc_mapping *find_unwind_mapping(const struct unwind_proc *proc,
+									     __u64 pc)
+{
+	__u32 lo = 0, hi = proc->count;
+
+	if (hi > UNWIND_MAX_PROC_MAPPINGS)
+		hi = UNWIND_MAX_PROC_MAPPINGS;
+	/* the first mapping that ends above pc; 2^11 > UNWIND_MAX_PROC_MAPPINGS */
+	for (int i = 0; i < 11 && lo < hi; i++) {
+		__u32 mid = lo + (hi - lo) / 2;
+		if (mid >= UNWIND_MAX_PROC_MAPPINGS)
+			return NULL;
+		if (proc->m[mid].end <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo >= UNWIND_MAX_PROC_MAPPINGS || lo >= proc->count)
+		return NULL;
+	const struct unwind_proc_mapping *m = &proc->m[lo];
+	return m->start <= pc ? m : NULL;
+}
+
+/* The last row with row.pc <= vaddr. */
+static __always_inline const struct unwind_row *find_unwind_row(void *rows, __u32 count, __u64 vaddr)
+{
+	__u32 lo = 0, hi = count;
+
+	/* 2^24 rows: far more than any file has (libxul-sized code is ~2^21) */
+	for (int i = 0; i < 24 && lo < hi; i++) {
+		__u32 mid = lo + (hi - lo) / 2;
+		const struct unwind_row *r = bpf_map_lookup_elem(rows, &mid);
+		if (!r)
+			return NULL;
+		if (r->pc <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (lo == 0 || lo < hi)
+		return NULL;
+	__u32 idx = lo - 1;
+	return bpf_map_lookup_elem(rows, &idx);
+}
+
+static __always_inline bool read_user_word(__u64 addr, __u64 *out)
+{
+	return bpf_probe_read_user(out, sizeof(*out), (const void *)addr) == 0;
+}
+
+/* Code without CFI (JIT, anonymous maps): trust rbp only if it points up the stack. */
+static __always_inline bool step_frame_pointer(struct native_walk *w)
+{
+	__u64 saved_bp, ra;
+
+	if (!w->bp_known || w->bp < w->sp || (w->bp & 7) || w->bp - w->sp > (8u << 20) ||
+	    !read_user_word(w->bp, &saved_bp) || !read_user_word(w->bp + 8, &ra))
+		return false;
+	w->sp = w->bp + 16;
+	w->bp = saved_bp;
+	w->ip = ra;
+	w->is_return = true;
+	return true;
+}
+
+static __always_inline bool step_signal_frame(struct native_walk *w)
+{
+	__u64 gregs = w->sp + UNWIND_SIGFRAME_GREGS_OFFSET, ip, sp, bp;
+
+	if (!read_user_word(gregs + 8 * UNWIND_GREG_RIP, &ip) || !read_user_word(gregs + 8 * UNWIND_GREG_RSP, &sp) ||
+	    !read_user_word(gregs + 8 * UNWIND_GREG_RBP, &bp)) {
+		w->stop = UNWIND_STOP_LEFT_SNAPSHOT;
+		return false;
+	}
+	if (sp <= w->sp) {
+		w->stop = UNWIND_STOP_BAD_RULE;
+		return false;
+	}
+	w->ip = ip;
+	w->sp = sp;
+	w->bp = bp;
+	w->bp_known = true;
+	w->is_return = false; /* interrupted, not called: ip is the exact instruction */
+	return true;
+}
+
+static __always_inline bool step_cfi(struct native_walk *w, const struct unwind_row *row)
+{
+	__u64 a = (__u64)(__s64)(row->cfa_offset >> 8), b = (__u64)row->cfa_offset & 0xff;
+	__u8 rule = row->cfa_rule;
+	bool uses_bp = rule == UNWIND_CFA_RBP || rule == UNWIND_CFA_DEREF_RBP;
+	__u64 cfa, word, ra;
+
+	w->stop = UNWIND_STOP_BAD_RULE;
+	if (uses_bp && !w->bp_known)
+		return false;
+	if (rule == UNWIND_CFA_RSP) {
+		cfa = w->sp + (__u64)(__s64)row->cfa_offset;
+	} else if (rule == UNWIND_CFA_RBP) {
+		cfa = w->bp + (__u64)(__s64)row->cfa_offset;
+	} else if (rule == UNWIND_CFA_PLT) {
+		cfa = w->sp + a + ((w->ip & 15) >= b ? 8 : 0);
+	} else if (rule == UNWIND_CFA_DEREF_RSP || rule == UNWIND_CFA_DEREF_RBP) {
+		if (!read_user_word((uses_bp ? w->bp : w->sp) + a, &word)) {
+			w->stop = UNWIND_STOP_LEFT_SNAPSHOT;
+			return false;
+		}
+		cfa = word + b;
+	} else {
+		return false;
+	}
+	/* the caller's frame lies above ours; anything else is a loop or garbage */
+	if (cfa <= w->sp)
+		return false;
+	if (!read_user_word(cfa - 8, &ra)) {
+		w->stop = UNWIND_STOP_LEFT_SNAPSHOT;
+		return false;
+	}
+
+	__u64 base = 0, saved_bp;
+	bool read_bp = false;
+	if (row->rbp_rule == UNWIND_RBP_AT_CFA) {
+		base = cfa + (__u64)(__s64)row->rbp_offset;
+		/* in an epilogue after `pop %rbp` the CFI still names the slot, now below sp */
+		read_bp = base >= w->sp;
+	} else if (row->rbp_rule == UNWIND_RBP_AT_RBP) {
+		if (w->bp_known) {
+			base = w->bp + (__u64)(__s64)row->rbp_offset;
+			read_bp = true;
+		}
+	} else if (row->rbp_rule != UNWIND_RBP_SAME) {
+		w->bp_known = false; /* the caller may not need it; rules that do will stop */
+	}
+	if (read_bp) {
+		if (!read_user_word(base, &saved_bp)) {
+			w->stop = UNWIND_STOP_LEFT_SNAPSHOT;
+			return false;
+		}
+		w->bp = saved_bp;
+		w->bp_known = true;
+	} else if (row->rbp_rule == UNWIND_RBP_AT_RBP) {
+		w->bp_known = false;
+	}
+	w->sp = cfa;
+	w->ip = ra;
+	w->is_return = true;
+	return true;
+}
+
+/* One frame: record ip, then move to the caller. Returns 1 to end the walk. */
+static long native_unwind_step(__u32 i, struct native_walk *w)
+{
+	struct sample_buf *b = sample_buffer(w->buf);
+	__u64 off = (__u64)w->pos + (__u64)w->n * 8;
+
+	if (!b || off > SAMPLE_BUF_SIZE - 8) {
+		w->stop = UNWIND_STOP_DEPTH;
+		return 1;
+	}
+	if (w->n >= w->max) {
+		w->stop = UNWIND_STOP_DEPTH;
+		return 1;
+	}
+	*(__u64 *)(b->data + off) = w->ip;
+	w->n++;
+
+	const struct unwind_proc *proc = bpf_map_lookup_elem(&unwind_procs, &w->tgid);
+	if (!proc) {
+		w->stop = UNWIND_STOP_NO_TABLE;
+		return 1;
+	}
+	__u64 pc = w->is_return ? w->ip - 1 : w->ip;
+	const struct unwind_proc_mapping *m = find_unwind_mapping(proc, pc);
+	const struct unwind_row *row = NULL;
+	if (m && m->file_id) {
+		__u32 file = m->file_id;
+		void *rows = bpf_map_lookup_elem(&unwind_files, &file);
+		if (rows)
+			row = find_unwind_row(rows, m->rows, pc - m->bias);
+		if (row && row->cfa_rule == UNWIND_CFA_NONE)
+			row = NULL;
+	}
+	if (!row) {
+		/* a pc in a followed mapping the tables do not cover, or code mapped since user space looked */
+		if (!m && step_frame_pointer(w))
+			goto next;
+		w->stop = UNWIND_STOP_NO_TABLE;
+		return 1;
+	}
+	if (row->cfa_rule == UNWIND_CFA_END) {
+		w->stop = UNWIND_STOP_END_OF_STACK;
+		return 1;
+	}
+	if (row->cfa_rule == UNWIND_CFA_SIGNAL) {
+		if (!step_signal_frame(w))
+			return 1;
+		return 0;
+	}
+	if (!step_cfi(w, row))
+		return 1;
+next:
+	if (w->ip == 0) {
+		w->stop = UNWIND_STOP_END_OF_STACK; /* some entry points push a zero return address */
+		return 1;
+	}
+	return 0;
+}
+
+/* True if user space installed unwind tables for the process. */
+static __always_inline bool has_unwind_tables(__u32 tgid)
+{
+	return kernel_unwind && bpf_map_lookup_elem(&unwind_procs, &tgid) != NULL;
+}
+
+/*
+ * Walks the user stack from (ip, sp, bp) into the sample buffer at pos;
+ * returns the frame count (frames[0] = ip) and sets *stop.
+ */
+static __always_inline __u32 unwind_user_stack(__u32 buf, __u32 pos, __u32 tgid, __u64 ip, __u64 sp, __u64 bp,
+					       __u32 *stop)
+{
+	struct native_walk w = {
+		.ip = ip, .sp = sp, .bp = bp, .tgid = tgid, .buf = buf, .pos = pos,
+		.max = native_max_frames, .stop = UNWIND_STOP_DEPTH, .bp_known = true,
+	};
+
+	if (w.max > BPFSPY_MAX_NATIVE_FRAMES)
+		w.max = BPFSPY_MAX_NATIVE_FRAMES;
+	bpf_loop(BPFSPY_MAX_NATIVE_FRAMES + 1, native_unwind_step, &w, 0);
+	*stop = w.stop;
+	return w.n;
+}
+
+#endif

@@ -1,0 +1,215 @@
+// SPDX-License-Identifier: MIT
+#include "native/kernel_unwind.h"
+
+#include <errno.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+
+#include "native_unwind.h"
+#include "util/log.h"
+#include "util/u32map.h"
+
+struct loaded_file {
+	const struct unwind_table *table; /* NULL: the id is free */
+	uint32_t refs;			  /* installed processes that map it */
+};
+
+/* The file ids one installed process holds a reference to. */
+struct installed_process {
+	size_t n;
+	uint32_t ids[];
+};
+
+struct kernel_unwind {
+	int files_fd, procs_fd;
+	struct unwind_cache *cache;
+	struct loaded_file files[UNWIND_MAX_FILES]; /* by id; id 0 means "no table" */
+	uint32_t high_water;			    /* ids below it have been used */
+	struct u32map procs;			    /* pid -> struct installed_process */
+	struct kernel_unwind_stats stats;
+	bool warned_full;
+	/* per-install scratch */
+	struct unwind_proc entry;
+	struct unwind_mapping mappings[UNWIND_MAX_PROC_MAPPINGS];
+	const struct module_code *codes[UNWIND_MAX_PROC_MAPPINGS];
+};
+
+struct kernel_unwind *kernel_unwind_new(int files_fd, int procs_fd, struct unwind_cache *cache)
+{
+	struct kernel_unwind *k = calloc(1, sizeof(*k));
+	if (!k)
+		return NULL;
+	k->files_fd = files_fd;
+	k->procs_fd = procs_fd;
+	k->cache = cache;
+	k->high_water = 1;
+	return k;
+}
+
+static void release_ids(struct kernel_unwind *k, const uint32_t *ids, size_t n);
+
+void kernel_unwind_free(struct kernel_unwind *k)
+{
+	if (!k)
+		return;
+	for (size_t i = 0; i < k->procs.cap; i++)
+		if (k->procs.keys && k->procs.keys[i])
+			free(k->procs.vals[i]);
+	u32map_free(&k->procs);
+	free(k);
+}
+
+void kernel_unwind_read_stats(const struct kernel_unwind *k, struct kernel_unwind_stats *out)
+{
+	*out = k->stats;
+}
+
+static uint32_t find_file(const struct kernel_unwind *k, const struct unwind_table *table)
+{
+	for (uint32_t id = 1; id < k->high_water; id++)
+		if (k->files[id].table == table)
+			return id;
+	return 0;
+}
+
+static uint32_t free_id(struct kernel_unwind *k)
+{
+	for (uint32_t id = 1; id < k->high_water; id++)
+		if (!k->files[id].table)
+			return id;
+	return k->high_water < UNWIND_MAX_FILES ? k->high_water : 0;
+}
+
+/* An array map of exactly the table's rows, filled through a shared mapping of its memory. */
+static int create_rows_map(const struct unwind_table *table)
+{
+	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
+	size_t bytes = table->row_count * sizeof(struct unwind_row);
+	long page = sysconf(_SC_PAGESIZE);
+	size_t mapped = (bytes + (size_t)page - 1) / (size_t)page * (size_t)page;
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "bpfspy_rows", sizeof(uint32_t), sizeof(struct unwind_row),
+				(uint32_t)table->row_count, &opts);
+	if (fd < 0)
+		return -1;
+	void *mem = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		close(fd);
+		return -1;
+	}
+	memcpy(mem, table->rows, bytes);
+	munmap(mem, mapped);
+	return fd;
+}
+
+/* The id of table's rows in the kernel, loading them on first use; 0 if they cannot be loaded. */
+static uint32_t load_file(struct kernel_unwind *k, const struct unwind_table *table)
+{
+	if (!table || table->row_count == 0 || table->row_count > UINT32_MAX)
+		return 0;
+	uint32_t id = find_file(k, table);
+	if (id)
+		return id;
+	id = free_id(k);
+	int fd = id ? create_rows_map(table) : -1;
+	if (fd < 0 || bpf_map_update_elem(k->files_fd, &id, &fd, BPF_ANY) != 0) {
+		int err = errno;
+		if (fd >= 0)
+			close(fd);
+		k->stats.files_failed++;
+		if (!k->warned_full) {
+			k->warned_full = true;
+			log_warn("cannot load a native unwind table (%zu rows): %s; its frames fall back to frame "
+				 "pointers", table->row_count, id ? strerror(err) : "too many files");
+		}
+		return 0;
+	}
+	close(fd); /* the outer map holds it */
+	k->files[id] = (struct loaded_file){ .table = table };
+	if (id == k->high_water)
+		k->high_water++;
+	k->stats.files++;
+	k->stats.rows += table->row_count;
+	if (k->stats.rows > k->stats.peak_rows)
+		k->stats.peak_rows = k->stats.rows;
+	return id;
+}
+
+static void release_ids(struct kernel_unwind *k, const uint32_t *ids, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct loaded_file *f = &k->files[ids[i]];
+		if (!f->table || --f->refs > 0)
+			continue;
+		uint32_t id = ids[i];
+		bpf_map_delete_elem(k->files_fd, &id);
+		k->stats.files--;
+		k->stats.rows -= f->table->row_count;
+		f->table = NULL;
+	}
+}
+
+int kernel_unwind_install(struct kernel_unwind *k, pid_t pid, const struct proc_maps *maps)
+{
+	if (!k || pid <= 0 || !maps)
+		return -1;
+	size_t n = unwind_cache_address_space(k->cache, pid, maps, k->mappings, k->codes, UNWIND_MAX_PROC_MAPPINGS);
+	size_t executable = 0;
+	for (size_t i = 0; i < maps->n; i++)
+		executable += maps->maps[i].executable && maps->maps[i].end > maps->maps[i].start;
+	if (executable > n)
+		k->stats.mappings_dropped += executable - n;
+
+	struct installed_process *held = malloc(sizeof(*held) + n * sizeof(uint32_t));
+	if (!held)
+		return -1;
+	held->n = 0;
+	memset(&k->entry, 0, offsetof(struct unwind_proc, m));
+	for (size_t i = 0; i < n; i++) {
+		const struct unwind_mapping *um = &k->mappings[i];
+		uint32_t id = load_file(k, um->table);
+		if (id) {
+			k->files[id].refs++;
+			held->ids[held->n++] = id;
+		}
+		k->entry.m[i] = (struct unwind_proc_mapping){
+			.start = um->start, .end = um->end, .bias = um->bias, .file_id = id,
+			.rows = id ? (uint32_t)um->table->row_count : 0,
+		};
+	}
+	k->entry.count = (uint32_t)n;
+	uint32_t key = (uint32_t)pid;
+	int rc = bpf_map_update_elem(k->procs_fd, &key, &k->entry, BPF_ANY);
+
+	/* the old references go after the new ones are taken, so shared files stay loaded */
+	struct installed_process *old = u32map_remove(&k->procs, key);
+	if (old) {
+		release_ids(k, old->ids, old->n);
+		free(old);
+	}
+	if (rc != 0 || u32map_put(&k->procs, key, held) != 0) {
+		release_ids(k, held->ids, held->n);
+		free(held);
+		bpf_map_delete_elem(k->procs_fd, &key);
+		return -1;
+	}
+	k->stats.installs++;
+	return 0;
+}
+
+void kernel_unwind_forget(struct kernel_unwind *k, pid_t pid)
+{
+	if (!k || pid <= 0)
+		return;
+	uint32_t key = (uint32_t)pid;
+	struct installed_process *old = u32map_remove(&k->procs, key);
+	bpf_map_delete_elem(k->procs_fd, &key);
+	if (old) {
+		release_ids(k, old->ids, old->n);
+		free(old);
+	}
+}
