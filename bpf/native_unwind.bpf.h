@@ -24,8 +24,9 @@ struct unwind_rows_map {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(map_flags, BPF_F_INNER_MAP | BPF_F_MMAPABLE);
 	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct unwind_row);
+	/* sizes, not types: clang emits only a forward declaration of a type used through pointers */
+	__uint(key_size, sizeof(__u32));
+	__uint(value_size, sizeof(struct unwind_row));
 };
 
 /* file id -> its rows */
@@ -57,49 +58,86 @@ struct native_walk {
 	bool is_return; /* ip is a return address: look up ip - 1 */
 };
 
-static __always_inline const struct unwind_proc_mapping *find_unwind_mapping(const struct unwind_proc *proc,
-									     __u64 pc)
-{
-	__u32 lo = 0, hi = proc->count;
+/*
+ * Binary searches run as bpf_loop callbacks: as plain loops nested in the
+ * frame loop, the verifier explores every path through every iteration and
+ * gives up at a million instructions.
+ */
+struct mapping_search {
+	__u32 tgid;
+	__u32 lo, hi; /* the first mapping that ends above pc is in [lo, hi] */
+	__u64 pc;
+};
 
-	if (hi > UNWIND_MAX_PROC_MAPPINGS)
-		hi = UNWIND_MAX_PROC_MAPPINGS;
-	/* the first mapping that ends above pc; 2^11 > UNWIND_MAX_PROC_MAPPINGS */
-	for (int i = 0; i < 11 && lo < hi; i++) {
-		__u32 mid = lo + (hi - lo) / 2;
-		if (mid >= UNWIND_MAX_PROC_MAPPINGS)
-			return NULL;
-		if (proc->m[mid].end <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
+static long mapping_search_step(__u32 i, struct mapping_search *s)
+{
+	if (s->lo >= s->hi)
+		return 1;
+	const struct unwind_proc *proc = bpf_map_lookup_elem(&unwind_procs, &s->tgid);
+	__u32 mid = s->lo + (s->hi - s->lo) / 2;
+	if (!proc || mid >= UNWIND_MAX_PROC_MAPPINGS) {
+		s->lo = s->hi = UNWIND_MAX_PROC_MAPPINGS;
+		return 1;
 	}
-	if (lo >= UNWIND_MAX_PROC_MAPPINGS || lo >= proc->count)
+	if (proc->m[mid].end <= s->pc)
+		s->lo = mid + 1;
+	else
+		s->hi = mid;
+	return 0;
+}
+
+static __always_inline const struct unwind_proc_mapping *find_unwind_mapping(const struct unwind_proc *proc,
+									     __u32 tgid, __u64 pc)
+{
+	struct mapping_search s = { .tgid = tgid, .hi = proc->count, .pc = pc };
+
+	if (s.hi > UNWIND_MAX_PROC_MAPPINGS)
+		s.hi = UNWIND_MAX_PROC_MAPPINGS;
+	bpf_loop(12, mapping_search_step, &s, 0); /* 2^11 > UNWIND_MAX_PROC_MAPPINGS */
+	__u32 lo = s.lo;
+	if (lo >= UNWIND_MAX_PROC_MAPPINGS || lo >= proc->count || s.lo != s.hi)
 		return NULL;
 	const struct unwind_proc_mapping *m = &proc->m[lo];
 	return m->start <= pc ? m : NULL;
 }
 
-/* The last row with row.pc <= vaddr. */
-static __always_inline const struct unwind_row *find_unwind_row(void *rows, __u32 count, __u64 vaddr)
+struct row_search {
+	__u32 file;
+	__u32 lo, hi; /* the first row above vaddr is in [lo, hi] */
+	__u64 vaddr;
+};
+
+static long row_search_step(__u32 i, struct row_search *s)
 {
-	__u32 lo = 0, hi = count;
+	if (s->lo >= s->hi)
+		return 1;
+	void *rows = bpf_map_lookup_elem(&unwind_files, &s->file);
+	__u32 mid = s->lo + (s->hi - s->lo) / 2;
+	const struct unwind_row *r = rows ? bpf_map_lookup_elem(rows, &mid) : NULL;
+	if (!r) {
+		s->lo = 0;
+		s->hi = 0;
+		return 1;
+	}
+	if (r->pc <= s->vaddr)
+		s->lo = mid + 1;
+	else
+		s->hi = mid;
+	return 0;
+}
+
+/* The last row with row.pc <= vaddr in the file's rows (count of them). */
+static __always_inline const struct unwind_row *find_unwind_row(__u32 file, __u32 count, __u64 vaddr)
+{
+	struct row_search s = { .file = file, .hi = count, .vaddr = vaddr };
 
 	/* 2^24 rows: far more than any file has (libxul-sized code is ~2^21) */
-	for (int i = 0; i < 24 && lo < hi; i++) {
-		__u32 mid = lo + (hi - lo) / 2;
-		const struct unwind_row *r = bpf_map_lookup_elem(rows, &mid);
-		if (!r)
-			return NULL;
-		if (r->pc <= vaddr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == 0 || lo < hi)
+	bpf_loop(25, row_search_step, &s, 0);
+	if (s.lo == 0 || s.lo != s.hi)
 		return NULL;
-	__u32 idx = lo - 1;
-	return bpf_map_lookup_elem(rows, &idx);
+	void *rows = bpf_map_lookup_elem(&unwind_files, &file);
+	__u32 idx = s.lo - 1;
+	return rows ? bpf_map_lookup_elem(rows, &idx) : NULL;
 }
 
 static __always_inline bool read_user_word(__u64 addr, __u64 *out)
@@ -229,13 +267,10 @@ static long native_unwind_step(__u32 i, struct native_walk *w)
 		return 1;
 	}
 	__u64 pc = w->is_return ? w->ip - 1 : w->ip;
-	const struct unwind_proc_mapping *m = find_unwind_mapping(proc, pc);
+	const struct unwind_proc_mapping *m = find_unwind_mapping(proc, w->tgid, pc);
 	const struct unwind_row *row = NULL;
 	if (m && m->file_id) {
-		__u32 file = m->file_id;
-		void *rows = bpf_map_lookup_elem(&unwind_files, &file);
-		if (rows)
-			row = find_unwind_row(rows, m->rows, pc - m->bias);
+		row = find_unwind_row(m->file_id, m->rows, pc - m->bias);
 		if (row && row->cfa_rule == UNWIND_CFA_NONE)
 			row = NULL;
 	}

@@ -43,6 +43,8 @@ struct recorder_stats {
 	uint64_t offcpu_samples;      /* off-CPU intervals recorded */
 	uint64_t offcpu_ns;
 	uint64_t malformed;
+	uint64_t native_only_samples;  /* default mode: samples shown with kernel-unwound native frames */
+	uint64_t native_only_complete; /* of those, the ones that reached the program's entry */
 	size_t processes;              /* processes seen */
 	size_t python_processes;
 };

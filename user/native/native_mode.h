@@ -18,6 +18,7 @@
 #include "profile.h"
 #include "pyoffsets.h"
 #include "sym/native_symbols.h"
+#include "unwind_rows.h"
 
 struct native_mode; /* per recorder: unwind tables cached per ELF build-id, stats */
 
