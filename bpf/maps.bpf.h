@@ -16,6 +16,7 @@ const volatile __u64 wakeup_bytes = 1 << 20; /* wake the reader once this much i
 const volatile __u32 stack_snapshot_bytes = 0; /* --native: copy this much of the user stack */
 const volatile bool offcpu = false;           /* --idle: record off-CPU time from sched_switch */
 const volatile bool kernel_unwind = false;    /* unwind user stacks in the kernel where tables are loaded */
+const volatile bool unwind_compare = false;   /* --unwind compare: also send the snapshot of CFI samples */
 const volatile __u32 native_max_frames = BPFSPY_DEFAULT_NATIVE_FRAMES; /* --max-native-frames */
 
 /* Written by userspace while running. */

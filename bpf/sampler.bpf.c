@@ -176,7 +176,7 @@ static __always_inline void send_sample(void *ctx, const struct sample_request *
 	pos += n_py * sizeof(struct py_frame_rec);
 	__u32 stack_len = 0;
 	/* the snapshot unwinder, or the fallback for code mapped since user space loaded the tables */
-	bool snapshot = stack_snapshot_bytes && (!cfi || stop == UNWIND_STOP_NO_TABLE);
+	bool snapshot = stack_snapshot_bytes && (!cfi || stop == UNWIND_STOP_NO_TABLE || unwind_compare);
 	if (snapshot && pos <= SAMPLE_BUF_SIZE - BPFSPY_MAX_STACK_SNAPSHOT)
 		stack_len = copy_user_stack(req->buf, h->sp, pos);
 	h->stack_len = stack_len;

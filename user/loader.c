@@ -159,6 +159,7 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	s->skel->rodata->stack_snapshot_bytes = o->stack_snapshot_bytes;
 	s->skel->rodata->offcpu = o->offcpu;
 	s->skel->rodata->kernel_unwind = o->kernel_unwind;
+	s->skel->rodata->unwind_compare = o->unwind_compare;
 	if (o->native_max_frames)
 		s->skel->rodata->native_max_frames = o->native_max_frames;
 	/* the scheduler hook runs on every context switch of the host: only when asked for */

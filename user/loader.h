@@ -25,6 +25,7 @@ struct sampler_options {
 	bool offcpu;                   /* --idle: record off-CPU stacks from sched_switch */
 	bool kernel_unwind;            /* unwind user stacks in the kernel (processes with tables installed) */
 	unsigned native_max_frames;    /* frames the in-kernel unwinder walks, 0 = default */
+	bool unwind_compare;           /* also copy the stack of kernel-unwound samples (test oracle) */
 	const char *btf_path; /* kernel BTF to check for (default /sys/kernel/btf/vmlinux) */
 };
 

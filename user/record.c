@@ -20,6 +20,7 @@
 #include "profile.h"
 #include "record_options.h"
 #include "recorder.h"
+#include "native/kernel_unwind.h"
 #include "target_process.h"
 #include "util/invoking_user.h"
 #include "util/log.h"
@@ -349,6 +350,21 @@ static void print_summary(struct session *s, const char *path, const char *forma
 	recorder_native_summary(s->recorder, native_line, sizeof(native_line));
 	if (native_line[0])
 		fprintf(stderr, "bpfspy: %s\n", native_line);
+	if (!s->o->native && rs.native_only_samples)
+		fprintf(stderr, "bpfspy: native stacks (no Python frames): %.1f%% of %llu samples reached the "
+				"program's entry%s\n",
+			100.0 * (double)rs.native_only_complete / (double)rs.native_only_samples,
+			(unsigned long long)rs.native_only_samples,
+			rs.native_only_complete < rs.native_only_samples
+				? "; the rest began before bpfspy loaded their unwind tables or met code without CFI"
+				: "");
+	struct kernel_unwind_stats ku;
+	recorder_read_unwind_stats(s->recorder, &ku);
+	if (log_verbosity() >= 2 && ku.installs)
+		fprintf(stderr, "bpfspy: unwind tables: %llu installs, peak %.1f MB of rows in the kernel, %llu files "
+				"failed, %llu mappings dropped\n",
+			(unsigned long long)ku.installs, (double)ku.peak_rows * 16 / 1e6,
+			(unsigned long long)ku.files_failed, (unsigned long long)ku.mappings_dropped);
 	if (log_verbosity() >= 2)
 		fprintf(stderr, "bpfspy: BPF: %llu samples taken, %llu without a thread state, %llu walk errors, "
 				"%llu code objects captured (%llu lost, %llu undecodable); %llu frames not named; "
@@ -460,6 +476,7 @@ static int run(struct session *s, char **paths)
 		.stack_snapshot_bytes = o->native ? o->stack_size : 0,
 		.offcpu = o->idle,
 		.kernel_unwind = !o->unwind_snapshot,
+		.unwind_compare = o->unwind_compare && o->native,
 		.native_max_frames = o->max_native_frames,
 		.btf_path = o->btf_path,
 	};

@@ -64,7 +64,9 @@ void record_usage(FILE *f)
 	      "                          from the .eh_frame tables bpfspy loads, any depth) or\n"
 	      "                          snapshot (copy --stack-size bytes of stack per sample\n"
 	      "                          and unwind in bpfspy; the kernel mode's own fallback\n"
-	      "                          for code mapped a moment ago)\n"
+	      "                          for code mapped a moment ago); compare: kernel, and\n"
+	      "                          with --native each stack checked against the snapshot\n"
+	      "                          unwinder (a summary line says how many matched)\n"
 	      "      --max-native-frames N  native frames per sample, kernel mode (default 512,\n"
 	      "                          max 1024)\n"
 	      "      --stack-size BYTES  user stack copied per snapshot (default 16384, 1024 to\n"
@@ -239,11 +241,12 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 		o->stack_size = (unsigned)v;
 		return 0;
 	case OPT_UNWIND:
-		if (strcmp(arg, "kernel") && strcmp(arg, "snapshot")) {
-			log_error("invalid --unwind '%s' (expected kernel or snapshot)", arg);
+		if (strcmp(arg, "kernel") && strcmp(arg, "snapshot") && strcmp(arg, "compare")) {
+			log_error("invalid --unwind '%s' (expected kernel, snapshot or compare)", arg);
 			return -1;
 		}
 		o->unwind_snapshot = strcmp(arg, "snapshot") == 0;
+		o->unwind_compare = strcmp(arg, "compare") == 0;
 		return 0;
 	case OPT_MAX_NATIVE_FRAMES:
 		if (cli_parse_uint(arg, 1, BPFSPY_MAX_NATIVE_FRAMES, &v) != 0) {

@@ -37,6 +37,7 @@ struct record_options {
 	unsigned stack_size;    /* --stack-size: user stack bytes copied per sample (--unwind snapshot, and
 				   the kernel unwinder's fallback for code it has no table for yet) */
 	bool unwind_snapshot;   /* --unwind snapshot: copy the stack, unwind in user space */
+	bool unwind_compare;    /* --unwind compare: kernel frames used, each checked against the snapshot */
 	unsigned max_native_frames; /* --max-native-frames: the in-kernel unwinder's depth */
 	unsigned max_depth;     /* --max-depth */
 	const char *btf_path;   /* --btf */

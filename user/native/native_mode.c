@@ -23,6 +23,7 @@ struct native_mode {
 	struct unwind_mapping mappings[NATIVE_MAX_MAPPINGS];
 	const struct module_code *codes[NATIVE_MAX_MAPPINGS];
 	uint64_t frames[NATIVE_MAX_FRAMES];
+	uint64_t oracle[NATIVE_MAX_FRAMES]; /* --unwind compare: the snapshot unwinder's frames */
 	uint8_t roles[NATIVE_MAX_FRAMES];
 	struct native_frame names[NATIVE_MAX_FRAMES];
 	struct merge_item items[NATIVE_MAX_FRAMES + BPFSPY_MAX_PY_DEPTH + 3];
@@ -74,6 +75,11 @@ void native_mode_format_stats(const struct native_mode_stats *st, char *buf, siz
 			 st->samples, percent(st->merged, st->samples), st->mismatches,
 			 percent(st->reached_root, st->samples));
 	/* why the others stopped, when some did */
+	if (st->kernel_unwound && n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, "; %.1f%% unwound in the kernel", percent(st->kernel_unwound, st->samples));
+	if (st->compared && n > 0 && (size_t)n < len)
+		n += snprintf(buf + n, len - (size_t)n, "; kernel and snapshot unwinders agree on %.2f%% of %" PRIu64 " stacks",
+			      percent(st->compared_equal, st->compared), st->compared);
 	for (int r = UNWIND_STOP_NO_TABLE; r <= UNWIND_STOP_DEPTH && n > 0 && (size_t)n < len; r++)
 		if (st->unwind_stopped[r])
 			n += snprintf(buf + n, len - (size_t)n, "; %s %" PRIu64, unwind_stop_reason_name(r),
@@ -123,6 +129,40 @@ static bool use_kernel_frames(const struct native_sample *s)
 	       !(s->kernel_stop == UNWIND_STOP_NO_TABLE && s->stack && s->stack_len > 0);
 }
 
+static size_t unwind_snapshot_into(const struct native_sample *s, struct sample_space *ss, uint64_t *frames,
+				   struct unwind_result *result)
+{
+	struct unwind_snapshot_input in = {
+		.regs = { .ip = s->ip, .sp = s->sp, .bp = s->bp },
+		.stack = s->stack,
+		.stack_size = s->stack ? s->stack_len : 0,
+		.find_mapping = unwind_address_space_find,
+		.find_mapping_ctx = &ss->space,
+	};
+	if (unwind_snapshot(&in, frames, NATIVE_MAX_FRAMES, result) != 0) {
+		frames[0] = s->ip;
+		*result = (struct unwind_result){ .frame_count = 1, .stop_reason = UNWIND_STOP_BAD_RULE };
+	}
+	return result->frame_count;
+}
+
+/*
+ * --unwind compare: the snapshot unwinder is the kernel's oracle. Where the
+ * snapshot ran out (the copy is 16 KiB, the kernel reads the whole stack) only
+ * the frames it reached are compared.
+ */
+static void compare_with_snapshot(struct native_mode *m, const struct native_sample *s, struct sample_space *ss,
+				  size_t nkernel)
+{
+	struct unwind_result oracle;
+	size_t n = unwind_snapshot_into(s, ss, m->oracle, &oracle);
+	bool equal = oracle.stop_reason == UNWIND_STOP_LEFT_SNAPSHOT ? n <= nkernel : n == nkernel;
+	if (equal)
+		equal = memcmp(m->oracle, m->frames, (n < nkernel ? n : nkernel) * sizeof(uint64_t)) == 0;
+	m->stats.compared++;
+	m->stats.compared_equal += equal;
+}
+
 static size_t unwind_sample(struct native_mode *m, const struct native_sample *s, const struct proc_maps *maps,
 			    struct sample_space *ss, struct unwind_result *result)
 {
@@ -131,20 +171,11 @@ static size_t unwind_sample(struct native_mode *m, const struct native_sample *s
 		size_t n = s->nkernel_frames < NATIVE_MAX_FRAMES ? s->nkernel_frames : NATIVE_MAX_FRAMES;
 		memcpy(m->frames, s->kernel_frames, n * sizeof(m->frames[0]));
 		*result = (struct unwind_result){ .frame_count = n, .stop_reason = s->kernel_stop };
+		if (s->stack && s->stack_len > 0)
+			compare_with_snapshot(m, s, ss, n);
 		return n;
 	}
-	struct unwind_snapshot_input in = {
-		.regs = { .ip = s->ip, .sp = s->sp, .bp = s->bp },
-		.stack = s->stack,
-		.stack_size = s->stack ? s->stack_len : 0,
-		.find_mapping = unwind_address_space_find,
-		.find_mapping_ctx = &ss->space,
-	};
-	if (unwind_snapshot(&in, m->frames, NATIVE_MAX_FRAMES, result) != 0) {
-		m->frames[0] = s->ip;
-		*result = (struct unwind_result){ .frame_count = 1, .stop_reason = UNWIND_STOP_BAD_RULE };
-	}
-	return result->frame_count;
+	return unwind_snapshot_into(s, ss, m->frames, result);
 }
 
 /* The walk met a code address the maps snapshot does not know (then it stopped, or guessed on). */

@@ -71,6 +71,8 @@ bool native_mode_build(struct native_mode *m, const struct native_sample *s, pyt
 struct native_mode_stats {
 	uint64_t samples, merged, mismatches;
 	uint64_t kernel_unwound;    /* samples whose native stack the kernel unwound */
+	uint64_t compared;          /* kernel-unwound samples that also had a snapshot (--unwind compare) */
+	uint64_t compared_equal;    /* of those, the ones both unwinders agreed on frame for frame */
 	uint64_t reached_root;	    /* main/_start/clone reached */
 	uint64_t unwind_stopped[8]; /* by enum unwind_stop_reason */
 };
