@@ -391,6 +391,8 @@ static void symbolize_native(struct recorder *r, struct target_process *p, uint6
 		maps = p->maps;
 	}
 	native_symbolize(r->elf, p ? p->pid : 0, maps, ip, is_return, out);
+	if (r->native && p && maps)
+		native_mode_name_by_function(r->native, p->pid, maps, is_return && ip ? ip - 1 : ip, out);
 }
 
 /* A frame-pointer walk through code built without them returns data, not return addresses. */

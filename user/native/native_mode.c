@@ -52,6 +52,18 @@ void native_mode_free(struct native_mode *m)
 	free(m);
 }
 
+void native_mode_name_by_function(struct native_mode *m, pid_t pid, const struct proc_maps *maps, uint64_t pc,
+				  struct native_frame *nf)
+{
+	const struct proc_map *pm = nf->known || !nf->vaddr ? NULL : proc_maps_find(maps, pc);
+	const struct module_code *code = pm ? unwind_cache_get(m->unwind, pid, pm) : NULL;
+	uint64_t start;
+	if (!code || !code->table || !unwind_table_function_start(code->table, nf->vaddr, &start))
+		return;
+	const char *slash = strrchr(pm->path, '/');
+	snprintf(nf->name, sizeof(nf->name), "func@0x%" PRIx64 " (%s)", start, slash ? slash + 1 : pm->path);
+}
+
 struct unwind_cache *native_mode_unwind_cache(struct native_mode *m)
 {
 	return m->unwind;
@@ -233,7 +245,9 @@ bool native_mode_build(struct native_mode *m, const struct native_sample *s, pyt
 	for (size_t i = 0; i < n; i++) {
 		bool is_return = i > 0; /* frames[0] is the sampled ip */
 		native_symbolize(m->elf, s->pid, maps, m->frames[i], is_return, &m->names[i]);
-		m->roles[i] = classify(&ss, is_return ? m->frames[i] - 1 : m->frames[i], &m->names[i]);
+		uint64_t pc = is_return ? m->frames[i] - 1 : m->frames[i];
+		m->roles[i] = classify(&ss, pc, &m->names[i]);
+		native_mode_name_by_function(m, s->pid, maps, pc, &m->names[i]);
 	}
 	bool root = reached_root(m, n);
 	struct merge_input in = {

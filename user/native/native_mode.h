@@ -25,6 +25,15 @@ struct native_mode; /* per recorder: unwind tables cached per ELF build-id, stat
 struct native_mode *native_mode_new(struct elf_cache *elf, bool keep_all_frames /* --native-all */);
 void native_mode_free(struct native_mode *m);
 
+/*
+ * An unnamed frame (no symbol: stripped code) is named by the start of its
+ * function's FDE, "func@0x1a2b0 (module.so)", so one C function is one frame
+ * in a flame graph, not one frame per address. pc: the looked-up address
+ * (return address - 1).
+ */
+void native_mode_name_by_function(struct native_mode *m, pid_t pid, const struct proc_maps *maps, uint64_t pc,
+				  struct native_frame *nf);
+
 /* The per-file unwind tables, shared with the in-kernel unwinder's loader (native/kernel_unwind.h). */
 struct unwind_cache *native_mode_unwind_cache(struct native_mode *m);
 

@@ -56,9 +56,16 @@ struct unwind_load_segment {
 
 #define UNWIND_MAX_LOAD_SEGMENTS 8
 
+/* One function as its FDE describes it: [start, end). */
+struct unwind_function {
+	uint64_t start, end;
+};
+
 struct unwind_table {
 	struct unwind_row *rows; /* sorted by pc, no two consecutive rows equal */
 	size_t row_count;
+	struct unwind_function *functions; /* the FDEs used, sorted: names stripped code by function */
+	size_t function_count;
 	char build_id[65];	 /* lowercase hex, "" if the file has none */
 	struct unwind_load_segment segments[UNWIND_MAX_LOAD_SEGMENTS];
 	size_t segment_count;
@@ -75,6 +82,12 @@ int unwind_table_build_from_path(const char *path, struct unwind_table **out);
 /* The same from an ELF image in memory (must stay valid only during the call). */
 int unwind_table_build_from_memory(const void *image, size_t size, struct unwind_table **out);
 void unwind_table_free(struct unwind_table *table);
+
+/*
+ * The start of the function (FDE) containing ELF address pc: true and *start
+ * set, or false in a gap. For code without symbols, one name per function.
+ */
+bool unwind_table_function_start(const struct unwind_table *table, uint64_t pc, uint64_t *start);
 
 /* The row in force at ELF address pc, or NULL before the first row. */
 const struct unwind_row *unwind_table_lookup(const struct unwind_table *table, uint64_t pc);

@@ -196,6 +196,20 @@ static void add_fde_rows(struct table_builder *b, Elf *elf, const struct cfi_fde
 	append_row(b, &end_marker);
 }
 
+static bool add_function(struct unwind_table *t, const struct cfi_fde *fde)
+{
+	size_t n = t->function_count;
+	if (n == 0 || (n >= 64 && (n & (n - 1)) == 0)) { /* capacity 64, then doubled whenever full */
+		size_t cap = t->function_count ? t->function_count * 2 : 64;
+		struct unwind_function *grown = realloc(t->functions, cap * sizeof(*grown));
+		if (!grown)
+			return false;
+		t->functions = grown;
+	}
+	t->functions[t->function_count++] = (struct unwind_function){ .start = fde->pc_begin, .end = fde->pc_end };
+	return true;
+}
+
 static void add_all_fdes(struct table_builder *b, Elf *elf, struct fde_list *fdes)
 {
 	uint64_t covered_until = 0;
@@ -210,8 +224,11 @@ static void add_all_fdes(struct table_builder *b, Elf *elf, struct fde_list *fde
 			b->table->stats.fdes_rejected++;
 			continue;
 		}
+		size_t used = b->table->stats.fdes;
 		add_fde_rows(b, elf, fde);
 		covered_until = fde->pc_end;
+		if (b->table->stats.fdes > used && !add_function(b->table, fde))
+			b->out_of_memory = true;
 	}
 }
 
@@ -320,7 +337,26 @@ void unwind_table_free(struct unwind_table *table)
 	if (!table)
 		return;
 	free(table->rows);
+	free(table->functions);
 	free(table);
+}
+
+bool unwind_table_function_start(const struct unwind_table *table, uint64_t pc, uint64_t *start)
+{
+	size_t lo = 0, hi = table->function_count;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (table->functions[mid].start <= pc)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	if (!lo || pc >= table->functions[lo - 1].end)
+		return false;
+	*start = table->functions[lo - 1].start;
+	return true;
 }
 
 const struct unwind_row *unwind_table_lookup(const struct unwind_table *table, uint64_t pc)
