@@ -172,8 +172,11 @@ void recorder_note_if_not_python(struct recorder *r, pid_t pid)
 	if (!p || p->python != PYTHON_NO || r->opt.native || p->warned)
 		return;
 	p->warned = true;
-	log_info("PID %d (%s) is not a Python process: showing its native stacks (frame pointers; "
-		 "add --native for DWARF unwinding)", pid, p->comm);
+	if (r->kunwind)
+		log_info("PID %d (%s) is not a Python process: showing its native stacks", pid, p->comm);
+	else
+		log_info("PID %d (%s) is not a Python process: showing its native stacks (frame pointers; "
+			 "--unwind kernel or --native unwind from DWARF CFI)", pid, p->comm);
 }
 
 void recorder_add_process(struct recorder *r, pid_t pid)

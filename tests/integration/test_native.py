@@ -126,14 +126,21 @@ def test_recursion_spinning_in_c(tmp_path, label):
     # sum(range(10**6)) takes most of each loop, sorted of 20,000 items a few percent
     assert share(work, lambda fr: c_under_rec(fr, SUM_NAMES)) > 0.05, stderr
     assert share(work, lambda fr: c_under_rec(fr, SORTED_NAMES)) > 0.01, stderr
-    keyed = [fr for fr, _ in work if any(frame_name(f) == "key" for f in fr)]
+    keyed = [(fr, c) for fr, c in work if any(frame_name(f) == "key" for f in fr)]
     assert keyed, stderr
-    for fr in keyed:
+
+    def key_under_sorted(fr):
         # the key callback runs inside sorted's C code, below the innermost rec
         k = max(i for i, f in enumerate(fr) if frame_name(f) == "key")
         last_rec = max(i for i, f in enumerate(fr) if frame_name(f) == "rec")
         between = [frame_name(f) for f in fr[last_rec + 1:k] if not is_python(f)]
-        assert any(n in SORTED_NAMES for n in between), fr
+        return any(n in SORTED_NAMES for n in between)
+    # A sample caught in the few instructions where a stack cannot be unwound
+    # exactly (CI saw one in several hundred runs) may drop sorted's frames;
+    # it must stay rare, as merge mismatches must.
+    misplaced = [(fr, c) for fr, c in keyed if not key_under_sorted(fr)]
+    keyed_samples = sum(c for _, c in keyed)
+    assert sum(c for _, c in misplaced) <= max(1, 0.05 * keyed_samples), misplaced
 
 
 MAP_REENTRY = """

@@ -34,6 +34,7 @@ struct readelf_walk {
 	char columns[MAX_COLUMNS][16]; /* LOC CFA reg... ra */
 	size_t rows_compared, fdes_compared;
 	size_t expression_rows;
+	size_t function_starts_checked, function_start_mismatches;
 };
 
 static int column_index(const struct readelf_walk *w, const char *name)
@@ -139,6 +140,19 @@ static void compare_row(struct readelf_walk *w, char *line)
 	w->expression_rows += strcmp(tokens[1], "exp") == 0;
 }
 
+/* Stripped code is named by the start of its FDE: every pc inside one FDE names its start. */
+static void check_function_start(struct readelf_walk *w)
+{
+	uint64_t pcs[] = { w->fde_begin, w->fde_begin + (w->fde_end - w->fde_begin) / 2, w->fde_end - 1 };
+	uint64_t start = 0;
+
+	for (size_t i = 0; i < sizeof(pcs) / sizeof(pcs[0]); i++) {
+		if (!unwind_table_function_start(w->table, pcs[i], &start) || start != w->fde_begin)
+			w->function_start_mismatches++;
+		w->function_starts_checked++;
+	}
+}
+
 static bool is_hex_run(const char *s, size_t n)
 {
 	for (size_t i = 0; i < n; i++)
@@ -158,6 +172,8 @@ static void walk_readelf_line(struct readelf_walk *w, char *line)
 		w->fde_end = pc ? strtoull(pc + 2, NULL, 16) : 0;
 		w->fdes_compared += w->fde_sampled;
 		w->column_count = 0;
+		if (w->fde_sampled && w->fde_end > w->fde_begin)
+			check_function_start(w);
 	} else if (strstr(line, " CIE ")) {
 		w->fde_sampled = false; /* CIE rows describe no code */
 	} else if (strncmp(line, "   LOC", 6) == 0) {
@@ -185,6 +201,8 @@ static struct readelf_walk compare_with_readelf(const char *path, unsigned fde_s
 	/* Our FDE count agrees with readelf's (no FDE silently dropped). */
 	assert_int_equal(table->stats.fdes + table->stats.fdes_rejected, w.fde_index);
 	assert_int_equal(table->stats.fdes_rejected, 0);
+	assert_true(w.function_starts_checked > 0);
+	assert_int_equal(w.function_start_mismatches, 0);
 	free(output);
 	unwind_table_free(table);
 	return w;

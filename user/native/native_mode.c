@@ -117,8 +117,10 @@ static enum native_frame_role classify(const struct sample_space *ss, uint64_t p
 	if (!code || !code->eval.found)
 		return NATIVE_FRAME_KEEP;
 	if (nf->vaddr && eval_code_contains(&code->eval, nf->vaddr)) {
-		if (!nf->known) /* the stripped .cold part: name it for --native-all */
-			snprintf(nf->name, sizeof(nf->name), "_PyEval_EvalFrameDefault.cold");
+		if (!nf->known) { /* stripped, or its .cold part: name it for --native-all */
+			snprintf(nf->name, sizeof(nf->name), "_PyEval_EvalFrameDefault");
+			nf->known = true; /* the eval loop, not an anonymous func@ */
+		}
 		return NATIVE_FRAME_EVAL;
 	}
 	/* a stripped static function of the interpreter: an address tells a user nothing */
