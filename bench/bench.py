@@ -138,6 +138,56 @@ def output_benchmark(build, tmp, bpfspy_binary, wrap):
     return json.loads(out.stdout)
 
 
+UNWIND_DEPTHS = (20, 80, 200)
+UNWIND_RATES = (100, 1000)
+UNWIND_MODES = (("default", []), ("default, --unwind snapshot (frame pointers)", ["--unwind", "snapshot"]),
+                ("--native", ["--native"]), ("--native --unwind snapshot (stack copies)", ["--native", "--unwind", "snapshot"]))
+UNWIND_WORK = "2500000000"  # spin iterations: about 2 s of CPU
+
+
+def unwind_benchmark(build, tmp, bpfspy_binary, reps):
+    """BPF time per sample of each unwinding mode on native stacks of 20, 80
+    and 200 frames (bench/workloads/deep_native.c, no frame pointers), with
+    bpfspy's peak RSS and the share of samples whose stack reached main."""
+    program = os.path.join(build, "bench/deep_native")
+    rows = []
+    for depth in UNWIND_DEPTHS:
+        for rate in UNWIND_RATES:
+            for label, flags in UNWIND_MODES:
+                runs = []
+                for rep in range(reps):
+                    out = os.path.join(tmp, "unwind.txt")
+                    argv = [bpfspy_binary, "record", "-q", "-r", str(rate), "-f", "collapsed", "-o", out, *flags,
+                            "--", program, str(depth), UNWIND_WORK]
+                    run, stderr = measure.run_measured(argv, ROOT, os.path.join(tmp, "unwind"), watch=True)
+                    run["complete"] = complete_share(out, depth)
+                    if run["exit"] != 0:
+                        run["error"] = stderr.strip().splitlines()[-1][:200] if stderr.strip() else "failed"
+                    runs.append(run)
+                    if os.path.exists(out):
+                        os.unlink(out)
+                print(f"bench: unwinding {depth} frames at {rate} Hz, {label}: "
+                      f"{figures.unwind_row(runs)}", file=sys.stderr)
+                rows.append({"depth": depth, "rate": rate, "mode": label, "runs": runs})
+    return rows
+
+
+def complete_share(collapsed, depth):
+    """Share of samples whose stack holds main and every recurse level."""
+    total = complete = 0
+    try:
+        with open(collapsed) as f:
+            for line in f:
+                stack, _, count = line.rstrip("\n").rpartition(" ")
+                frames = stack.split(";")
+                total += int(count)
+                if "main" in frames and frames.count("recurse") >= depth - 1:
+                    complete += int(count)
+    except (OSError, ValueError):
+        return None
+    return complete / total if total else None
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="the bench-quick subset (<3 min)")
@@ -147,6 +197,8 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     ap.add_argument("--workloads", help="comma-separated subset of the plan's workloads, e.g. sleeps")
     ap.add_argument("--no-writers", action="store_true", help="skip the output-writer benchmark")
+    ap.add_argument("--no-unwind", action="store_true", help="skip the unwinding-depth benchmark")
+    ap.add_argument("--unwind-only", action="store_true", help="only the unwinding-depth benchmark")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     bpfspy_bin = os.path.join(build, "bpfspy")
@@ -176,7 +228,7 @@ def main():
     try:
         with measure.BpfStats() as stats:
             results["bpf_stats"] = stats.enabled
-            for py in interps:
+            for py in ([] if args.unwind_only else interps):
                 for name in names:
                     w = all_workloads[name]
                     case = {"workload": name, "interpreter": py.label, "version": list(py.version), "rows": []}
@@ -185,7 +237,10 @@ def main():
                         case["skipped"] = "needs numpy/astropy/pytest: Debian python3 only"
                         continue
                     run_case(case, w, py, tools, idle, baseline, rates, reps, tmp, wrap, bpfspy_bin)
-            if not args.no_writers:
+            if not args.no_unwind:
+                print("bench: unwinding depth (deep_native)...", file=sys.stderr)
+                results["unwind"] = unwind_benchmark(build, tmp, bpfspy_bin, 1 if args.quick else 2)
+            if not args.no_writers and not args.unwind_only:
                 print("bench: output writers (1 M samples)...", file=sys.stderr)
                 results["output"] = output_benchmark(build, tmp, bpfspy_bin, wrap)
     finally:

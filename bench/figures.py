@@ -95,3 +95,26 @@ def run_figures(run, baseline, rate, truth, root):
         # be attributed: use bpfspy's own VmHWM, polled while it ran
         f["rss_mb"] = run.get("vm_hwm_kb", 0) / 1024 if run.get("vm_hwm_kb") else None
     return f
+
+
+def unwind_figures(runs):
+    """Median BPF ns per sample (perf_event programs only), peak RSS and share
+    of complete stacks over the repetitions of one unwinding-benchmark cell."""
+    ok = [r for r in runs if not r.get("error")]
+    ns = [r["sample_run_time_ns"] / r["sample_run_cnt"] for r in ok if r.get("sample_run_cnt")]
+    rss = [r["vm_hwm_kb"] / 1024 for r in ok if r.get("vm_hwm_kb")]
+    complete = [100 * r["complete"] for r in ok if r.get("complete") is not None]
+    return {"bpf_ns_per_sample": statistics.median(ns) if ns else None,
+            "rss_mb": statistics.median(rss) if rss else None,
+            "complete_pct": statistics.median(complete) if complete else None,
+            "error": next((r["error"] for r in runs if r.get("error")), None)}
+
+
+def unwind_row(runs):
+    f = unwind_figures(runs)
+    if f["error"]:
+        return f"failed: {f['error']}"
+    ns = f"{f['bpf_ns_per_sample']:,.0f} ns/sample" if f["bpf_ns_per_sample"] is not None else "BPF time n/a"
+    rss = f"{f['rss_mb']:.1f} MB" if f["rss_mb"] is not None else "RSS n/a"
+    done = f"{f['complete_pct']:.1f}% complete" if f["complete_pct"] is not None else "no stacks"
+    return f"{ns}, {rss}, {done}"

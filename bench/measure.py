@@ -17,6 +17,7 @@ import threading
 import time
 
 BPF_STATS = "/proc/sys/kernel/bpf_stats_enabled"
+PROG_TYPE_PERF_EVENT = "7"  # enum bpf_prog_type, as fdinfo prints it
 
 
 class BpfStats:
@@ -54,6 +55,7 @@ class ProcessWatcher(threading.Thread):
         self.interval = interval
         self.stop = threading.Event()
         self.progs = {}  # prog_id -> (run_time_ns, run_cnt), the latest seen
+        self.sampling_progs = set()  # prog_ids of perf_event programs: the samplers
         self.vm_hwm_kb = 0
 
     def run(self):
@@ -80,10 +82,18 @@ class ProcessWatcher(threading.Thread):
                 continue
             fields = dict(re.findall(r"^(\w+):\s+(\S+)", info, re.M))
             if "run_time_ns" in fields:
-                self.progs[fields.get("prog_id", fd)] = (int(fields["run_time_ns"]), int(fields["run_cnt"]))
+                prog = fields.get("prog_id", fd)
+                self.progs[prog] = (int(fields["run_time_ns"]), int(fields["run_cnt"]))
+                if fields.get("prog_type") == PROG_TYPE_PERF_EVENT:
+                    self.sampling_progs.add(prog)
 
     def bpf_totals(self):
         return (sum(t for t, _ in self.progs.values()), sum(c for _, c in self.progs.values()))
+
+    def sampling_totals(self):
+        """Run time and count of the perf_event programs alone: the cost of one sample."""
+        runs = [self.progs[p] for p in self.sampling_progs]
+        return (sum(t for t, _ in runs), sum(c for _, c in runs))
 
 
 def read_wrapper_file(path):
@@ -129,6 +139,7 @@ def run_measured(argv, workdir, out_prefix, watch=False, timeout=300, env=None):
     if watcher:
         result["bpf_run_time_ns"], result["bpf_run_cnt"] = watcher.bpf_totals()
         result["vm_hwm_kb"] = watcher.vm_hwm_kb
+        result["sample_run_time_ns"], result["sample_run_cnt"] = watcher.sampling_totals()
     for path in (stdout_path, stderr_path):
         os.unlink(path)
     return result, stderr

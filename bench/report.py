@@ -1,6 +1,8 @@
 """The markdown report: one table per case, the output-writer figures, the
 goals (met / missed, with the figure), and how noisy the machine was."""
 
+import figures
+
 COLUMNS = [
     ("slowdown_pct", "slowdown", "{:+.1f} %"),
     ("coverage_pct", "coverage", "{:.1f} %"),
@@ -85,6 +87,32 @@ def output_section(out):
     return lines + [""]
 
 
+def unwind_section(rows):
+    lines = ["### Native unwinding by depth", ""]
+    if not rows:
+        return lines + ["not measured", ""]
+    lines += ["`bench/workloads/deep_native.c` (built without frame pointers) recursing to a stack of N frames. "
+              "BPF time is the perf_event program's own run time per run (`kernel.bpf_stats_enabled`); "
+              "complete = samples whose stack holds `main` and every level. Cells: BPF ns per sample / "
+              "bpfspy peak RSS / complete.", "",
+              "| frames | rate | " + " | ".join(label for label in dict.fromkeys(r["mode"] for r in rows)) + " |",
+              "|---|---|" + "---:|" * len(dict.fromkeys(r["mode"] for r in rows))]
+    cells = {}
+    for r in rows:
+        f = figures.unwind_figures(r["runs"])
+        if f["error"]:
+            text = "failed"
+        else:
+            ns = f"{f['bpf_ns_per_sample']:,.0f} ns" if f["bpf_ns_per_sample"] is not None else "n/a"
+            rss = f"{f['rss_mb']:.0f} MB" if f["rss_mb"] is not None else "n/a"
+            done = f"{f['complete_pct']:.0f}%" if f["complete_pct"] is not None else "n/a"
+            text = f"{ns} / {rss} / {done}"
+        cells.setdefault((r["depth"], r["rate"]), []).append(text)
+    for (depth, rate), texts in cells.items():
+        lines.append(f"| {depth} | {rate_text(rate)} | " + " | ".join(texts) + " |")
+    return lines + [""]
+
+
 def bpfspy_rows(results, rate, tool="bpfspy"):
     for case in results["cases"]:
         for row in case.get("rows", []):
@@ -158,5 +186,7 @@ def markdown(results):
     lines += goals(results)
     for case in results["cases"]:
         lines += case_table(case)
+    if "unwind" in results:
+        lines += unwind_section(results["unwind"])
     lines += output_section(results.get("output"))
     return "\n".join(lines)
