@@ -223,7 +223,7 @@ def main():
     started = time.time()
     results = {"mode": "quick" if args.quick else "full", "started": time.strftime("%Y-%m-%d %H:%M:%S"),
                "host": {"cpus": os.cpu_count(), "kernel": os.uname().release, "load_before": measure.load_average()},
-               "rates": rates, "reps": reps, "missing_interpreters": missing, "cases": []}
+               "rates": rates, "reps": reps, "unwind_only": args.unwind_only, "missing_interpreters": missing, "cases": []}
     tmp = tempfile.mkdtemp(prefix="bpfspy-bench-")
     try:
         with measure.BpfStats() as stats:

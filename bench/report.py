@@ -188,5 +188,6 @@ def markdown(results):
         lines += case_table(case)
     if "unwind" in results:
         lines += unwind_section(results["unwind"])
-    lines += output_section(results.get("output"))
+    if not results.get("unwind_only"):
+        lines += output_section(results.get("output"))
     return "\n".join(lines)

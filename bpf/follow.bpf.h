@@ -47,6 +47,14 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		__u8 yes = FOLLOW_YES;
 		bpf_map_update_elem(&followed, &ctgid, &yes, BPF_ANY);
 	}
+	/*
+	 * The child runs the parent's code (on the parent's stack after vfork)
+	 * until it execs: it unwinds with the parent's mappings from its first
+	 * sample, not only once user space has read its maps.
+	 */
+	const struct unwind_proc *tables = bpf_map_lookup_elem(&unwind_procs, &ptgid);
+	if (tables)
+		bpf_map_update_elem(&unwind_procs, &ctgid, tables, BPF_ANY);
 	emit_proc_event(EV_FORK, ctgid, ptgid, 0, 0);
 	return 0;
 }

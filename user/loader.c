@@ -166,7 +166,7 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	bpf_program__set_autoattach(s->skel->progs.on_switch, o->offcpu);
 	int ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0 || bpf_map__set_max_entries(s->skel->maps.scratch, 2 * (__u32)ncpus) != 0 ||
-	    bpf_map__set_max_entries(s->skel->maps.events, ring_buffer_bytes(ncpus, o->stack_snapshot_bytes > 0 && !o->kernel_unwind, o->offcpu)) != 0) {
+	    bpf_map__set_max_entries(s->skel->maps.events, ring_buffer_bytes(ncpus, o->stack_snapshot_bytes > 0 && (!o->kernel_unwind || o->unwind_compare), o->offcpu)) != 0) {
 		snprintf(err, errlen, "cannot size the per-CPU sample buffers");
 		goto fail;
 	}

@@ -463,6 +463,18 @@ static int write_profiles(const struct profile *p, const struct record_options *
 	return rc;
 }
 
+/*
+ * Stack bytes BPF copies per sample. --unwind kernel copies only for code
+ * mapped since its table was installed (a module being imported, for a few
+ * milliseconds): rare, and deep in an import chain, so it copies all it can.
+ */
+static unsigned snapshot_bytes(const struct record_options *o)
+{
+	if (!o->native)
+		return 0;
+	return o->unwind_snapshot || o->unwind_compare ? o->stack_size : BPFSPY_MAX_STACK_SNAPSHOT;
+}
+
 static int run(struct session *s, char **paths)
 {
 	const struct record_options *o = s->o;
@@ -473,7 +485,7 @@ static int run(struct session *s, char **paths)
 		.follow_children = o->subprocesses,
 		.kernel_stacks = o->kernel,
 		.py_max_depth = o->max_depth,
-		.stack_snapshot_bytes = o->native ? o->stack_size : 0,
+		.stack_snapshot_bytes = snapshot_bytes(o),
 		.offcpu = o->idle,
 		.kernel_unwind = !o->unwind_snapshot,
 		.unwind_compare = o->unwind_compare && o->native,

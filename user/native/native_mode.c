@@ -52,13 +52,26 @@ void native_mode_free(struct native_mode *m)
 	free(m);
 }
 
+/* ld.so's _start calls _dl_start within its first instructions */
+#define ENTRY_STUB_BYTES 32
+
 void native_mode_name_by_function(struct native_mode *m, pid_t pid, const struct proc_maps *maps, uint64_t pc,
 				  struct native_frame *nf)
 {
 	const struct proc_map *pm = nf->known || !nf->vaddr ? NULL : proc_maps_find(maps, pc);
 	const struct module_code *code = pm ? unwind_cache_get(m->unwind, pid, pm) : NULL;
-	uint64_t start;
-	if (!code || !code->table || !unwind_table_function_start(code->table, nf->vaddr, &start))
+	uint64_t start = 0;
+	if (!code || !code->table)
+		return;
+	bool in_function = unwind_table_function_start(code->table, nf->vaddr, &start);
+	uint64_t entry = code->table->entry;
+	/* the kernel's entry point of a stripped program, or of ld.so, whose _start has no CFI */
+	if (entry && (in_function ? start == entry : nf->vaddr - entry < ENTRY_STUB_BYTES)) {
+		snprintf(nf->name, sizeof(nf->name), "_start");
+		nf->known = true;
+		return;
+	}
+	if (!in_function)
 		return;
 	const char *slash = strrchr(pm->path, '/');
 	snprintf(nf->name, sizeof(nf->name), "func@0x%" PRIx64 " (%s)", start, slash ? slash + 1 : pm->path);

@@ -67,6 +67,7 @@ struct unwind_table {
 	struct unwind_function *functions; /* the FDEs used, sorted: names stripped code by function */
 	size_t function_count;
 	char build_id[65];	 /* lowercase hex, "" if the file has none */
+	uint64_t entry;		 /* e_entry: a program's (or ld.so's) _start; 0 in a library */
 	struct unwind_load_segment segments[UNWIND_MAX_LOAD_SEGMENTS];
 	size_t segment_count;
 	struct unwind_table_stats stats;

@@ -279,6 +279,8 @@ static int build_from_elf(Elf *elf, struct unwind_table **out)
 	}
 	count_rules(table);
 	read_build_id(elf, table->build_id, sizeof(table->build_id));
+	/* where the kernel enters a program (or ld.so): its outermost function, symbols or not */
+	table->entry = ehdr.e_entry;
 	read_load_segments(elf, table);
 	*out = table;
 	return 0;
