@@ -1,6 +1,6 @@
 # Soak test. Included by the top-level Makefile.
 #
-#   make soak [SOAK_SECONDS=600] [SOAK_RATE=17]
+#   make soak [SOAK_SECONDS=600] [SOAK_RATE=17] [SOAK_SAMPLE_RATE=100]
 #
 # `bpfspy record -a --native -i` on the whole host for SOAK_SECONDS while
 # tests/soak/churn.py starts and ends SOAK_RATE short processes a second
@@ -11,6 +11,7 @@
 
 SOAK_SECONDS ?= 600
 SOAK_RATE ?= 17
+SOAK_SAMPLE_RATE ?= 100
 SOAK_DIR := $(BUILD)/soak
 SOAK_PROC := $(SOAK_DIR)/soak_proc
 SPEEDSCOPE_CHECK ?= $(SHARED)/tools/speedscope-check/speedscope-check
@@ -23,5 +24,5 @@ $(SOAK_PROC): tests/soak/soak_proc.c
 .PHONY: soak
 soak: $(BUILD)/bpfspy $(SOAK_PROC)
 	$(PYTHON_TEST) tests/soak/soak.py --bpfspy $(abspath $(BUILD)/bpfspy) --helper $(abspath $(SOAK_PROC)) \
-		--speedscope-check $(SPEEDSCOPE_CHECK) --seconds $(SOAK_SECONDS) --rate $(SOAK_RATE) \
+		--speedscope-check $(SPEEDSCOPE_CHECK) --seconds $(SOAK_SECONDS) --rate $(SOAK_RATE) --sample-rate $(SOAK_SAMPLE_RATE) \
 		--out-dir $(SOAK_DIR)/run

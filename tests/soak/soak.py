@@ -83,7 +83,7 @@ class Soak:
 
     def record(self):
         a = self.a
-        cmd = [a.bpfspy, "record", "-a", "--native", "-i", "-v", "-o", str(self.profile)]
+        cmd = [a.bpfspy, "record", "-a", "--native", "-i", "-v", "-r", str(a.sample_rate), "-o", str(self.profile)]
         log(" ".join(cmd))
         self.profile.unlink(missing_ok=True)
         with open(self.stderr_path, "w") as err:
@@ -298,6 +298,7 @@ def main():
     ap.add_argument("--speedscope-check", required=True)
     ap.add_argument("--seconds", type=float, default=600)
     ap.add_argument("--rate", type=float, default=17, help="processes started per second")
+    ap.add_argument("--sample-rate", type=int, default=100, help="bpfspy's samples per second per CPU")
     ap.add_argument("--out-dir", default="build/soak/run")
     ap.add_argument("--min-lifetime-ms", type=float, default=20)
     ap.add_argument("--max-lost-pct", type=float, default=0.1)
