@@ -14,6 +14,8 @@ const volatile __u32 py_max_depth = BPFSPY_DEFAULT_PY_DEPTH;
 const volatile __u32 self_tgid = 0;          /* bpfspy itself is never sampled */
 const volatile __u64 wakeup_bytes = 1 << 20; /* wake the reader once this much is queued */
 const volatile __u32 stack_snapshot_bytes = 0; /* --native: copy this much of the user stack */
+/* kernel unwinding: the copy when a process with tables meets code mapped since (an import) */
+const volatile __u32 new_code_snapshot_bytes = 0;
 const volatile bool offcpu = false;           /* --idle: record off-CPU time from sched_switch */
 const volatile bool kernel_unwind = false;    /* unwind user stacks in the kernel where tables are loaded */
 const volatile bool unwind_compare = false;   /* --unwind compare: also send the snapshot of CFI samples */

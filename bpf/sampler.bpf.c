@@ -68,9 +68,9 @@ static long snapshot_step(__u32 i, struct snapshot_copy *c)
 	return 0;
 }
 
-static __always_inline __u32 copy_user_stack(__u32 buf, __u64 sp, __u32 base)
+static __always_inline __u32 copy_user_stack(__u32 buf, __u64 sp, __u32 base, __u32 want)
 {
-	struct snapshot_copy c = { .sp = sp, .buf = buf, .base = base, .want = stack_snapshot_bytes };
+	struct snapshot_copy c = { .sp = sp, .buf = buf, .base = base, .want = want };
 
 	if (c.want > BPFSPY_MAX_STACK_SNAPSHOT)
 		c.want = BPFSPY_MAX_STACK_SNAPSHOT;
@@ -177,8 +177,14 @@ static __always_inline void send_sample(void *ctx, const struct sample_request *
 	__u32 stack_len = 0;
 	/* the snapshot unwinder, or the fallback for code mapped since user space loaded the tables */
 	bool snapshot = stack_snapshot_bytes && (!cfi || stop == UNWIND_STOP_NO_TABLE || unwind_compare);
+	/*
+	 * A process without tables yet has just started (a shallow stack); one
+	 * with tables that met new code is deep in an import: copy all we can.
+	 */
+	__u32 want = cfi && stop == UNWIND_STOP_NO_TABLE && new_code_snapshot_bytes ? new_code_snapshot_bytes
+										   : stack_snapshot_bytes;
 	if (snapshot && pos <= SAMPLE_BUF_SIZE - BPFSPY_MAX_STACK_SNAPSHOT)
-		stack_len = copy_user_stack(req->buf, h->sp, pos);
+		stack_len = copy_user_stack(req->buf, h->sp, pos, want);
 	h->stack_len = stack_len;
 
 	__u64 size = (__u64)pos + stack_len;

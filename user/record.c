@@ -464,15 +464,13 @@ static int write_profiles(const struct profile *p, const struct record_options *
 }
 
 /*
- * Stack bytes BPF copies per sample. --unwind kernel copies only for code
- * mapped since its table was installed (a module being imported, for a few
- * milliseconds): rare, and deep in an import chain, so it copies all it can.
+ * Stack bytes BPF copies when the kernel unwinder meets code mapped since
+ * its table was installed: a module being imported, for a few milliseconds.
+ * Rare, and deep in an import chain, so it copies all it can.
  */
-static unsigned snapshot_bytes(const struct record_options *o)
+static unsigned new_code_snapshot_bytes(const struct record_options *o)
 {
-	if (!o->native)
-		return 0;
-	return o->unwind_snapshot || o->unwind_compare ? o->stack_size : BPFSPY_MAX_STACK_SNAPSHOT;
+	return o->native && !o->unwind_snapshot && !o->unwind_compare ? BPFSPY_MAX_STACK_SNAPSHOT : 0;
 }
 
 static int run(struct session *s, char **paths)
@@ -485,7 +483,8 @@ static int run(struct session *s, char **paths)
 		.follow_children = o->subprocesses,
 		.kernel_stacks = o->kernel,
 		.py_max_depth = o->max_depth,
-		.stack_snapshot_bytes = snapshot_bytes(o),
+		.stack_snapshot_bytes = o->native ? o->stack_size : 0,
+		.new_code_snapshot_bytes = new_code_snapshot_bytes(o),
 		.offcpu = o->idle,
 		.kernel_unwind = !o->unwind_snapshot,
 		.unwind_compare = o->unwind_compare && o->native,

@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <gelf.h>
 #include <libelf.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -343,38 +344,46 @@ void unwind_table_free(struct unwind_table *table)
 	free(table);
 }
 
-bool unwind_table_function_start(const struct unwind_table *table, uint64_t pc, uint64_t *start)
+/*
+ * How many of count records sorted by a 64-bit key (at key_offset in each
+ * stride-byte record) have key <= pc: the index after the last one that
+ * starts at or below pc. One binary search for rows and functions alike.
+ */
+static size_t count_starting_at_or_below(const void *records, size_t count, size_t stride, size_t key_offset,
+					 uint64_t pc)
 {
-	size_t lo = 0, hi = table->function_count;
+	size_t lo = 0, hi = count;
 
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
+		uint64_t key;
 
-		if (table->functions[mid].start <= pc)
+		memcpy(&key, (const char *)records + mid * stride + key_offset, sizeof(key));
+		if (key <= pc)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	if (!lo || pc >= table->functions[lo - 1].end)
+	return lo;
+}
+
+bool unwind_table_function_start(const struct unwind_table *table, uint64_t pc, uint64_t *start)
+{
+	size_t n = count_starting_at_or_below(table->functions, table->function_count, sizeof(*table->functions),
+					      offsetof(struct unwind_function, start), pc);
+
+	if (!n || pc >= table->functions[n - 1].end)
 		return false;
-	*start = table->functions[lo - 1].start;
+	*start = table->functions[n - 1].start;
 	return true;
 }
 
 const struct unwind_row *unwind_table_lookup(const struct unwind_table *table, uint64_t pc)
 {
-	size_t lo = 0, hi = table->row_count;
+	size_t n = count_starting_at_or_below(table->rows, table->row_count, sizeof(*table->rows),
+					      offsetof(struct unwind_row, pc), pc);
 
-	/* Last row with row.pc <= pc. */
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (table->rows[mid].pc <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo ? &table->rows[lo - 1] : NULL;
+	return n ? &table->rows[n - 1] : NULL; /* the last row with row.pc <= pc */
 }
 
 int unwind_table_load_bias(const struct unwind_table *table, uint64_t map_start, uint64_t map_offset,
