@@ -32,7 +32,7 @@ WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
 CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuser -I$(BUILD) $(SAN_FLAGS)
 LDFLAGS += $(SAN_FLAGS)
-LDLIBS := -lbpf -lelf -lz -lcjson -liberty -lm
+LDLIBS := -lbpf -lelf -lz -llzma -lcjson -liberty -lm
 
 ARCH := x86
 BPF_CFLAGS := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Iinclude -I$(BUILD) -Wall -Wno-unused-function
@@ -58,7 +58,7 @@ all: $(BUILD)/bpfspy tools
 
 # ---- dependencies --------------------------------------------------------
 
-DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev libcjson-dev libcmocka-dev clang llvm bpftool \
+DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev liblzma-dev xz-utils binutils libcjson-dev libcmocka-dev clang llvm bpftool \
 	libiberty-dev python3-pytest python3-numpy python3-astropy tmux jq libcap2-bin nodejs chromium \
 	linux-perf valgrind libclang-rt-14-dev golang-go gdb protobuf-compiler python3-pytest-xdist strace \
 	sudo patchelf

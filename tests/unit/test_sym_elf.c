@@ -2,7 +2,8 @@
 /*
  * elf_symbols against binaries built here with cc, in every shape the
  * profiler meets: PIE, non-PIE, shared object, stripped with a debuglink or a
- * build-id debug file, compressed sections, truncated and corrupt files.
+ * build-id debug file, MiniDebugInfo, compressed sections, truncated and
+ * corrupt files.
  * Expected addresses come from nm and readelf, never from the code under test.
  */
 #include <errno.h>
@@ -324,6 +325,47 @@ static void test_compressed_symtab(void **state)
 	elf_symbols_free(s);
 }
 
+/*
+ * MiniDebugInfo as Fedora builds it (gdb manual, "MiniDebugInfo"): the
+ * function symbols missing from .dynsym, in an ELF file compressed with xz
+ * into .gnu_debugdata of the stripped binary.
+ */
+static void test_minidebuginfo(void **state)
+{
+	(void)state;
+	assert_int_equal(sym_test_run("cd %s && mkdir -p mini && cd mini"
+				      " && nm -D ../prog_pie --format=posix --defined-only | awk '{ print $1 }' | sort > dynsyms"
+				      " && nm ../prog_pie --format=posix --defined-only"
+				      " | awk '{ if ($2 == \"T\" || $2 == \"t\") print $1 }' | sort > funcsyms"
+				      " && comm -13 dynsyms funcsyms > keep_symbols"
+				      " && objcopy --only-keep-debug ../prog_pie mini_debuginfo"
+				      " && objcopy -S --remove-section .gdb_index --remove-section .comment"
+				      " --keep-symbols=keep_symbols mini_debuginfo"
+				      " && xz -f mini_debuginfo"
+				      " && objcopy --strip-all ../prog_pie prog"
+				      " && objcopy --add-section .gnu_debugdata=mini_debuginfo.xz prog"
+				      " && readelf -SW prog | grep -q gnu_debugdata", dir), 0);
+	const char *mini = path_in_dir("mini/prog");
+	assert_int_equal(sym_test_nm(mini, false, "known_", (struct sym_test_nm_symbol[1]){ 0 }, 1), 0);
+	assert_true(finds_static_function(mini, NULL));
+	struct elf_symbols *s = elf_symbols_load(mini, NULL);
+	assert_lookups_match_nm(s, path_in_dir("prog_pie"));
+	elf_symbols_free(s);
+
+	/* a .gnu_debugdata that is not xz, or cut short: loads, without those names */
+	assert_int_equal(sym_test_run("cd %s/mini && head -c 300 mini_debuginfo.xz > cut.xz && printf garbage > bad.xz"
+				      " && objcopy --strip-all ../prog_pie cut && objcopy --add-section .gnu_debugdata=cut.xz cut"
+				      " && objcopy --strip-all ../prog_pie bad && objcopy --add-section .gnu_debugdata=bad.xz bad",
+				      dir), 0);
+	const char *broken[] = { path_in_dir("mini/cut"), path_in_dir("mini/bad") };
+	for (size_t i = 0; i < 2; i++) {
+		s = elf_symbols_load(broken[i], NULL);
+		assert_non_null(s);
+		elf_symbols_free(s);
+		assert_false(finds_static_function(broken[i], NULL));
+	}
+}
+
 static void test_truncated_files_fail(void **state)
 {
 	(void)state;
@@ -430,6 +472,7 @@ int main(void)
 		cmocka_unit_test(test_build_id_debug_file_under_root),
 		cmocka_unit_test(test_compressed_debug_sections),
 		cmocka_unit_test(test_compressed_symtab),
+		cmocka_unit_test(test_minidebuginfo),
 		cmocka_unit_test(test_truncated_files_fail),
 		cmocka_unit_test(test_missing_and_non_elf_files_fail),
 		cmocka_unit_test(test_corrupt_headers_fail),

@@ -16,6 +16,7 @@
 
 #include "python/py_method_symbols.h"
 #include "sym/elf_debug_file.h"
+#include "sym/elf_minidebuginfo.h"
 #include "sym/string_arena.h"
 
 /* A lookup walks back at most this many symbols to find one that encloses nested ones. */
@@ -355,6 +356,26 @@ static int add_debug_file_symbols(struct builder *b, Elf *elf, const char *logic
 	return tables;
 }
 
+/* Symbols of .gnu_debugdata (MiniDebugInfo); returns its number of .symtab sections, or -1. */
+static int add_minidebuginfo_symbols(struct builder *b, Elf *elf)
+{
+	char *image;
+	size_t size;
+	int err = elf_minidebuginfo_read(elf, &image, &size);
+	if (err == -ENOMEM)
+		return -1;
+	if (err)
+		return 0; /* none, or corrupt: the file's own symbols still name what they can */
+	int tables = 0;
+	Elf *mini = elf_reader_open_mem(image, size);
+	if (mini) {
+		tables = add_symbol_tables(b, mini, SHT_SYMTAB);
+		elf_end(mini);
+	}
+	free(image);
+	return tables;
+}
+
 static int add_method_symbol(void *ctx, uint64_t start, uint64_t size, const char *name)
 {
 	struct builder *b = ctx;
@@ -383,6 +404,12 @@ static int load_from_elf(struct builder *b, Elf *elf, const char *logical_path, 
 	int symtabs = debug_tables ? debug_tables : add_symbol_tables(b, elf, SHT_SYMTAB);
 	if (symtabs < 0)
 		return -1;
+	if (!debug_tables) { /* stripped with MiniDebugInfo: its static functions by name */
+		int mini = add_minidebuginfo_symbols(b, elf);
+		if (mini < 0)
+			return -1;
+		symtabs += mini;
+	}
 	/* stripped: a CPython interpreter still names its static C functions in its method tables */
 	if (symtabs == 0 && py_method_symbols_scan(elf, add_method_symbol, b) < 0)
 		return -1;
