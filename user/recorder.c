@@ -230,6 +230,8 @@ static void on_fork(struct recorder *r, const struct bpfspy_proc_event *e)
 		return;
 	}
 	r->stats.processes++;
+	if (parent)
+		target_process_inherit_maps(child, parent);
 	if (parent && parent->python == PYTHON_YES) {
 		target_process_inherit_python(child, parent);
 		r->stats.python_processes++;

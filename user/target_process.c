@@ -105,6 +105,15 @@ void target_process_inherit_python(struct target_process *child, const struct ta
 	child->python = PYTHON_YES;
 }
 
+void target_process_inherit_maps(struct target_process *child, const struct target_process *parent)
+{
+	struct proc_maps *copy = parent->maps ? proc_maps_copy(parent->maps) : NULL;
+	if (!copy)
+		return;
+	proc_maps_free(child->maps);
+	child->maps = copy;
+}
+
 void target_process_reset(struct target_process *p)
 {
 	drop_python(p);

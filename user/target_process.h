@@ -48,6 +48,12 @@ bool target_process_detect_python(struct target_process *p, struct elf_cache *ca
 
 /* For a forked child: the same image, so the same Python config. */
 void target_process_inherit_python(struct target_process *child, const struct target_process *parent);
+/*
+ * A forked child runs its parent's image until it execs: its samples up to
+ * the exec record are named with the parent's maps, even when /proc already
+ * shows the new image (a child that exec'd before bpfspy read it).
+ */
+void target_process_inherit_maps(struct target_process *child, const struct target_process *parent);
 
 /* Forgets the old image after exec. */
 void target_process_reset(struct target_process *p);

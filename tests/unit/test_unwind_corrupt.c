@@ -249,6 +249,46 @@ static void test_unwinding_garbage_stacks(void **state)
 	unwind_test_process_free(&p);
 }
 
+/*
+ * A sample interrupted at the first instruction of code without CFI (a
+ * module's _init, in the page fault of its first touch): the return address
+ * on top of the stack is used when it returns into code with CFI, and only
+ * then; a return address that is a return address is never taken so.
+ */
+static void test_leaf_without_cfi_at_entry(void **state)
+{
+	(void)state;
+	/* ELF 0x1000-0x1100: a function whose CFA is rsp + 8; from 0x1100 on: no CFI */
+	struct unwind_row rows[] = {
+		{ .pc = 0x1000, .cfa_offset = 8, .cfa_rule = UNWIND_CFA_RSP, .rbp_rule = UNWIND_RBP_SAME },
+		{ .pc = 0x1100, .cfa_rule = UNWIND_CFA_NONE },
+	};
+	struct unwind_table table = { .rows = rows, .row_count = 2 };
+	struct unwind_mapping mapping = { .start = 0x400000, .end = 0x410000, .bias = 0x400000, .table = &table };
+	struct unwind_address_space space = { .mappings = &mapping, .count = 1 };
+	uint64_t stack[4] = { 0x401010 /* into the function with CFI */, 0 /* its caller: the end */ };
+	uint64_t frames[8];
+	struct unwind_result result;
+	struct unwind_snapshot_input in = {
+		.regs = { .ip = 0x402000, .sp = 0x7ffc00000000, .bp = 0 },
+		.stack = (const uint8_t *)stack,
+		.stack_size = sizeof(stack),
+		.find_mapping = unwind_address_space_find,
+		.find_mapping_ctx = &space,
+	};
+
+	assert_int_equal(unwind_snapshot(&in, frames, 8, &result), 0);
+	assert_int_equal(result.frame_count, 2);
+	assert_int_equal(frames[1], 0x401010);
+	assert_int_equal(result.stop_reason, UNWIND_STOP_END_OF_STACK);
+
+	/* the word on top returns into code without CFI: not a frame we can trust */
+	stack[0] = 0x403000;
+	assert_int_equal(unwind_snapshot(&in, frames, 8, &result), 0);
+	assert_int_equal(result.frame_count, 1);
+	assert_int_equal(result.stop_reason, UNWIND_STOP_NO_TABLE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -258,6 +298,7 @@ int main(void)
 		cmocka_unit_test(test_truncated_files),
 		cmocka_unit_test(test_random_byte_damage),
 		cmocka_unit_test(test_unwinding_garbage_stacks),
+		cmocka_unit_test(test_leaf_without_cfi_at_entry),
 	};
 
 	return cmocka_run_group_tests(tests, load_subject, free_subject);

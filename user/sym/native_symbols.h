@@ -38,6 +38,8 @@ int proc_maps_parse_line(const char *line, struct proc_map *out);
 struct proc_maps *proc_maps_read(pid_t pid);
 struct proc_maps *proc_maps_parse_buffer(const char *buf, size_t len);
 void proc_maps_free(struct proc_maps *m);
+/* A deep copy, or NULL (out of memory). */
+struct proc_maps *proc_maps_copy(const struct proc_maps *m);
 /* The mapping containing addr, or NULL. */
 const struct proc_map *proc_maps_find(const struct proc_maps *m, uint64_t addr);
 

@@ -200,6 +200,23 @@ void proc_maps_free(struct proc_maps *m)
 	free(m);
 }
 
+struct proc_maps *proc_maps_copy(const struct proc_maps *m)
+{
+	struct proc_maps *c = calloc(1, sizeof(*c));
+	if (!c || !(c->maps = calloc(m->n ? m->n : 1, sizeof(*c->maps)))) {
+		free(c);
+		return NULL;
+	}
+	for (; c->n < m->n; c->n++) {
+		c->maps[c->n] = m->maps[c->n];
+		if (m->maps[c->n].path && !(c->maps[c->n].path = strdup(m->maps[c->n].path))) {
+			proc_maps_free(c);
+			return NULL;
+		}
+	}
+	return c;
+}
+
 const struct proc_map *proc_maps_find(const struct proc_maps *m, uint64_t addr)
 {
 	if (!m)

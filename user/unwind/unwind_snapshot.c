@@ -147,6 +147,25 @@ static bool step_frame_pointer(const struct walker *w, struct frame_step *s)
 	return true;
 }
 
+/*
+ * The interrupted frame, in code without CFI: taken as at a function's entry
+ * (return address on top of the stack) when that word returns into code we
+ * have CFI for. The case it is for: a module's _init (crti.o has no CFI),
+ * sampled in the page fault of its first instruction while ld.so loads it.
+ */
+static bool step_leaf_at_entry(const struct walker *w, struct frame_step *s)
+{
+	uint64_t ra;
+
+	if (w->ip_is_return_address || !read_stack(w, w->sp, &ra) || ra == 0 || !find_row(w, ra - 1))
+		return false;
+	s->cfa = w->sp + 8;
+	s->return_address = ra;
+	s->bp = w->bp;
+	s->bp_known = w->bp_known;
+	return true;
+}
+
 static bool step_signal_frame(struct walker *w, enum unwind_stop_reason *stop)
 {
 	uint64_t gregs = w->sp + UNWIND_SIGFRAME_GREGS_OFFSET, ip, sp, bp;
@@ -188,7 +207,7 @@ static bool step(struct walker *w, enum unwind_stop_reason *stop, size_t *fp_ste
 			return false;
 	} else if (step_frame_pointer(w, &s)) {
 		(*fp_steps)++;
-	} else {
+	} else if (!step_leaf_at_entry(w, &s)) {
 		*stop = UNWIND_STOP_NO_TABLE;
 		return false;
 	}
