@@ -16,6 +16,8 @@ const volatile __u64 wakeup_bytes = 1 << 20; /* wake the reader once this much i
 const volatile __u32 stack_snapshot_bytes = 0; /* --native: copy this much of the user stack */
 /* kernel unwinding: the copy when a process with tables meets code mapped since (an import) */
 const volatile __u32 new_code_snapshot_bytes = 0;
+/* --native: samples with Python frames need their native stack too (default mode: only the others) */
+const volatile bool native_merge = false;
 const volatile bool offcpu = false;           /* --idle: record off-CPU time from sched_switch */
 const volatile bool kernel_unwind = false;    /* unwind user stacks in the kernel where tables are loaded */
 const volatile bool unwind_compare = false;   /* --unwind compare: also send the snapshot of CFI samples */

@@ -176,7 +176,8 @@ static __always_inline void send_sample(void *ctx, const struct sample_request *
 	pos += n_py * sizeof(struct py_frame_rec);
 	__u32 stack_len = 0;
 	/* the snapshot unwinder, or the fallback for code mapped since user space loaded the tables */
-	bool snapshot = stack_snapshot_bytes && (!cfi || stop == UNWIND_STOP_NO_TABLE || unwind_compare);
+	bool snapshot = stack_snapshot_bytes && (!cfi || stop == UNWIND_STOP_NO_TABLE || unwind_compare) &&
+			(native_merge || n_py == 0);
 	/*
 	 * A process without tables yet has just started (a shallow stack); one
 	 * with tables that met new code is deep in an import: copy all we can.

@@ -158,6 +158,7 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	s->skel->rodata->self_tgid = (__u32)getpid();
 	s->skel->rodata->stack_snapshot_bytes = o->stack_snapshot_bytes;
 	s->skel->rodata->new_code_snapshot_bytes = o->new_code_snapshot_bytes;
+	s->skel->rodata->native_merge = o->native_merge;
 	s->skel->rodata->offcpu = o->offcpu;
 	s->skel->rodata->kernel_unwind = o->kernel_unwind;
 	s->skel->rodata->unwind_compare = o->unwind_compare;

@@ -23,6 +23,7 @@ struct sampler_options {
 	unsigned py_max_depth;
 	unsigned stack_snapshot_bytes; /* --native: user stack bytes copied per sample, 0 = off */
 	unsigned new_code_snapshot_bytes; /* kernel unwinding: copied when a frame's code has no table yet */
+	bool native_merge;             /* --native: copy stacks for samples with Python frames too */
 	bool offcpu;                   /* --idle: record off-CPU stacks from sched_switch */
 	bool kernel_unwind;            /* unwind user stacks in the kernel (processes with tables installed) */
 	unsigned native_max_frames;    /* frames the in-kernel unwinder walks, 0 = default */

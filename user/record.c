@@ -483,7 +483,10 @@ static int run(struct session *s, char **paths)
 		.follow_children = o->subprocesses,
 		.kernel_stacks = o->kernel,
 		.py_max_depth = o->max_depth,
-		.stack_snapshot_bytes = o->native ? o->stack_size : 0,
+		/* default mode copies a stack only for a process whose tables are not installed yet
+		   (its first milliseconds): frame pointers would give the leaf alone */
+		.stack_snapshot_bytes = o->native || !o->unwind_snapshot ? o->stack_size : 0,
+		.native_merge = o->native,
 		.new_code_snapshot_bytes = new_code_snapshot_bytes(o),
 		.offcpu = o->idle,
 		.kernel_unwind = !o->unwind_snapshot,

@@ -9,6 +9,7 @@
 
 #include "bpfspy_events.h"
 #include "native/kernel_unwind.h"
+#include "native/interpreter_frames.h"
 #include "native/native_mode.h"
 #include "python/py_memory.h"
 #include "sym/native_symbols.h"
@@ -627,12 +628,14 @@ static void reinstall_after_miss(struct recorder *r, struct target_process *p)
 }
 
 /* Default mode: how many native-only samples reached the program's entry, for the summary. */
-static void count_native_root(struct recorder *r, const struct bpfspy_sample *s)
+static void count_native_root(struct recorder *r, size_t first)
 {
-	if (!(s->flags & SAMPLE_USER_CFI))
+	if (!r->kunwind || r->nframes <= first)
 		return;
+	/* frames go leaf first: the last one pushed is the outermost */
+	const struct frame_desc *root = profile_frame(r->profile, r->frames[r->nframes - 1]);
 	r->stats.native_only_samples++;
-	if (s->unwind_stop == UNWIND_STOP_END_OF_STACK)
+	if (root && root->kind == FRAME_NATIVE && native_frame_is_root(root->name))
 		r->stats.native_only_complete++;
 }
 
@@ -686,11 +689,17 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 			}
 		}
 		if (s->n_py == 0 || (s->flags & SAMPLE_PY_NO_TSTATE)) {
-			push_native_frames(r, p, user, s->n_user);
-			if ((s->flags & SAMPLE_USER_CFI) && s->unwind_stop != UNWIND_STOP_END_OF_STACK &&
-			    s->n_user > 0)
-				push_marker(r, "[native truncated]");
-			count_native_root(r, s);
+			size_t first = r->nframes;
+			if (s->stack_len && r->native) {
+				/* tables not installed yet (all, or the code's): BPF copied the stack, unwound here */
+				push_merged_frames(r, p, s, user, py, (const uint8_t *)(py + s->n_py));
+			} else {
+				push_native_frames(r, p, user, s->n_user);
+				if ((s->flags & SAMPLE_USER_CFI) && s->unwind_stop != UNWIND_STOP_END_OF_STACK &&
+				    s->n_user > 0)
+					push_marker(r, "[native truncated]");
+			}
+			count_native_root(r, first);
 		}
 	}
 

@@ -88,7 +88,7 @@ bool native_frame_is_root(const char *name)
 {
 	static const char *const roots[] = {
 		"main", "_start", "__libc_start_main", "__libc_start_call_main", "start_thread", "clone", "clone3",
-		"__clone", "__clone3", "__clone_internal",
+		"__clone", "__clone3", "__clone_internal", "__GI___clone", "__GI___clone3", /* glibc's own aliases */
 	};
 	if (!name)
 		return false;
