@@ -60,6 +60,29 @@ def test_kernel_and_snapshot_unwinders_agree(tmp_path, label, python):
     assert deep >= 0.9 * sum(c for s, c in stacks.items() if "rec (<string>:3)" in s), stacks.most_common(3)
 
 
+def test_nested_import_chain_reaches_start(tmp_path):
+    """24 modules each importing the next, the last one spinning: every
+    import level is ~8 C frames and a large eval frame, far beyond what a
+    16 KiB stack copy holds; the kernel unwinder walks all of it."""
+    depth = 24
+    for i in range(1, depth):
+        (tmp_path / f"chain_{i}.py").write_text(f"import chain_{i + 1}\n")
+    (tmp_path / f"chain_{depth}.py").write_text(
+        "import time\nend = time.time() + 2\nwhile time.time() < end:\n    sum(range(10000))\n")
+    (tmp_path / "main.py").write_text("import chain_1\n")
+    out = tmp_path / "out.txt"
+    p = run_bpfspy(["record", "--native", "-f", "collapsed", "-o", out, "--", "/usr/bin/python3",
+                    tmp_path / "main.py"], timeout=180, check=True)
+    stacks = read_collapsed(out)
+    spinning = {s: c for s, c in stacks.items() if f"chain_{depth}.py" in s}
+    total = sum(spinning.values())
+    assert total >= 100, p.stderr
+    whole = sum(c for s, c in spinning.items()
+                if s.startswith("_start;") and all(f"chain_{i}.py" in s for i in range(1, depth + 1)))
+    assert whole >= 0.995 * total, (p.stderr, sorted(spinning.items(), key=lambda kv: kv[1])[:3])
+    assert not any("[native truncated]" in s for s in spinning), p.stderr
+
+
 def test_no_frame_pointers_needed_in_default_mode(tmp_path):
     cc = shutil.which("gcc") or shutil.which("cc")
     exe = tmp_path / "deep_native"
