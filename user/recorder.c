@@ -697,7 +697,8 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 				push_native_frames(r, p, user, s->n_user);
 				if ((s->flags & SAMPLE_USER_CFI) && s->unwind_stop != UNWIND_STOP_END_OF_STACK &&
 				    s->n_user > 0)
-					push_marker(r, "[native truncated]");
+					push_marker(r, s->unwind_stop == UNWIND_STOP_NO_TABLE ? "[no unwind table]"
+											      : "[native truncated]");
 			}
 			count_native_root(r, first);
 		}

@@ -24,7 +24,8 @@ enum { K = NATIVE_FRAME_KEEP, EV = NATIVE_FRAME_EVAL, PL = NATIVE_FRAME_PLUMBING
 
 /*
  * Renders the merged stack innermost first as a string: "n3" native frame 3,
- * "p1" Python record 1, "M" mismatch, "T" truncated, "U" native truncated.
+ * "p1" Python record 1, "M" mismatch, "T" truncated, "U" native truncated,
+ * "N" no unwind table.
  */
 static const char *render(const struct merge_input *in, struct merge_result *res)
 {
@@ -39,7 +40,8 @@ static const char *render(const struct merge_input *in, struct merge_result *res
 		if (it->kind == MERGE_ITEM_MARKER)
 			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%s", i ? " " : "",
 						it->index == MERGE_MARKER_MISMATCH ? "M" :
-						it->index == MERGE_MARKER_PY_TRUNCATED ? "T" : "U");
+						it->index == MERGE_MARKER_PY_TRUNCATED ? "T" :
+						it->index == MERGE_MARKER_NO_UNWIND_TABLE ? "N" : "U");
 		else
 			len += (size_t)snprintf(buf + len, sizeof(buf) - len, "%s%c%u", i ? " " : "",
 						it->kind == MERGE_ITEM_NATIVE ? 'n' : 'p', it->index);
@@ -166,6 +168,10 @@ static void test_native_truncated(void **state)
 	struct merge_result res;
 	assert_string_equal(render(&in, &res), "n0 p0 U p1 p2");
 	assert_false(res.mismatch);
+	/* stopped at code without an unwind table: the marker says so */
+	in.native_no_table = true;
+	assert_string_equal(render(&in, &res), "n0 p0 N p1 p2");
+	assert_string_equal(merge_marker_name(MERGE_MARKER_NO_UNWIND_TABLE), "[no unwind table]");
 }
 
 static void test_not_python(void **state)

@@ -123,8 +123,9 @@ static uint32_t load_file(struct kernel_unwind *k, const struct unwind_table *ta
 		k->stats.files_failed++;
 		if (!k->warned_full) {
 			k->warned_full = true;
-			log_warn("cannot load a native unwind table (%zu rows): %s; its frames fall back to frame "
-				 "pointers", table->row_count, id ? strerror(err) : "too many files");
+			log_warn("cannot load a native unwind table (%zu rows) into the kernel: %s; stacks through "
+				 "that code are unwound from a stack copy, or end in [no unwind table]",
+				 table->row_count, id ? strerror(err) : "too many files");
 		}
 		return 0;
 	}

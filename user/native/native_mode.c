@@ -267,6 +267,7 @@ bool native_mode_build(struct native_mode *m, const struct native_sample *s, pyt
 	bool root = reached_root(m, n);
 	struct merge_input in = {
 		.native_roles = m->roles, .nnative = n, .native_complete = root,
+		.native_no_table = unwound.stop_reason == UNWIND_STOP_NO_TABLE,
 		.py = s->py, .npy = npy, .model = s->model, .py_truncated = s->py_truncated, .keep_all = m->keep_all,
 	};
 	struct merge_result res = { 0 };

@@ -12,6 +12,8 @@ const char *merge_marker_name(enum merge_marker m)
 		return "[truncated]";
 	case MERGE_MARKER_NATIVE_TRUNCATED:
 		return "[native truncated]";
+	case MERGE_MARKER_NO_UNWIND_TABLE:
+		return "[no unwind table]";
 	default:
 		return "[unknown]";
 	}
@@ -120,7 +122,8 @@ static void emit_merged(struct emitter *e, const struct merge_input *in, struct 
 			emit(e, MERGE_ITEM_NATIVE, i);
 	}
 	if (!py_done) { /* the unwind stopped early: the outer Python frames go above where it stopped */
-		emit(e, MERGE_ITEM_MARKER, MERGE_MARKER_NATIVE_TRUNCATED);
+		emit(e, MERGE_ITEM_MARKER,
+		     in->native_no_table ? MERGE_MARKER_NO_UNWIND_TABLE : MERGE_MARKER_NATIVE_TRUNCATED);
 		emit_python(e, in, next_py, in->npy);
 		if (in->py_truncated)
 			emit(e, MERGE_ITEM_MARKER, MERGE_MARKER_PY_TRUNCATED);

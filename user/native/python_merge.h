@@ -31,6 +31,7 @@ enum merge_marker {
 	MERGE_MARKER_MISMATCH = 0,  /* "[merge mismatch]" */
 	MERGE_MARKER_PY_TRUNCATED,  /* "[truncated]": the Python walk stopped at its depth limit */
 	MERGE_MARKER_NATIVE_TRUNCATED, /* "[native truncated]": the unwind stopped before the root */
+	MERGE_MARKER_NO_UNWIND_TABLE,  /* "[no unwind table]": it stopped at code bpfspy has no CFI for */
 	MERGE_MARKER_COUNT,
 };
 
@@ -45,6 +46,7 @@ struct merge_input {
 	const uint8_t *native_roles; /* enum native_frame_role per native frame, innermost first */
 	size_t nnative;
 	bool native_complete;	     /* the unwind reached the root of the stack */
+	bool native_no_table;	     /* else it stopped at code without an unwind table */
 	const struct py_frame_rec *py; /* innermost first */
 	size_t npy;
 	enum py_frame_model model;   /* 0: not Python, nothing to merge */
