@@ -445,7 +445,12 @@ static int run(struct top_session *s)
 		.follow_all = s->o->all,
 		.follow_children = s->o->subprocesses,
 		.py_max_depth = BPFSPY_DEFAULT_PY_DEPTH,
-		.stack_snapshot_bytes = s->o->native ? BPFSPY_DEFAULT_STACK_SNAPSHOT : 0,
+		/* as record: native stacks unwound in the kernel, a stack copy only where no table is loaded yet */
+		.stack_snapshot_bytes = BPFSPY_DEFAULT_STACK_SNAPSHOT,
+		.new_code_snapshot_bytes = s->o->native ? BPFSPY_MAX_STACK_SNAPSHOT : 0,
+		.native_merge = s->o->native,
+		.kernel_unwind = true,
+		.native_max_frames = BPFSPY_DEFAULT_NATIVE_FRAMES,
 		.offcpu = s->o->idle,
 	};
 	if (sampler_open(&so, on_record, s, &s->sampler, err, sizeof(err)) != 0) {
@@ -527,7 +532,7 @@ int cmd_top(int argc, char **argv)
 				     .unit = o.idle ? PROFILE_UNIT_NANOSECONDS : PROFILE_UNIT_SAMPLES };
 	struct top_session s = { .o = &o, .sort = TOP_SORT_OWN_TIME, .child = { .go_fd = -1, .status_fd = -1 } };
 	struct recorder_options ro = { .gil_only = o.gil, .quiet_warnings = true, .idle = o.idle,
-				       .native = o.native, .rate_hz = o.rate_hz };
+				       .native = o.native, .kernel_unwind = true, .rate_hz = o.rate_hz };
 	s.profile = profile_new(&meta);
 	s.recorder = s.profile ? recorder_new(&ro, s.profile) : NULL;
 	s.by_function = top_table_new();
