@@ -290,7 +290,9 @@ static void record_loop(struct session *s)
 	uint64_t stop_at = 0;
 
 	for (;;) {
-		int n = sampler_poll(s->sampler, next_wait_ms(s, tty, last_status, deadline, stop_at));
+		/* unwind tables wait for a pause in the records, one process at a time */
+		size_t tables_waiting = recorder_install_queued_tables(s->recorder, 1);
+		int n = sampler_poll(s->sampler, tables_waiting ? 0 : next_wait_ms(s, tty, last_status, deadline, stop_at));
 		if (n < 0 && n != -EINTR) {
 			log_error("reading samples failed: %s", strerror(-n));
 			break;

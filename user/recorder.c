@@ -34,6 +34,8 @@ struct recorder {
 	struct recorder_stats stats;
 	struct native_mode *native;  /* --native, and the tables of the in-kernel unwinder */
 	struct kernel_unwind *kunwind; /* installs those tables in BPF maps (--unwind kernel) */
+	uint32_t *tables_queue;	     /* pids whose tables to (re)install, oldest first */
+	size_t tables_head, tables_count, tables_cap;
 	struct target_process *naming_process; /* the process whose frames are being named */
 	uint32_t frames[MAX_STACK_FRAMES]; /* innermost first while building */
 	size_t nframes;
@@ -72,6 +74,7 @@ void recorder_free(struct recorder *r)
 			free(r->offcpu_pending.vals[i]);
 	u32map_free(&r->offcpu_pending);
 	kernel_unwind_free(r->kunwind);
+	free(r->tables_queue);
 	native_mode_free(r->native);
 	elf_cache_free(r->elf);
 	kernel_symbols_free(r->ksyms);
@@ -125,15 +128,52 @@ static void install_python(struct recorder *r, struct target_process *p)
 	}
 }
 
-/* Gives the in-kernel unwinder the process's current mappings and their tables. */
+/*
+ * Queues giving the in-kernel unwinder the process's current mappings and
+ * their tables. Building a table takes milliseconds per file (more under
+ * sanitizers): done from the ring-buffer callback it would hold back the
+ * exec and mmap records behind it, and a short-lived process would be gone
+ * before we read it. recorder_install_queued_tables does the work between
+ * batches of records; until then the kernel falls back to stack copies.
+ */
 static void install_unwind_tables(struct recorder *r, struct target_process *p)
 {
-	if (!r->kunwind || !p || p->exited)
+	if (!r->kunwind || !p || p->exited || p->tables_queued)
 		return;
-	if (!p->maps)
-		target_process_refresh_maps(p);
-	if (p->maps)
-		kernel_unwind_install(r->kunwind, p->pid, p->maps);
+	if (r->tables_head + r->tables_count == r->tables_cap) {
+		if (r->tables_head) { /* reuse the consumed front */
+			memmove(r->tables_queue, r->tables_queue + r->tables_head, r->tables_count * sizeof(uint32_t));
+			r->tables_head = 0;
+		} else {
+			size_t cap = r->tables_cap ? 2 * r->tables_cap : 64;
+			uint32_t *grown = realloc(r->tables_queue, cap * sizeof(uint32_t));
+			if (!grown)
+				return;
+			r->tables_queue = grown;
+			r->tables_cap = cap;
+		}
+	}
+	r->tables_queue[r->tables_head + r->tables_count++] = (uint32_t)p->pid;
+	p->tables_queued = true;
+}
+
+size_t recorder_install_queued_tables(struct recorder *r, size_t max_processes)
+{
+	for (size_t done = 0; r->tables_count && done < max_processes; done++) {
+		uint32_t pid = r->tables_queue[r->tables_head++];
+		r->tables_count--;
+		struct target_process *p = u32map_get(&r->procs, pid);
+		if (!p || !p->tables_queued)
+			continue;
+		p->tables_queued = false;
+		if (!p->maps)
+			target_process_refresh_maps(p);
+		if (p->maps && !p->exited)
+			kernel_unwind_install(r->kunwind, p->pid, p->maps);
+	}
+	if (!r->tables_count)
+		r->tables_head = 0;
+	return r->tables_count;
 }
 
 static void detect_python(struct recorder *r, struct target_process *p)
@@ -208,9 +248,17 @@ static void on_exec(struct recorder *r, const struct bpfspy_proc_event *e)
 		process_get(r, (pid_t)e->pid, e->comm);
 		return;
 	}
+	snprintf(p->comm, sizeof(p->comm), "%s", e->comm);
+	/*
+	 * A sample of the new image, ahead of this record in the ring buffer
+	 * (taken inside execve), may have made us read the process after the
+	 * exec already: its state is the new image's, and re-reading now could
+	 * find the process gone and forget that it is Python.
+	 */
+	if (p->maps_read_ns > e->ts_ns)
+		return;
 	bool was_python = p->python == PYTHON_YES;
 	target_process_reset(p);
-	snprintf(p->comm, sizeof(p->comm), "%s", e->comm);
 	if (was_python && r->stats.python_processes)
 		r->stats.python_processes--;
 	if (r->sampler)

@@ -73,6 +73,13 @@ void recorder_preload_command(struct recorder *r, const char *command);
 
 void recorder_read_stats(const struct recorder *r, struct recorder_stats *out);
 
+/*
+ * Installs the unwind tables of up to max_processes processes whose exec,
+ * fork or new code was seen (oldest first); call it between batches of
+ * records. Returns how many still wait: poll without sleeping while any do.
+ */
+size_t recorder_install_queued_tables(struct recorder *r, size_t max_processes);
+
 struct kernel_unwind_stats;
 /* The in-kernel unwinder's tables (all zero without it). */
 void recorder_read_unwind_stats(const struct recorder *r, struct kernel_unwind_stats *out);

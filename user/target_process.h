@@ -30,6 +30,7 @@ struct target_process {
 	struct py_target py;
 	struct py_symbolizer *pysym;
 	bool exited;
+	bool tables_queued; /* its unwind tables wait to be installed (recorder_install_queued_tables) */
 	bool warned;
 	unsigned pending_checks; /* detections that said "not yet" */
 };

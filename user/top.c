@@ -400,7 +400,8 @@ static bool watch(struct top_session *s)
 	if (s->screen)
 		draw(s);
 	for (;;) {
-		int n = sampler_poll(s->sampler, POLL_MS);
+		size_t tables_waiting = recorder_install_queued_tables(s->recorder, 1);
+		int n = sampler_poll(s->sampler, tables_waiting ? 0 : POLL_MS);
 		if (n < 0 && n != -EINTR) {
 			log_error("reading samples failed: %s", strerror(-n));
 			return false;
