@@ -49,12 +49,17 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	}
 	/*
 	 * The child runs the parent's code (on the parent's stack after vfork)
-	 * until it execs: it unwinds with the parent's mappings from its first
-	 * sample, not only once user space has read its maps.
+	 * until it execs: it unwinds with the parent's mappings, and walks its
+	 * Python frames, from its first sample, not only once user space has
+	 * caught up with the fork.
 	 */
 	const struct unwind_proc *tables = bpf_map_lookup_elem(&unwind_procs, &ptgid);
 	if (tables)
 		bpf_map_update_elem(&unwind_procs, &ctgid, tables, BPF_ANY);
+	/* the same interpreter at the same addresses: its Python stacks from the first sample too */
+	const struct py_proc *py = bpf_map_lookup_elem(&py_procs, &ptgid);
+	if (py)
+		bpf_map_update_elem(&py_procs, &ctgid, py, BPF_ANY);
 	emit_proc_event(EV_FORK, ctgid, ptgid, 0, 0);
 	return 0;
 }

@@ -112,6 +112,7 @@ void target_process_inherit_maps(struct target_process *child, const struct targ
 		return;
 	proc_maps_free(child->maps);
 	child->maps = copy;
+	child->maps_read_ns = 0; /* not read from this process: an exec record after this one resets it */
 }
 
 void target_process_reset(struct target_process *p)
