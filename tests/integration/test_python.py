@@ -83,7 +83,11 @@ def test_call_tree_names_lines_and_shares(python, tmp_path):
     for fr, _ in in_main:
         names = [f["name"] for f in fr]
         assert names.index("<module>") < names.index("main")
-    assert python_share(err) >= 99.5
+    # The window opens at the first sample with Python frames: the interpreter's
+    # first frozen imports run inside Py_InitializeFromConfig, which then goes
+    # on in C for a few ms (2-4 samples at 1 kHz, of ~600 here, with their
+    # native stacks). Those have no Python frames to show.
+    assert python_share(err) >= 99.0
 
 
 def test_two_threads(python, tmp_path):
