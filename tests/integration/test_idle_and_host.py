@@ -165,9 +165,10 @@ def test_multiprocessing_fork_and_spawn(tmp_path):
 
 def test_shell_tree_of_python_processes(tmp_path):
     out = tmp_path / "sh.json"
-    # ~0.4 s each: long enough for a sanitizer build of bpfspy to read them while they live
-    script = (f"{DEBIAN_PY} -c 'def left():\n  x=0\n  for i in range(10000000): x+=i\nleft()' & "
-              f"{DEBIAN_PY} -c 'def right():\n  x=0\n  for i in range(10000000): x+=i\nright()'; wait")
+    # ~1 s each: a process is found to be Python by reading it while it lives, and
+    # a sanitizer build of bpfspy on a loaded CI machine can lag by a few tenths of a second
+    script = (f"{DEBIAN_PY} -c 'def left():\n  x=0\n  for i in range(25000000): x+=i\nleft()' & "
+              f"{DEBIAN_PY} -c 'def right():\n  x=0\n  for i in range(25000000): x+=i\nright()'; wait")
     run_bpfspy(["record", "-r", "500", "-o", out, "--", "sh", "-c", script], check=True, timeout=300)
     doc = json.loads(out.read_text())
     left = profile_with(doc, "left")
