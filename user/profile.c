@@ -3,6 +3,7 @@
 #include "profile_internal.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -79,6 +80,7 @@ void profile_free(struct profile *p)
 	id_table_free(&p->process_index);
 	stack_tree_free(&p->stacks);
 	frame_table_free(&p->frames);
+	free(p->events);
 	free(p->command_copy);
 	free(p);
 }
@@ -246,9 +248,41 @@ static size_t runs_upper_bound(const struct profile_thread *t, uint64_t ts)
 	return lo;
 }
 
-static bool run_absorbs(const struct sample_run *r, uint32_t stack)
+/* How long one sample stands for: a sampling period, or its own weight in nanosecond profiles. */
+static uint64_t sample_duration(const struct profile *p, uint64_t weight)
 {
-	return r->stack_id == stack && r->nsamples < UINT32_MAX;
+	if (p->meta.unit == PROFILE_UNIT_NANOSECONDS)
+		return weight;
+	return p->meta.rate_hz ? 1000000000ull / p->meta.rate_hz : 1;
+}
+
+/*
+ * A run takes a sample on its stack only if no sample is missing between
+ * them, so that a run is a span of time the thread was seen on that stack
+ * (timelines draw it as one slice). Half a period of slack absorbs timer
+ * jitter. Without a known rate, durations are guesses: runs then merge on
+ * the stack alone.
+ */
+static bool run_absorbs(const struct profile *p, const struct sample_run *r, uint32_t stack,
+			uint64_t ts, uint64_t duration)
+{
+	if (r->stack_id != stack || r->nsamples == UINT32_MAX)
+		return false;
+	if (!p->meta.rate_hz)
+		return true;
+	uint64_t slack = 500000000ull / p->meta.rate_hz;
+
+	return ts <= r->end_ns + slack && ts + duration + slack >= r->first_ts_ns;
+}
+
+static void run_take(struct sample_run *r, uint64_t weight, uint64_t ts, uint64_t duration)
+{
+	r->nsamples++;
+	r->weight += weight;
+	if (ts < r->first_ts_ns)
+		r->first_ts_ns = ts;
+	if (ts + duration > r->end_ns)
+		r->end_ns = ts + duration;
 }
 
 /*
@@ -256,28 +290,28 @@ static bool run_absorbs(const struct sample_run *r, uint32_t stack)
  * goes after the last run that started before it; the samples inside a merged
  * run have no individual timestamps, so that is the best placement we know.
  */
-static int add_to_runs(struct profile_thread *t, uint32_t stack, uint64_t weight, uint64_t ts)
+static int add_to_runs(struct profile *p, struct profile_thread *t, uint32_t stack, uint64_t weight,
+		       uint64_t ts)
 {
+	uint64_t duration = sample_duration(p, weight);
 	size_t pos = t->nruns;
 
 	if (t->samples && ts < t->last_ts_ns)
 		pos = runs_upper_bound(t, ts);
-	if (pos > 0 && run_absorbs(&t->runs[pos - 1], stack)) {
-		t->runs[pos - 1].nsamples++;
-		t->runs[pos - 1].weight += weight;
+	if (pos > 0 && run_absorbs(p, &t->runs[pos - 1], stack, ts, duration)) {
+		run_take(&t->runs[pos - 1], weight, ts, duration);
 		return 0;
 	}
-	if (pos < t->nruns && run_absorbs(&t->runs[pos], stack)) {
-		t->runs[pos].nsamples++;
-		t->runs[pos].weight += weight;
-		t->runs[pos].first_ts_ns = ts;
+	if (pos < t->nruns && run_absorbs(p, &t->runs[pos], stack, ts, duration)) {
+		run_take(&t->runs[pos], weight, ts, duration);
 		return 0;
 	}
 	if (profile_reserve((void **)&t->runs, &t->cap_runs, t->nruns + 1, sizeof(*t->runs)) < 0)
 		return -1;
 	memmove(&t->runs[pos + 1], &t->runs[pos], (t->nruns - pos) * sizeof(*t->runs));
 	t->runs[pos] = (struct sample_run){
-		.weight = weight, .first_ts_ns = ts, .stack_id = stack, .nsamples = 1,
+		.weight = weight, .first_ts_ns = ts, .end_ns = ts + duration, .stack_id = stack,
+		.nsamples = 1,
 	};
 	t->nruns++;
 	return 0;
@@ -317,7 +351,7 @@ int profile_add_sample(struct profile *p, uint32_t pid, uint32_t tid,
 	struct profile_thread *t = &p->threads[idx];
 	uint32_t stack = intern_stack(p, t, frames, n);
 
-	if (stack == ID_NONE || add_to_runs(t, stack, weight, ts_ns) < 0)
+	if (stack == ID_NONE || add_to_runs(p, t, stack, weight, ts_ns) < 0)
 		return -1;
 	if (!t->samples || ts_ns < t->first_ts_ns)
 		t->first_ts_ns = ts_ns;
@@ -328,6 +362,33 @@ int profile_add_sample(struct profile *p, uint32_t pid, uint32_t tid,
 	p->samples++;
 	p->total_weight += weight;
 	return 0;
+}
+
+/* ---- process events ---- */
+
+int profile_add_process_event(struct profile *p, uint32_t pid, enum process_event_kind kind,
+			      uint64_t ts_ns, const char *comm)
+{
+	if (p->nevents >= PROFILE_MAX_PROCESS_EVENTS)
+		return 0;
+	if (profile_reserve((void **)&p->events, &p->cap_events, p->nevents + 1, sizeof(*p->events)) < 0)
+		return -1;
+	struct profile_process_event *e = &p->events[p->nevents++];
+
+	*e = (struct profile_process_event){ .pid = pid, .kind = kind, .ts_ns = ts_ns };
+	if (comm)
+		snprintf(e->comm, sizeof(e->comm), "%s", comm);
+	return 0;
+}
+
+size_t profile_process_event_count(const struct profile *p)
+{
+	return p->nevents;
+}
+
+const struct profile_process_event *profile_process_event_at(const struct profile *p, size_t idx)
+{
+	return idx < p->nevents ? &p->events[idx] : NULL;
 }
 
 /* ---- totals and iteration ---- */
@@ -382,7 +443,11 @@ int profile_thread_runs(const struct profile *p, size_t thread_idx, profile_run_
 
 	for (size_t i = 0; i < t->nruns; i++) {
 		const struct sample_run *r = &t->runs[i];
-		int rc = fn(arg, r->stack_id, r->weight, r->nsamples);
+		struct profile_run run = {
+			.stack_id = r->stack_id, .weight = r->weight, .nsamples = r->nsamples,
+			.start_ns = r->first_ts_ns, .end_ns = r->end_ns,
+		};
+		int rc = fn(arg, &run);
 
 		if (rc)
 			return rc;

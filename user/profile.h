@@ -70,6 +70,27 @@ void profile_set_thread_name(struct profile *p, uint32_t pid, uint32_t tid, cons
 int profile_add_sample(struct profile *p, uint32_t pid, uint32_t tid,
 		       const uint32_t *frames, size_t n, uint64_t weight, uint64_t ts_ns);
 
+/*
+ * What happened to a process while it was followed, for timelines: it
+ * started (fork or launch), replaced its image (exec; comm is the new one),
+ * or exited. Times are CLOCK_MONOTONIC.
+ */
+enum process_event_kind { PROCESS_EVENT_START = 0, PROCESS_EVENT_EXEC = 1, PROCESS_EVENT_EXIT = 2 };
+struct profile_process_event {
+	uint32_t pid;
+	enum process_event_kind kind;
+	uint64_t ts_ns;
+	char comm[16]; /* the kernel's comm after the event */
+};
+/* A recording keeps at most this many; later ones are counted, not kept. */
+#define PROFILE_MAX_PROCESS_EVENTS 1000000u
+/* Returns 0, or -1 (ENOMEM); comm may be NULL. */
+int profile_add_process_event(struct profile *p, uint32_t pid, enum process_event_kind kind,
+			      uint64_t ts_ns, const char *comm);
+size_t profile_process_event_count(const struct profile *p);
+/* In the order they were added (the ring buffer's order: by time within a process). */
+const struct profile_process_event *profile_process_event_at(const struct profile *p, size_t idx);
+
 /* Totals, for the end summary and for tests. */
 uint64_t profile_total_weight(const struct profile *p);
 uint64_t profile_sample_count(const struct profile *p);
@@ -91,8 +112,21 @@ struct profile_thread_info {
 /* Fills *out and returns 1 for idx < profile_thread_count(), else returns 0. */
 size_t profile_thread_at(const struct profile *p, size_t idx, struct profile_thread_info *out);
 
-/* Calls fn for each run of one thread, in time order: stack id, weight, count of samples merged. */
-typedef int (*profile_run_fn)(void *arg, uint32_t stack_id, uint64_t weight, uint64_t nsamples);
+/*
+ * A run: consecutive samples of one thread on one stack with no sample
+ * missing between them. start_ns is the first sample's time; end_ns is the
+ * last one's time plus its duration (one sampling period, or the weight of a
+ * nanosecond sample), so [start_ns, end_ns) is when the thread was seen
+ * there. Both are CLOCK_MONOTONIC, like profile_meta.start_ns.
+ */
+struct profile_run {
+	uint32_t stack_id;
+	uint64_t weight;
+	uint64_t nsamples;
+	uint64_t start_ns, end_ns;
+};
+/* Calls fn for each run of one thread, in time order. */
+typedef int (*profile_run_fn)(void *arg, const struct profile_run *run);
 /* Returns 0, the first non-zero value fn returned (iteration stops), or -1 (EINVAL) for a bad index. */
 int profile_thread_runs(const struct profile *p, size_t thread_idx, profile_run_fn fn, void *arg);
 
@@ -122,9 +156,11 @@ enum output_format {
 	OUTPUT_SPEEDSCOPE = 0,
 	OUTPUT_COLLAPSED = 1,
 	OUTPUT_FLAMEGRAPH = 2, /* interactive SVG */
-	OUTPUT_PPROF = 3       /* gzipped profile.proto */
+	OUTPUT_PPROF = 3,      /* gzipped profile.proto */
+	OUTPUT_CHROMETRACE = 4, /* Trace Event Format JSON: one track per thread on one clock */
+	OUTPUT_GECKO = 5       /* the Firefox Profiler's (Gecko) profile JSON */
 };
-#define OUTPUT_FORMAT_COUNT 4
+#define OUTPUT_FORMAT_COUNT 6
 
 struct write_options {
 	bool include_process_prefix; /* collapsed: prefix "comm (pid N)" when >1 process; auto when false */
@@ -135,6 +171,8 @@ int write_speedscope(const struct profile *p, FILE *f, const struct write_option
 int write_collapsed(const struct profile *p, FILE *f, const struct write_options *o);
 int write_flamegraph(const struct profile *p, FILE *f, const struct write_options *o);
 int write_pprof(const struct profile *p, FILE *f, const struct write_options *o);
+int write_chrometrace(const struct profile *p, FILE *f, const struct write_options *o);
+int write_gecko(const struct profile *p, FILE *f, const struct write_options *o);
 
 /*
  * Formats a frame the way collapsed output and `top` show it: Python frames

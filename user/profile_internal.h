@@ -39,6 +39,7 @@ struct stack_tree {
 struct sample_run {
 	uint64_t weight;
 	uint64_t first_ts_ns; /* lets a late sample be placed among the runs */
+	uint64_t end_ns;      /* last sample's time + its duration */
 	uint32_t stack_id;
 	uint32_t nsamples;
 };
@@ -89,6 +90,9 @@ struct profile {
 	size_t nthread_order, cap_thread_order;
 
 	uint64_t total_weight, samples;
+
+	struct profile_process_event *events;
+	size_t nevents, cap_events;
 };
 
 /* Grows *array (of elem bytes) so that it holds at least need elements. */

@@ -36,13 +36,16 @@ void record_usage(FILE *f)
 	      "                          - or /dev/stdout: standard output. Under sudo the file\n"
 	      "                          is created with the invoking user's rights\n"
 	      "  -f, --format FORMAT     speedscope, collapsed (also: raw), flamegraph\n"
-	      "                          (interactive SVG) or pprof (gzipped profile.proto, go\n"
-	      "                          tool pprof). Default: the one -o's extension names\n"
-	      "                          (.json speedscope; .txt .folded .collapsed collapsed;\n"
+	      "                          (interactive SVG), pprof (gzipped profile.proto, go\n"
+	      "                          tool pprof), chrometrace (a timeline: Perfetto,\n"
+	      "                          chrome://tracing, speedscope) or gecko (a timeline for\n"
+	      "                          the Firefox Profiler). Default: the one -o's extension\n"
+	      "                          names (.trace.json chrometrace; .gecko.json gecko;\n"
+	      "                          .json speedscope; .txt .folded .collapsed collapsed;\n"
 	      "                          .svg flamegraph; .pb.gz .pprof pprof), else speedscope.\n"
 	      "                          Repeat -f to write several files from one run: the\n"
 	      "                          others are named after -o with the extension .json,\n"
-	      "                          .txt, .svg or .pb.gz\n"
+	      "                          .txt, .svg, .pb.gz, .trace.json or .gecko.json\n"
 	      "  -F, --function          one frame per function (line = its first line)\n"
 	      "      --nolineno          no line numbers\n"
 	      "  -t, --threads           collapsed: a \"thread (0xTID)\" root frame per thread\n"
@@ -88,6 +91,8 @@ void record_usage(FILE *f)
 	      "  sudo bpfspy record -p 1234 -d 10 -f collapsed -o out.txt\n"
 	      "  sudo bpfspy record -f speedscope -f flamegraph -o out.json -- ./app\n"
 	      "                          (writes out.json and out.svg)\n"
+	      "  sudo bpfspy record -f chrometrace -o trace.json -- ./run-tests.sh\n"
+	      "                          (every process and thread on one time axis)\n"
 	      "  sudo bpfspy record -a -d 5\n"
 	      "\n"
 	      "Ctrl-C (SIGINT), SIGTERM, SIGHUP or SIGQUIT stop recording; everything sampled\n"
@@ -329,7 +334,7 @@ static void choose_format(struct record_options *o)
 
 	if (!o->nformats)
 		o->formats[o->nformats++] = has_name ? named : OUTPUT_SPEEDSCOPE;
-	else if (has_name && o->nformats == 1 && o->formats[0] != named)
+	else if (has_name && o->nformats == 1 && !output_format_fits_path(o->formats[0], o->output))
 		log_warn("writing %s format into %s, whose name says %s", output_format_name(o->formats[0]),
 			 o->output, output_format_name(named));
 	o->format = o->formats[0];
@@ -379,13 +384,23 @@ static bool has_suffix(const char *s, const char *suffix)
 	return n > m && strcmp(s + n - m, suffix) == 0;
 }
 
-/* The format that keeps base unchanged: the one base's extension names, else the first. */
+/*
+ * The format that keeps base unchanged: the one base's extension names (the
+ * longest match: out.trace.json is chrometrace's, not speedscope's), else the first.
+ */
 static size_t format_owning_base(const struct record_options *o, const char *base)
 {
-	for (size_t i = 0; i < o->nformats; i++)
-		if (has_suffix(base, output_format_extension(o->formats[i])))
-			return i;
-	return 0;
+	size_t owner = 0, best = 0;
+
+	for (size_t i = 0; i < o->nformats; i++) {
+		const char *ext = output_format_extension(o->formats[i]);
+
+		if (strlen(ext) > best && has_suffix(base, ext)) {
+			owner = i;
+			best = strlen(ext);
+		}
+	}
+	return owner;
 }
 
 int record_output_paths(const struct record_options *o, const char *base, char **paths)

@@ -244,6 +244,8 @@ void recorder_preload_command(struct recorder *r, const char *command)
 static void on_exec(struct recorder *r, const struct bpfspy_proc_event *e)
 {
 	struct target_process *p = u32map_get(&r->procs, e->pid);
+
+	profile_add_process_event(r->profile, e->pid, PROCESS_EVENT_EXEC, e->ts_ns, e->comm);
 	if (!p) {
 		process_get(r, (pid_t)e->pid, e->comm);
 		return;
@@ -273,6 +275,8 @@ static void on_fork(struct recorder *r, const struct bpfspy_proc_event *e)
 	struct target_process *child = u32map_get(&r->procs, e->pid);
 	if (child)
 		return;
+	profile_add_process_event(r->profile, e->pid, PROCESS_EVENT_START, e->ts_ns,
+				  parent ? parent->comm : e->comm);
 	child = target_process_new((pid_t)e->pid, parent ? parent->comm : e->comm);
 	if (!child || u32map_put(&r->procs, e->pid, child) != 0) {
 		target_process_free(child);
@@ -312,6 +316,7 @@ static void close_offcpu_of_process(struct recorder *r, uint32_t pid, uint64_t e
 
 static void on_process_exit(struct recorder *r, const struct bpfspy_proc_event *e)
 {
+	profile_add_process_event(r->profile, e->pid, PROCESS_EVENT_EXIT, e->ts_ns, e->comm);
 	close_offcpu_of_process(r, e->pid, e->ts_ns);
 	kernel_unwind_forget(r->kunwind, (pid_t)e->pid);
 	struct target_process *p = u32map_remove(&r->procs, e->pid);

@@ -142,8 +142,10 @@ struct thread_walk {
 	int err;
 };
 
-static int on_run(void *arg, uint32_t stack_id, uint64_t weight, uint64_t nsamples)
+static int on_run(void *arg, const struct profile_run *run)
 {
+	uint32_t stack_id = run->stack_id;
+	uint64_t weight = run->weight, nsamples = run->nsamples;
 	struct thread_walk *w = arg;
 	if (w->skip_samples >= nsamples) {
 		w->skip_samples -= nsamples;

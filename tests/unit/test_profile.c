@@ -38,12 +38,12 @@ struct run_list {
 	size_t n;
 };
 
-static int collect_run(void *arg, uint32_t stack_id, uint64_t weight, uint64_t nsamples)
+static int collect_run(void *arg, const struct profile_run *r)
 {
 	struct run_list *l = arg;
 
 	if (l->n < 64)
-		l->runs[l->n] = (struct run){ stack_id, weight, nsamples };
+		l->runs[l->n] = (struct run){ r->stack_id, r->weight, r->nsamples };
 	l->n++;
 	return 0;
 }

@@ -103,15 +103,16 @@ fail:
 	return -1;
 }
 
-static int add_run(void *arg, uint32_t stack_id, uint64_t weight, uint64_t nsamples)
+static int add_run(void *arg, const struct profile_run *run)
 {
 	struct collapsed_writer *w = arg;
+	uint32_t stack_id = run->stack_id;
 
 	if (!w->stack_seen[stack_id]) {
 		w->stack_seen[stack_id] = 1;
 		w->touched[w->ntouched++] = stack_id;
 	}
-	w->stack_weight[stack_id] += weight;
+	w->stack_weight[stack_id] += run->weight;
 	return 0;
 }
 

@@ -284,11 +284,11 @@ static int walk_frames(struct flamegraph_writer *w, uint32_t depth, uint64_t off
 
 /* ---- weights per group ---- */
 
-static int add_run(void *arg, uint32_t stack_id, uint64_t weight, uint64_t nsamples)
+static int add_run(void *arg, const struct profile_run *run)
 {
 	struct flamegraph_writer *w = arg;
 
-	w->total[stack_id] += weight;
+	w->total[run->stack_id] += run->weight;
 	return 0;
 }
 

@@ -19,6 +19,8 @@ static const struct format_info FORMATS[OUTPUT_FORMAT_COUNT] = {
 	[OUTPUT_COLLAPSED] = { "collapsed", "raw", ".txt", write_collapsed },
 	[OUTPUT_FLAMEGRAPH] = { "flamegraph", "svg", ".svg", write_flamegraph },
 	[OUTPUT_PPROF] = { "pprof", NULL, ".pb.gz", write_pprof },
+	[OUTPUT_CHROMETRACE] = { "chrometrace", "trace", ".trace.json", write_chrometrace },
+	[OUTPUT_GECKO] = { "gecko", "firefox", ".gecko.json", write_gecko },
 };
 
 static const struct format_info *info(enum output_format format)
@@ -47,6 +49,14 @@ const char *output_format_name(enum output_format format)
 const char *output_format_extension(enum output_format format)
 {
 	return info(format) ? info(format)->extension : "";
+}
+
+static bool has_json_extension(enum output_format format)
+{
+	const char *ext = output_format_extension(format);
+	size_t n = strlen(ext);
+
+	return n >= 5 && strcmp(ext + n - 5, ".json") == 0;
 }
 
 static bool ends_with(const char *s, size_t len, const char *suffix)
@@ -83,6 +93,16 @@ char *output_path_for_format(const char *path, enum output_format format)
 	return out;
 }
 
+bool output_format_fits_path(enum output_format format, const char *path)
+{
+	enum output_format named;
+
+	if (output_format_from_path(path, &named) != 0)
+		return false;
+	/* py-spy writes chrometrace to any .json; so may we */
+	return named == format || (named == OUTPUT_SPEEDSCOPE && has_json_extension(format));
+}
+
 int write_profile_format(const struct profile *p, enum output_format format, FILE *f,
 			 const struct write_options *o)
 {
@@ -101,6 +121,8 @@ int output_format_from_path(const char *path, enum output_format *out)
 		const char *extension;
 		enum output_format format;
 	} known[] = {
+		/* the longer JSON names first: each of them also ends in .json */
+		{ ".trace.json", OUTPUT_CHROMETRACE }, { ".gecko.json", OUTPUT_GECKO },
 		{ ".json", OUTPUT_SPEEDSCOPE }, { ".txt", OUTPUT_COLLAPSED },	  { ".folded", OUTPUT_COLLAPSED },
 		{ ".collapsed", OUTPUT_COLLAPSED }, { ".svg", OUTPUT_FLAMEGRAPH }, { ".pb.gz", OUTPUT_PPROF },
 		{ ".pb", OUTPUT_PPROF },	       { ".pprof", OUTPUT_PPROF },

@@ -263,14 +263,15 @@ static int assign_mapping(struct pprof_writer *w, uint32_t frame_id)
 
 /* ---- samples ---- */
 
-static int add_run(void *arg, uint32_t stack_id, uint64_t weight, uint64_t nsamples)
+static int add_run(void *arg, const struct profile_run *run)
 {
 	struct pprof_writer *w = arg;
+	uint32_t stack_id = run->stack_id;
 
 	if (!w->stack_count[stack_id] && !w->stack_weight[stack_id])
 		w->touched[w->ntouched++] = stack_id;
-	w->stack_weight[stack_id] += weight;
-	w->stack_count[stack_id] += nsamples;
+	w->stack_weight[stack_id] += run->weight;
+	w->stack_count[stack_id] += run->nsamples;
 	return 0;
 }
 

@@ -270,16 +270,16 @@ static struct entry_split split_run(const struct speedscope_writer *w, uint64_t 
 	return e;
 }
 
-static int write_sample_entry(void *arg, uint32_t stack_id, uint64_t weight, uint64_t nsamples)
+static int write_sample_entry(void *arg, const struct profile_run *run)
 {
 	struct speedscope_writer *w = arg;
-	struct entry_split e = split_run(w, weight, nsamples);
+	struct entry_split e = split_run(w, run->weight, run->nsamples);
 
 	for (uint64_t i = 0; i < e.count; i++) {
 		if (!w->first_entry)
 			fputs(",\n", w->f);
 		w->first_entry = false;
-		if (write_stack(w, stack_id) != 0)
+		if (write_stack(w, run->stack_id) != 0)
 			return -1;
 	}
 	return 0;
@@ -308,10 +308,10 @@ static void write_weight(struct speedscope_writer *w, uint64_t weight)
 	fputs(buf, w->f);
 }
 
-static int write_weight_entry(void *arg, uint32_t stack_id, uint64_t weight, uint64_t nsamples)
+static int write_weight_entry(void *arg, const struct profile_run *run)
 {
 	struct speedscope_writer *w = arg;
-	struct entry_split e = split_run(w, weight, nsamples);
+	struct entry_split e = split_run(w, run->weight, run->nsamples);
 
 	for (uint64_t i = 0; i < e.count; i++) {
 		if (!w->first_entry)

@@ -1,0 +1,265 @@
+// SPDX-License-Identifier: MIT
+/*
+ * Trace Event Format writer (`-f chrometrace`, py-spy's name): a timeline
+ * that Perfetto, chrome://tracing and speedscope open.
+ *
+ * Each thread is a track, grouped by process. A frame is a complete ("X")
+ * slice for as long as consecutive samples of its thread kept it on the
+ * stack: the runs of the profile give real start times and durations, and a
+ * run that begins after a gap (the thread was not seen) starts its stack
+ * afresh. With --idle the off-CPU intervals are slices of their own, named
+ * by their wait reason ([sleep], [I/O], [futex], ...). Process start, exec
+ * and exit are instant events. Times are microseconds from the recording's
+ * start, on the one kernel clock every process was sampled with.
+ *
+ * Slices are written when they end, the frames that end together outermost
+ * first: viewers sort by start time and then by duration, so a parent and a
+ * child with the same start and length still nest the right way round.
+ * Frames that replace others start a nanosecond after those end.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "profile.h"
+#include "output/json_string.h"
+#include "output/timeline.h"
+
+struct open_frame {
+	uint32_t frame;
+	uint64_t start_ns; /* relative to the origin */
+};
+
+struct chrometrace_writer {
+	const struct profile *p;
+	FILE *f;
+	uint64_t origin_ns;
+	uint64_t slack_ns; /* half a sampling period: timer jitter, not a gap */
+	struct frame_names names;
+	bool first_event;
+
+	/* the current thread */
+	uint32_t pid, tid;
+	struct open_frame *open;
+	size_t nopen, cap_open;
+	uint64_t prev_end_ns;
+	uint32_t *frames;
+	size_t cap_frames;
+};
+
+static void begin_event(struct chrometrace_writer *w)
+{
+	fputs(w->first_event ? "\n" : ",\n", w->f);
+	w->first_event = false;
+}
+
+static uint64_t relative(const struct chrometrace_writer *w, uint64_t ts_ns)
+{
+	return ts_ns > w->origin_ns ? ts_ns - w->origin_ns : 0;
+}
+
+static const char *category(const struct frame_desc *d)
+{
+	switch (d->kind) {
+	case FRAME_PYTHON:
+		return "python";
+	case FRAME_NATIVE:
+		return "native";
+	case FRAME_KERNEL:
+		return "kernel";
+	case FRAME_MARKER:
+		break;
+	}
+	return "marker";
+}
+
+/* Closes the open frames from depth `from` up, all at end_ns, outermost first. */
+static int close_frames(struct chrometrace_writer *w, size_t from, uint64_t end_ns)
+{
+	for (size_t i = from; i < w->nopen; i++) {
+		const struct open_frame *o = &w->open[i];
+		const char *name = frame_names_get(&w->names, w->p, o->frame);
+
+		if (!name)
+			return -1;
+		if (end_ns <= o->start_ns)
+			continue; /* nothing to draw */
+		begin_event(w);
+		fprintf(w->f, "{\"ph\":\"X\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"ts\":", w->pid, w->tid);
+		timeline_write_us(w->f, o->start_ns);
+		fputs(",\"dur\":", w->f);
+		timeline_write_us(w->f, end_ns - o->start_ns);
+		fprintf(w->f, ",\"cat\":\"%s\",\"name\":%s}", category(profile_frame(w->p, o->frame)), name);
+	}
+	if (from < w->nopen)
+		w->nopen = from;
+	return ferror(w->f) ? -1 : 0;
+}
+
+static int on_run(void *arg, const struct profile_run *run)
+{
+	struct chrometrace_writer *w = arg;
+	long depth = profile_stack_load(w->p, run->stack_id, &w->frames, &w->cap_frames);
+
+	if (depth < 0)
+		return -1;
+	uint64_t start = relative(w, run->start_ns), end = relative(w, run->end_ns);
+	size_t common = 0;
+
+	if (w->nopen && start > w->prev_end_ns + w->slack_ns) {
+		/* a gap: the thread was not seen, so nothing stayed on its stack */
+		if (close_frames(w, 0, w->prev_end_ns) < 0)
+			return -1;
+	} else {
+		while (common < w->nopen && common < (size_t)depth && w->open[common].frame == w->frames[common])
+			common++;
+		if (common < w->nopen) {
+			if (close_frames(w, common, start) < 0)
+				return -1;
+			/*
+			 * What opens here starts a nanosecond after what closed:
+			 * speedscope, given a begin and an end with equal names at
+			 * one instant, takes the begin first and nests the new
+			 * frame inside the old.
+			 */
+			start++;
+		}
+	}
+	if ((size_t)depth > w->cap_open) {
+		struct open_frame *grown = reallocarray(w->open, (size_t)depth, sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		w->open = grown;
+		w->cap_open = (size_t)depth;
+	}
+	for (size_t i = w->nopen; i < (size_t)depth; i++)
+		w->open[i] = (struct open_frame){ .frame = w->frames[i], .start_ns = start };
+	w->nopen = (size_t)depth;
+	w->prev_end_ns = end > start ? end : start;
+	return 0;
+}
+
+static void write_name_event(struct chrometrace_writer *w, const char *what, uint32_t pid, uint32_t tid,
+			     const char *name)
+{
+	begin_event(w);
+	fprintf(w->f, "{\"ph\":\"M\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":\"%s\",\"args\":{\"name\":",
+		pid, tid, what);
+	json_write_string(w->f, name);
+	fputs("}}", w->f);
+}
+
+static void write_sort_event(struct chrometrace_writer *w, const char *what, uint32_t pid, uint32_t tid,
+			     size_t index)
+{
+	begin_event(w);
+	fprintf(w->f,
+		"{\"ph\":\"M\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"name\":\"%s\",\"args\":{\"sort_index\":%zu}}",
+		pid, tid, what, index);
+}
+
+/* Names, and the order of the tracks: processes and threads in the order they were first sampled. */
+static void write_metadata(struct chrometrace_writer *w)
+{
+	struct profile_thread_info t;
+	uint32_t last_pid = 0;
+	size_t nprocess = 0;
+
+	for (size_t i = 0; profile_thread_at(w->p, i, &t); i++) {
+		if (!t.samples)
+			continue;
+		if (nprocess == 0 || t.pid != last_pid) {
+			write_name_event(w, "process_name", t.pid, t.pid, t.process_name);
+			write_sort_event(w, "process_sort_index", t.pid, t.pid, nprocess++);
+			last_pid = t.pid;
+		}
+		if (t.thread_name)
+			write_name_event(w, "thread_name", t.pid, t.tid, t.thread_name);
+		write_sort_event(w, "thread_sort_index", t.pid, t.tid, i);
+	}
+}
+
+static int write_threads(struct chrometrace_writer *w)
+{
+	struct profile_thread_info t;
+
+	for (size_t i = 0; profile_thread_at(w->p, i, &t); i++) {
+		if (!t.samples)
+			continue;
+		w->pid = t.pid;
+		w->tid = t.tid;
+		w->nopen = 0;
+		w->prev_end_ns = 0;
+		if (profile_thread_runs(w->p, i, on_run, w) != 0 || close_frames(w, 0, w->prev_end_ns) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static void write_process_events(struct chrometrace_writer *w)
+{
+	size_t n = profile_process_event_count(w->p);
+
+	for (size_t i = 0; i < n; i++) {
+		const struct profile_process_event *e = profile_process_event_at(w->p, i);
+
+		if (!timeline_pid_sampled(w->p, e->pid))
+			continue;
+		begin_event(w);
+		fprintf(w->f, "{\"ph\":\"i\",\"s\":\"p\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"ts\":", e->pid,
+			e->pid);
+		timeline_write_us(w->f, relative(w, e->ts_ns));
+		fprintf(w->f, ",\"cat\":\"process\",\"name\":\"%s\",\"args\":{\"comm\":", timeline_event_name(e->kind));
+		json_write_string(w->f, e->comm);
+		fputs("}}", w->f);
+	}
+}
+
+static void write_trailer(struct chrometrace_writer *w)
+{
+	const struct profile_meta *m = profile_meta_const(w->p);
+
+	fputs("\n],\n\"displayTimeUnit\":\"ms\",\"otherData\":{\"command\":", w->f);
+	json_write_string(w->f, m->command && *m->command ? m->command : "bpfspy profile");
+#ifdef BPFSPY_VERSION
+	fputs(",\"exporter\":\"bpfspy@" BPFSPY_VERSION "\"", w->f);
+#else
+	fputs(",\"exporter\":\"bpfspy\"", w->f);
+#endif
+	fprintf(w->f,
+		",\"rate_hz\":%u,\"unit\":\"%s\",\"start_realtime_ns\":%" PRIu64 ",\"duration_ns\":%" PRIu64
+		",\"origin_monotonic_ns\":%" PRIu64 "}}\n",
+		m->rate_hz, m->unit == PROFILE_UNIT_NANOSECONDS ? "nanoseconds" : "samples", m->start_realtime_ns,
+		m->end_ns > m->start_ns ? m->end_ns - m->start_ns : 0, w->origin_ns);
+}
+
+int write_chrometrace(const struct profile *p, FILE *f, const struct write_options *o)
+{
+	const struct profile_meta *m = profile_meta_const(p);
+	struct chrometrace_writer w = {
+		.p = p, .f = f, .first_event = true, .origin_ns = timeline_origin_ns(p),
+		.slack_ns = m->rate_hz ? 500000000ull / m->rate_hz : 0,
+	};
+	int rc = -1;
+
+	errno = 0;
+	if (frame_names_init(&w.names, p) < 0)
+		goto out;
+	fputs("{\"traceEvents\":[", f);
+	write_metadata(&w);
+	if (write_threads(&w) < 0)
+		goto out;
+	write_process_events(&w);
+	write_trailer(&w);
+	if (fflush(f) == 0 && !ferror(f))
+		rc = 0;
+out:
+	if (rc < 0 && errno == 0)
+		errno = EIO;
+	frame_names_free(&w.names);
+	free(w.open);
+	free(w.frames);
+	return rc;
+}
