@@ -105,6 +105,7 @@ static inline int fixture_build(struct fixture *fx, enum profile_unit unit, size
 	};
 	uint64_t state = 42;
 	int last_stack[FIX_NTHREADS];
+	uint64_t thread_clock[FIX_NTHREADS];
 
 	memset(fx, 0, sizeof(*fx));
 	fx->p = profile_new(&meta);
@@ -122,6 +123,7 @@ static inline int fixture_build(struct fixture *fx, enum profile_unit unit, size
 			profile_set_thread_name(fx->p, FIX_THREADS[t].pid, FIX_THREADS[t].tid,
 						FIX_THREADS[t].name);
 		last_stack[t] = -1;
+		thread_clock[t] = 1000000ull * (t + 1);
 	}
 	for (int i = 0; i < FIX_NSAMPLES; i++) {
 		struct fix_sample *s = &fx->samples[i];
@@ -135,7 +137,14 @@ static inline int fixture_build(struct fixture *fx, enum profile_unit unit, size
 			s->stack = (int)(fix_rand(&state) % FIX_NSTACKS);
 		last_stack[s->thread] = s->stack;
 		s->weight = unit == PROFILE_UNIT_SAMPLES ? 1 : 1000 + fix_rand(&state) % 5000000;
-		s->ts_ns = 1000000ULL * (uint64_t)(i + 1);
+		/*
+		 * Each thread runs on its own clock: a sample follows the
+		 * thread's previous one by that one's duration (a sampling
+		 * period, or its nanosecond weight), as a thread sampled on a
+		 * CPU sees it, so runs merge on the stack alone.
+		 */
+		s->ts_ns = thread_clock[s->thread];
+		thread_clock[s->thread] += unit == PROFILE_UNIT_SAMPLES ? 1000000000ull / FIX_RATE_HZ : s->weight;
 		for (int k = 0; k < FIX_STACKS[s->stack].n; k++)
 			frames[k] = fx->frame_id[FIX_STACKS[s->stack].frames[k]];
 		if (profile_add_sample(fx->p, FIX_THREADS[s->thread].pid, FIX_THREADS[s->thread].tid,

@@ -3,9 +3,10 @@
  * Trace Event Format writer (`-f chrometrace`, py-spy's name): a timeline
  * that Perfetto, chrome://tracing and speedscope open.
  *
- * Each thread is a track, grouped by process. A frame is a complete ("X")
- * slice for as long as consecutive samples of its thread kept it on the
- * stack: the runs of the profile give real start times and durations, and a
+ * Each thread is a track, grouped by process. A call is a complete ("X")
+ * slice for as long as consecutive samples of its thread kept the function
+ * at that depth of the stack (the line it was on may change: a timeline
+ * shows calls; speedscope's other views keep lines): the runs of the profile give real start times and durations, and a
  * run that begins after a gap (the thread was not seen) starts its stack
  * afresh. With --idle the off-CPU intervals are slices of their own, named
  * by their wait reason ([sleep], [I/O], [futex], ...). Process start, exec
@@ -27,7 +28,7 @@
 #include "output/timeline.h"
 
 struct open_frame {
-	uint32_t frame;
+	uint32_t frame; /* its function's frame id (see frame_names) */
 	uint64_t start_ns; /* relative to the origin */
 };
 
@@ -41,6 +42,7 @@ struct chrometrace_writer {
 
 	/* the current thread */
 	uint32_t pid, tid;
+	char slice_prefix[80]; /* {"ph":"X","pid":P,"tid":T,"ts": */
 	struct open_frame *open;
 	size_t nopen, cap_open;
 	uint64_t prev_end_ns;
@@ -74,6 +76,31 @@ static const char *category(const struct frame_desc *d)
 	return "marker";
 }
 
+/*
+ * One slice, formatted in one buffer and written with one call: a big
+ * profile has millions of them.
+ */
+static void write_slice(struct chrometrace_writer *w, const struct open_frame *o, uint64_t end_ns,
+			const char *quoted_name)
+{
+	char head[160], *p = head;
+	size_t prefix = strlen(w->slice_prefix);
+
+	if (!w->first_event)
+		*p++ = ',';
+	*p++ = '\n';
+	w->first_event = false;
+	memcpy(p, w->slice_prefix, prefix);
+	p += prefix;
+	p = timeline_format_decimal(p, o->start_ns, 1000);
+	memcpy(p, ",\"dur\":", 7);
+	p = timeline_format_decimal(p + 7, end_ns - o->start_ns, 1000);
+	p += sprintf(p, ",\"cat\":\"%s\",\"name\":", category(profile_frame(w->p, o->frame)));
+	fwrite(head, 1, (size_t)(p - head), w->f);
+	fputs(quoted_name, w->f);
+	putc('}', w->f);
+}
+
 /* Closes the open frames from depth `from` up, all at end_ns, outermost first. */
 static int close_frames(struct chrometrace_writer *w, size_t from, uint64_t end_ns)
 {
@@ -83,14 +110,8 @@ static int close_frames(struct chrometrace_writer *w, size_t from, uint64_t end_
 
 		if (!name)
 			return -1;
-		if (end_ns <= o->start_ns)
-			continue; /* nothing to draw */
-		begin_event(w);
-		fprintf(w->f, "{\"ph\":\"X\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"ts\":", w->pid, w->tid);
-		timeline_write_us(w->f, o->start_ns);
-		fputs(",\"dur\":", w->f);
-		timeline_write_us(w->f, end_ns - o->start_ns);
-		fprintf(w->f, ",\"cat\":\"%s\",\"name\":%s}", category(profile_frame(w->p, o->frame)), name);
+		if (end_ns > o->start_ns) /* else nothing to draw */
+			write_slice(w, o, end_ns, name);
 	}
 	if (from < w->nopen)
 		w->nopen = from;
@@ -107,24 +128,27 @@ static int on_run(void *arg, const struct profile_run *run)
 	uint64_t start = relative(w, run->start_ns), end = relative(w, run->end_ns);
 	size_t common = 0;
 
+	while (common < w->nopen && common < (size_t)depth &&
+	       w->open[common].frame == frame_names_function(&w->names, w->frames[common]))
+		common++;
 	if (w->nopen && start > w->prev_end_ns + w->slack_ns) {
-		/* a gap: the thread was not seen, so nothing stayed on its stack */
-		if (close_frames(w, 0, w->prev_end_ns) < 0)
+		/*
+		 * A gap: the thread was off the CPU (or its samples were
+		 * lost). The calls it is still in afterwards lasted through
+		 * the gap; the others ended after they were last seen.
+		 */
+		if (close_frames(w, common, w->prev_end_ns) < 0)
 			return -1;
-	} else {
-		while (common < w->nopen && common < (size_t)depth && w->open[common].frame == w->frames[common])
-			common++;
-		if (common < w->nopen) {
-			if (close_frames(w, common, start) < 0)
-				return -1;
-			/*
-			 * What opens here starts a nanosecond after what closed:
-			 * speedscope, given a begin and an end with equal names at
-			 * one instant, takes the begin first and nests the new
-			 * frame inside the old.
-			 */
-			start++;
-		}
+	} else if (common < w->nopen) {
+		if (close_frames(w, common, start) < 0)
+			return -1;
+		/*
+		 * What opens here starts a nanosecond after what closed:
+		 * speedscope, given a begin and an end with equal names at one
+		 * instant, takes the begin first and nests the new frame
+		 * inside the old.
+		 */
+		start++;
 	}
 	if ((size_t)depth > w->cap_open) {
 		struct open_frame *grown = reallocarray(w->open, (size_t)depth, sizeof(*grown));
@@ -135,7 +159,9 @@ static int on_run(void *arg, const struct profile_run *run)
 		w->cap_open = (size_t)depth;
 	}
 	for (size_t i = w->nopen; i < (size_t)depth; i++)
-		w->open[i] = (struct open_frame){ .frame = w->frames[i], .start_ns = start };
+		w->open[i] = (struct open_frame){
+			.frame = frame_names_function(&w->names, w->frames[i]), .start_ns = start,
+		};
 	w->nopen = (size_t)depth;
 	w->prev_end_ns = end > start ? end : start;
 	return 0;
@@ -190,6 +216,8 @@ static int write_threads(struct chrometrace_writer *w)
 			continue;
 		w->pid = t.pid;
 		w->tid = t.tid;
+		snprintf(w->slice_prefix, sizeof(w->slice_prefix),
+			 "{\"ph\":\"X\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"ts\":", t.pid, t.tid);
 		w->nopen = 0;
 		w->prev_end_ns = 0;
 		if (profile_thread_runs(w->p, i, on_run, w) != 0 || close_frames(w, 0, w->prev_end_ns) < 0)

@@ -17,6 +17,7 @@
 #include "profile.h"
 #include "profile_id_table.h"
 #include "output/json_string.h"
+#include "output/timeline.h"
 
 #define SPEEDSCOPE_SCHEMA "https://www.speedscope.app/file-format-schema.json"
 
@@ -57,6 +58,7 @@ struct speedscope_writer {
 	char small_weight[SMALL_WEIGHTS + 1][32];
 
 	bool first_entry;
+	uint64_t timing_end_ns; /* the "runs" string: where the previous run ended */
 };
 
 /* ---- frames ---- */
@@ -432,11 +434,55 @@ static void write_header(struct speedscope_writer *w)
 	fputs(",\"activeProfileIndex\":0,\n", w->f);
 }
 
+/* One run's place in time, for the "runs" string below. */
+static int write_run_timing(void *arg, const struct profile_run *run)
+{
+	struct speedscope_writer *w = arg;
+	const struct profile_meta *m = profile_meta_const(w->p);
+	uint64_t start = run->start_ns > m->start_ns ? run->start_ns - m->start_ns : 0;
+	uint64_t end = run->end_ns > m->start_ns ? run->end_ns - m->start_ns : 0;
+
+	fprintf(w->f, "%s%" PRIu64 " %" PRIu64, w->first_entry ? "" : " ",
+		start > w->timing_end_ns ? start - w->timing_end_ns : 0,
+		split_run(w, run->weight, run->nsamples).count);
+	w->first_entry = false;
+	if (end > w->timing_end_ns)
+		w->timing_end_ns = end;
+	return 0;
+}
+
+static void write_process_events(struct speedscope_writer *w)
+{
+	const struct profile_meta *m = profile_meta_const(w->p);
+	size_t n = profile_process_event_count(w->p);
+	bool first = true;
+
+	fputs(",\"process_events\":[", w->f);
+	for (size_t i = 0; i < n; i++) {
+		const struct profile_process_event *e = profile_process_event_at(w->p, i);
+
+		if (!timeline_pid_sampled(w->p, e->pid))
+			continue;
+		fprintf(w->f, "%s[%" PRIu32 ",\"%s\",%" PRIu64 ",", first ? "" : ",", e->pid,
+			timeline_event_name(e->kind), e->ts_ns > m->start_ns ? e->ts_ns - m->start_ns : 0);
+		json_write_string(w->f, e->comm);
+		putc(']', w->f);
+		first = false;
+	}
+	putc(']', w->f);
+}
+
 /*
  * What speedscope's format cannot hold but `bpfspy convert` needs to rebuild
  * the profile: the sample rate (to turn seconds back into sample counts),
  * frame kinds (P/N/K/M per shared frame), each profile's pid and tid, and
  * the recording's times. speedscope ignores unknown top-level keys.
+ *
+ * Times, for timelines: each thread's "runs" string holds, per run of
+ * samples on one stack, the nanoseconds since the previous run ended (the
+ * first: since the recording started) and how many entries of the profile
+ * the run wrote; "process_events" lists [pid, "start"|"exec"|"exit", ns
+ * since the start, comm].
  */
 static void write_bpfspy_block(struct speedscope_writer *w)
 {
@@ -458,10 +504,16 @@ static void write_bpfspy_block(struct speedscope_writer *w)
 			fputs(",\"thread\":", w->f);
 			json_write_string(w->f, t.thread_name);
 		}
-		putc('}', w->f);
+		fputs(",\"runs\":\"", w->f);
+		w->first_entry = true;
+		w->timing_end_ns = 0;
+		profile_thread_runs(w->p, i, write_run_timing, w);
+		fputs("\"}", w->f);
 		first = false;
 	}
-	fputs("]}", w->f);
+	putc(']', w->f);
+	write_process_events(w);
+	putc('}', w->f);
 }
 
 static void writer_free(struct speedscope_writer *w)

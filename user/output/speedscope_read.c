@@ -299,24 +299,94 @@ static int stack_frames(struct reader *r, struct json_cursor *c, size_t *depth)
 	return 0;
 }
 
+/*
+ * Where a thread's entries lie in time: bpfspy's "runs" string (see
+ * speedscope.c) gives each run's start; within a run, and in files without
+ * it, an entry follows the previous one by its duration.
+ */
+struct run_timing {
+	const char *cursor; /* the rest of the "runs" string, NULL when absent or spent */
+	uint64_t left;      /* entries left in the current run */
+	uint64_t ts;        /* ns since the recording's start */
+};
+
+static uint64_t entry_start(struct run_timing *rt)
+{
+	if (rt->cursor && !rt->left) {
+		char *after_gap, *after_count;
+		unsigned long long gap = strtoull(rt->cursor, &after_gap, 10);
+		unsigned long long count = after_gap == rt->cursor ? 0 : strtoull(after_gap, &after_count, 10);
+
+		if (!count || after_count == after_gap) {
+			rt->cursor = NULL;
+		} else {
+			rt->ts += gap;
+			rt->left = count;
+			rt->cursor = after_count;
+		}
+	}
+	if (rt->left)
+		rt->left--;
+	return rt->ts;
+}
+
 /* Sample counts are expanded back into single samples so runs and counts match the recording. */
-static int add_weighted(struct reader *r, struct thread_id id, size_t depth, double weight, uint64_t *ts)
+static int add_weighted(struct reader *r, struct thread_id id, size_t depth, double weight, struct run_timing *rt)
 {
 	const struct profile_meta *m = profile_meta_const(r->p);
 	uint64_t w = (uint64_t)llround(weight);
 
 	if (m->unit == PROFILE_UNIT_NANOSECONDS) {
-		*ts += w;
-		return profile_add_sample(r->p, id.pid, id.tid, r->scratch, depth, w, *ts) ? fail(r, "out of memory")
+		uint64_t ts = entry_start(rt);
+
+		rt->ts = ts + w;
+		return profile_add_sample(r->p, id.pid, id.tid, r->scratch, depth, w, ts) ? fail(r, "out of memory")
 											    : 0;
 	}
 	if (r->samples_added + w > SPEEDSCOPE_READ_MAX_SAMPLES)
 		return fail(r, "more than %llu samples", (unsigned long long)SPEEDSCOPE_READ_MAX_SAMPLES);
 	r->samples_added += w;
-	for (uint64_t i = 0; i < w; i++)
-		if (profile_add_sample(r->p, id.pid, id.tid, r->scratch, depth, 1, ++*ts))
+	uint64_t period = m->rate_hz ? 1000000000ull / m->rate_hz : 1;
+
+	for (uint64_t i = 0; i < w; i++) {
+		uint64_t ts = i ? rt->ts : entry_start(rt);
+
+		rt->ts = ts + period;
+		if (profile_add_sample(r->p, id.pid, id.tid, r->scratch, depth, 1, ts))
 			return fail(r, "out of memory");
+	}
 	return 0;
+}
+
+/* The bpfspy block's "runs" string of profile idx, or NULL. */
+static const char *thread_runs(const struct reader *r, size_t idx)
+{
+	const cJSON *threads = r->extra ? cJSON_GetObjectItemCaseSensitive(r->extra, "threads") : NULL;
+
+	return string_at(cJSON_GetArrayItem(threads, (int)idx), "runs");
+}
+
+/* The bpfspy block's process start/exec/exit events, for timelines. */
+static void read_process_events(struct reader *r)
+{
+	static const char *const kinds[] = { [PROCESS_EVENT_START] = "start", [PROCESS_EVENT_EXEC] = "exec",
+					     [PROCESS_EVENT_EXIT] = "exit" };
+	const cJSON *events = r->extra ? cJSON_GetObjectItemCaseSensitive(r->extra, "process_events") : NULL;
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, events) {
+		const cJSON *pid = cJSON_GetArrayItem(e, 0), *kind = cJSON_GetArrayItem(e, 1);
+		const cJSON *ts = cJSON_GetArrayItem(e, 2), *comm = cJSON_GetArrayItem(e, 3);
+
+		if (!cJSON_IsNumber(pid) || !cJSON_IsString(kind) || !cJSON_IsNumber(ts) || pid->valuedouble < 1 ||
+		    pid->valuedouble > UINT32_MAX || !(ts->valuedouble >= 0 && ts->valuedouble < 1.8e19))
+			continue;
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+			if (!strcmp(kind->valuestring, kinds[k]))
+				profile_add_process_event(r->p, (uint32_t)pid->valuedouble, (enum process_event_kind)k,
+							  (uint64_t)ts->valuedouble,
+							  cJSON_IsString(comm) ? comm->valuestring : NULL);
+	}
 }
 
 static int read_profile(struct reader *r, size_t idx, struct json_cursor *pc)
@@ -341,7 +411,7 @@ static int read_profile(struct reader *r, size_t idx, struct json_cursor *pc)
 	const struct profile_meta *m = profile_meta_const(r->p);
 	const char *unit = f.have_unit ? f.unit : NULL;
 	bool first_s = true, first_w = true;
-	uint64_t ts = 0;
+	struct run_timing timing = { .cursor = thread_runs(r, idx) };
 
 	for (;;) {
 		bool more_s = json_array_next(&s, &first_s), more_w = json_array_next(&w, &first_w);
@@ -360,7 +430,7 @@ static int read_profile(struct reader *r, size_t idx, struct json_cursor *pc)
 
 		if (weight < 0)
 			return fail(r, "profile %zu has a weight that is not a number >= 0", idx);
-		if (stack_frames(r, &s, &depth) < 0 || add_weighted(r, id, depth, weight, &ts) < 0)
+		if (stack_frames(r, &s, &depth) < 0 || add_weighted(r, id, depth, weight, &timing) < 0)
 			return -1;
 	}
 	double span = f.end_value - f.start_value;
@@ -437,8 +507,10 @@ struct profile *profile_read_speedscope(const char *json, size_t len, char *err,
 		if (!r.p || read_frames(&r) < 0 || read_profiles(&r) < 0) {
 			profile_free(r.p);
 			r.p = NULL;
-		} else if (!profile_meta(r.p)->end_ns) {
-			profile_meta(r.p)->end_ns = (uint64_t)r.max_end_ns;
+		} else {
+			read_process_events(&r);
+			if (!profile_meta(r.p)->end_ns)
+				profile_meta(r.p)->end_ns = (uint64_t)r.max_end_ns;
 		}
 	}
 	free(r.frame_ids);

@@ -3,6 +3,7 @@
 #include "output/timeline.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,7 @@ uint64_t timeline_origin_ns(const struct profile *p)
 	struct profile_thread_info t;
 
 	for (size_t i = 0; profile_thread_at(p, i, &t); i++)
-		if (t.samples && (!origin || t.first_ts_ns < origin))
+		if (t.samples && t.first_ts_ns < origin)
 			origin = t.first_ts_ns;
 	return origin;
 }
@@ -43,21 +44,115 @@ const char *timeline_event_name(enum process_event_kind kind)
 	return "event";
 }
 
+static char *put_u64(char *p, uint64_t v)
+{
+	char digits[20];
+	size_t n = 0;
+
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n)
+		*p++ = digits[--n];
+	return p;
+}
+
+char *timeline_format_decimal(char *buf, uint64_t ns, uint64_t div)
+{
+	char *p = put_u64(buf, ns / div);
+	uint64_t frac = ns % div;
+
+	if (frac) {
+		*p++ = '.';
+		for (uint64_t unit = div / 10; unit && frac; unit /= 10) {
+			*p++ = (char)('0' + frac / unit);
+			frac %= unit;
+		}
+	}
+	return p;
+}
+
+static void write_decimal(FILE *f, uint64_t ns, uint64_t div)
+{
+	char buf[TIMELINE_NUMBER_MAX];
+
+	fwrite(buf, 1, (size_t)(timeline_format_decimal(buf, ns, div) - buf), f);
+}
+
 void timeline_write_us(FILE *f, uint64_t ns)
 {
-	fprintf(f, "%" PRIu64 ".%03u", ns / 1000, (unsigned)(ns % 1000));
+	write_decimal(f, ns, 1000);
 }
 
 void timeline_write_ms(FILE *f, uint64_t ns)
 {
-	fprintf(f, "%" PRIu64 ".%06u", ns / 1000000, (unsigned)(ns % 1000000));
+	write_decimal(f, ns, 1000000);
+}
+
+static uint64_t hash_string(uint64_t h, const char *s)
+{
+	for (; s && *s; s++)
+		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
+	return (h ^ 0xff) * 0x100000001b3ull;
+}
+
+static bool same_function(const struct frame_desc *a, const struct frame_desc *b)
+{
+	return a->kind == b->kind && !strcmp(a->name, b->name) &&
+	       (a->file == b->file || (a->file && b->file && !strcmp(a->file, b->file)));
+}
+
+/* Maps every frame to the first frame of its function (open addressing over frame ids). */
+static int map_functions(struct frame_names *n, const struct profile *p)
+{
+	size_t cap = 16;
+
+	while (cap < 2 * n->count)
+		cap *= 2;
+	uint32_t *slots = malloc(cap * sizeof(*slots));
+
+	if (!slots)
+		return -1;
+	memset(slots, 0xff, cap * sizeof(*slots));
+	for (uint32_t id = 0; id < n->count; id++) {
+		const struct frame_desc *d = profile_frame(p, id);
+		size_t i = hash_string(hash_string(0xcbf29ce484222325ull ^ d->kind, d->name), d->file) & (cap - 1);
+
+		while (slots[i] != UINT32_MAX && !same_function(profile_frame(p, slots[i]), d))
+			i = (i + 1) & (cap - 1);
+		if (slots[i] == UINT32_MAX)
+			slots[i] = id;
+		n->function[id] = slots[i];
+	}
+	free(slots);
+	return 0;
 }
 
 int frame_names_init(struct frame_names *n, const struct profile *p)
 {
 	n->count = profile_frame_count(p);
 	n->text = calloc(n->count ? n->count : 1, sizeof(*n->text));
-	return n->text ? 0 : -1;
+	n->function = malloc((n->count ? n->count : 1) * sizeof(*n->function));
+	if (!n->text || !n->function || map_functions(n, p) < 0) {
+		frame_names_free(n);
+		return -1;
+	}
+	return 0;
+}
+
+static char *format_function(const struct frame_desc *d)
+{
+	char *text = NULL;
+	int rc;
+
+	if (d->kind == FRAME_PYTHON && d->file)
+		rc = asprintf(&text, "%s (%s)", d->name, d->file);
+	else if (d->kind == FRAME_KERNEL)
+		rc = asprintf(&text, "%s_[k]", d->name);
+	else
+		rc = asprintf(&text, "%s", d->name);
+	return rc < 0 ? NULL : text;
 }
 
 const char *frame_names_get(struct frame_names *n, const struct profile *p, uint32_t frame_id)
@@ -66,24 +161,14 @@ const char *frame_names_get(struct frame_names *n, const struct profile *p, uint
 		errno = EINVAL;
 		return NULL;
 	}
-	if (n->text[frame_id])
-		return n->text[frame_id];
+	uint32_t function = n->function[frame_id];
 
-	char small[512];
-	int len = profile_format_frame(p, frame_id, small, sizeof(small));
-	char *name = small;
+	if (n->text[function])
+		return n->text[function];
 
-	if (len < 0)
-		return NULL;
-	if ((size_t)len >= sizeof(small)) {
-		name = malloc((size_t)len + 1);
-		if (!name)
-			return NULL;
-		profile_format_frame(p, frame_id, name, (size_t)len + 1);
-	}
-	char *quoted = NULL;
+	char *name = format_function(profile_frame(p, function)), *quoted = NULL;
 	size_t size = 0;
-	FILE *mem = open_memstream(&quoted, &size);
+	FILE *mem = name ? open_memstream(&quoted, &size) : NULL;
 
 	if (mem) {
 		json_write_string(mem, name);
@@ -92,17 +177,18 @@ const char *frame_names_get(struct frame_names *n, const struct profile *p, uint
 			quoted = NULL;
 		}
 	}
-	if (name != small)
-		free(name);
-	n->text[frame_id] = quoted;
+	free(name);
+	n->text[function] = quoted;
 	return quoted;
 }
 
 void frame_names_free(struct frame_names *n)
 {
-	for (size_t i = 0; i < n->count; i++)
+	for (size_t i = 0; n->text && i < n->count; i++)
 		free(n->text[i]);
 	free(n->text);
+	free(n->function);
 	n->text = NULL;
+	n->function = NULL;
 	n->count = 0;
 }
