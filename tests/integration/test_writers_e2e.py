@@ -52,8 +52,13 @@ def demo_dir(tmp_path_factory):
                        check=True, stdout=subprocess.DEVNULL)
     out = tmp_path_factory.mktemp("writers")
     env = dict(os.environ, BPFSPY_WRITE_DEMO_DIR=str(out))
-    subprocess.run([str(binary)], cwd=REPO / "tests" / "unit", env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    for name in ("test_write_speedscope", "test_write_chrometrace", "test_write_gecko"):
+        binary = build / "tests" / name
+        if not binary.exists():
+            subprocess.run(["make", "-C", str(REPO), f"BUILD={build}", str(binary)], check=True,
+                           stdout=subprocess.DEVNULL)
+        subprocess.run([str(binary)], cwd=REPO / "tests" / "unit", env=env, check=True,
+                       stdout=subprocess.DEVNULL)
     return out
 
 
@@ -96,3 +101,27 @@ def test_collapsed_file_loads_as_collapsed_stacks(demo_dir):
     # integer sample counts: the whole profile, nothing lost to parsing
     assert report["profiles"][0]["totalWeight"] == SAMPLES
     assert report["fileStats"]["skippedLines"] == 0
+
+
+# speedscope's Trace Event importer names a profile "comm (pid N), thread (tid T)" and sorts by pid, tid
+TRACE_PROFILE_NAMES = sorted(
+    [(100, 100, "python3 (pid 100), MainThread (tid 100)"), (100, 101, "python3 (pid 100, tid 101)"),
+     (100, 103, "python3 (pid 100), worker (tid 103)"), (200, 200, "gcc (pid 200, tid 200)"),
+     (300, 301, 'odd;name (pid 300), t"1 (tid 301)')])
+
+
+@pytest.mark.e2e
+def test_chrometrace_file_loads_with_one_profile_per_thread(demo_dir):
+    report = run_check(demo_dir / "demo.trace.json", "--expect-format", "trace event", "--strict")
+    assert [p["name"] for p in report["profiles"]] == [n for _, _, n in TRACE_PROFILE_NAMES]
+    # every thread's samples, one period each, on the microsecond clock
+    total_us = sum(p["totalWeight"] for p in report["profiles"])
+    assert total_us == pytest.approx(SAMPLES * 1e6 / RATE_HZ, rel=1e-4)
+
+
+@pytest.mark.e2e
+def test_gecko_file_loads_in_the_firefox_importer(demo_dir):
+    report = run_check(demo_dir / "demo.gecko.json", "--expect-format", "firefox")
+    # speedscope's Firefox importer shows one thread: the first GeckoMain (python3's main thread)
+    assert report["profileCount"] == 1
+    assert report["profiles"][0]["frames"] > 0
