@@ -130,6 +130,7 @@ static struct recorded_thread *read_speedscope(struct profile *p, const char *pa
 /*
  * Replays the recorded threads, in their time order, over and over until the
  * profile holds `samples` samples: as much run merging as the real recording had.
+ * Samples are 1 ms apart (the 1 kHz of the meta), so timelines see real spans.
  */
 static int fill_profile(struct profile *p, const struct recorded_thread *threads, size_t nthreads,
 			uint64_t samples)
@@ -142,7 +143,7 @@ static int fill_profile(struct profile *p, const struct recorded_thread *threads
 			for (size_t i = 0; i < rt->n && added < samples; i++) {
 				for (uint64_t c = 0; c < rt->entries[i].count && added < samples; c++, added++) {
 					if (profile_add_sample(p, 1000, 1000 + (uint32_t)t, rt->entries[i].frames,
-							       rt->entries[i].depth, 1, ts += 1000) < 0)
+							       rt->entries[i].depth, 1, ts += 1000000) < 0)
 						return -1;
 				}
 			}
@@ -206,12 +207,12 @@ int main(int argc, char **argv)
 		fprintf(stderr, "write_bench: out of memory\n");
 		return 1;
 	}
-	profile_meta(p)->end_ns = samples * 1000;
+	profile_meta(p)->end_ns = samples * 1000000;
 	printf("{\"samples\": %llu, \"stacks\": %zu, \"frames\": %zu, \"fill_seconds\": %.6f, \"formats\": {",
 	       (unsigned long long)samples, profile_stack_count(p), profile_frame_count(p), now_seconds() - start);
 
 	/* every format this build knows, by the names -f accepts */
-	static const char *const names[] = { "speedscope", "collapsed", "flamegraph", "pprof" };
+	static const char *const names[] = { "speedscope", "collapsed", "flamegraph", "pprof", "chrometrace", "gecko" };
 	int comma = 0, failed = 0;
 	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
 		enum output_format format;
