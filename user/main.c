@@ -7,8 +7,8 @@
 #include "dump.h"
 #include "record.h"
 #include "top.h"
+#include "version.h"
 
-#define BPFSPY_VERSION "0.1.0"
 
 static void usage(FILE *f)
 {

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <cjson/cJSON.h>
+
 #include "profile.h"
 
 struct fix_frame {
@@ -185,6 +187,55 @@ static inline void fix_stack_text(int s, char *buf, size_t len)
 		fix_frame_text(FIX_STACKS[s].frames[k], frame, sizeof(frame));
 		used += (size_t)snprintf(buf + used, len - used, "%s%s", k ? ";" : "", frame);
 	}
+}
+
+typedef int (*fix_writer)(const struct profile *, FILE *, const struct write_options *);
+
+/* Writes p with write into memory and parses it; NULL if either fails (the JSON error is printed). */
+static inline cJSON *fix_write_json(const struct profile *p, fix_writer write, size_t *len_out)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+	cJSON *doc = NULL;
+
+	if (!f)
+		return NULL;
+	int rc = write(p, f, NULL);
+
+	if (fclose(f) == 0 && rc == 0) {
+		doc = cJSON_ParseWithLength(buf, len);
+		if (!doc)
+			fprintf(stderr, "unparsable JSON near: %.80s\n", cJSON_GetErrorPtr());
+	}
+	free(buf);
+	if (len_out)
+		*len_out = len;
+	return doc;
+}
+
+/* With BPFSPY_WRITE_DEMO_DIR set, writes the whole fixture as DIR/name for the browser checks; 1 if not set. */
+static inline int fix_write_demo(const char *name, fix_writer write)
+{
+	const char *dir = getenv("BPFSPY_WRITE_DEMO_DIR");
+	static struct fixture fx;
+	char path[4096];
+	int rc = -1;
+
+	if (!dir)
+		return 1;
+	if (fixture_build(&fx, PROFILE_UNIT_SAMPLES, FIX_NTHREADS) != 0)
+		return -1;
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	FILE *f = fopen(path, "w");
+
+	if (f) {
+		rc = write(fx.p, f, NULL);
+		if (fclose(f) != 0)
+			rc = -1;
+	}
+	profile_free(fx.p);
+	return rc;
 }
 
 /* Reads a whole file into a NUL-terminated heap buffer. */

@@ -21,19 +21,9 @@
 
 static cJSON *write_and_parse(const struct profile *p)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = open_memstream(&buf, &len);
+	cJSON *doc = fix_write_json(p, write_gecko, NULL);
 
-	assert_non_null(f);
-	assert_int_equal(write_gecko(p, f, NULL), 0);
-	fclose(f);
-	cJSON *doc = cJSON_ParseWithLength(buf, len);
-
-	if (!doc)
-		fprintf(stderr, "unparsable JSON near: %.80s\n", cJSON_GetErrorPtr());
 	assert_non_null(doc);
-	free(buf);
 	return doc;
 }
 
@@ -280,23 +270,14 @@ static void test_empty_profile_is_valid_json(void **state)
 	profile_free(p);
 }
 
-/* With BPFSPY_WRITE_DEMO_DIR set, the fixture as a Gecko file for the browser check. */
+/* With BPFSPY_WRITE_DEMO_DIR set: the file the browser check loads. */
 static void test_write_demo_file(void **state)
 {
-	const char *dir = getenv("BPFSPY_WRITE_DEMO_DIR");
-	static struct fixture fx;
-	char path[4096];
+	int rc = fix_write_demo("demo.gecko.json", write_gecko);
 
-	if (!dir)
+	if (rc > 0)
 		skip();
-	assert_int_equal(fixture_build(&fx, PROFILE_UNIT_SAMPLES, FIX_NTHREADS), 0);
-	snprintf(path, sizeof(path), "%s/demo.gecko.json", dir);
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	assert_int_equal(write_gecko(fx.p, f, NULL), 0);
-	fclose(f);
-	profile_free(fx.p);
+	assert_int_equal(rc, 0);
 }
 
 int main(void)

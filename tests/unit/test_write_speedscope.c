@@ -22,6 +22,7 @@
 
 #include "output/output_file.h"
 #include "profile.h"
+#include "version.h"
 #include "test_write_fixture.h"
 
 static char *write_to_memory(const struct profile *p, size_t *len)
@@ -177,7 +178,7 @@ static void round_trip(enum profile_unit unit, const char *expected_unit)
 
 	assert_string_equal(member(doc, "$schema")->valuestring,
 			    "https://www.speedscope.app/file-format-schema.json");
-	assert_string_equal(member(doc, "exporter")->valuestring, "bpfspy");
+	assert_string_equal(member(doc, "exporter")->valuestring, "bpfspy@" BPFSPY_VERSION);
 	assert_string_equal(member(doc, "name")->valuestring, "python3 -m pytest --collect-only");
 	assert_int_equal(member(doc, "activeProfileIndex")->valueint, 0);
 

@@ -26,6 +26,7 @@
 #include "profile.h"
 #include "output/json_string.h"
 #include "output/timeline.h"
+#include "version.h"
 
 struct open_frame {
 	uint32_t frame; /* its function's frame id (see frame_names) */
@@ -251,11 +252,7 @@ static void write_trailer(struct chrometrace_writer *w)
 
 	fputs("\n],\n\"displayTimeUnit\":\"ms\",\"otherData\":{\"command\":", w->f);
 	json_write_string(w->f, m->command && *m->command ? m->command : "bpfspy profile");
-#ifdef BPFSPY_VERSION
-	fputs(",\"exporter\":\"bpfspy@" BPFSPY_VERSION "\"", w->f);
-#else
-	fputs(",\"exporter\":\"bpfspy\"", w->f);
-#endif
+	fputs(",\"exporter\":\"" BPFSPY_EXPORTER "\"", w->f);
 	fprintf(w->f,
 		",\"rate_hz\":%u,\"unit\":\"%s\",\"start_realtime_ns\":%" PRIu64 ",\"duration_ns\":%" PRIu64
 		",\"origin_monotonic_ns\":%" PRIu64 "}}\n",

@@ -28,6 +28,7 @@
 #include "profile.h"
 #include "output/json_string.h"
 #include "output/timeline.h"
+#include "version.h"
 
 #define GECKO_FORMAT_VERSION 36
 #define NONE UINT32_MAX
@@ -449,7 +450,7 @@ int write_gecko(const struct profile *p, FILE *f, const struct write_options *o)
 	}
 	uint64_t duration_ns = last_end_ns(&w);
 
-	fputs("{\"systemHost\":{\"name\":\"Firefox\",\"product\":\"bpfspy\"},\"fileType\":\"profile\",\"version\":1,"
+	fputs("{\"systemHost\":{\"name\":\"Firefox\",\"product\":\"" BPFSPY_EXPORTER "\"},\"fileType\":\"profile\",\"version\":1,"
 	      "\"duration\":",
 	      f);
 	timeline_write_ms(f, duration_ns);

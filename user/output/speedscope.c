@@ -17,6 +17,7 @@
 #include "profile.h"
 #include "profile_id_table.h"
 #include "output/json_string.h"
+#include "version.h"
 #include "output/timeline.h"
 
 #define SPEEDSCOPE_SCHEMA "https://www.speedscope.app/file-format-schema.json"
@@ -426,11 +427,7 @@ static void write_header(struct speedscope_writer *w)
 
 	fputs("{\"$schema\":\"" SPEEDSCOPE_SCHEMA "\",\n\"name\":", w->f);
 	json_write_string(w->f, m->command && *m->command ? m->command : "bpfspy profile");
-#ifdef BPFSPY_VERSION
-	fputs(",\"exporter\":\"bpfspy@" BPFSPY_VERSION "\"", w->f);
-#else
-	fputs(",\"exporter\":\"bpfspy\"", w->f);
-#endif
+	fputs(",\"exporter\":\"" BPFSPY_EXPORTER "\"", w->f);
 	fputs(",\"activeProfileIndex\":0,\n", w->f);
 }
 
