@@ -16,9 +16,9 @@ from the recording's start. Tolerances allow for a loaded or ASan-slow host:
 the workloads are ~1 s of CPU each and the asserts compare with ranges.
 """
 import json
+import os
 import re
 import subprocess
-import textwrap
 from collections import defaultdict
 from types import SimpleNamespace
 
@@ -55,7 +55,10 @@ def work_b():
 
 if __name__ == "__main__":
     import sys
-    {"A": work_a, "B": work_b}[sys.argv[1]]()
+    func = {"A": work_a, "B": work_b}[sys.argv[1]]
+    wall, cpu = time.monotonic(), time.process_time()
+    func()
+    print(f"{func.__name__} wall={time.monotonic() - wall:.4f} cpu={time.process_time() - cpu:.4f}", flush=True)
 '''
 
 XDIST_TESTS = SPIN + ''.join(f'''
@@ -206,8 +209,8 @@ def speedscope_weight_with(doc, pid, func):
 
 # ---------------------------------------------------------------- recordings
 
-def record(args, cwd):
-    p = run_bpfspy(["record", *args], timeout=300, cwd=cwd)
+def record(args, cwd, env=None):
+    p = run_bpfspy(["record", *args], timeout=300, cwd=cwd, env=env)
     assert p.returncode == 0, f"bpfspy record exited {p.returncode}\nstdout:\n{p.stdout[-3000:]}\nstderr:\n{p.stderr}"
     m = re.search(r"from (\d+) process(?:es)? \((\d+) threads?\)", p.stderr)
     assert m, p.stderr
@@ -228,7 +231,10 @@ def sequential(tmp_path_factory):
                        "speedscope": str(out)}, p.stderr
     with open(out) as f:
         speedscope = json.load(f)
-    rec = SimpleNamespace(name="sequential", stderr=p.stderr, processes=nproc, threads=nthreads,
+    measured = {func: (float(wall), float(cpu))
+                for func, wall, cpu in re.findall(r"^(work_\w) wall=(\S+) cpu=(\S+)$", p.stdout, re.M)}
+    assert sorted(measured) == ["work_a", "work_b"], p.stdout[-3000:]
+    rec = SimpleNamespace(name="sequential", stderr=p.stderr, processes=nproc, threads=nthreads, measured=measured,
                           trace_path=d / "out.trace.json", gecko_path=d / "out.gecko.json",
                           trace=Trace(d / "out.trace.json"), gecko=Gecko(d / "out.gecko.json"),
                           speedscope=speedscope)
@@ -246,7 +252,9 @@ def xdist(tmp_path_factory):
     out = d / "out.json"
     p, nproc, nthreads, written = record(
         ["-f", "chrometrace", "-f", "gecko", "-o", out, "--",
-         PY3, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "-q", tests], cwd=d)
+         PY3, "-m", "pytest", "-p", "no:cacheprovider", "-n", "2", "-q", tests], cwd=d,
+        # this run's own pytest(-xdist) variables are not the inner pytest's business
+        env={k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")})
     assert written == {"chrometrace": str(out), "gecko": str(d / "out.gecko.json")}, p.stderr
     assert "4 passed" in p.stdout, p.stdout[-3000:]
     return SimpleNamespace(name="xdist", stderr=p.stderr, processes=nproc, threads=nthreads,
@@ -287,7 +295,7 @@ def test_chrometrace_one_track_per_sampled_thread(any_recording):
     tr = rec.trace
     other = tr.doc["otherData"]
     assert tr.doc["displayTimeUnit"] == "ms"
-    assert other["exporter"] == "bpfspy" and other["rate_hz"] == 100
+    assert other["exporter"].startswith("bpfspy") and other["rate_hz"] == 100
     for key in ("command", "unit", "start_realtime_ns", "duration_ns", "origin_monotonic_ns"):
         assert key in other, other
     assert tr.tracks, "no X slices"
@@ -359,7 +367,7 @@ def test_chrometrace_processes_run_in_order(sequential):
     # B is the shell, which execs into python3 for the last command: its bash slices precede A
     assert tr.lifecycle(b)[0][1:] == ("exec", "bash"), tr.lifecycle(b)
     assert [n for _, n, _ in tr.lifecycle(a)] == ["start", "exec", "exit"], tr.lifecycle(a)
-    assert all(e["cat"] == "native" for e in tr.by_pid[b] if e["ts"] < b_exec)
+    assert all(e["cat"] != "python" for e in tr.by_pid[b] if e["ts"] < b_exec)
 
 
 def test_chrometrace_slices_begin_after_process_start(any_recording):
@@ -405,14 +413,26 @@ def test_chrometrace_slices_end_by_process_exit(any_recording):
 
 
 def test_chrometrace_work_slice_matches_speedscope_cpu(sequential):
-    """The work_a (work_b) slices last as long as speedscope's CPU time in work_a (work_b)."""
+    """The work_a (work_b) slice lasts as long as speedscope's CPU time in work_a (work_b), within 30 %.
+
+    A call's slice goes on through the moments its thread was preempted, so on a
+    busy host (an ASan bpfspy and the spinner sharing two CPUs) it lasts the
+    call's wall time, which the program measures and prints: then the slice
+    is held to that, and to at least the CPU time.
+    """
     tr, doc = sequential.trace, sequential.speedscope
     for pid, func in ((sequential.pid_a, "work_a"), (sequential.pid_b, "work_b")):
+        wall, cpu = sequential.measured[func]
         slices = [e for e in tr.by_pid[pid] if e["name"].startswith(func + " (")]
         seconds = sum(e["dur"] for e in slices) / 1e6
-        cpu = speedscope_weight_with(doc, pid, func)
-        assert 0.5 <= cpu <= 2.0, (func, cpu)  # ~1 s of CPU, sampled
-        assert seconds == pytest.approx(cpu, rel=0.30), (func, seconds, cpu, len(slices))
+        sampled_cpu = speedscope_weight_with(doc, pid, func)
+        why = dict(func=func, slices=len(slices), slice_s=seconds, speedscope_cpu_s=sampled_cpu, wall_s=wall,
+                   cpu_s=cpu)
+        assert sampled_cpu == pytest.approx(cpu, rel=0.30), why
+        assert seconds >= 0.7 * sampled_cpu, why
+        assert seconds == pytest.approx(wall, rel=0.30), why
+        if wall <= 1.15 * cpu:  # the process had a CPU to itself
+            assert seconds == pytest.approx(sampled_cpu, rel=0.30), why
 
 
 # ---------------------------------------------------------------- gecko
@@ -425,7 +445,8 @@ def test_gecko_threads_match_chrometrace(any_recording):
     assert g.meta["version"] == 36
     assert g.meta["interval"] == pytest.approx(1000.0 / tr.doc["otherData"]["rate_hz"])
     assert g.meta["startTime"] == pytest.approx(tr.doc["otherData"]["start_realtime_ns"] / 1e6, abs=1.0)
-    assert doc["duration"] == pytest.approx(tr.doc["otherData"]["duration_ns"] / 1e6, abs=g.meta["interval"] + 1.0)
+    last_sample = max(s[1] for t in g.threads for s in t["samples"]["data"] if s[0] is not None)
+    assert last_sample <= doc["duration"] <= tr.doc["otherData"]["duration_ns"] / 1e6 + g.meta["interval"] + 1.0
     for key in ("libs", "threads", "processes", "pausedRanges", "sources"):
         assert key in doc["profile"], key
     assert sorted((t["pid"], t["tid"]) for t in g.threads) == sorted(tr.tracks)
@@ -469,7 +490,9 @@ def test_gecko_tables_are_consistent(any_recording):
             assert f[4] is None or (isinstance(f[4], int) and f[4] > 0), (where, f)
             assert 0 <= f[6] < ncat, (where, f)
         times = [s[1] for s in t["samples"]["data"]]
-        assert times == sorted(times), where
+        back = [(i, a, b) for i, (a, b) in enumerate(zip(times, times[1:])) if b < a]
+        assert not back, f"{where}: sample times go back {len(back)} times, e.g. samples[{back[0][0]}:+2] " \
+            f"{t['samples']['data'][back[0][0]:back[0][0] + 2]}"
         assert any(s[0] is not None for s in t["samples"]["data"]), where
         for stack, _, _ in t["samples"]["data"]:
             assert stack is None or 0 <= stack < len(stacks), (where, stack)
@@ -525,11 +548,13 @@ def test_xdist_workers_run_in_parallel(xdist):
     (s1, e1, _), (s2, e2, _) = busy.values()
     overlap = min(e1, e2) - max(s1, s2)
     assert overlap > 0, busy
-    # the controller started the workers, and outlives them
-    controller = [pid for pid in python if pid not in busy]
-    assert controller
+    # the controller is the launched command (exec, no start); it started the workers and outlives them
+    [controller] = [pid for pid in python if tr.lifecycle(pid)[0][1] == "exec"]
+    assert controller not in busy
     for pid in busy:
-        assert [n for _, n, _ in tr.lifecycle(pid)][:2] == ["start", "exec"], tr.lifecycle(pid)
+        assert [n for _, n, _ in tr.lifecycle(pid)] == ["start", "exec", "exit"], tr.lifecycle(pid)
+        assert tr.lifecycle(pid)[0][0] > tr.lifecycle(controller)[0][0]
+        assert tr.exit_ts(pid) < tr.exit_ts(controller)
 
 
 # ---------------------------------------------------------------- --idle
@@ -562,10 +587,16 @@ def test_idle_sleep_before_spin(idle):
 
 # ---------------------------------------------------------------- speedscope app
 
-def browser_check(path, *args):
+@pytest.fixture
+def check_tool():
+    """speedscope-check; requested before the recording, so that a missing tool skips before recording."""
     if not SPEEDSCOPE_CHECK.exists():
         pytest.skip(f"speedscope-check not found at {SPEEDSCOPE_CHECK}")
-    proc = subprocess.run([str(SPEEDSCOPE_CHECK), str(path), *args], capture_output=True, text=True, timeout=300)
+    return SPEEDSCOPE_CHECK
+
+
+def browser_check(tool, path, *args):
+    proc = subprocess.run([str(tool), str(path), *args], capture_output=True, text=True, timeout=300)
     lines = proc.stdout.strip().splitlines()
     report = json.loads(lines[-1]) if lines else {}
     assert proc.returncode == 0 and report.get("ok"), \
@@ -574,10 +605,10 @@ def browser_check(path, *args):
 
 
 @pytest.mark.e2e
-def test_speedscope_imports_chrometrace(browser_recording):
+def test_speedscope_imports_chrometrace(check_tool, browser_recording):
     rec = browser_recording
     tr = rec.trace
-    report = browser_check(rec.trace_path, "--expect-format", "trace event", "--strict")
+    report = browser_check(check_tool, rec.trace_path, "--expect-format", "trace event", "--strict")
     names = [p["name"] for p in report["profiles"]]
     assert report["profileCount"] == len(tr.tracks), names
     # "python3 (pid 7), MainThread (tid 7)", or "python3 (pid 7, tid 9)" for a thread without a name
@@ -592,7 +623,7 @@ def test_speedscope_imports_chrometrace(browser_recording):
 
 
 @pytest.mark.e2e
-def test_speedscope_imports_gecko(browser_recording):
+def test_speedscope_imports_gecko(check_tool, browser_recording):
     # speedscope shows the first GeckoMain thread only
-    report = browser_check(browser_recording.gecko_path, "--expect-format", "firefox", "--strict")
+    report = browser_check(check_tool, browser_recording.gecko_path, "--expect-format", "firefox", "--strict")
     assert report["profileCount"] == 1, report["profiles"]

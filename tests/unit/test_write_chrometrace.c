@@ -308,6 +308,46 @@ static void test_calls_span_gaps_and_offcpu_keeps_its_length(void **state)
 	profile_free(p);
 }
 
+/* A process's calls end at its exec and its exit, not a sampling period later; nothing spans an exec. */
+static void test_exec_and_exit_end_calls(void **state)
+{
+	struct profile_meta meta = { .rate_hz = 100, .unit = PROFILE_UNIT_SAMPLES };
+	struct profile *p = profile_new(&meta);
+	uint32_t start = intern(p, "_start", "/lib64/ld-linux-x86-64.so.2", 0, FRAME_NATIVE);
+	uint32_t bash = intern(p, "main", "/usr/bin/bash", 0, FRAME_NATIVE);
+	uint32_t py = intern(p, "Py_BytesMain", "/usr/bin/python3.11", 0, FRAME_NATIVE);
+	uint32_t before[] = { start, bash }, after[] = { start, py };
+	static struct slice s[16];
+	uint64_t self[16];
+	size_t depth[16];
+
+	assert_int_equal(profile_add_sample(p, 7, 7, before, 2, 1, 0), 0);
+	assert_int_equal(profile_add_sample(p, 7, 7, before, 2, 1, 10000000), 0);
+	assert_int_equal(profile_add_process_event(p, 7, PROCESS_EVENT_EXEC, 15000000, "python3"), 0);
+	assert_int_equal(profile_add_sample(p, 7, 7, after, 2, 1, 16000000), 0);
+	assert_int_equal(profile_add_sample(p, 7, 7, after, 2, 1, 26000000), 0);
+	assert_int_equal(profile_add_process_event(p, 7, PROCESS_EVENT_EXIT, 32000000, "python3"), 0);
+
+	cJSON *doc = write_and_parse(p, NULL);
+	size_t n = thread_slices(cJSON_GetObjectItem(doc, "traceEvents"), 7, 7, s, 16);
+
+	check_nesting(s, n, self, depth);
+	assert_int_equal(n, 4);
+	/* sorted by start: _start and main of bash to the exec, then _start and Py_BytesMain to the exit */
+	assert_string_equal(s[0].name, "_start");
+	assert_int_equal(s[0].start, 0);
+	assert_int_equal(s[0].end, 15000000);
+	assert_string_equal(s[1].name, "main");
+	assert_int_equal(s[1].end, 15000000);
+	assert_string_equal(s[2].name, "_start");
+	assert_int_equal(s[2].start, 16000000);
+	assert_int_equal(s[2].end, 32000000);
+	assert_string_equal(s[3].name, "Py_BytesMain");
+	assert_int_equal(s[3].end, 32000000);
+	cJSON_Delete(doc);
+	profile_free(p);
+}
+
 static void test_empty_profile_is_valid_json(void **state)
 {
 	struct profile_meta meta = { .rate_hz = 100 };
@@ -397,6 +437,7 @@ int main(void)
 		cmocka_unit_test(test_slices_nest_and_cover_each_sample_once),
 		cmocka_unit_test(test_names_order_and_process_events),
 		cmocka_unit_test(test_calls_span_gaps_and_offcpu_keeps_its_length),
+		cmocka_unit_test(test_exec_and_exit_end_calls),
 		cmocka_unit_test(test_empty_profile_is_valid_json),
 		cmocka_unit_test(test_scale_one_million_samples),
 		cmocka_unit_test(test_write_demo_file),

@@ -259,6 +259,37 @@ static void test_gaps_offcpu_and_process_markers(void **state)
 	profile_free(p);
 }
 
+/* Samples never go back in time, even where runs overlap by jitter; none after the exit. */
+static void test_sample_times_are_monotonic_and_end_at_exit(void **state)
+{
+	struct profile_meta meta = { .rate_hz = 100, .unit = PROFILE_UNIT_NANOSECONDS };
+	struct profile *p = profile_new(&meta);
+	uint32_t mod = intern(p, "<module>", "/x.py", 1, FRAME_PYTHON);
+	uint32_t pre = intern(p, "[preempted]", NULL, 0, FRAME_MARKER);
+	uint32_t busy[] = { mod }, off[] = { mod, pre };
+
+	/* on-CPU samples of 10 ms each; the thread is preempted 3 ms after the last one */
+	assert_int_equal(profile_add_sample(p, 9, 9, busy, 1, 10000000, 0), 0);
+	assert_int_equal(profile_add_sample(p, 9, 9, busy, 1, 10000000, 10000000), 0);
+	assert_int_equal(profile_add_sample(p, 9, 9, off, 2, 2000000, 13000000), 0);
+	assert_int_equal(profile_add_sample(p, 9, 9, busy, 1, 10000000, 15000000), 0);
+	assert_int_equal(profile_add_process_event(p, 9, PROCESS_EVENT_EXIT, 18000000, "x"), 0);
+
+	cJSON *doc = write_and_parse(p);
+	const cJSON *th = cJSON_GetArrayItem(at(at(doc, "profile"), "threads"), 0), *s;
+	double last = -1;
+
+	cJSON_ArrayForEach(s, data_of(th, "samples")) {
+		double t = cJSON_GetArrayItem(s, 1)->valuedouble;
+
+		assert_true(t >= last);
+		assert_true(t <= 18.0);
+		last = t;
+	}
+	cJSON_Delete(doc);
+	profile_free(p);
+}
+
 static void test_empty_profile_is_valid_json(void **state)
 {
 	struct profile_meta meta = { .rate_hz = 100 };
@@ -285,6 +316,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_samples_replay_the_fixture_in_order),
 		cmocka_unit_test(test_gaps_offcpu_and_process_markers),
+		cmocka_unit_test(test_sample_times_are_monotonic_and_end_at_exit),
 		cmocka_unit_test(test_empty_profile_is_valid_json),
 		cmocka_unit_test(test_write_demo_file),
 	};

@@ -36,8 +36,7 @@ struct open_frame {
 struct chrometrace_writer {
 	const struct profile *p;
 	FILE *f;
-	uint64_t origin_ns;
-	uint64_t slack_ns; /* half a sampling period: timer jitter, not a gap */
+	struct timeline tl;
 	struct frame_names names;
 	bool first_event;
 
@@ -47,6 +46,8 @@ struct chrometrace_writer {
 	struct open_frame *open;
 	size_t nopen, cap_open;
 	uint64_t prev_end_ns;
+	bool closed_any;        /* frames closed for the span being opened */
+	uint64_t last_close_ns; /* ... at this time */
 	uint32_t *frames;
 	size_t cap_frames;
 };
@@ -59,7 +60,7 @@ static void begin_event(struct chrometrace_writer *w)
 
 static uint64_t relative(const struct chrometrace_writer *w, uint64_t ts_ns)
 {
-	return ts_ns > w->origin_ns ? ts_ns - w->origin_ns : 0;
+	return ts_ns > w->tl.origin_ns ? ts_ns - w->tl.origin_ns : 0;
 }
 
 static const char *category(const struct frame_desc *d)
@@ -114,25 +115,32 @@ static int close_frames(struct chrometrace_writer *w, size_t from, uint64_t end_
 		if (end_ns > o->start_ns) /* else nothing to draw */
 			write_slice(w, o, end_ns, name);
 	}
-	if (from < w->nopen)
+	if (from < w->nopen) {
 		w->nopen = from;
+		w->closed_any = true;
+		w->last_close_ns = end_ns;
+	}
 	return ferror(w->f) ? -1 : 0;
 }
 
-static int on_run(void *arg, const struct profile_run *run)
+static int on_span(void *arg, const struct timeline_span *span)
 {
 	struct chrometrace_writer *w = arg;
-	long depth = profile_stack_load(w->p, run->stack_id, &w->frames, &w->cap_frames);
+	long depth = profile_stack_load(w->p, span->stack_id, &w->frames, &w->cap_frames);
 
 	if (depth < 0)
 		return -1;
-	uint64_t start = relative(w, run->start_ns), end = relative(w, run->end_ns);
+	uint64_t start = span->start_ns, end = span->end_ns;
 	size_t common = 0;
 
 	while (common < w->nopen && common < (size_t)depth &&
 	       w->open[common].frame == frame_names_function(&w->names, w->frames[common]))
 		common++;
-	if (w->nopen && start > w->prev_end_ns + w->slack_ns) {
+	if (w->nopen && span->new_image) {
+		/* the process exec'd: the old program's calls ended with it */
+		if (close_frames(w, 0, w->prev_end_ns) < 0)
+			return -1;
+	} else if (w->nopen && span->after_gap) {
 		/*
 		 * A gap: the thread was off the CPU (or its samples were
 		 * lost). The calls it is still in afterwards lasted through
@@ -143,14 +151,15 @@ static int on_run(void *arg, const struct profile_run *run)
 	} else if (common < w->nopen) {
 		if (close_frames(w, common, start) < 0)
 			return -1;
-		/*
-		 * What opens here starts a nanosecond after what closed:
-		 * speedscope, given a begin and an end with equal names at one
-		 * instant, takes the begin first and nests the new frame
-		 * inside the old.
-		 */
-		start++;
 	}
+	/*
+	 * What opens starts after what closed, by a nanosecond if need be:
+	 * speedscope, given a begin and an end with equal names at one
+	 * instant, takes the begin first and nests the new frame inside the old.
+	 */
+	if (w->closed_any && start <= w->last_close_ns)
+		start = w->last_close_ns + 1;
+	w->closed_any = false;
 	if ((size_t)depth > w->cap_open) {
 		struct open_frame *grown = reallocarray(w->open, (size_t)depth, sizeof(*grown));
 
@@ -221,7 +230,8 @@ static int write_threads(struct chrometrace_writer *w)
 			 "{\"ph\":\"X\",\"pid\":%" PRIu32 ",\"tid\":%" PRIu32 ",\"ts\":", t.pid, t.tid);
 		w->nopen = 0;
 		w->prev_end_ns = 0;
-		if (profile_thread_runs(w->p, i, on_run, w) != 0 || close_frames(w, 0, w->prev_end_ns) < 0)
+		w->closed_any = false;
+		if (timeline_thread_spans(&w->tl, i, on_span, w) != 0 || close_frames(w, 0, w->prev_end_ns) < 0)
 			return -1;
 	}
 	return 0;
@@ -257,20 +267,18 @@ static void write_trailer(struct chrometrace_writer *w)
 		",\"rate_hz\":%u,\"unit\":\"%s\",\"start_realtime_ns\":%" PRIu64 ",\"duration_ns\":%" PRIu64
 		",\"origin_monotonic_ns\":%" PRIu64 "}}\n",
 		m->rate_hz, m->unit == PROFILE_UNIT_NANOSECONDS ? "nanoseconds" : "samples", m->start_realtime_ns,
-		m->end_ns > m->start_ns ? m->end_ns - m->start_ns : 0, w->origin_ns);
+		m->end_ns > m->start_ns ? m->end_ns - m->start_ns : 0, w->tl.origin_ns);
 }
 
 int write_chrometrace(const struct profile *p, FILE *f, const struct write_options *o)
 {
-	const struct profile_meta *m = profile_meta_const(p);
 	struct chrometrace_writer w = {
-		.p = p, .f = f, .first_event = true, .origin_ns = timeline_origin_ns(p),
-		.slack_ns = m->rate_hz ? 500000000ull / m->rate_hz : 0,
+		.p = p, .f = f, .first_event = true,
 	};
 	int rc = -1;
 
 	errno = 0;
-	if (frame_names_init(&w.names, p) < 0)
+	if (timeline_init(&w.tl, p) < 0 || frame_names_init(&w.names, p) < 0)
 		goto out;
 	fputs("{\"traceEvents\":[", f);
 	write_metadata(&w);
@@ -284,6 +292,7 @@ out:
 	if (rc < 0 && errno == 0)
 		errno = EIO;
 	frame_names_free(&w.names);
+	timeline_free(&w.tl);
 	free(w.open);
 	free(w.frames);
 	return rc;

@@ -16,8 +16,8 @@
  * with processName); markers carry process start/exec/exit (instants) and,
  * with --idle, each off-CPU interval with its wait reason.
  *
- * Frame locations read "name (file:line)" for Python, "name (module)" for
- * native code, "name (kernel)" and "[marker] (bpfspy)": the shape both
+ * Frame locations read "name (file:line)" for Python, "name (module path)"
+ * for native code, "name (kernel)" and "[marker] (bpfspy)": the shape both
  * consumers parse into a function and a file.
  */
 #include <errno.h>
@@ -38,7 +38,7 @@ enum gecko_category { CAT_OTHER = 0, CAT_PYTHON, CAT_NATIVE, CAT_KERNEL, CAT_IDL
 struct gecko_writer {
 	const struct profile *p;
 	FILE *f;
-	uint64_t origin_ns;
+	struct timeline tl;
 	uint64_t period_ns; /* 0 when the rate is unknown */
 
 	/* per thread: global id -> local index, and the local tables in order */
@@ -52,7 +52,7 @@ struct gecko_writer {
 
 static uint64_t relative(const struct gecko_writer *w, uint64_t ts_ns)
 {
-	return ts_ns > w->origin_ns ? ts_ns - w->origin_ns : 0;
+	return ts_ns > w->tl.origin_ns ? ts_ns - w->tl.origin_ns : 0;
 }
 
 static void sep(struct gecko_writer *w)
@@ -111,44 +111,44 @@ static void reset_tables(struct gecko_writer *w)
 struct sample_walk {
 	struct gecko_writer *w;
 	uint64_t prev_end_ns;
-	bool any;
 };
 
 static void write_sample(struct gecko_writer *w, uint32_t local, uint64_t t_ns)
 {
-	sep(w);
-	if (local == NONE)
-		fputs("[null,", w->f);
-	else
-		fprintf(w->f, "[%" PRIu32 ",", local);
-	timeline_write_ms(w->f, t_ns);
-	fputs(",0]", w->f);
+	char buf[64 + TIMELINE_NUMBER_MAX], *p = buf;
+
+	if (!w->first)
+		*p++ = ',';
+	w->first = false;
+	p += local == NONE ? sprintf(p, "[null,") : sprintf(p, "[%" PRIu32 ",", local);
+	p = timeline_format_decimal(p, t_ns, 1000000);
+	memcpy(p, ",0]", 3);
+	fwrite(buf, 1, (size_t)(p + 3 - buf), w->f);
 }
 
 /*
- * A run of n samples becomes n samples spread over its span; a nanosecond
- * run (an off-CPU interval) one sample per sampling period, so that the
- * time it stands for shows as time.
+ * A span of n samples becomes n samples spread over it; a nanosecond span
+ * (an off-CPU interval) one sample per sampling period, so that the time it
+ * stands for shows as time. Where the thread was not seen, or its process
+ * exec'd, a sample without a stack.
  */
-static int write_run_samples(void *arg, const struct profile_run *run)
+static int write_span_samples(void *arg, const struct timeline_span *span)
 {
 	struct sample_walk *sw = arg;
 	struct gecko_writer *w = sw->w;
-	uint64_t start = relative(w, run->start_ns), end = relative(w, run->end_ns);
-	uint64_t span = end > start ? end - start : 0;
-	uint64_t count = run->nsamples;
-	uint32_t local = w->stack_local[run->stack_id];
+	uint64_t span_ns = span->end_ns > span->start_ns ? span->end_ns - span->start_ns : 0;
+	uint64_t count = span->nsamples;
+	uint32_t local = w->stack_local[span->stack_id];
 
 	if (profile_meta_const(w->p)->unit == PROFILE_UNIT_NANOSECONDS)
-		count = w->period_ns ? (span + w->period_ns - 1) / w->period_ns : 1;
+		count = w->period_ns ? (span_ns + w->period_ns - 1) / w->period_ns : 1;
 	if (!count)
 		count = 1;
-	if (sw->any && start > sw->prev_end_ns + w->period_ns / 2)
-		write_sample(w, NONE, sw->prev_end_ns); /* not seen in between */
+	if (span->after_gap || span->new_image)
+		write_sample(w, NONE, sw->prev_end_ns);
 	for (uint64_t i = 0; i < count; i++)
-		write_sample(w, local, start + span / count * i);
-	sw->prev_end_ns = end;
-	sw->any = true;
+		write_sample(w, local, span->start_ns + span_ns / count * i);
+	sw->prev_end_ns = span->end_ns > span->start_ns ? span->end_ns : span->start_ns;
 	return ferror(w->f) ? -1 : 0;
 }
 
@@ -167,19 +167,19 @@ static bool is_offcpu_marker(const struct frame_desc *d)
 	return false;
 }
 
-static int write_offcpu_marker(void *arg, const struct profile_run *run)
+static int write_offcpu_marker(void *arg, const struct timeline_span *span)
 {
 	struct gecko_writer *w = arg;
-	uint32_t leaf = profile_stack_leaf(w->p, run->stack_id);
+	uint32_t leaf = profile_stack_leaf(w->p, span->stack_id);
 
 	if (!is_offcpu_marker(profile_frame(w->p, leaf)))
 		return 0;
 	/* the marker's name is the leaf's location string: its local frame index */
 	sep(w);
 	fprintf(w->f, "[%" PRIu32 ",", w->frame_local[leaf]);
-	timeline_write_ms(w->f, relative(w, run->start_ns));
+	timeline_write_ms(w->f, span->start_ns);
 	putc(',', w->f);
-	timeline_write_ms(w->f, relative(w, run->end_ns));
+	timeline_write_ms(w->f, span->end_ns);
 	fprintf(w->f, ",1,%d,null]", CAT_IDLE);
 	return 0;
 }
@@ -345,10 +345,9 @@ static int write_thread(struct gecko_writer *w, size_t idx, const struct profile
 	struct sample_walk sw = { .w = w };
 
 	w->first = true;
-	if (profile_thread_runs(w->p, idx, write_run_samples, &sw) != 0)
+	if (timeline_thread_spans(&w->tl, idx, write_span_samples, &sw) != 0)
 		return -1;
-	if (sw.any)
-		write_sample(w, NONE, sw.prev_end_ns);
+	write_sample(w, NONE, sw.prev_end_ns); /* the thread's end */
 
 	fputs("]},\n\"markers\":{\"schema\":{\"name\":0,\"startTime\":1,\"endTime\":2,\"phase\":3,\"category\":4,"
 	      "\"data\":5},\"data\":[",
@@ -357,7 +356,7 @@ static int write_thread(struct gecko_writer *w, size_t idx, const struct profile
 	if (main_thread)
 		write_process_markers(w, t->pid);
 	if (profile_meta_const(w->p)->unit == PROFILE_UNIT_NANOSECONDS &&
-	    profile_thread_runs(w->p, idx, write_offcpu_marker, w) != 0)
+	    timeline_thread_spans(&w->tl, idx, write_offcpu_marker, w) != 0)
 		return -1;
 	fputs("]},\n", f);
 	write_tables(w);
@@ -371,7 +370,7 @@ static void write_meta(struct gecko_writer *w, uint64_t duration_ns)
 {
 	const struct profile_meta *m = profile_meta_const(w->p);
 	/* wall-clock time of the origin, in ms since the epoch */
-	uint64_t before_start = m->start_ns > w->origin_ns ? m->start_ns - w->origin_ns : 0;
+	uint64_t before_start = m->start_ns > w->tl.origin_ns ? m->start_ns - w->tl.origin_ns : 0;
 	uint64_t start_wall_ns = m->start_realtime_ns > before_start ? m->start_realtime_ns - before_start : 0;
 
 	fputs("\"meta\":{\"version\":" , w->f);
@@ -430,13 +429,14 @@ static void free_writer(struct gecko_writer *w)
 	free(w->stacks);
 	free(w->frames);
 	free(w->chain);
+	timeline_free(&w->tl);
 }
 
 int write_gecko(const struct profile *p, FILE *f, const struct write_options *o)
 {
 	const struct profile_meta *m = profile_meta_const(p);
 	struct gecko_writer w = {
-		.p = p, .f = f, .origin_ns = timeline_origin_ns(p),
+		.p = p, .f = f,
 		.period_ns = m->rate_hz ? 1000000000ull / m->rate_hz : 0,
 	};
 	struct profile_thread_info t;
@@ -444,7 +444,7 @@ int write_gecko(const struct profile *p, FILE *f, const struct write_options *o)
 	int rc = -1;
 
 	errno = 0;
-	if (init_writer(&w) < 0) {
+	if (timeline_init(&w.tl, p) < 0 || init_writer(&w) < 0) {
 		errno = ENOMEM;
 		goto out;
 	}

@@ -16,6 +16,34 @@
 /* The time every timeline counts from: the recording's start, or the first sample if earlier. */
 uint64_t timeline_origin_ns(const struct profile *p);
 
+/*
+ * A thread's runs as spans of time, the one reading both writers draw: a
+ * span ends where its run ended, but never after the next run began (runs
+ * of a thread can overlap by a sample's jitter) nor after its process
+ * exec'd or exited (a sample stands for a period the process may not have
+ * lived through). Times are ns from the origin.
+ */
+struct timeline_span {
+	uint32_t stack_id;
+	uint64_t nsamples, weight;
+	uint64_t start_ns, end_ns;
+	bool after_gap;  /* the thread was not seen between the previous span and this one */
+	bool new_image;  /* its process exec'd since the previous span: nothing carries over */
+};
+typedef int (*timeline_span_fn)(void *arg, const struct timeline_span *span);
+
+struct timeline {
+	const struct profile *p;
+	uint64_t origin_ns;
+	uint64_t slack_ns; /* half a sampling period: timer jitter, not a gap */
+	struct timeline_bound *bounds; /* exec and exit times, by pid then time */
+	size_t nbounds;
+};
+int timeline_init(struct timeline *tl, const struct profile *p);
+void timeline_free(struct timeline *tl);
+/* Calls fn for each span of thread thread_idx (profile_thread_at's index), in time order. */
+int timeline_thread_spans(const struct timeline *tl, size_t thread_idx, timeline_span_fn fn, void *arg);
+
 /* Whether pid has a sampled thread (process events of others are left out). */
 bool timeline_pid_sampled(const struct profile *p, uint32_t pid);
 
