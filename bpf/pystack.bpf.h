@@ -303,15 +303,28 @@ static __always_inline __u32 walk_python(__u32 buf, __u32 tgid, __u32 tid, __u64
 	return w.n;
 }
 
-/* The GIL is held by this thread when locked and last_holder == its tstate. */
+/*
+ * The GIL is held by this thread when locked and last_holder == its tstate.
+ * 3.12+ find it through the thread's interpreter at each sample (see
+ * struct py_offsets): a process detected before Py_Initialize has no GIL yet.
+ */
 static __always_inline bool holds_gil(const struct py_proc *py, __u64 tstate)
 {
-	if (!py->gil_addr || !tstate)
+	__u64 gil = py->gil_addr;
+
+	if (!tstate)
+		return false;
+	if (py->off.interp_gil_ptr != PY_OFF_NONE) {
+		__u64 interp = read_user_u64(tstate + py->off.ts_interp);
+
+		gil = interp ? read_user_u64(interp + py->off.interp_gil_ptr) : 0;
+	}
+	if (!gil)
 		return false;
 	__s32 locked = 0;
-	if (bpf_probe_read_user(&locked, sizeof(locked), (const void *)(py->gil_addr + py->off.gil_locked)))
+	if (bpf_probe_read_user(&locked, sizeof(locked), (const void *)(gil + py->off.gil_locked)))
 		return false;
-	return locked && read_user_u64(py->gil_addr + py->off.gil_last_holder) == tstate;
+	return locked && read_user_u64(gil + py->off.gil_last_holder) == tstate;
 }
 
 #endif

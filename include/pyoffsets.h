@@ -66,15 +66,21 @@ struct py_offsets {
 	__u16 bytes_size;          /* PyBytesObject: ob_size */
 	__u16 bytes_data;          /* PyBytesObject: ob_sval */
 
-	/* GIL: struct _gil_runtime_state is found at gil_addr (absolute, per process) */
+	/*
+	 * GIL: struct _gil_runtime_state is at gil_addr (3.8-3.11: in
+	 * _PyRuntime, absolute, per process) or, 3.12+, behind the thread's own
+	 * interpreter: *(tstate->interp + interp_gil_ptr) (interp->ceval.gil),
+	 * read at each sample, so it is right before Py_Initialize has made the
+	 * GIL, and for subinterpreters with their own.
+	 */
 	__u16 gil_locked;          /* offsets inside _gil_runtime_state */
 	__u16 gil_last_holder;
-	__u16 _pad;
+	__u16 interp_gil_ptr;      /* PY_OFF_NONE before 3.12 */
 };
 
 struct py_proc {
 	__u64 runtime_addr;   /* &_PyRuntime in the target */
-	__u64 gil_addr;       /* &_gil_runtime_state in the target, 0 if unknown */
+	__u64 gil_addr;       /* &_gil_runtime_state when detected (0 if none yet); BPF uses it before 3.12 */
 	struct py_offsets off;
 };
 

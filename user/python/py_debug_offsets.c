@@ -255,7 +255,7 @@ static void fill_layout(struct decoder *d, uint32_t version_hex, struct py_layou
 	o->code_adaptive = (uint16_t)field(d, "code_object.co_code_adaptive");
 	o->gil_locked = (uint16_t)(field(d, "interpreter_state.gil_runtime_state_locked") - gil);
 	o->gil_last_holder = (uint16_t)(field(d, "interpreter_state.gil_runtime_state_holder") - gil);
-	o->_pad = 0;
+	o->interp_gil_ptr = (uint16_t)field(d, "interpreter_state.ceval_gil");
 
 	out->obj.ob_type = (uint16_t)field(d, "pyobject.ob_type");
 	out->obj.code_firstlineno = (uint16_t)field(d, "code_object.firstlineno");

@@ -260,6 +260,7 @@ static enum py_detect_result fill_target(pid_t pid, const struct runtime_module 
 		out->proc.runtime_addr = rm->bias + rm->runtime_vaddr;
 		out->proc.off = l.off;
 		out->proc.off.version_hex = out->version_hex;
+		out->proc.off.interp_gil_ptr = l.interp_gil_ptr;
 		out->obj = l.obj;
 		fill_capture_offsets(out);
 		/*
