@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `bpfspy dump`: the Python stacks of every thread of a live process, read
- * once through /proc/PID/mem without pausing it, so blocked threads show up
- * as well as running ones.
+ * through /proc/PID/mem without pausing it, so blocked threads show up as
+ * well as running ones. A stack is only shown once a second read confirms
+ * it; one that keeps changing is marked so, never shown torn.
  */
 #ifndef BPFSPY_DUMP_H
 #define BPFSPY_DUMP_H
@@ -28,6 +29,7 @@ struct dump_thread {
 	struct dump_frame *frames; /* most recent call last */
 	size_t nframes;
 	bool truncated;       /* outermost frames missing (depth limit) */
+	bool changing;        /* the stack changed under every read: no frames shown */
 };
 
 struct dump_snapshot {

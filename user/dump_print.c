@@ -81,6 +81,10 @@ void dump_print_text(const struct dump_snapshot *s, bool show_gil, FILE *f)
 		const struct dump_thread *t = &s->threads[i];
 		fputc('\n', f);
 		print_thread_title(t, show_gil, s->gil_known, f);
+		if (t->changing) {
+			fputs("  (stack changing, retry)\n", f);
+			continue;
+		}
 		if (!t->nframes) {
 			fputs("  (no Python frames)\n", f);
 			continue;
@@ -116,6 +120,7 @@ static cJSON *thread_json(const struct dump_thread *t, bool show_gil, bool gil_k
 	if (show_gil && gil_known)
 		cJSON_AddBoolToObject(o, "holds_gil", t->holds_gil);
 	cJSON_AddBoolToObject(o, "truncated", t->truncated);
+	cJSON_AddBoolToObject(o, "stack_changing", t->changing);
 	cJSON *frames = cJSON_AddArrayToObject(o, "frames");
 	for (size_t j = 0; frames && j < t->nframes; j++) {
 		cJSON *fr = cJSON_CreateObject();

@@ -12,15 +12,17 @@
 #include "target_process.h"
 #include "util/log.h"
 
-/* A walk can race with the running target (a frame popped mid-read): retry a few times. */
+/* A walk of the thread list can race with a thread starting or exiting: retry a few times. */
 #define WALK_ATTEMPTS 20
+/* Reads of one thread's frame chain before it is shown as changing (two per attempt). */
+#define STACK_READS 20
 #define MAX_DUMP_THREADS 4096
 
 struct raw_thread {
 	uint64_t tstate, thread_id, native_thread_id;
 	struct py_frame_rec *frames; /* innermost first */
 	size_t n;
-	bool truncated;
+	bool truncated, changing;
 };
 
 struct raw_walk {
@@ -52,7 +54,7 @@ static int keep_thread_stack(const struct py_thread_stack *st, void *arg)
 	struct raw_thread *t = &w->threads[w->n];
 	*t = (struct raw_thread){ .tstate = st->tstate, .thread_id = st->thread_id,
 				  .native_thread_id = st->native_thread_id, .n = st->n_frames,
-				  .truncated = st->truncated };
+				  .truncated = st->truncated, .changing = st->changing };
 	if (st->n_frames) {
 		t->frames = malloc(st->n_frames * sizeof(*t->frames));
 		if (!t->frames)
@@ -67,7 +69,7 @@ static int walk_with_retries(pid_t pid, const struct py_target *t, struct raw_wa
 {
 	for (int attempt = 0; attempt < WALK_ATTEMPTS; attempt++) {
 		raw_walk_clear(w);
-		if (py_walk_thread_stacks(pid, t, BPFSPY_MAX_PY_DEPTH, keep_thread_stack, w) == 0)
+		if (py_walk_thread_stacks_consistent(pid, t, BPFSPY_MAX_PY_DEPTH, STACK_READS, keep_thread_stack, w) == 0)
 			return 0;
 	}
 	raw_walk_clear(w);
@@ -101,6 +103,7 @@ static int name_frames(struct target_process *p, const struct raw_thread *raw, s
 		out->nframes++;
 	}
 	out->truncated = raw->truncated;
+	out->changing = raw->changing;
 	return 0;
 }
 

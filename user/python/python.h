@@ -127,8 +127,10 @@ struct py_thread_stack {
 	uint64_t thread_id;        /* pthread_t (fs_base) */
 	uint64_t native_thread_id; /* kernel TID in the target's namespace, 0 before 3.11 */
 	const struct py_frame_rec *frames; /* innermost first, as the BPF walker reports them */
+	const uint64_t *frame_addrs;       /* where each frame is in the target, parallel to frames */
 	size_t n_frames;
 	bool truncated;            /* stopped at max_frames */
+	bool changing;             /* consistent walk: never read the same twice; no frames given */
 };
 
 /* Return non-zero to stop the walk (py_walk_thread_stacks then returns that value). */
@@ -141,6 +143,17 @@ typedef int (*py_thread_stack_cb)(const struct py_thread_stack *stack, void *arg
  */
 int py_walk_thread_stacks(pid_t pid, const struct py_target *t, size_t max_frames,
 			  py_thread_stack_cb cb, void *arg);
+
+/*
+ * The same walk for a process that keeps running (bpfspy dump): a thread's
+ * frames are read, then each frame is read again and must still be alive
+ * (3.8-3.10: referenced), hold the same code and point at the same caller;
+ * the instruction offsets come from the second read. A thread whose stack
+ * fails this within max_reads reads of its chain (two per attempt) is
+ * reported with changing set and no frames, never as a torn stack.
+ */
+int py_walk_thread_stacks_consistent(pid_t pid, const struct py_target *t, size_t max_frames,
+				     unsigned max_reads, py_thread_stack_cb cb, void *arg);
 
 /*
  * Caches the code object (code, sig) from bytes the BPF walker captured when
