@@ -306,6 +306,7 @@ int dump_snapshot_take(pid_t pid, struct dump_snapshot *s, char *err, size_t err
 	}
 	if (detect(p, cache, err, errlen) != 0)
 		goto out;
+	py_read_full_version(pid, &p->py); /* "3.9.18" rather than "3.9" */
 	snprintf(s->python_version, sizeof(s->python_version), "%s", p->py.version);
 	snprintf(s->python_module, sizeof(s->python_module), "%s", p->py.runtime_module);
 	if (walk_with_retries(pid, &p->py, &w) != 0) {

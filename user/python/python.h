@@ -41,7 +41,9 @@ struct py_target {
 	struct py_object_layout obj;
 	uint64_t code_type_addr;    /* &PyCode_Type in the target, 0 if unknown */
 	uint32_t version_hex;
-	char version[16];           /* "3.12.1" */
+	char version[16];           /* "3.12.1", "3.15.0a2"; only "3.9" when the file name said it */
+	bool version_exact;         /* version has the micro release (Py_Version, or py_read_full_version) */
+	uint64_t bss_addr, bss_size; /* the runtime module's .bss in the target, 0 if unknown */
 	char runtime_module[256];   /* path of the ELF holding _PyRuntime */
 	bool free_threaded;
 	char warning[200];          /* for PY_DETECT_UNSUPPORTED */
@@ -53,6 +55,16 @@ struct py_target {
  */
 enum py_detect_result py_detect(pid_t pid, const struct proc_maps *maps, struct elf_cache *cache,
 				struct py_target *out);
+
+/*
+ * Before 3.11 nothing exports the full version: the file name only gives
+ * "3.9". Py_Initialize formats sys.version ("3.9.18 (main, ...) [GCC ...]")
+ * into a static buffer in the runtime module's .bss; this finds it there and
+ * makes t->version the full "3.9.18". Returns true when t->version is exact
+ * (then or already), false when it stays major.minor (not initialised yet,
+ * no .bss, unreadable).
+ */
+bool py_read_full_version(pid_t pid, struct py_target *t);
 
 /* ---- offsets ---- */
 
