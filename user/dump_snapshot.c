@@ -21,6 +21,7 @@
 struct raw_thread {
 	uint64_t tstate, thread_id, native_thread_id;
 	struct py_frame_rec *frames; /* innermost first */
+	uint64_t *addrs;             /* where each frame is */
 	size_t n;
 	bool truncated, changing;
 };
@@ -32,8 +33,10 @@ struct raw_walk {
 
 static void raw_walk_clear(struct raw_walk *w)
 {
-	for (size_t i = 0; i < w->n; i++)
+	for (size_t i = 0; i < w->n; i++) {
 		free(w->threads[i].frames);
+		free(w->threads[i].addrs);
+	}
 	free(w->threads);
 	memset(w, 0, sizeof(*w));
 }
@@ -55,13 +58,15 @@ static int keep_thread_stack(const struct py_thread_stack *st, void *arg)
 	*t = (struct raw_thread){ .tstate = st->tstate, .thread_id = st->thread_id,
 				  .native_thread_id = st->native_thread_id, .n = st->n_frames,
 				  .truncated = st->truncated, .changing = st->changing };
+	w->n++;
 	if (st->n_frames) {
 		t->frames = malloc(st->n_frames * sizeof(*t->frames));
-		if (!t->frames)
+		t->addrs = malloc(st->n_frames * sizeof(*t->addrs));
+		if (!t->frames || !t->addrs)
 			return -1;
 		memcpy(t->frames, st->frames, st->n_frames * sizeof(*t->frames));
+		memcpy(t->addrs, st->frame_addrs, st->n_frames * sizeof(*t->addrs));
 	}
-	w->n++;
 	return 0;
 }
 
@@ -78,7 +83,28 @@ static int walk_with_retries(pid_t pid, const struct py_target *t, struct raw_wa
 
 /* ---- naming frames ------------------------------------------------------ */
 
-static int name_frames(struct target_process *p, const struct raw_thread *raw, struct dump_thread *out)
+/* Most locals shown per frame. */
+#define MAX_LOCALS 256
+
+static int read_locals(struct target_process *p, const struct py_frame_rec *rec, uint64_t addr, struct dump_frame *f)
+{
+	struct py_local *l = calloc(MAX_LOCALS, sizeof(*l));
+	int n;
+
+	if (!l)
+		return -1;
+	n = py_frame_locals(p->pid, &p->py, addr, rec->code, l, MAX_LOCALS);
+	if (n <= 0) {
+		free(l);
+		f->locals_unreadable = n < 0;
+		return 0;
+	}
+	f->locals = l;
+	f->nlocals = (size_t)n;
+	return 0;
+}
+
+static int name_frames(struct target_process *p, const struct raw_thread *raw, bool locals, struct dump_thread *out)
 {
 	out->frames = calloc(raw->n ? raw->n : 1, sizeof(*out->frames));
 	if (!out->frames)
@@ -101,6 +127,8 @@ static int name_frames(struct target_process *p, const struct raw_thread *raw, s
 		if (!f->name)
 			return -1;
 		out->nframes++;
+		if (locals && read_locals(p, rec, raw->addrs[i], f) != 0)
+			return -1;
 	}
 	out->truncated = raw->truncated;
 	out->changing = raw->changing;
@@ -258,7 +286,7 @@ static int detect(struct target_process *p, struct elf_cache *cache, char *err, 
 	}
 }
 
-static int fill_threads(struct target_process *p, const struct raw_walk *w, struct dump_snapshot *s)
+static int fill_threads(struct target_process *p, const struct raw_walk *w, bool locals, struct dump_snapshot *s)
 {
 	uint64_t gil_holder = 0;
 	s->gil_known = read_gil_holder(p->pid, &p->py, &gil_holder);
@@ -274,7 +302,7 @@ static int fill_threads(struct target_process *p, const struct raw_walk *w, stru
 			t->state = thread_state(p->pid, t->tid);
 			thread_name(p->pid, t->tid, p->comm, t->name, sizeof(t->name));
 		}
-		if (name_frames(p, &w->threads[i], t) != 0)
+		if (name_frames(p, &w->threads[i], locals, t) != 0)
 			return -1;
 	}
 	if (s->nthreads)
@@ -282,11 +310,12 @@ static int fill_threads(struct target_process *p, const struct raw_walk *w, stru
 	return 0;
 }
 
-int dump_snapshot_take(pid_t pid, struct dump_snapshot *s, char *err, size_t errlen)
+int dump_snapshot_take(pid_t pid, bool locals, struct dump_snapshot *s, char *err, size_t errlen)
 {
 	char comm_path[64], comm[32];
 	memset(s, 0, sizeof(*s));
 	s->pid = pid;
+	s->locals = locals;
 	snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
 	read_small_file(comm_path, comm, sizeof(comm));
 	comm[strcspn(comm, "\n")] = '\0';
@@ -314,7 +343,7 @@ int dump_snapshot_take(pid_t pid, struct dump_snapshot *s, char *err, size_t err
 			 pid);
 		goto out;
 	}
-	if (fill_threads(p, &w, s) != 0) {
+	if (fill_threads(p, &w, locals, s) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -334,6 +363,7 @@ void dump_snapshot_free(struct dump_snapshot *s)
 		for (size_t j = 0; j < s->threads[i].nframes; j++) {
 			free(s->threads[i].frames[j].name);
 			free(s->threads[i].frames[j].file);
+			free(s->threads[i].frames[j].locals);
 		}
 		free(s->threads[i].frames);
 	}

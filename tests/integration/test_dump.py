@@ -231,3 +231,81 @@ def test_dump_never_shows_a_torn_stack(case, tmp_path):
     assert torn == [], torn[:5]
     assert whole >= n // 2, (whole, changing)  # changing stays the exception
 
+
+LOCALS = '''\
+import time
+
+def blocked(count, label, *rest, flag=True):
+    number = 42
+    negative = -123456789012345678901234567890
+    ratio = 1.5
+    text = "h\\u00e9llo \\"world\\"\\n" + "x" * 100
+    data = b"\\x00ab\\xff"
+    nothing = None
+    yes = False
+    table = {"a": 1}
+    print("ready", flush=True)
+    time.sleep(1000)
+
+blocked(7, "\\u00fcn")
+'''
+
+# What py-spy's dump --locals prints for these values (its reference layout: an "Arguments:" and a
+# "Locals:" heading, then "name: repr"; strings in double quotes); bytes by value is bpfspy's own.
+EXPECTED_LOCALS = [
+    ("count", "7", True), ("label", '"\u00fcn"', True),
+    ("flag", "True", False), ("number", "42", False), ("negative", "-123456789012345678901234567890", False),
+    ("ratio", "1.5", False), ("text",  # cut at 64 characters
+     '"h\u00e9llo \\"world\\"\\n' + "x" * 50 + '..."', False),
+    ("data", 'b"\\x00ab\\xff"', False), ("nothing", "None", False), ("yes", "False", False),
+]
+
+
+@pytest.fixture(params=_params())
+def locals_target(request, tmp_path):
+    label, path, required = request.param
+    if not path or not Path(path).exists():
+        if required:
+            pytest.fail(f"{label} is required but missing ({path}); run make deps")
+        pytest.skip(f"{label}: interpreter not installed")
+    script = tmp_path / "locals.py"
+    script.write_text(LOCALS)
+    proc = subprocess.Popen([path, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        deadline = time.time() + 10
+        while time.time() < deadline and state(proc.pid, proc.pid) != "S":
+            time.sleep(0.05)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_dump_locals_json(locals_target):
+    doc = json.loads(run_bpfspy(["dump", "-p", locals_target.pid, "--json", "--locals"], timeout=30,
+                                check=True).stdout)
+    (t,) = doc["threads"]
+    frame = next(f for f in t["frames"] if f["name"] == "blocked")
+    got = {l["name"]: (l["repr"], l["arg"]) for l in frame["locals"]}
+    for name, repr_, arg in EXPECTED_LOCALS:
+        assert got.get(name) == (repr_, arg), (name, got.get(name))
+    assert re.fullmatch(r"<tuple at 0x[0-9a-f]+>", got["rest"][0]), got["rest"]
+    assert re.fullmatch(r"<dict at 0x[0-9a-f]+>", got["table"][0]), got["table"]
+    module = next(f for f in t["frames"] if f["name"] == "<module>")
+    assert module["locals"] == []  # module code has no fast locals
+
+
+def test_dump_locals_text(locals_target):
+    p = run_bpfspy(["dump", "-p", locals_target.pid, "--locals"], timeout=30, check=True)
+    assert p.stderr == "", p.stderr  # no "not shown yet" warning any more
+    lines = p.stdout.splitlines()
+    at = next(i for i, l in enumerate(lines) if l.endswith(", in blocked"))
+    block = lines[at + 1:]
+    block = block[1:] if not block[0].startswith("      ") else block  # the source line, when readable
+    assert block[0] == "      Arguments:", block[:4]
+    assert block[1:3] == ["        count: 7", '        label: "\u00fcn"'], block[:4]
+    assert block[3] == "      Locals:", block[:5]
+    assert "        number: 42" in block and '        data: b"\\x00ab\\xff"' in block, block
+    # without --locals, no variables
+    assert "Locals:" not in run_bpfspy(["dump", "-p", locals_target.pid], timeout=30, check=True).stdout

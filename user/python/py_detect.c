@@ -310,6 +310,24 @@ static void fill_capture_offsets(struct py_target *t)
 	t->proc.off.code_capture_len = (uint16_t)py_code_header_len(t);
 }
 
+static uint64_t symbol_addr(const struct runtime_module *rm, const char *name)
+{
+	uint64_t vaddr, size;
+
+	return elf_symbols_find(rm->elf, name, &vaddr, &size) ? rm->bias + vaddr : 0;
+}
+
+/* Exported (PyAPI_DATA) on every version, so in .dynsym of stripped builds too. */
+static void find_types(const struct runtime_module *rm, struct py_type_addrs *out)
+{
+	out->long_type = symbol_addr(rm, "PyLong_Type");
+	out->bool_type = symbol_addr(rm, "PyBool_Type");
+	out->float_type = symbol_addr(rm, "PyFloat_Type");
+	out->unicode_type = symbol_addr(rm, "PyUnicode_Type");
+	out->bytes_type = symbol_addr(rm, "PyBytes_Type");
+	out->none = symbol_addr(rm, "_Py_NoneStruct");
+}
+
 static enum py_detect_result fill_target(pid_t pid, const struct runtime_module *rm, struct py_target *out)
 {
 	struct py_layout l;
@@ -339,6 +357,7 @@ static enum py_detect_result fill_target(pid_t pid, const struct runtime_module 
 		out->proc.off = l.off;
 		out->proc.off.version_hex = out->version_hex;
 		out->obj = l.obj;
+		out->locals = l.locals;
 		fill_capture_offsets(out);
 		/*
 		 * Read while the interpreter builds or tears down its thread list: try
@@ -354,6 +373,7 @@ static enum py_detect_result fill_target(pid_t pid, const struct runtime_module 
 		out->proc.gil_addr = locate_gil(&mem, &l, out->proc.runtime_addr);
 		if (elf_symbols_find(rm->elf, "PyCode_Type", &vaddr, &size))
 			out->code_type_addr = rm->bias + vaddr;
+		find_types(rm, &out->types);
 	}
 	py_mem_close(&mem);
 	return r;

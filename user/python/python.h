@@ -36,9 +36,31 @@ struct py_object_layout {
 	uint16_t bytes_data;         /* PyBytesObject ob_sval */
 };
 
+/* Where a frame's local variables are and how the simple objects they hold look (dump --locals). */
+struct py_locals_layout {
+	uint16_t frame_localsplus;   /* f_localsplus / _PyInterpreterFrame.localsplus */
+	uint16_t code_nlocals;       /* co_nlocals (3.8-3.10); PY_OFF_NONE from 3.11 */
+	uint16_t code_names;         /* co_varnames (3.8-3.10) / co_localsplusnames: a tuple of str */
+	uint16_t code_kinds;         /* co_localspluskinds (3.11+, bytes); PY_OFF_NONE before */
+	uint16_t code_argcount;      /* co_argcount (int) */
+	uint16_t tuple_size, tuple_items;
+	uint16_t float_value;        /* PyFloatObject.ob_fval */
+	uint16_t long_size;          /* ob_size (sign and digit count) or, from 3.12, lv_tag */
+	uint16_t long_digits;        /* ob_digit: 30-bit digits in uint32 */
+	uint16_t type_name;          /* PyTypeObject.tp_name (const char *) */
+	bool long_tagged;            /* 3.12+: lv_tag = digits << 3 | sign (0 +, 1 zero, 2 -) */
+};
+
+/* The objects dump --locals prints by value, found by their exported symbols; 0 if absent. */
+struct py_type_addrs {
+	uint64_t long_type, bool_type, float_type, unicode_type, bytes_type, none;
+};
+
 struct py_target {
 	struct py_proc proc;        /* what goes into the BPF py_procs map */
 	struct py_object_layout obj;
+	struct py_locals_layout locals;
+	struct py_type_addrs types;
 	uint64_t code_type_addr;    /* &PyCode_Type in the target, 0 if unknown */
 	uint32_t version_hex;
 	char version[16];           /* "3.12.1", "3.15.0a2"; only "3.9" when the file name said it */
@@ -131,6 +153,33 @@ void py_symbolizer_free(struct py_symbolizer *s);
  */
 int py_symbolize(struct py_symbolizer *s, uint64_t code, uint64_t sig, int64_t lasti,
 		 struct py_code_info *info, int *line);
+
+/* ---- local variables (`bpfspy dump --locals`) ---- */
+
+#define PY_LOCAL_NAME_MAX 128
+#define PY_LOCAL_REPR_MAX 160
+/* str and bytes values longer than this are cut, with "..." */
+#define PY_LOCAL_STR_CHARS 64
+
+struct py_local {
+	char name[PY_LOCAL_NAME_MAX];
+	/*
+	 * As py-spy shows it: 42, 1.5, True, None, "text", b"bytes"; any other
+	 * object (or an int too big to print) as <type at 0xADDRESS>; "?" when the
+	 * value could not be read.
+	 */
+	char repr[PY_LOCAL_REPR_MAX];
+	bool arg;  /* a positional argument (index < co_argcount), as py-spy marks them */
+};
+
+/*
+ * The bound fast locals of the frame at frame_addr (py_thread_stack.frame_addrs)
+ * running code (its py_frame_rec.code), in co_varnames order. Unbound ones are
+ * left out. Returns the number written to out (at most max), or -1 when the
+ * code object or the frame could not be read.
+ */
+int py_frame_locals(pid_t pid, const struct py_target *t, uint64_t frame_addr, uint64_t code,
+		    struct py_local *out, size_t max);
 
 /* ---- a userspace walker (tests, `bpfspy dump`) ---- */
 
