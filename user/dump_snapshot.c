@@ -14,8 +14,8 @@
 
 /* A walk of the thread list can race with a thread starting or exiting: retry a few times. */
 #define WALK_ATTEMPTS 20
-/* Reads of one thread's frame chain before it is shown as changing (two per attempt). */
-#define STACK_READS 20
+/* Reads of one thread's frame chain before it is shown as changing (two per attempt, 75 us apart). */
+#define STACK_READS 80
 #define MAX_DUMP_THREADS 4096
 
 struct raw_thread {

@@ -263,6 +263,7 @@ static void fill_layout(struct decoder *d, uint32_t version_hex, struct py_layou
 	out->obj.code_linetable = (uint16_t)field(d, "code_object.linetable");
 	out->obj.bytes_size = (uint16_t)field(d, "bytes_object.ob_size");
 	out->obj.bytes_data = (uint16_t)field(d, "bytes_object.ob_sval");
+	out->obj.frame_state = PY_OFF_NONE;
 	out->locals = (struct py_locals_layout){
 		.frame_localsplus = (uint16_t)field(d, "interpreter_frame.localsplus"),
 		.code_nlocals = PY_OFF_NONE,

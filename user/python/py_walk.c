@@ -30,9 +30,9 @@
  * Pause between two attempts at a changing stack: a CPU-bound thread rewrites
  * its top frames every few hundred nanoseconds, so back-to-back attempts keep
  * meeting it mid-call; spread out, one lands while it is between calls or off
- * the CPU. 10 attempts stay within about 3 ms.
+ * the CPU. 40 attempts stay within about 4 ms.
  */
-#define ATTEMPT_PAUSE_NS 300000
+#define ATTEMPT_PAUSE_NS 75000
 
 struct code_sig {
 	uint64_t code, sig;
@@ -41,6 +41,7 @@ struct code_sig {
 struct walk {
 	struct py_mem mem;
 	const struct py_offsets *o;
+	uint16_t frame_state;  /* py_object_layout.frame_state */
 	struct py_frame_rec *frames;
 	uint64_t *addrs;
 	size_t max_frames;
@@ -62,6 +63,7 @@ struct frame_header {
 	uint64_t previous, code, instr;
 	int32_t lasti;   /* PyFrameObject f_lasti */
 	uint8_t owner, is_entry;
+	int8_t state;    /* PyFrameObject f_executing (3.8/3.9) or f_state (3.10) */
 };
 
 static size_t max_size(size_t a, uint16_t off, size_t width)
@@ -69,10 +71,11 @@ static size_t max_size(size_t a, uint16_t off, size_t width)
 	return off != PY_OFF_NONE && off + width > a ? off + width : a;
 }
 
-static size_t frame_header_len(const struct py_offsets *o)
+static size_t frame_header_len(const struct py_offsets *o, uint16_t frame_state)
 {
 	size_t n = o->frame_model == PY_FRAMES_OBJECT ? 8 : 0; /* ob_refcnt */
 
+	n = max_size(n, frame_state, 1);
 	n = max_size(n, o->frame_previous, 8);
 	n = max_size(n, o->frame_code, 8);
 	n = max_size(n, o->frame_instr, o->frame_model == PY_FRAMES_OBJECT ? 4 : 8);
@@ -80,9 +83,13 @@ static size_t frame_header_len(const struct py_offsets *o)
 	return max_size(n, o->frame_is_entry, 1);
 }
 
-static void decode_header(const struct py_offsets *o, const uint8_t *buf, struct frame_header *h)
+static void decode_header(const struct walk *w, const uint8_t *buf, struct frame_header *h)
 {
+	const struct py_offsets *o = w->o;
+
 	memset(h, 0, sizeof(*h));
+	if (w->frame_state != PY_OFF_NONE)
+		h->state = (int8_t)buf[w->frame_state];
 	if (o->frame_model == PY_FRAMES_OBJECT) {
 		memcpy(&h->refcnt, buf, 8);
 		memcpy(&h->lasti, buf + o->frame_instr, 4);
@@ -104,7 +111,7 @@ static int read_header(const struct walk *w, uint64_t frame, struct frame_header
 
 	if (py_mem_read(&w->mem, frame, buf, w->header_len) < 0)
 		return -1;
-	decode_header(w->o, buf, h);
+	decode_header(w, buf, h);
 	return 0;
 }
 
@@ -115,12 +122,23 @@ static bool is_shim(const struct py_offsets *o, const struct frame_header *h)
 
 /*
  * A frame that can be on a thread's stack: a PyFrameObject still referenced
- * (a freed one has refcount 0 and a free-list link for f_back) with code.
+ * (a freed one has refcount 0 and a free-list link for f_back) and running
+ * (one being set up from the free list is referenced before its f_back is
+ * set), with code.
  */
-static bool plausible(const struct py_offsets *o, const struct frame_header *h)
+static bool plausible(const struct walk *w, const struct frame_header *h)
 {
+	const struct py_offsets *o = w->o;
+
 	if (o->frame_model == PY_FRAMES_OBJECT && h->refcnt <= 0)
 		return false;
+	if (w->frame_state != PY_OFF_NONE) {
+		/* 3.8/3.9 f_executing == 1; 3.10 f_state EXECUTING (0) or UNWINDING (2) */
+		bool running = o->lasti_kind == PY_LASTI_BYTES ? h->state == 1 : h->state == 0 || h->state == 2;
+
+		if (!running)
+			return false;
+	}
 	return is_shim(o, h) || h->code != 0;
 }
 
@@ -242,10 +260,10 @@ static int read_chain(struct walk *w, uint64_t ts, struct py_thread_stack *st, b
 			break;
 		}
 		if (k && k <= batch)
-			decode_header(w->o, w->known_headers + (k - 1) * w->header_len, &h);
+			decode_header(w, w->known_headers + (k - 1) * w->header_len, &h);
 		else if (read_header(w, frame, &h) < 0)
 			return -1;
-		if ((check && !plausible(w->o, &h)) || to_record(w, &h, &w->frames[i]) < 0)
+		if ((check && !plausible(w, &h)) || to_record(w, &h, &w->frames[i]) < 0)
 			return -1;
 		if (check)
 			remember_frame(w, frame);
@@ -271,8 +289,8 @@ static bool confirm_chain(struct walk *w, struct py_thread_stack *st)
 		struct py_frame_rec *rec = &w->frames[i];
 		bool last = i + 1 == st->n_frames;
 
-		decode_header(w->o, w->headers + i * w->header_len, &h);
-		if (!plausible(w->o, &h))
+		decode_header(w, w->headers + i * w->header_len, &h);
+		if (!plausible(w, &h))
 			return false;
 		if (is_shim(w->o, &h) != !!(rec->flags & PYF_SHIM))
 			return false;
@@ -360,7 +378,9 @@ static int walk_all(pid_t pid, const struct py_target *t, size_t max_frames, uns
 	w->max_frames = max_frames;
 	w->max_reads = max_reads;
 	w->o = &t->proc.off;
-	w->header_len = frame_header_len(w->o);
+	/* the running check only where a consistent read is asked for */
+	w->frame_state = max_reads && t->proc.off.frame_model == PY_FRAMES_OBJECT ? t->obj.frame_state : PY_OFF_NONE;
+	w->header_len = frame_header_len(w->o, w->frame_state);
 	w->frames = calloc(max_frames, sizeof(*w->frames));
 	w->addrs = calloc(max_frames, sizeof(*w->addrs));
 	w->headers = w->header_len <= FRAME_HEADER_MAX ? malloc(max_frames * w->header_len) : NULL;

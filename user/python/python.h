@@ -34,6 +34,13 @@ struct py_object_layout {
 	uint16_t code_linetable;     /* co_lnotab (3.8/3.9) or co_linetable */
 	uint16_t bytes_size;         /* PyBytesObject ob_size */
 	uint16_t bytes_data;         /* PyBytesObject ob_sval */
+	/*
+	 * 3.8/3.9 f_executing (char, 1 while the eval loop runs the frame), 3.10
+	 * f_state (char: 0 EXECUTING, 2 UNWINDING); PY_OFF_NONE from 3.11. Every
+	 * frame on a thread's stack is running: one that is not is being set up
+	 * or torn down, and a read that meets it is retried (bpfspy dump).
+	 */
+	uint16_t frame_state;
 };
 
 /* Where a frame's local variables are and how the simple objects they hold look (dump --locals). */
@@ -207,11 +214,13 @@ int py_walk_thread_stacks(pid_t pid, const struct py_target *t, size_t max_frame
 
 /*
  * The same walk for a process that keeps running (bpfspy dump): a thread's
- * frames are read, then each frame is read again and must still be alive
- * (3.8-3.10: referenced), hold the same code and point at the same caller;
- * the instruction offsets come from the second read. A thread whose stack
- * fails this within max_reads reads of its chain (two per attempt) is
- * reported with changing set and no frames, never as a torn stack.
+ * frames are read (the top pointer and every frame met before in one
+ * system call), then all frames are read again at once and must still be
+ * alive (3.8-3.10: referenced and running), hold the same code and point at
+ * the same caller; the instruction offsets come from the second read. A
+ * thread whose stack fails this within max_reads reads of its chain (two per
+ * attempt, 75 us apart) is reported with changing set and no frames, never
+ * as a torn stack.
  */
 int py_walk_thread_stacks_consistent(pid_t pid, const struct py_target *t, size_t max_frames,
 				     unsigned max_reads, py_thread_stack_cb cb, void *arg);
