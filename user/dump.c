@@ -25,11 +25,13 @@ struct dump_options {
 
 static void dump_usage(FILE *f)
 {
-	fputs("Usage: bpfspy dump -p PID [--json] [--gil] [-s]\n"
+	fputs("Usage: bpfspy dump -p PID [--json] [--gil] [--locals] [-s]\n"
 	      "\n"
 	      "Prints the Python stack of every thread of a running process, most recent\n"
 	      "call last, like a Python traceback. Blocked and sleeping threads are shown\n"
 	      "too: the stacks are read from the process's memory without pausing it.\n"
+	      "A stack is shown once a second read confirms it; a thread whose stack keeps\n"
+	      "changing under every read is marked (stack changing, retry).\n"
 	      "\n"
 	      "  -p, --pid PID   the Python process\n"
 	      "  -j, --json      print JSON instead of tracebacks\n"
@@ -37,7 +39,9 @@ static void dump_usage(FILE *f)
 	      "  -s, --subprocesses  also every process it started, one after the other\n"
 	      "  -n, --native    accepted (py-spy); native frames are not merged into dump yet:\n"
 	      "                  use bpfspy record --native for them\n"
-	      "  -l, --locals    accepted (py-spy); local variables are not shown yet\n"
+	      "  -l, --locals    also each frame's local variables, as py-spy shows them: ints,\n"
+	      "                  floats, bools, None, str and bytes by value (cut at 64\n"
+	      "                  characters), other objects as <type at 0xADDRESS>\n"
 	      "      --full-filenames  accepted (py-spy): dump always shows full paths\n"
 	      "      --nonblocking     accepted (py-spy): dump never pauses the process\n"
 	      "  -h, --help      this help\n",
@@ -113,8 +117,6 @@ static int parse_dump_options(int argc, char **argv, struct dump_options *o)
 	if (o->native)
 		log_warn("dump --native: native frames are not merged into dump yet; showing Python frames "
 			 "(bpfspy record --native has them)");
-	if (o->locals)
-		log_warn("dump --locals: local variables are not shown yet; showing stacks");
 	return 0;
 }
 
@@ -145,7 +147,7 @@ int cmd_dump(int argc, char **argv)
 		fputs("[", stdout);
 	for (size_t i = 0; i < npids; i++) {
 		struct dump_snapshot s;
-		if (dump_snapshot_take(pids[i], &s, err, sizeof(err)) != 0) {
+		if (dump_snapshot_take(pids[i], o.locals, &s, err, sizeof(err)) != 0) {
 			/* a child that is not Python or has exited is skipped; the named process is not */
 			if (i == 0) {
 				log_error("%s", err);

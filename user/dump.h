@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * `bpfspy dump`: the Python stacks of every thread of a live process, read
- * once through /proc/PID/mem without pausing it, so blocked threads show up
- * as well as running ones.
+ * through /proc/PID/mem without pausing it, so blocked threads show up as
+ * well as running ones. A stack is only shown once a second read confirms
+ * it; one that keeps changing is marked so, never shown torn.
  */
 #ifndef BPFSPY_DUMP_H
 #define BPFSPY_DUMP_H
@@ -13,10 +14,15 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+struct py_local;
+
 struct dump_frame {
 	char *name;
 	char *file; /* NULL if the code object could not be read */
 	int line;
+	struct py_local *locals; /* with --locals; NULL otherwise */
+	size_t nlocals;
+	bool locals_unreadable;  /* --locals asked, but the frame's locals could not be read */
 };
 
 struct dump_thread {
@@ -28,6 +34,7 @@ struct dump_thread {
 	struct dump_frame *frames; /* most recent call last */
 	size_t nframes;
 	bool truncated;       /* outermost frames missing (depth limit) */
+	bool changing;        /* the stack changed under every read: no frames shown */
 };
 
 struct dump_snapshot {
@@ -36,15 +43,16 @@ struct dump_snapshot {
 	char python_version[16];
 	char python_module[256]; /* the ELF that holds _PyRuntime */
 	bool gil_known;          /* the GIL holder could be read */
+	bool locals;             /* frames carry their local variables */
 	struct dump_thread *threads; /* sorted by TID, unmatched threads last */
 	size_t nthreads;
 };
 
 /*
- * Reads the stacks of pid. Returns 0, or -1 with one line in err (not a
+ * Reads the stacks of pid, with each frame's local variables if locals. Returns 0, or -1 with one line in err (not a
  * Python process, process gone, memory unreadable).
  */
-int dump_snapshot_take(pid_t pid, struct dump_snapshot *out, char *err, size_t errlen);
+int dump_snapshot_take(pid_t pid, bool locals, struct dump_snapshot *out, char *err, size_t errlen);
 void dump_snapshot_free(struct dump_snapshot *s);
 
 /* A traceback per thread, most recent call last. */

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "python/python.h"
+
 const char *dump_state_name(char state)
 {
 	switch (state) {
@@ -71,6 +73,29 @@ static void print_thread_title(const struct dump_thread *t, bool show_gil, bool 
 	fputs(")\n", f);
 }
 
+/* py-spy's layout: an Arguments: and a Locals: heading, then `name: repr` per variable. */
+static void print_locals(const struct dump_frame *fr, FILE *f)
+{
+	bool shown_args = false, shown_locals = false;
+
+	if (fr->locals_unreadable) {
+		fputs("      (local variables could not be read)\n", f);
+		return;
+	}
+	for (size_t k = 0; k < fr->nlocals; k++) {
+		const struct py_local *l = &fr->locals[k];
+
+		if (l->arg && !shown_args) {
+			fputs("      Arguments:\n", f);
+			shown_args = true;
+		} else if (!l->arg && !shown_locals) {
+			fputs("      Locals:\n", f);
+			shown_locals = true;
+		}
+		fprintf(f, "        %s: %s\n", l->name, l->repr);
+	}
+}
+
 void dump_print_text(const struct dump_snapshot *s, bool show_gil, FILE *f)
 {
 	fprintf(f, "Process %d: %s\n", s->pid, s->cmdline);
@@ -81,6 +106,10 @@ void dump_print_text(const struct dump_snapshot *s, bool show_gil, FILE *f)
 		const struct dump_thread *t = &s->threads[i];
 		fputc('\n', f);
 		print_thread_title(t, show_gil, s->gil_known, f);
+		if (t->changing) {
+			fputs("  (stack changing, retry)\n", f);
+			continue;
+		}
 		if (!t->nframes) {
 			fputs("  (no Python frames)\n", f);
 			continue;
@@ -95,11 +124,34 @@ void dump_print_text(const struct dump_snapshot *s, bool show_gil, FILE *f)
 			source_line(fr->file, fr->line, src, sizeof(src));
 			if (src[0])
 				fprintf(f, "    %s\n", src);
+			if (s->locals)
+				print_locals(fr, f);
 		}
 	}
 }
 
-static cJSON *thread_json(const struct dump_thread *t, bool show_gil, bool gil_known)
+static void add_locals_json(cJSON *fr, const struct dump_frame *frame)
+{
+	cJSON *arr;
+
+	if (frame->locals_unreadable) {
+		cJSON_AddNullToObject(fr, "locals");
+		return;
+	}
+	arr = cJSON_AddArrayToObject(fr, "locals");
+	for (size_t k = 0; arr && k < frame->nlocals; k++) {
+		cJSON *l = cJSON_CreateObject();
+
+		if (!l)
+			break;
+		cJSON_AddStringToObject(l, "name", frame->locals[k].name);
+		cJSON_AddStringToObject(l, "repr", frame->locals[k].repr);
+		cJSON_AddBoolToObject(l, "arg", frame->locals[k].arg);
+		cJSON_AddItemToArray(arr, l);
+	}
+}
+
+static cJSON *thread_json(const struct dump_thread *t, bool show_gil, bool gil_known, bool locals)
 {
 	cJSON *o = cJSON_CreateObject();
 	if (!o)
@@ -116,6 +168,7 @@ static cJSON *thread_json(const struct dump_thread *t, bool show_gil, bool gil_k
 	if (show_gil && gil_known)
 		cJSON_AddBoolToObject(o, "holds_gil", t->holds_gil);
 	cJSON_AddBoolToObject(o, "truncated", t->truncated);
+	cJSON_AddBoolToObject(o, "stack_changing", t->changing);
 	cJSON *frames = cJSON_AddArrayToObject(o, "frames");
 	for (size_t j = 0; frames && j < t->nframes; j++) {
 		cJSON *fr = cJSON_CreateObject();
@@ -127,6 +180,8 @@ static cJSON *thread_json(const struct dump_thread *t, bool show_gil, bool gil_k
 		else
 			cJSON_AddNullToObject(fr, "file");
 		cJSON_AddNumberToObject(fr, "line", t->frames[j].line);
+		if (locals)
+			add_locals_json(fr, &t->frames[j]);
 		cJSON_AddItemToArray(frames, fr);
 	}
 	return o;
@@ -144,7 +199,7 @@ int dump_print_json(const struct dump_snapshot *s, bool show_gil, FILE *f)
 	cJSON_AddStringToObject(root, "frame_order", "most recent call last");
 	cJSON *threads = cJSON_AddArrayToObject(root, "threads");
 	for (size_t i = 0; threads && i < s->nthreads; i++) {
-		cJSON *t = thread_json(&s->threads[i], show_gil, s->gil_known);
+		cJSON *t = thread_json(&s->threads[i], show_gil, s->gil_known, s->locals);
 		if (t)
 			cJSON_AddItemToArray(threads, t);
 	}

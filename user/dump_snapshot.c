@@ -12,15 +12,18 @@
 #include "target_process.h"
 #include "util/log.h"
 
-/* A walk can race with the running target (a frame popped mid-read): retry a few times. */
+/* A walk of the thread list can race with a thread starting or exiting: retry a few times. */
 #define WALK_ATTEMPTS 20
+/* Reads of one thread's frame chain before it is shown as changing (two per attempt, 75 us apart). */
+#define STACK_READS 80
 #define MAX_DUMP_THREADS 4096
 
 struct raw_thread {
 	uint64_t tstate, thread_id, native_thread_id;
 	struct py_frame_rec *frames; /* innermost first */
+	uint64_t *addrs;             /* where each frame is */
 	size_t n;
-	bool truncated;
+	bool truncated, changing;
 };
 
 struct raw_walk {
@@ -30,8 +33,10 @@ struct raw_walk {
 
 static void raw_walk_clear(struct raw_walk *w)
 {
-	for (size_t i = 0; i < w->n; i++)
+	for (size_t i = 0; i < w->n; i++) {
 		free(w->threads[i].frames);
+		free(w->threads[i].addrs);
+	}
 	free(w->threads);
 	memset(w, 0, sizeof(*w));
 }
@@ -52,14 +57,16 @@ static int keep_thread_stack(const struct py_thread_stack *st, void *arg)
 	struct raw_thread *t = &w->threads[w->n];
 	*t = (struct raw_thread){ .tstate = st->tstate, .thread_id = st->thread_id,
 				  .native_thread_id = st->native_thread_id, .n = st->n_frames,
-				  .truncated = st->truncated };
+				  .truncated = st->truncated, .changing = st->changing };
+	w->n++;
 	if (st->n_frames) {
 		t->frames = malloc(st->n_frames * sizeof(*t->frames));
-		if (!t->frames)
+		t->addrs = malloc(st->n_frames * sizeof(*t->addrs));
+		if (!t->frames || !t->addrs)
 			return -1;
 		memcpy(t->frames, st->frames, st->n_frames * sizeof(*t->frames));
+		memcpy(t->addrs, st->frame_addrs, st->n_frames * sizeof(*t->addrs));
 	}
-	w->n++;
 	return 0;
 }
 
@@ -67,7 +74,7 @@ static int walk_with_retries(pid_t pid, const struct py_target *t, struct raw_wa
 {
 	for (int attempt = 0; attempt < WALK_ATTEMPTS; attempt++) {
 		raw_walk_clear(w);
-		if (py_walk_thread_stacks(pid, t, BPFSPY_MAX_PY_DEPTH, keep_thread_stack, w) == 0)
+		if (py_walk_thread_stacks_consistent(pid, t, BPFSPY_MAX_PY_DEPTH, STACK_READS, keep_thread_stack, w) == 0)
 			return 0;
 	}
 	raw_walk_clear(w);
@@ -76,7 +83,28 @@ static int walk_with_retries(pid_t pid, const struct py_target *t, struct raw_wa
 
 /* ---- naming frames ------------------------------------------------------ */
 
-static int name_frames(struct target_process *p, const struct raw_thread *raw, struct dump_thread *out)
+/* Most locals shown per frame. */
+#define MAX_LOCALS 256
+
+static int read_locals(struct target_process *p, const struct py_frame_rec *rec, uint64_t addr, struct dump_frame *f)
+{
+	struct py_local *l = calloc(MAX_LOCALS, sizeof(*l));
+	int n;
+
+	if (!l)
+		return -1;
+	n = py_frame_locals(p->pid, &p->py, addr, rec->code, l, MAX_LOCALS);
+	if (n <= 0) {
+		free(l);
+		f->locals_unreadable = n < 0;
+		return 0;
+	}
+	f->locals = l;
+	f->nlocals = (size_t)n;
+	return 0;
+}
+
+static int name_frames(struct target_process *p, const struct raw_thread *raw, bool locals, struct dump_thread *out)
 {
 	out->frames = calloc(raw->n ? raw->n : 1, sizeof(*out->frames));
 	if (!out->frames)
@@ -99,8 +127,11 @@ static int name_frames(struct target_process *p, const struct raw_thread *raw, s
 		if (!f->name)
 			return -1;
 		out->nframes++;
+		if (locals && read_locals(p, rec, raw->addrs[i], f) != 0)
+			return -1;
 	}
 	out->truncated = raw->truncated;
+	out->changing = raw->changing;
 	return 0;
 }
 
@@ -255,7 +286,7 @@ static int detect(struct target_process *p, struct elf_cache *cache, char *err, 
 	}
 }
 
-static int fill_threads(struct target_process *p, const struct raw_walk *w, struct dump_snapshot *s)
+static int fill_threads(struct target_process *p, const struct raw_walk *w, bool locals, struct dump_snapshot *s)
 {
 	uint64_t gil_holder = 0;
 	s->gil_known = read_gil_holder(p->pid, &p->py, &gil_holder);
@@ -271,7 +302,7 @@ static int fill_threads(struct target_process *p, const struct raw_walk *w, stru
 			t->state = thread_state(p->pid, t->tid);
 			thread_name(p->pid, t->tid, p->comm, t->name, sizeof(t->name));
 		}
-		if (name_frames(p, &w->threads[i], t) != 0)
+		if (name_frames(p, &w->threads[i], locals, t) != 0)
 			return -1;
 	}
 	if (s->nthreads)
@@ -279,11 +310,12 @@ static int fill_threads(struct target_process *p, const struct raw_walk *w, stru
 	return 0;
 }
 
-int dump_snapshot_take(pid_t pid, struct dump_snapshot *s, char *err, size_t errlen)
+int dump_snapshot_take(pid_t pid, bool locals, struct dump_snapshot *s, char *err, size_t errlen)
 {
 	char comm_path[64], comm[32];
 	memset(s, 0, sizeof(*s));
 	s->pid = pid;
+	s->locals = locals;
 	snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
 	read_small_file(comm_path, comm, sizeof(comm));
 	comm[strcspn(comm, "\n")] = '\0';
@@ -303,6 +335,7 @@ int dump_snapshot_take(pid_t pid, struct dump_snapshot *s, char *err, size_t err
 	}
 	if (detect(p, cache, err, errlen) != 0)
 		goto out;
+	py_read_full_version(pid, &p->py); /* "3.9.18" rather than "3.9" */
 	snprintf(s->python_version, sizeof(s->python_version), "%s", p->py.version);
 	snprintf(s->python_module, sizeof(s->python_module), "%s", p->py.runtime_module);
 	if (walk_with_retries(pid, &p->py, &w) != 0) {
@@ -310,7 +343,7 @@ int dump_snapshot_take(pid_t pid, struct dump_snapshot *s, char *err, size_t err
 			 pid);
 		goto out;
 	}
-	if (fill_threads(p, &w, s) != 0) {
+	if (fill_threads(p, &w, locals, s) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
@@ -330,6 +363,7 @@ void dump_snapshot_free(struct dump_snapshot *s)
 		for (size_t j = 0; j < s->threads[i].nframes; j++) {
 			free(s->threads[i].frames[j].name);
 			free(s->threads[i].frames[j].file);
+			free(s->threads[i].frames[j].locals);
 		}
 		free(s->threads[i].frames);
 	}

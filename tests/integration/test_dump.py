@@ -49,13 +49,13 @@ def sleepers(request, tmp_path):
     proc = subprocess.Popen([path, str(script)], stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout.readline().strip() == "ready"
-        ver = subprocess.run([path, "-c", "import sys; print(sys.version_info[1])"], capture_output=True,
-                             text=True, check=True).stdout.strip()
+        minor, full = subprocess.run([path, "-c", "import platform, sys; print(sys.version_info[1], platform.python_version())"],
+                                     capture_output=True, text=True, check=True).stdout.split()
         # both threads are blocked in time.sleep by now: wait until the kernel says so
         deadline = time.time() + 10
         while time.time() < deadline and not all(state(proc.pid, t) == "S" for t in tids(proc.pid)):
             time.sleep(0.05)
-        yield proc, script, (3, int(ver))
+        yield proc, script, (3, int(minor)), full
     finally:
         proc.kill()
         proc.wait()
@@ -91,7 +91,7 @@ def expected_tail(script):
 
 
 def test_dump_blocked_threads(sleepers):
-    proc, script, ver = sleepers
+    proc, script, ver, full_version = sleepers
     start = time.monotonic()
     p = run_bpfspy(["dump", "-p", proc.pid], timeout=30)
     elapsed = time.monotonic() - start
@@ -101,6 +101,7 @@ def test_dump_blocked_threads(sleepers):
     assert sorted(threads) == tids(proc.pid), p.stdout
     main_title, main_frames = threads[proc.pid]
     assert main_title.startswith(' "MainThread" (sleeping)'), main_title
+    assert f"Python v{full_version} (" in p.stdout, p.stdout.splitlines()[:2]
     assert main_frames[0] == (str(script), line_of("CALL_MAIN"), "<module>"), p.stdout
     assert main_frames[1:] == expected_tail(script), p.stdout
     worker = next(t for t in threads if t != proc.pid)
@@ -114,16 +115,18 @@ def test_dump_blocked_threads(sleepers):
 
 
 def test_dump_json(sleepers):
-    proc, script, ver = sleepers
+    proc, script, ver, full_version = sleepers
     p = run_bpfspy(["dump", "-p", proc.pid, "--json", "--gil"], timeout=30)
     assert p.returncode == 0, p.stderr
     doc = json.loads(p.stdout)
     assert doc["pid"] == proc.pid
-    assert doc["python_version"].startswith(f"{ver[0]}.{ver[1]}")
+    # the full version, as platform.python_version() says it ("3.8.18", not "3.8")
+    assert doc["python_version"] == full_version, (doc["python_version"], full_version)
     by_tid = {t["tid"]: t for t in doc["threads"]}
     assert sorted(by_tid) == tids(proc.pid)
     for t in by_tid.values():
         assert t["state"] == "sleeping"
+        assert t["stack_changing"] is False  # blocked threads read the same twice at once
         assert t["holds_gil"] is False  # both threads sleep with the GIL released
         tail = [(f["file"], f["line"], f["name"]) for f in t["frames"][-3:]]
         assert tail == expected_tail(script), t
@@ -163,3 +166,146 @@ def test_dump_errors(tmp_path):
                           (["-p", "1", "extra"], "unexpected argument")]:
         p = run_bpfspy(["dump", *args], timeout=30)
         assert p.returncode == 2 and p.stderr.startswith("bpfspy: ") and message in p.stderr, (args, p.stderr)
+
+
+RECURSION = '''\
+def recurse(n):
+    if n > 0:
+        return recurse(n - 1)
+    return n
+
+def loop():
+    x = 0
+    while True:
+        x += recurse(20)
+
+print("ready", flush=True)
+loop()
+'''
+
+
+def _recursion_params():
+    # the acceptance of issue 17 counts 200 dumps on 3.8-3.10; other versions get fewer
+    out = []
+    for label, path, required in interpreters():
+        n = 200 if label in ("pyenv-3.8", "pyenv-3.9", "pyenv-3.10") else 20
+        out.append(pytest.param((label, path, required, n), id=label))
+    return out
+
+
+@pytest.mark.parametrize("case", _recursion_params())
+def test_dump_never_shows_a_torn_stack(case, tmp_path):
+    """A CPU-bound 20-deep recursion re-entered forever: every stack dump shows is whole
+    (<module>, loop, then 0..21 recurse frames) or is marked as changing, never torn."""
+    label, path, required, n = case
+    if not path or not Path(path).exists():
+        if required:
+            pytest.fail(f"{label} is required but missing ({path}); run make deps")
+        pytest.skip(f"{label}: interpreter not installed")
+    script = tmp_path / "recursion.py"
+    script.write_text(RECURSION)
+    proc = subprocess.Popen([path, str(script)], stdout=subprocess.PIPE, text=True)
+    whole = changing = 0
+    torn = []
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        for _ in range(n):
+            doc = json.loads(run_bpfspy(["dump", "-p", proc.pid, "--json"], timeout=30, check=True).stdout)
+            (t,) = doc["threads"]
+            if t["stack_changing"]:
+                assert t["frames"] == [], t
+                changing += 1
+                continue
+            names = [f["name"] for f in t["frames"]]
+            if names[:2] == ["<module>", "loop"] and set(names[2:]) <= {"recurse"} and len(names) <= 23:
+                whole += 1
+            else:
+                torn.append(names)
+        # the text form says so too
+        text = run_bpfspy(["dump", "-p", proc.pid], timeout=30, check=True).stdout
+        assert "(stack changing, retry)" in text or '", line ' in text and "in <module>" in text, text
+    finally:
+        proc.kill()
+        proc.wait()
+    print(f"{label}: {n} dumps, {whole} whole, {changing} changing, {len(torn)} torn")
+    assert torn == [], torn[:5]
+    assert whole >= n // 2, (whole, changing)  # changing stays the exception
+
+
+LOCALS = '''\
+import time
+
+def blocked(count, label, *rest, flag=True):
+    number = 42
+    negative = -123456789012345678901234567890
+    ratio = 1.5
+    text = "h\\u00e9llo \\"world\\"\\n" + "x" * 100
+    data = b"\\x00ab\\xff"
+    nothing = None
+    yes = False
+    table = {"a": 1}
+    print("ready", flush=True)
+    time.sleep(1000)
+
+blocked(7, "\\u00fcn")
+'''
+
+# What py-spy's dump --locals prints for these values (its reference layout: an "Arguments:" and a
+# "Locals:" heading, then "name: repr"; strings in double quotes); bytes by value is bpfspy's own.
+EXPECTED_LOCALS = [
+    ("count", "7", True), ("label", '"\u00fcn"', True),
+    ("flag", "True", False), ("number", "42", False), ("negative", "-123456789012345678901234567890", False),
+    ("ratio", "1.5", False), ("text",  # cut at 64 characters
+     '"h\u00e9llo \\"world\\"\\n' + "x" * 50 + '..."', False),
+    ("data", 'b"\\x00ab\\xff"', False), ("nothing", "None", False), ("yes", "False", False),
+]
+
+
+@pytest.fixture(params=_params())
+def locals_target(request, tmp_path):
+    label, path, required = request.param
+    if not path or not Path(path).exists():
+        if required:
+            pytest.fail(f"{label} is required but missing ({path}); run make deps")
+        pytest.skip(f"{label}: interpreter not installed")
+    script = tmp_path / "locals.py"
+    script.write_text(LOCALS)
+    proc = subprocess.Popen([path, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        deadline = time.time() + 10
+        while time.time() < deadline and state(proc.pid, proc.pid) != "S":
+            time.sleep(0.05)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_dump_locals_json(locals_target):
+    doc = json.loads(run_bpfspy(["dump", "-p", locals_target.pid, "--json", "--locals"], timeout=30,
+                                check=True).stdout)
+    (t,) = doc["threads"]
+    frame = next(f for f in t["frames"] if f["name"] == "blocked")
+    got = {l["name"]: (l["repr"], l["arg"]) for l in frame["locals"]}
+    for name, repr_, arg in EXPECTED_LOCALS:
+        assert got.get(name) == (repr_, arg), (name, got.get(name))
+    assert re.fullmatch(r"<tuple at 0x[0-9a-f]+>", got["rest"][0]), got["rest"]
+    assert re.fullmatch(r"<dict at 0x[0-9a-f]+>", got["table"][0]), got["table"]
+    module = next(f for f in t["frames"] if f["name"] == "<module>")
+    assert module["locals"] == []  # module code has no fast locals
+
+
+def test_dump_locals_text(locals_target):
+    p = run_bpfspy(["dump", "-p", locals_target.pid, "--locals"], timeout=30, check=True)
+    assert p.stderr == "", p.stderr  # no "not shown yet" warning any more
+    lines = p.stdout.splitlines()
+    at = next(i for i, l in enumerate(lines) if l.endswith(", in blocked"))
+    block = lines[at + 1:]
+    block = block[1:] if not block[0].startswith("      ") else block  # the source line, when readable
+    assert block[0] == "      Arguments:", block[:4]
+    assert block[1:3] == ["        count: 7", '        label: "\u00fcn"'], block[:4]
+    assert block[3] == "      Locals:", block[:5]
+    assert "        number: 42" in block and '        data: b"\\x00ab\\xff"' in block, block
+    # without --locals, no variables
+    assert "Locals:" not in run_bpfspy(["dump", "-p", locals_target.pid], timeout=30, check=True).stdout

@@ -209,6 +209,68 @@ static void check_gil(pid_t pid, const struct py_target *t, const struct snapsho
 	assert_true(known);
 }
 
+struct consistent {
+	uint64_t thread_id;
+	struct py_frame_rec frames[MAX_STACK];
+	uint64_t addrs[MAX_STACK];
+	size_t n;
+	bool found, changing;
+};
+
+static int keep_consistent(const struct py_thread_stack *st, void *arg)
+{
+	struct consistent *c = arg;
+
+	if (st->thread_id != c->thread_id)
+		return 0;
+	c->found = true;
+	c->changing = st->changing;
+	c->n = st->n_frames < MAX_STACK ? st->n_frames : MAX_STACK;
+	memcpy(c->frames, st->frames, c->n * sizeof(c->frames[0]));
+	memcpy(c->addrs, st->frame_addrs, c->n * sizeof(c->addrs[0]));
+	return 0;
+}
+
+/*
+ * The consistent walk (bpfspy dump) of a parked thread settles at once, on
+ * the same frames as the plain walk; its frame addresses give the locals:
+ * функция(item) was called with 1.
+ */
+static void check_consistent_walk_and_locals(pid_t pid, const struct py_target *t, const struct thread *worker,
+					     struct py_symbolizer *sym)
+{
+	struct consistent c = { .thread_id = worker->thread_id };
+	struct py_local locals[8];
+	size_t k;
+	int n;
+
+	assert_int_equal(py_walk_thread_stacks_consistent(pid, t, MAX_STACK, 20, keep_consistent, &c), 0);
+	assert_true(c.found);
+	assert_false(c.changing);
+	assert_int_equal(c.n, worker->n);
+	for (k = 0; k < c.n; k++) {
+		struct py_code_info info;
+		int line;
+
+		assert_int_equal(!!(c.frames[k].flags & PYF_SHIM), worker->frames[k].shim);
+		if (worker->frames[k].shim)
+			continue;
+		assert_int_equal(py_symbolize(sym, c.frames[k].code, c.frames[k].sig,
+					      py_lasti_widen(c.frames[k].lasti), &info, &line), 0);
+		assert_string_equal(info.name, worker->frames[k].name);
+		assert_int_equal(line, worker->frames[k].line);
+		if (strcmp(info.name, "функция") != 0)
+			continue;
+		n = py_frame_locals(pid, t, c.addrs[k], c.frames[k].code, locals, 8);
+		assert_int_equal(n, 1);
+		assert_string_equal(locals[0].name, "item");
+		assert_string_equal(locals[0].repr, "1");
+		assert_true(locals[0].arg);
+		return;
+	}
+	fail_msg("no frame функция");
+}
+
 static void test_walk_interpreter(void **state)
 {
 	const struct py_test_interp *pi = *state;
@@ -276,6 +338,7 @@ static void test_walk_interpreter(void **state)
 
 	check_eval_boundaries(main_th, worker, pi->minor);
 	check_gil(target.pid, &t, &snap);
+	check_consistent_walk_and_locals(target.pid, &t, worker, snap.sym);
 
 	py_symbolizer_free(snap.sym);
 	elf_cache_free(cache);

@@ -263,6 +263,21 @@ static void fill_layout(struct decoder *d, uint32_t version_hex, struct py_layou
 	out->obj.code_linetable = (uint16_t)field(d, "code_object.linetable");
 	out->obj.bytes_size = (uint16_t)field(d, "bytes_object.ob_size");
 	out->obj.bytes_data = (uint16_t)field(d, "bytes_object.ob_sval");
+	out->obj.frame_state = PY_OFF_NONE;
+	out->locals = (struct py_locals_layout){
+		.frame_localsplus = (uint16_t)field(d, "interpreter_frame.localsplus"),
+		.code_nlocals = PY_OFF_NONE,
+		.code_names = (uint16_t)field(d, "code_object.localsplusnames"),
+		.code_kinds = (uint16_t)field(d, "code_object.localspluskinds"),
+		.code_argcount = (uint16_t)field(d, "code_object.argcount"),
+		.tuple_size = (uint16_t)field(d, "tuple_object.ob_size"),
+		.tuple_items = (uint16_t)field(d, "tuple_object.ob_item"),
+		.float_value = (uint16_t)field(d, "float_object.ob_fval"),
+		.long_size = (uint16_t)field(d, "long_object.lv_tag"),
+		.long_digits = (uint16_t)field(d, "long_object.ob_digit"),
+		.type_name = (uint16_t)field(d, "type_object.tp_name"),
+		.long_tagged = true,
+	};
 	out->runtime_gil = PY_OFF_NONE;
 	out->interp_gil_ptr = (uint16_t)field(d, "interpreter_state.ceval_gil");
 	out->runtime_size = field(d, "runtime_state.size");

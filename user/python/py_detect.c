@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -217,13 +218,85 @@ static bool offsets_consistent(const struct py_mem *mem, const struct py_offsets
 	return py_mem_read_u64(mem, ts + o->ts_interp, &back) == 0 && back == interp;
 }
 
-/* A version read from a file name has no micro release: say "3.9", not "3.9.0". */
+/*
+ * PY_VERSION from PY_VERSION_HEX ("3.15.0a2", "3.12.1"). A version read from
+ * a file name has no micro release: say "3.9", not "3.9.0".
+ */
 static void format_version(uint32_t hex, bool micro_known, char *out, size_t len)
 {
-	if (micro_known)
-		snprintf(out, len, "%u.%u.%u", PY_MAJOR(hex), PY_MINOR(hex), (hex >> 8) & 0xffu);
-	else
+	static const char *const levels[16] = { [0xa] = "a", [0xb] = "b", [0xc] = "rc" };
+	unsigned level = hex >> 4 & 0xfu, serial = hex & 0xfu;
+
+	if (!micro_known)
 		snprintf(out, len, "%u.%u", PY_MAJOR(hex), PY_MINOR(hex));
+	else if (levels[level])
+		snprintf(out, len, "%u.%u.%u%s%u", PY_MAJOR(hex), PY_MINOR(hex), (hex >> 8) & 0xffu, levels[level],
+			 serial);
+	else
+		snprintf(out, len, "%u.%u.%u", PY_MAJOR(hex), PY_MINOR(hex), (hex >> 8) & 0xffu);
+}
+
+/* Longest .bss searched for sys.version (a static python3 has all of CPython's there). */
+#define BSS_SCAN_MAX (16u << 20)
+#define BSS_CHUNK (256u << 10)
+
+/* "3.9.18" at p (len bytes available) followed by " (": its length, else 0. */
+static size_t version_at(const char *p, size_t len, unsigned minor)
+{
+	char want[16];
+	size_t n = (size_t)snprintf(want, sizeof(want), "3.%u.", minor), i;
+
+	if (len < n || memcmp(p, want, n) != 0)
+		return 0;
+	i = n;
+	while (i < len && i < n + 3 && isdigit((unsigned char)p[i]))
+		i++;
+	if (i == n)
+		return 0;
+	if (i + 1 < len && (p[i] == 'a' || p[i] == 'b') && isdigit((unsigned char)p[i + 1]))
+		i += 2;
+	else if (i + 2 < len && p[i] == 'r' && p[i + 1] == 'c' && isdigit((unsigned char)p[i + 2]))
+		i += 3;
+	if (i < len && p[i] == '+')
+		i++;
+	return i + 2 <= len && p[i] == ' ' && p[i + 1] == '(' && i < 16 ? i : 0;
+}
+
+bool py_read_full_version(pid_t pid, struct py_target *t)
+{
+	const size_t cap = BSS_CHUNK + 32;
+	struct py_mem mem;
+	bool found = false;
+	char *buf;
+
+	if (t->version_exact)
+		return true;
+	if (!t->bss_addr || !t->bss_size || !(buf = malloc(cap)))
+		return false;
+	py_mem_open(&mem, pid);
+	/* chunks overlap by 32 bytes so a string across a boundary is seen whole */
+	for (uint64_t off = 0; !found && off < t->bss_size && off < BSS_SCAN_MAX; off += BSS_CHUNK) {
+		size_t n = t->bss_size - off < cap ? (size_t)(t->bss_size - off) : cap;
+
+		if (py_mem_read(&mem, t->bss_addr + off, buf, n) < 0)
+			break;
+		for (size_t i = 0; i < n && !found; i++) {
+			size_t len;
+
+			if (buf[i] != '3' || (i > 0 && buf[i - 1] != '\0') || (i == 0 && off > 0))
+				continue;
+			len = version_at(buf + i, n - i, PY_MINOR(t->version_hex));
+			if (len && len < sizeof(t->version)) {
+				memcpy(t->version, buf + i, len);
+				t->version[len] = '\0';
+				found = true;
+			}
+		}
+	}
+	py_mem_close(&mem);
+	free(buf);
+	t->version_exact = found;
+	return found;
 }
 
 
@@ -237,12 +310,30 @@ static void fill_capture_offsets(struct py_target *t)
 	t->proc.off.code_capture_len = (uint16_t)py_code_header_len(t);
 }
 
+static uint64_t symbol_addr(const struct runtime_module *rm, const char *name)
+{
+	uint64_t vaddr, size;
+
+	return elf_symbols_find(rm->elf, name, &vaddr, &size) ? rm->bias + vaddr : 0;
+}
+
+/* Exported (PyAPI_DATA) on every version, so in .dynsym of stripped builds too. */
+static void find_types(const struct runtime_module *rm, struct py_type_addrs *out)
+{
+	out->long_type = symbol_addr(rm, "PyLong_Type");
+	out->bool_type = symbol_addr(rm, "PyBool_Type");
+	out->float_type = symbol_addr(rm, "PyFloat_Type");
+	out->unicode_type = symbol_addr(rm, "PyUnicode_Type");
+	out->bytes_type = symbol_addr(rm, "PyBytes_Type");
+	out->none = symbol_addr(rm, "_Py_NoneStruct");
+}
+
 static enum py_detect_result fill_target(pid_t pid, const struct runtime_module *rm, struct py_target *out)
 {
 	struct py_layout l;
 	struct py_mem mem;
 	enum py_detect_result r;
-	uint64_t vaddr, size;
+	uint64_t vaddr, size, off;
 	bool exact;
 
 	py_mem_open(&mem, pid);
@@ -255,6 +346,11 @@ static enum py_detect_result fill_target(pid_t pid, const struct runtime_module 
 		return PY_DETECT_UNSUPPORTED;
 	}
 	format_version(out->version_hex, exact, out->version, sizeof(out->version));
+	out->version_exact = exact;
+	if (elf_symbols_section(rm->elf, ".bss", &vaddr, &size, &off)) {
+		out->bss_addr = rm->bias + vaddr;
+		out->bss_size = size;
+	}
 	r = choose_layout(&mem, rm, out, &l);
 	if (r == PY_DETECT_PYTHON) {
 		out->proc.runtime_addr = rm->bias + rm->runtime_vaddr;
@@ -262,6 +358,7 @@ static enum py_detect_result fill_target(pid_t pid, const struct runtime_module 
 		out->proc.off.version_hex = out->version_hex;
 		out->proc.off.interp_gil_ptr = l.interp_gil_ptr;
 		out->obj = l.obj;
+		out->locals = l.locals;
 		fill_capture_offsets(out);
 		/*
 		 * Read while the interpreter builds or tears down its thread list: try
@@ -277,6 +374,7 @@ static enum py_detect_result fill_target(pid_t pid, const struct runtime_module 
 		out->proc.gil_addr = locate_gil(&mem, &l, out->proc.runtime_addr);
 		if (elf_symbols_find(rm->elf, "PyCode_Type", &vaddr, &size))
 			out->code_type_addr = rm->bias + vaddr;
+		find_types(rm, &out->types);
 	}
 	py_mem_close(&mem);
 	return r;

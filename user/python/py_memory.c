@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
@@ -76,4 +77,53 @@ int py_mem_read(const struct py_mem *m, uint64_t addr, void *buf, size_t len)
 int py_mem_read_u64(const struct py_mem *m, uint64_t addr, uint64_t *out)
 {
 	return py_mem_read(m, addr, out, sizeof(*out));
+}
+
+#define READV_MAX 1024
+
+static bool user_range(uint64_t a, size_t len)
+{
+	return a >= 4096 && a + len >= a && a + len <= 0x0000800000000000ull;
+}
+
+int py_mem_read_spans(const struct py_mem *m, const struct py_mem_span *spans, size_t n)
+{
+	struct iovec local[READV_MAX], remote[READV_MAX];
+
+	for (size_t done = 0; done < n;) {
+		size_t k = n - done < READV_MAX ? n - done : READV_MAX, total = 0;
+
+		for (size_t i = 0; i < k; i++) {
+			const struct py_mem_span *s = &spans[done + i];
+
+			if (!user_range(s->addr, s->len))
+				return -1;
+			local[i] = (struct iovec){ .iov_base = s->buf, .iov_len = s->len };
+			remote[i] = (struct iovec){ .iov_base = (void *)(uintptr_t)s->addr, .iov_len = s->len };
+			total += s->len;
+		}
+		if (m->noverlay || process_vm_readv(m->pid, local, k, remote, k, 0) != (ssize_t)total) {
+			/* no process_vm_readv (or a short read): one read per span */
+			for (size_t i = 0; i < k; i++)
+				if (py_mem_read(m, spans[done + i].addr, spans[done + i].buf, spans[done + i].len) < 0)
+					return -1;
+		}
+		done += k;
+	}
+	return 0;
+}
+
+int py_mem_read_many(const struct py_mem *m, const uint64_t *addrs, size_t n, size_t len, void *out)
+{
+	struct py_mem_span *spans = malloc((n ? n : 1) * sizeof(*spans));
+	uint8_t *dst = out;
+	int r;
+
+	if (!spans)
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		spans[i] = (struct py_mem_span){ addrs[i], dst + i * len, len };
+	r = py_mem_read_spans(m, spans, n);
+	free(spans);
+	return r;
 }

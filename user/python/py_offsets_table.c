@@ -2,7 +2,8 @@
 /*
  * CPython 3.8-3.12 layouts (x86_64, GIL builds), from DWARF of the pyenv
  * builds 3.8.18 ... 3.12.1 and checked against the static Debian 3.11.2;
- * tests/unit/test_py_walk.c proves every entry with a live walk.
+ * tests/unit/test_py_walk.c proves every entry with a live walk. The locals
+ * offsets (f_localsplus, co_varnames ...) come from the same DWARF.
  * 3.13+ describe themselves through _Py_DebugOffsets (py_debug_offsets.c).
  */
 #include "python/py_layout.h"
@@ -22,7 +23,10 @@ static const struct py_layout layouts[] = {
 			 .code_filename = 0x68, .code_name = 0x70, .code_adaptive = NONE,
 			 .gil_locked = 0x10, .gil_last_holder = 0x8 },
 		.obj = { .ob_type = 0x8, .code_firstlineno = 0x28, .code_qualname = NONE,
-			 .code_linetable = 0x78, .bytes_size = 0x10, .bytes_data = 0x20 },
+			 .code_linetable = 0x78, .bytes_size = 0x10, .bytes_data = 0x20, .frame_state = 0x74 },
+		.locals = { .frame_localsplus = 0x168, .code_nlocals = 0x1c, .code_names = 0x48, .code_kinds = NONE,
+			    .code_argcount = 0x10, .tuple_size = 0x10, .tuple_items = 0x18, .float_value = 0x10,
+			    .long_size = 0x10, .long_digits = 0x18, .type_name = 0x18 },
 		.runtime_gil = 0x480, .interp_gil_ptr = NONE,
 	},
 	{ /* 3.9 */
@@ -35,7 +39,10 @@ static const struct py_layout layouts[] = {
 			 .code_filename = 0x68, .code_name = 0x70, .code_adaptive = NONE,
 			 .gil_locked = 0x10, .gil_last_holder = 0x8 },
 		.obj = { .ob_type = 0x8, .code_firstlineno = 0x28, .code_qualname = NONE,
-			 .code_linetable = 0x78, .bytes_size = 0x10, .bytes_data = 0x20 },
+			 .code_linetable = 0x78, .bytes_size = 0x10, .bytes_data = 0x20, .frame_state = 0x74 },
+		.locals = { .frame_localsplus = 0x168, .code_nlocals = 0x1c, .code_names = 0x48, .code_kinds = NONE,
+			    .code_argcount = 0x10, .tuple_size = 0x10, .tuple_items = 0x18, .float_value = 0x10,
+			    .long_size = 0x10, .long_digits = 0x18, .type_name = 0x18 },
 		.runtime_gil = 0x160, .interp_gil_ptr = NONE,
 	},
 	{ /* 3.10: f_lasti counts 2-byte code units */
@@ -48,7 +55,10 @@ static const struct py_layout layouts[] = {
 			 .code_filename = 0x68, .code_name = 0x70, .code_adaptive = NONE,
 			 .gil_locked = 0x10, .gil_last_holder = 0x8 },
 		.obj = { .ob_type = 0x8, .code_firstlineno = 0x28, .code_qualname = NONE,
-			 .code_linetable = 0x78, .bytes_size = 0x10, .bytes_data = 0x20 },
+			 .code_linetable = 0x78, .bytes_size = 0x10, .bytes_data = 0x20, .frame_state = 0x6c },
+		.locals = { .frame_localsplus = 0x160, .code_nlocals = 0x1c, .code_names = 0x48, .code_kinds = NONE,
+			    .code_argcount = 0x10, .tuple_size = 0x10, .tuple_items = 0x18, .float_value = 0x10,
+			    .long_size = 0x10, .long_digits = 0x18, .type_name = 0x18 },
 		.runtime_gil = 0x160, .interp_gil_ptr = NONE,
 	},
 	{ /* 3.11: frames inlined; is_entry marks the first frame of each eval call */
@@ -61,7 +71,10 @@ static const struct py_layout layouts[] = {
 			 .code_filename = 0x70, .code_name = 0x78, .code_adaptive = 0xb8,
 			 .gil_locked = 0x10, .gil_last_holder = 0x8 },
 		.obj = { .ob_type = 0x8, .code_firstlineno = 0x48, .code_qualname = 0x80,
-			 .code_linetable = 0x88, .bytes_size = 0x10, .bytes_data = 0x20 },
+			 .code_linetable = 0x88, .bytes_size = 0x10, .bytes_data = 0x20, .frame_state = NONE },
+		.locals = { .frame_localsplus = 0x48, .code_nlocals = NONE, .code_names = 0x60, .code_kinds = 0x68,
+			    .code_argcount = 0x38, .tuple_size = 0x10, .tuple_items = 0x18, .float_value = 0x10,
+			    .long_size = 0x10, .long_digits = 0x18, .type_name = 0x18 },
 		.runtime_gil = 0x168, .interp_gil_ptr = NONE,
 	},
 	{ /* 3.12: owner 3 (FRAME_OWNED_BY_CSTACK) is the shim an eval call pushes */
@@ -74,7 +87,10 @@ static const struct py_layout layouts[] = {
 			 .code_filename = 0x70, .code_name = 0x78, .code_adaptive = 0xc0,
 			 .gil_locked = 0x10, .gil_last_holder = 0x8 },
 		.obj = { .ob_type = 0x8, .code_firstlineno = 0x44, .code_qualname = 0x80,
-			 .code_linetable = 0x88, .bytes_size = 0x10, .bytes_data = 0x20 },
+			 .code_linetable = 0x88, .bytes_size = 0x10, .bytes_data = 0x20, .frame_state = NONE },
+		.locals = { .frame_localsplus = 0x48, .code_nlocals = NONE, .code_names = 0x60, .code_kinds = 0x68,
+			    .code_argcount = 0x34, .tuple_size = 0x10, .tuple_items = 0x18, .float_value = 0x10,
+			    .long_size = 0x10, .long_digits = 0x18, .type_name = 0x18, .long_tagged = true },
 		.runtime_gil = NONE, .interp_gil_ptr = 0x180,
 	},
 };

@@ -34,14 +34,45 @@ struct py_object_layout {
 	uint16_t code_linetable;     /* co_lnotab (3.8/3.9) or co_linetable */
 	uint16_t bytes_size;         /* PyBytesObject ob_size */
 	uint16_t bytes_data;         /* PyBytesObject ob_sval */
+	/*
+	 * 3.8/3.9 f_executing (char, 1 while the eval loop runs the frame), 3.10
+	 * f_state (char: 0 EXECUTING, 2 UNWINDING); PY_OFF_NONE from 3.11. Every
+	 * frame on a thread's stack is running: one that is not is being set up
+	 * or torn down, and a read that meets it is retried (bpfspy dump).
+	 */
+	uint16_t frame_state;
+};
+
+/* Where a frame's local variables are and how the simple objects they hold look (dump --locals). */
+struct py_locals_layout {
+	uint16_t frame_localsplus;   /* f_localsplus / _PyInterpreterFrame.localsplus */
+	uint16_t code_nlocals;       /* co_nlocals (3.8-3.10); PY_OFF_NONE from 3.11 */
+	uint16_t code_names;         /* co_varnames (3.8-3.10) / co_localsplusnames: a tuple of str */
+	uint16_t code_kinds;         /* co_localspluskinds (3.11+, bytes); PY_OFF_NONE before */
+	uint16_t code_argcount;      /* co_argcount (int) */
+	uint16_t tuple_size, tuple_items;
+	uint16_t float_value;        /* PyFloatObject.ob_fval */
+	uint16_t long_size;          /* ob_size (sign and digit count) or, from 3.12, lv_tag */
+	uint16_t long_digits;        /* ob_digit: 30-bit digits in uint32 */
+	uint16_t type_name;          /* PyTypeObject.tp_name (const char *) */
+	bool long_tagged;            /* 3.12+: lv_tag = digits << 3 | sign (0 +, 1 zero, 2 -) */
+};
+
+/* The objects dump --locals prints by value, found by their exported symbols; 0 if absent. */
+struct py_type_addrs {
+	uint64_t long_type, bool_type, float_type, unicode_type, bytes_type, none;
 };
 
 struct py_target {
 	struct py_proc proc;        /* what goes into the BPF py_procs map */
 	struct py_object_layout obj;
+	struct py_locals_layout locals;
+	struct py_type_addrs types;
 	uint64_t code_type_addr;    /* &PyCode_Type in the target, 0 if unknown */
 	uint32_t version_hex;
-	char version[16];           /* "3.12.1" */
+	char version[16];           /* "3.12.1", "3.15.0a2"; only "3.9" when the file name said it */
+	bool version_exact;         /* version has the micro release (Py_Version, or py_read_full_version) */
+	uint64_t bss_addr, bss_size; /* the runtime module's .bss in the target, 0 if unknown */
 	char runtime_module[256];   /* path of the ELF holding _PyRuntime */
 	bool free_threaded;
 	char warning[200];          /* for PY_DETECT_UNSUPPORTED */
@@ -53,6 +84,16 @@ struct py_target {
  */
 enum py_detect_result py_detect(pid_t pid, const struct proc_maps *maps, struct elf_cache *cache,
 				struct py_target *out);
+
+/*
+ * Before 3.11 nothing exports the full version: the file name only gives
+ * "3.9". Py_Initialize formats sys.version ("3.9.18 (main, ...) [GCC ...]")
+ * into a static buffer in the runtime module's .bss; this finds it there and
+ * makes t->version the full "3.9.18". Returns true when t->version is exact
+ * (then or already), false when it stays major.minor (not initialised yet,
+ * no .bss, unreadable).
+ */
+bool py_read_full_version(pid_t pid, struct py_target *t);
 
 /* ---- offsets ---- */
 
@@ -120,6 +161,33 @@ void py_symbolizer_free(struct py_symbolizer *s);
 int py_symbolize(struct py_symbolizer *s, uint64_t code, uint64_t sig, int64_t lasti,
 		 struct py_code_info *info, int *line);
 
+/* ---- local variables (`bpfspy dump --locals`) ---- */
+
+#define PY_LOCAL_NAME_MAX 128
+#define PY_LOCAL_REPR_MAX 160
+/* str and bytes values longer than this are cut, with "..." */
+#define PY_LOCAL_STR_CHARS 64
+
+struct py_local {
+	char name[PY_LOCAL_NAME_MAX];
+	/*
+	 * As py-spy shows it: 42, 1.5, True, None, "text", b"bytes"; any other
+	 * object (or an int too big to print) as <type at 0xADDRESS>; "?" when the
+	 * value could not be read.
+	 */
+	char repr[PY_LOCAL_REPR_MAX];
+	bool arg;  /* a positional argument (index < co_argcount), as py-spy marks them */
+};
+
+/*
+ * The bound fast locals of the frame at frame_addr (py_thread_stack.frame_addrs)
+ * running code (its py_frame_rec.code), in co_varnames order. Unbound ones are
+ * left out. Returns the number written to out (at most max), or -1 when the
+ * code object or the frame could not be read.
+ */
+int py_frame_locals(pid_t pid, const struct py_target *t, uint64_t frame_addr, uint64_t code,
+		    struct py_local *out, size_t max);
+
 /* ---- a userspace walker (tests, `bpfspy dump`) ---- */
 
 struct py_thread_stack {
@@ -127,8 +195,10 @@ struct py_thread_stack {
 	uint64_t thread_id;        /* pthread_t (fs_base) */
 	uint64_t native_thread_id; /* kernel TID in the target's namespace, 0 before 3.11 */
 	const struct py_frame_rec *frames; /* innermost first, as the BPF walker reports them */
+	const uint64_t *frame_addrs;       /* where each frame is in the target, parallel to frames */
 	size_t n_frames;
 	bool truncated;            /* stopped at max_frames */
+	bool changing;             /* consistent walk: never read the same twice; no frames given */
 };
 
 /* Return non-zero to stop the walk (py_walk_thread_stacks then returns that value). */
@@ -141,6 +211,19 @@ typedef int (*py_thread_stack_cb)(const struct py_thread_stack *stack, void *arg
  */
 int py_walk_thread_stacks(pid_t pid, const struct py_target *t, size_t max_frames,
 			  py_thread_stack_cb cb, void *arg);
+
+/*
+ * The same walk for a process that keeps running (bpfspy dump): a thread's
+ * frames are read (the top pointer and every frame met before in one
+ * system call), then all frames are read again at once and must still be
+ * alive (3.8-3.10: referenced and running), hold the same code and point at
+ * the same caller; the instruction offsets come from the second read. A
+ * thread whose stack fails this within max_reads reads of its chain (two per
+ * attempt, 75 us apart) is reported with changing set and no frames, never
+ * as a torn stack.
+ */
+int py_walk_thread_stacks_consistent(pid_t pid, const struct py_target *t, size_t max_frames,
+				     unsigned max_reads, py_thread_stack_cb cb, void *arg);
 
 /*
  * Caches the code object (code, sig) from bytes the BPF walker captured when
