@@ -35,8 +35,9 @@ static void dump_usage(FILE *f)
 	      "  -j, --json      print JSON instead of tracebacks\n"
 	      "  -g, --gil       also show which thread holds the GIL\n"
 	      "  -s, --subprocesses  also every process it started, one after the other\n"
-	      "  -n, --native    accepted (py-spy); native frames are not merged into dump yet:\n"
-	      "                  use bpfspy record --native for them\n"
+	      "  -n, --native    native frames too (C extensions, libpython, libc: where a\n"
+	      "                  blocked thread waits), merged with the Python frames; a\n"
+	      "                  thread running on a CPU as it is read keeps Python frames\n"
 	      "  -l, --locals    accepted (py-spy); local variables are not shown yet\n"
 	      "      --full-filenames  accepted (py-spy): dump always shows full paths\n"
 	      "      --nonblocking     accepted (py-spy): dump never pauses the process\n"
@@ -110,9 +111,6 @@ static int parse_dump_options(int argc, char **argv, struct dump_options *o)
 		log_error("give the process to dump with -p PID (see bpfspy dump --help)");
 		return -1;
 	}
-	if (o->native)
-		log_warn("dump --native: native frames are not merged into dump yet; showing Python frames "
-			 "(bpfspy record --native has them)");
 	if (o->locals)
 		log_warn("dump --locals: local variables are not shown yet; showing stacks");
 	return 0;
@@ -145,7 +143,7 @@ int cmd_dump(int argc, char **argv)
 		fputs("[", stdout);
 	for (size_t i = 0; i < npids; i++) {
 		struct dump_snapshot s;
-		if (dump_snapshot_take(pids[i], &s, err, sizeof(err)) != 0) {
+		if (dump_snapshot_take(pids[i], o.native, &s, err, sizeof(err)) != 0) {
 			/* a child that is not Python or has exited is skipped; the named process is not */
 			if (i == 0) {
 				log_error("%s", err);

@@ -13,10 +13,13 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+struct elf_cache;
+
 struct dump_frame {
 	char *name;
-	char *file; /* NULL if the code object could not be read */
+	char *file; /* NULL if the code object could not be read; the module of a native frame */
 	int line;
+	bool native; /* --native: a native frame (file is its ELF module, no line) */
 };
 
 struct dump_thread {
@@ -28,6 +31,8 @@ struct dump_thread {
 	struct dump_frame *frames; /* most recent call last */
 	size_t nframes;
 	bool truncated;       /* outermost frames missing (depth limit) */
+	bool native;          /* --native: frames are the merged native + Python stack */
+	const char *native_note; /* --native: why this thread has Python frames only, else NULL */
 };
 
 struct dump_snapshot {
@@ -38,13 +43,17 @@ struct dump_snapshot {
 	bool gil_known;          /* the GIL holder could be read */
 	struct dump_thread *threads; /* sorted by TID, unmatched threads last */
 	size_t nthreads;
+	bool native_requested;   /* --native */
+	struct elf_cache *elf;   /* while the snapshot is taken */
 };
 
 /*
- * Reads the stacks of pid. Returns 0, or -1 with one line in err (not a
+ * Reads the stacks of pid; with native, each thread's native stack merged
+ * with its Python frames (threads running on a CPU as we look keep their
+ * Python frames, with a note). Returns 0, or -1 with one line in err (not a
  * Python process, process gone, memory unreadable).
  */
-int dump_snapshot_take(pid_t pid, struct dump_snapshot *out, char *err, size_t errlen);
+int dump_snapshot_take(pid_t pid, bool native, struct dump_snapshot *out, char *err, size_t errlen);
 void dump_snapshot_free(struct dump_snapshot *s);
 
 /* A traceback per thread, most recent call last. */
