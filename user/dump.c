@@ -37,8 +37,9 @@ static void dump_usage(FILE *f)
 	      "  -j, --json      print JSON instead of tracebacks\n"
 	      "  -g, --gil       also show which thread holds the GIL\n"
 	      "  -s, --subprocesses  also every process it started, one after the other\n"
-	      "  -n, --native    accepted (py-spy); native frames are not merged into dump yet:\n"
-	      "                  use bpfspy record --native for them\n"
+	      "  -n, --native    native frames too (C extensions, libpython, libc: where a\n"
+	      "                  blocked thread waits), merged with the Python frames; a\n"
+	      "                  thread running on a CPU as it is read keeps Python frames\n"
 	      "  -l, --locals    also each frame's local variables, as py-spy shows them: ints,\n"
 	      "                  floats, bools, None, str and bytes by value (cut at 64\n"
 	      "                  characters), other objects as <type at 0xADDRESS>\n"
@@ -114,9 +115,6 @@ static int parse_dump_options(int argc, char **argv, struct dump_options *o)
 		log_error("give the process to dump with -p PID (see bpfspy dump --help)");
 		return -1;
 	}
-	if (o->native)
-		log_warn("dump --native: native frames are not merged into dump yet; showing Python frames "
-			 "(bpfspy record --native has them)");
 	return 0;
 }
 
@@ -147,7 +145,7 @@ int cmd_dump(int argc, char **argv)
 		fputs("[", stdout);
 	for (size_t i = 0; i < npids; i++) {
 		struct dump_snapshot s;
-		if (dump_snapshot_take(pids[i], o.locals, &s, err, sizeof(err)) != 0) {
+		if (dump_snapshot_take(pids[i], o.locals, o.native, &s, err, sizeof(err)) != 0) {
 			/* a child that is not Python or has exited is skipped; the named process is not */
 			if (i == 0) {
 				log_error("%s", err);

@@ -14,15 +14,17 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+struct elf_cache;
 struct py_local;
 
 struct dump_frame {
 	char *name;
-	char *file; /* NULL if the code object could not be read */
+	char *file; /* NULL if the code object could not be read; the module of a native frame */
 	int line;
 	struct py_local *locals; /* with --locals; NULL otherwise */
 	size_t nlocals;
 	bool locals_unreadable;  /* --locals asked, but the frame's locals could not be read */
+	bool native; /* --native: a native frame (file is its ELF module, no line) */
 };
 
 struct dump_thread {
@@ -35,6 +37,8 @@ struct dump_thread {
 	size_t nframes;
 	bool truncated;       /* outermost frames missing (depth limit) */
 	bool changing;        /* the stack changed under every read: no frames shown */
+	bool native;          /* --native: frames are the merged native + Python stack */
+	const char *native_note; /* --native: why this thread has Python frames only, else NULL */
 };
 
 struct dump_snapshot {
@@ -46,13 +50,18 @@ struct dump_snapshot {
 	bool locals;             /* frames carry their local variables */
 	struct dump_thread *threads; /* sorted by TID, unmatched threads last */
 	size_t nthreads;
+	bool native_requested;   /* --native */
+	struct elf_cache *elf;   /* while the snapshot is taken */
 };
 
 /*
- * Reads the stacks of pid, with each frame's local variables if locals. Returns 0, or -1 with one line in err (not a
- * Python process, process gone, memory unreadable).
+ * Reads the stacks of pid, with each frame's local variables if locals and,
+ * with native, each thread's native stack merged with its Python frames
+ * (threads running on a CPU as we look keep their Python frames, with a
+ * note). Returns 0, or -1 with one line in err (not a Python process,
+ * process gone, memory unreadable).
  */
-int dump_snapshot_take(pid_t pid, bool locals, struct dump_snapshot *out, char *err, size_t errlen);
+int dump_snapshot_take(pid_t pid, bool locals, bool native, struct dump_snapshot *out, char *err, size_t errlen);
 void dump_snapshot_free(struct dump_snapshot *s);
 
 /* A traceback per thread, most recent call last. */

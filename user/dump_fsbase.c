@@ -20,17 +20,17 @@ static int libbpf_print_verbose_only(enum libbpf_print_level level, const char *
 	return vfprintf(stderr, fmt, ap);
 }
 
-/* Parses the iterator's "tid fsbase" lines. */
+/* Parses the iterator's "tid fsbase ip sp bp on_cpu" lines. */
 static size_t parse_lines(char *text, struct thread_fsbase *out, size_t cap)
 {
 	size_t n = 0;
 	char *save = NULL;
 	for (char *line = strtok_r(text, "\n", &save); line && n < cap; line = strtok_r(NULL, "\n", &save)) {
-		unsigned tid;
-		unsigned long long fsbase;
-		if (sscanf(line, "%u %llx", &tid, &fsbase) == 2) {
-			out[n].tid = (pid_t)tid;
-			out[n].fsbase = fsbase;
+		unsigned tid, on_cpu = 1;
+		unsigned long long fsbase, ip = 0, sp = 0, bp = 0;
+		if (sscanf(line, "%u %llx %llx %llx %llx %u", &tid, &fsbase, &ip, &sp, &bp, &on_cpu) >= 2) {
+			out[n] = (struct thread_fsbase){ .tid = (pid_t)tid, .fsbase = fsbase, .ip = ip, .sp = sp,
+							 .bp = bp, .on_cpu = on_cpu != 0 };
 			n++;
 		}
 	}

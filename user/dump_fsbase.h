@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The fs_base of every thread of a process, read with a BPF task iterator. */
+/* The fs_base and user registers of every thread of a process, read with a BPF task iterator. */
 #ifndef BPFSPY_DUMP_FSBASE_H
 #define BPFSPY_DUMP_FSBASE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -10,6 +11,9 @@
 struct thread_fsbase {
 	pid_t tid;
 	uint64_t fsbase; /* pthread_self() of the thread on x86-64 glibc */
+	/* user registers where the thread last entered the kernel; valid unless on_cpu */
+	uint64_t ip, sp, bp;
+	bool on_cpu;     /* running on another CPU as we looked: the registers are stale */
 };
 
 /*

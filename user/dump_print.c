@@ -115,11 +115,24 @@ void dump_print_text(const struct dump_snapshot *s, bool show_gil, FILE *f)
 			continue;
 		}
 		fputs("Traceback (most recent call last):\n", f);
-		if (t->truncated)
+		if (t->native_note)
+			fprintf(f, "  (%s)\n", t->native_note);
+		if (t->truncated && !t->native)
 			fputs("  ... (outer frames not read: deeper than the walk limit)\n", f);
 		for (size_t j = 0; j < t->nframes; j++) {
 			const struct dump_frame *fr = &t->frames[j];
 			char src[256];
+			if (fr->native) {
+				/*
+				 * C code: its function and the ELF file it is in (a stripped
+				 * function's name, func@0x... (module), already says it)
+				 */
+				if (fr->file && strncmp(fr->name, "func@", 5) != 0)
+					fprintf(f, "  [native] %s (%s)\n", fr->name, fr->file);
+				else
+					fprintf(f, "  [native] %s\n", fr->name);
+				continue;
+			}
 			fprintf(f, "  File \"%s\", line %d, in %s\n", fr->file ? fr->file : "<unknown>", fr->line, fr->name);
 			source_line(fr->file, fr->line, src, sizeof(src));
 			if (src[0])
@@ -169,6 +182,8 @@ static cJSON *thread_json(const struct dump_thread *t, bool show_gil, bool gil_k
 		cJSON_AddBoolToObject(o, "holds_gil", t->holds_gil);
 	cJSON_AddBoolToObject(o, "truncated", t->truncated);
 	cJSON_AddBoolToObject(o, "stack_changing", t->changing);
+	if (t->native_note)
+		cJSON_AddStringToObject(o, "native_note", t->native_note);
 	cJSON *frames = cJSON_AddArrayToObject(o, "frames");
 	for (size_t j = 0; frames && j < t->nframes; j++) {
 		cJSON *fr = cJSON_CreateObject();
@@ -182,6 +197,8 @@ static cJSON *thread_json(const struct dump_thread *t, bool show_gil, bool gil_k
 		cJSON_AddNumberToObject(fr, "line", t->frames[j].line);
 		if (locals)
 			add_locals_json(fr, &t->frames[j]);
+		if (t->native)
+			cJSON_AddBoolToObject(fr, "native", t->frames[j].native);
 		cJSON_AddItemToArray(frames, fr);
 	}
 	return o;

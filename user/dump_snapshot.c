@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "dump_fsbase.h"
+#include "dump_native.h"
+#include "native/native_mode.h"
 #include "python/py_memory.h"
 #include "target_process.h"
 #include "util/log.h"
@@ -286,6 +288,42 @@ static int detect(struct target_process *p, struct elf_cache *cache, char *err, 
 	}
 }
 
+/* --native: each thread's native stack, merged with its Python frames, in place of those alone. */
+static void add_native_stacks(struct target_process *p, struct elf_cache *cache, const struct raw_walk *w,
+			      struct dump_snapshot *s)
+{
+	struct thread_fsbase *regs = calloc(MAX_DUMP_THREADS, sizeof(*regs));
+	struct native_mode *m = native_mode_new(cache, false);
+	size_t nregs = 0;
+	char err[256];
+
+	if (!regs || !m || dump_read_fsbases(p->pid, regs, MAX_DUMP_THREADS, &nregs, err, sizeof(err)) != 0) {
+		log_warn("dump --native: %s; showing Python frames only", regs && m ? err : "out of memory");
+		goto out;
+	}
+	for (size_t i = 0; i < w->n; i++) {
+		struct dump_thread *t = &s->threads[i];
+		const struct thread_fsbase *r = NULL;
+
+		for (size_t k = 0; t->tid && k < nregs && !r; k++)
+			if (regs[k].tid == t->tid)
+				r = &regs[k];
+		if (t->changing)
+			continue; /* no stack a second read confirmed: nothing to merge into */
+		if (!r)
+			t->native_note = "no OS thread matched: Python frames only";
+		else if (r->on_cpu)
+			t->native_note = "running on a CPU as it was read: its native stack changes under the reader, "
+					 "Python frames only (record --native samples it)";
+		else if (!r->ip || dump_native_stack(m, p, r, w->threads[i].frames, w->threads[i].n,
+						      w->threads[i].truncated, t) != 0)
+			t->native_note = "native stack unreadable: Python frames only";
+	}
+out:
+	native_mode_free(m);
+	free(regs);
+}
+
 static int fill_threads(struct target_process *p, const struct raw_walk *w, bool locals, struct dump_snapshot *s)
 {
 	uint64_t gil_holder = 0;
@@ -305,17 +343,20 @@ static int fill_threads(struct target_process *p, const struct raw_walk *w, bool
 		if (name_frames(p, &w->threads[i], locals, t) != 0)
 			return -1;
 	}
+	if (s->native_requested)
+		add_native_stacks(p, s->elf, w, s);
 	if (s->nthreads)
 		qsort(s->threads, s->nthreads, sizeof(*s->threads), thread_order);
 	return 0;
 }
 
-int dump_snapshot_take(pid_t pid, bool locals, struct dump_snapshot *s, char *err, size_t errlen)
+int dump_snapshot_take(pid_t pid, bool locals, bool native, struct dump_snapshot *s, char *err, size_t errlen)
 {
 	char comm_path[64], comm[32];
 	memset(s, 0, sizeof(*s));
 	s->pid = pid;
 	s->locals = locals;
+	s->native_requested = native;
 	snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
 	read_small_file(comm_path, comm, sizeof(comm));
 	comm[strcspn(comm, "\n")] = '\0';
@@ -343,6 +384,7 @@ int dump_snapshot_take(pid_t pid, bool locals, struct dump_snapshot *s, char *er
 			 pid);
 		goto out;
 	}
+	s->elf = cache;
 	if (fill_threads(p, &w, locals, s) != 0) {
 		snprintf(err, errlen, "out of memory");
 		goto out;
@@ -351,6 +393,7 @@ int dump_snapshot_take(pid_t pid, bool locals, struct dump_snapshot *s, char *er
 out:
 	raw_walk_clear(&w);
 	target_process_free(p);
+	s->elf = NULL;
 	elf_cache_free(cache);
 	if (rc != 0)
 		dump_snapshot_free(s);
