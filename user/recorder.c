@@ -14,6 +14,7 @@
 #include "python/py_memory.h"
 #include "sym/native_symbols.h"
 #include "target_process.h"
+#include "thread_reader.h"
 #include "util/log.h"
 #include "util/u32map.h"
 
@@ -40,6 +41,9 @@ struct recorder {
 	uint32_t frames[MAX_STACK_FRAMES]; /* innermost first while building */
 	size_t nframes;
 };
+
+struct pending_offcpu;
+static void free_pending(struct pending_offcpu *p);
 
 struct recorder *recorder_new(const struct recorder_options *o, struct profile *profile)
 {
@@ -71,7 +75,7 @@ void recorder_free(struct recorder *r)
 	u32map_free(&r->py_gaps);
 	for (size_t i = 0; i < r->offcpu_pending.cap; i++)
 		if (r->offcpu_pending.keys[i])
-			free(r->offcpu_pending.vals[i]);
+			free_pending(r->offcpu_pending.vals[i]);
 	u32map_free(&r->offcpu_pending);
 	kernel_unwind_free(r->kunwind);
 	free(r->tables_queue);
@@ -564,6 +568,11 @@ static const char *offcpu_marker(uint32_t reason)
 	return reason < sizeof(markers) / sizeof(markers[0]) ? markers[reason] : markers[OFFCPU_UNKNOWN];
 }
 
+static void free_pending(struct pending_offcpu *p)
+{
+	free(p);
+}
+
 /* frames are root first */
 static void hold_offcpu(struct recorder *r, const struct bpfspy_sample *s, const uint32_t *frames, size_t n)
 {
@@ -575,9 +584,9 @@ static void hold_offcpu(struct recorder *r, const struct bpfspy_sample *s, const
 	p->since_ns = s->ts_ns;
 	p->n = n;
 	memcpy(p->frames, frames, n * sizeof(uint32_t));
-	free(u32map_remove(&r->offcpu_pending, s->tid));
+	free_pending(u32map_remove(&r->offcpu_pending, s->tid));
 	if (u32map_put(&r->offcpu_pending, s->tid, p) != 0)
-		free(p);
+		free_pending(p);
 }
 
 static void add_offcpu(struct recorder *r, struct pending_offcpu *p, uint64_t duration_ns)
@@ -597,7 +606,7 @@ static void on_offcpu_end(struct recorder *r, const struct bpfspy_offcpu_end *e)
 		return;
 	u32map_remove(&r->offcpu_pending, e->tid);
 	add_offcpu(r, p, e->duration_ns);
-	free(p);
+	free_pending(p);
 }
 
 /*
@@ -619,7 +628,7 @@ static void close_offcpu_of_process(struct recorder *r, uint32_t pid, uint64_t e
 	for (size_t i = 0; i < n; i++) {
 		struct pending_offcpu *p = u32map_remove(&r->offcpu_pending, tids[i]);
 		add_offcpu(r, p, exit_ns > p->since_ns ? exit_ns - p->since_ns : 0);
-		free(p);
+		free_pending(p);
 	}
 	if (n == sizeof(tids) / sizeof(tids[0]))
 		close_offcpu_of_process(r, pid, exit_ns); /* more threads than one pass holds */
@@ -632,7 +641,7 @@ void recorder_finish(struct recorder *r, uint64_t now_ns)
 		if (!p)
 			continue;
 		add_offcpu(r, p, now_ns > p->since_ns ? now_ns - p->since_ns : 0);
-		free(p);
+		free_pending(p);
 		r->offcpu_pending.vals[i] = NULL;
 	}
 	u32map_free(&r->offcpu_pending);
@@ -690,6 +699,154 @@ static void count_native_root(struct recorder *r, size_t first)
 	r->stats.native_only_samples++;
 	if (root && root->kind == FRAME_NATIVE && native_frame_is_root(root->name))
 		r->stats.native_only_complete++;
+}
+
+/* ---- stacks read from user space ------------------------------------------ */
+
+/* A sample record as BPF lays it out (header, user ips, kernel ips, Python frames, stack bytes). */
+static struct bpfspy_sample *build_sample(const struct bpfspy_sample *h, const uint64_t *user, size_t n_user,
+					  const uint64_t *kernel, size_t n_kernel, const struct py_frame_rec *py,
+					  size_t n_py, const uint8_t *stack, size_t stack_len, size_t *size)
+{
+	*size = sizeof(*h) + 8 * (n_user + n_kernel) + sizeof(*py) * n_py + stack_len;
+	uint8_t *buf = malloc(*size);
+	if (!buf)
+		return NULL;
+	struct bpfspy_sample *s = (struct bpfspy_sample *)buf;
+	*s = *h;
+	s->n_user = (uint16_t)n_user;
+	s->n_kernel = (uint16_t)n_kernel;
+	s->n_py = (uint16_t)n_py;
+	s->stack_len = (uint32_t)stack_len;
+	uint8_t *pos = buf + sizeof(*s);
+	if (n_user)
+		memcpy(pos, user, 8 * n_user);
+	pos += 8 * n_user;
+	if (n_kernel)
+		memcpy(pos, kernel, 8 * n_kernel);
+	pos += 8 * n_kernel;
+	if (n_py)
+		memcpy(pos, py, sizeof(*py) * n_py);
+	pos += sizeof(*py) * n_py;
+	if (stack_len)
+		memcpy(pos, stack, stack_len);
+	return s;
+}
+
+static size_t py_depth(const struct recorder *r)
+{
+	unsigned d = r->opt.py_max_depth;
+	return d && d <= BPFSPY_MAX_PY_DEPTH ? d : BPFSPY_DEFAULT_PY_DEPTH;
+}
+
+static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t size);
+
+struct seed_batch {
+	struct bpfspy_offcpu_seed *seeds;
+	size_t n, cap;
+	bool oom;
+};
+
+static void collect_seed(void *ctx, const struct bpfspy_offcpu_seed *e)
+{
+	struct seed_batch *b = ctx;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 64;
+		struct bpfspy_offcpu_seed *grown = realloc(b->seeds, cap * sizeof(*grown));
+		if (!grown) {
+			b->oom = true;
+			return;
+		}
+		b->seeds = grown;
+		b->cap = cap;
+	}
+	b->seeds[b->n++] = *e;
+}
+
+static int seed_order(const void *a, const void *b)
+{
+	const struct bpfspy_offcpu_seed *x = a, *y = b;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+static bool passes_filters(const struct recorder *r, const struct bpfspy_sample *s);
+
+/* The off-CPU sample BPF would have taken when the seeded thread left the CPU. */
+static void add_seeded_thread(struct recorder *r, struct target_process *p, const struct py_thread_set *set,
+			      const struct bpfspy_offcpu_seed *e)
+{
+	struct bpfspy_sample h = {
+		.type = EV_SAMPLE, .pid = e->pid, .tid = e->tid, .ts_ns = e->since_ns, .fsbase = e->fsbase,
+		.ip = e->ip, .sp = e->sp, .bp = e->bp, .flags = SAMPLE_OFFCPU | SAMPLE_USER_REGS_KERNEL,
+		.offcpu_reason = e->reason,
+	};
+	memcpy(h.comm, e->comm, sizeof(h.comm));
+	if (!passes_filters(r, &h))
+		return;
+	const struct py_thread_frames *t = NULL;
+	if (p && p->python == PYTHON_YES) {
+		h.flags |= SAMPLE_PY_PROCESS;
+		t = set ? py_thread_set_find(set, e->fsbase) : NULL;
+		if (!t)
+			h.flags |= SAMPLE_PY_NO_TSTATE;
+		else if (t->truncated)
+			h.flags |= SAMPLE_PY_TRUNCATED;
+	}
+	size_t n_py = t ? t->n : 0;
+	uint64_t user[BPFSPY_MAX_FP_FRAMES];
+	size_t n_user = 0, stack_len = 0;
+	uint8_t *stack = NULL;
+	/* native frames: where BPF would have sent them (no Python frames, or --native) */
+	if (r->opt.native || n_py == 0) {
+		size_t want = r->opt.stack_bytes ? r->opt.stack_bytes : BPFSPY_DEFAULT_STACK_SNAPSHOT;
+		if (want > BPFSPY_MAX_STACK_SNAPSHOT)
+			want = BPFSPY_MAX_STACK_SNAPSHOT;
+		if (r->native && (stack = malloc(want)))
+			stack_len = thread_read_user_stack((pid_t)e->pid, e->sp, stack, want);
+		else
+			n_user = thread_walk_frame_pointers((pid_t)e->pid, e->ip, e->bp, e->sp, user, BPFSPY_MAX_FP_FRAMES);
+	}
+	size_t size;
+	struct bpfspy_sample *s = build_sample(&h, user, n_user, (const uint64_t *)e->kernel, r->opt.kernel_stacks ? e->n_kernel : 0,
+					       t ? t->frames : NULL, n_py, stack, stack_len, &size);
+	if (s)
+		on_sample(r, s, size);
+	free(s);
+	free(stack);
+}
+
+int recorder_seed_offcpu(struct recorder *r, char *err, size_t errlen)
+{
+	struct seed_batch b = { 0 };
+	if (!r->sampler) {
+		snprintf(err, errlen, "no sampler");
+		return -1;
+	}
+	int n = sampler_seed_offcpu(r->sampler, collect_seed, &b, err, errlen);
+	if (n >= 0 && b.oom) {
+		snprintf(err, errlen, "out of memory");
+		n = -1;
+	}
+	if (b.n)
+		qsort(b.seeds, b.n, sizeof(*b.seeds), seed_order);
+	/* one walk of a process's thread states serves all its blocked threads */
+	for (size_t i = 0; i < b.n;) {
+		size_t end = i;
+		while (end < b.n && b.seeds[end].pid == b.seeds[i].pid)
+			end++;
+		struct target_process *p = process_get(r, (pid_t)b.seeds[i].pid, b.seeds[i].comm);
+		struct py_thread_set set;
+		bool have_set = p && p->python == PYTHON_YES &&
+				py_thread_set_read(p->pid, &p->py, py_depth(r), &set) == 0;
+		for (; i < end; i++)
+			add_seeded_thread(r, p, have_set ? &set : NULL, &b.seeds[i]);
+		if (have_set)
+			py_thread_set_clear(&set);
+	}
+	free(b.seeds);
+	return n;
 }
 
 static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t size)
