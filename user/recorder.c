@@ -180,6 +180,8 @@ size_t recorder_install_queued_tables(struct recorder *r, size_t max_processes)
 	return r->tables_count;
 }
 
+static void restack_pending_offcpu(struct recorder *r, struct target_process *p);
+
 static void detect_python(struct recorder *r, struct target_process *p)
 {
 	bool was_python = p->python == PYTHON_YES;
@@ -191,8 +193,10 @@ static void detect_python(struct recorder *r, struct target_process *p)
 		target_process_detect_python(p, r->elf);
 		install_python(r, p);
 	}
-	if (p->python == PYTHON_YES && !was_python)
+	if (p->python == PYTHON_YES && !was_python) {
 		r->stats.python_processes++;
+		restack_pending_offcpu(r, p);
+	}
 }
 
 static struct target_process *process_get(struct recorder *r, pid_t pid, const char *comm)
@@ -553,6 +557,8 @@ static void reverse_frames(uint32_t *f, size_t n)
 struct pending_offcpu {
 	uint32_t pid, tid;
 	uint64_t since_ns;
+	void *raw; /* the sample, while its process may still turn out to be Python */
+	size_t raw_size;
 	size_t n;
 	uint32_t frames[]; /* root first */
 };
@@ -570,11 +576,18 @@ static const char *offcpu_marker(uint32_t reason)
 
 static void free_pending(struct pending_offcpu *p)
 {
+	if (p)
+		free(p->raw);
 	free(p);
 }
 
-/* frames are root first */
-static void hold_offcpu(struct recorder *r, const struct bpfspy_sample *s, const uint32_t *frames, size_t n)
+/*
+ * frames are root first. The sample itself is kept when BPF took it before
+ * it knew the process is Python (a process just exec'd): once detection
+ * catches up, the stack is read again (restack_pending_offcpu).
+ */
+static void hold_offcpu(struct recorder *r, const struct bpfspy_sample *s, size_t size, bool keep_raw,
+			const uint32_t *frames, size_t n)
 {
 	struct pending_offcpu *p = malloc(sizeof(*p) + n * sizeof(uint32_t));
 	if (!p)
@@ -582,6 +595,10 @@ static void hold_offcpu(struct recorder *r, const struct bpfspy_sample *s, const
 	p->pid = s->pid;
 	p->tid = s->tid;
 	p->since_ns = s->ts_ns;
+	p->raw = keep_raw ? malloc(size) : NULL;
+	p->raw_size = p->raw ? size : 0;
+	if (p->raw)
+		memcpy(p->raw, s, size);
 	p->n = n;
 	memcpy(p->frames, frames, n * sizeof(uint32_t));
 	free_pending(u32map_remove(&r->offcpu_pending, s->tid));
@@ -636,6 +653,21 @@ static void close_offcpu_of_process(struct recorder *r, uint32_t pid, uint64_t e
 
 void recorder_finish(struct recorder *r, uint64_t now_ns)
 {
+	/* a process that blocked before its interpreter could be read gets one more look */
+	uint32_t pids[64];
+	size_t npids = 0;
+	for (size_t i = 0; i < r->offcpu_pending.cap && npids < sizeof(pids) / sizeof(pids[0]); i++) {
+		struct pending_offcpu *p = r->offcpu_pending.keys[i] ? r->offcpu_pending.vals[i] : NULL;
+		if (p && p->raw && (!npids || pids[npids - 1] != p->pid))
+			pids[npids++] = p->pid;
+	}
+	for (size_t i = 0; i < npids; i++) {
+		struct target_process *p = u32map_get(&r->procs, pids[i]);
+		if (p && !p->exited && (p->python == PYTHON_PENDING || p->python == PYTHON_UNKNOWN)) {
+			target_process_refresh_maps(p);
+			detect_python(r, p);
+		}
+	}
 	for (size_t i = 0; i < r->offcpu_pending.cap; i++) {
 		struct pending_offcpu *p = r->offcpu_pending.keys[i] ? r->offcpu_pending.vals[i] : NULL;
 		if (!p)
@@ -739,7 +771,75 @@ static size_t py_depth(const struct recorder *r)
 	return d && d <= BPFSPY_MAX_PY_DEPTH ? d : BPFSPY_DEFAULT_PY_DEPTH;
 }
 
+static bool still_offcpu_since(const struct recorder *r, uint32_t tid, uint64_t since_ns)
+{
+	uint64_t v;
+	return r->sampler && sampler_offcpu_since(r->sampler, (pid_t)tid, &v) == 0 && v == since_ns;
+}
+
 static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t size);
+
+/*
+ * An off-CPU sample BPF took before the process had its Python config (the
+ * first blocking call of a process just exec'd, while userspace still read
+ * its interpreter). While the thread has not run since, its Python frames
+ * are those of that moment: read them from its thread state, and record the
+ * sample as BPF would have. false leaves the sample as it came.
+ */
+static bool restack_offcpu(struct recorder *r, struct target_process *p, const struct bpfspy_sample *s, size_t size)
+{
+	if (!still_offcpu_since(r, s->tid, s->ts_ns))
+		return false;
+	struct py_thread_set set;
+	if (py_thread_set_read(p->pid, &p->py, py_depth(r), &set) != 0)
+		return false;
+	const struct py_thread_frames *t = py_thread_set_find(&set, s->fsbase);
+	bool done = false;
+	/* it did not run during the read either: these frames are the ones it blocked in */
+	if (t && t->n && still_offcpu_since(r, s->tid, s->ts_ns)) {
+		const uint64_t *user = (const void *)(s + 1);
+		const uint64_t *kernel = user + s->n_user;
+		const struct py_frame_rec *old_py = (const void *)(kernel + s->n_kernel);
+		const uint8_t *stack = (const uint8_t *)(old_py + s->n_py);
+		struct bpfspy_sample h = *s;
+		h.flags = (h.flags & ~(SAMPLE_PY_NO_TSTATE | SAMPLE_PY_ERROR | SAMPLE_PY_TRUNCATED)) | SAMPLE_PY_PROCESS |
+			  (t->truncated ? SAMPLE_PY_TRUNCATED : 0);
+		size_t n;
+		struct bpfspy_sample *rebuilt = build_sample(&h, user, s->n_user, kernel, s->n_kernel, t->frames, t->n,
+							     stack, s->stack_len, &n);
+		if (rebuilt) {
+			log_debug("pid %u tid %u: off-CPU since before Python was detected; its Python stack read now",
+				  s->pid, s->tid);
+			on_sample(r, rebuilt, n);
+			free(rebuilt);
+			done = true;
+		}
+	}
+	(void)size;
+	py_thread_set_clear(&set);
+	return done;
+}
+
+/* Python was just detected in p: its threads' pending off-CPU stacks taken before get their Python frames. */
+static void restack_pending_offcpu(struct recorder *r, struct target_process *p)
+{
+	uint32_t tids[64];
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->offcpu_pending.cap && n < sizeof(tids) / sizeof(tids[0]); i++) {
+		struct pending_offcpu *q = r->offcpu_pending.keys[i] ? r->offcpu_pending.vals[i] : NULL;
+		if (q && q->pid == (uint32_t)p->pid && q->raw)
+			tids[n++] = q->tid;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pending_offcpu *q = u32map_get(&r->offcpu_pending, tids[i]);
+		void *raw = q->raw;
+		size_t size = q->raw_size;
+		q->raw = NULL; /* tried once; on success the pending stack is replaced */
+		restack_offcpu(r, p, raw, size);
+		free(raw);
+	}
+}
 
 struct seed_batch {
 	struct bpfspy_offcpu_seed *seeds;
@@ -877,6 +977,9 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		target_process_refresh_maps(p);
 		detect_python(r, p);
 	}
+	/* BPF did not know yet that the process is Python: read the thread's Python stack now */
+	if (offcpu && p && p->python == PYTHON_YES && !(s->flags & SAMPLE_PY_PROCESS) && restack_offcpu(r, p, s, size))
+		return;
 	r->nframes = 0;
 	if (offcpu)
 		push_marker(r, offcpu_marker(s->offcpu_reason));
@@ -923,7 +1026,9 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 
 	reverse_frames(r->frames, r->nframes);
 	if (offcpu) {
-		hold_offcpu(r, s, r->frames, r->nframes);
+		bool may_be_python = p && (p->python == PYTHON_UNKNOWN || p->python == PYTHON_PENDING) &&
+				     !(s->flags & SAMPLE_PY_PROCESS);
+		hold_offcpu(r, s, size, may_be_python, r->frames, r->nframes);
 		return;
 	}
 	uint64_t weight = r->opt.idle ? 1000000000ull / (r->opt.rate_hz ? r->opt.rate_hz : 100) : 1;

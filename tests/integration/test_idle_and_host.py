@@ -354,3 +354,33 @@ def test_idle_attach_names_frames_as_samples_do(tmp_path):
     assert len(stacks) == 1, stacks
     assert sum(stacks.values()) >= 0.95 * WINDOW_S, stacks
 
+
+# ---- the first blocking call of a process just exec'd (issue 17) ----
+
+EXEC_THEN_BLOCK_RUNS = 5
+
+
+@pytest.mark.parametrize("python", [DEBIAN_PY, PYENV_39, str(Path("/opt/bpfspy-extras/root/usr/bin/python3.14"))],
+                         ids=["3.11-debian", "3.9", "3.14"])
+def test_idle_first_blocking_call_after_exec_keeps_python_frames(tmp_path, python):
+    """A process that execs Python and blocks at once (before bpfspy has read its interpreter):
+    its first off-CPU sample is named from its Python stack, not left as clock_nanosleep."""
+    if not python or not os.path.exists(python):
+        pytest.skip("not installed")
+    for run in range(EXEC_THEN_BLOCK_RUNS):
+        out = tmp_path / f"exec{run}.json"
+        # -d ends the command with SIGINT: its exit status is not the point
+        p = run_bpfspy(["record", "--idle", "-d", 3, "-o", out, "--", "bash", "-c",
+                        f"sleep 0.5; exec {python} -c 'import time; time.sleep(1000)'"])
+        assert out.exists(), p.stderr
+        doc = json.loads(out.read_text())
+        frames = doc["shared"]["frames"]
+        under_module = sleeping = 0.0
+        for p in doc["profiles"]:
+            for s, w in zip(p["samples"], p["weights"]):
+                names = [frames[i]["name"] for i in s]
+                if names[-1] == "[sleep]" and "sleep" not in p["name"].split(" (")[0]:
+                    sleeping += w * 1e-9
+                    under_module += w * 1e-9 if "<module>" in names else 0
+        assert sleeping >= 0.5, (run, sleeping)
+        assert under_module >= 0.95 * sleeping, (run, under_module, sleeping)
