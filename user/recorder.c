@@ -557,8 +557,7 @@ static void reverse_frames(uint32_t *f, size_t n)
 struct pending_offcpu {
 	uint32_t pid, tid;
 	uint64_t since_ns;
-	void *raw; /* the sample, while its process may still turn out to be Python */
-	size_t raw_size;
+	void *raw; /* the (validated) sample, while its process may still turn out to be Python */
 	size_t n;
 	uint32_t frames[]; /* root first */
 };
@@ -596,7 +595,6 @@ static void hold_offcpu(struct recorder *r, const struct bpfspy_sample *s, size_
 	p->tid = s->tid;
 	p->since_ns = s->ts_ns;
 	p->raw = keep_raw ? malloc(size) : NULL;
-	p->raw_size = p->raw ? size : 0;
 	if (p->raw)
 		memcpy(p->raw, s, size);
 	p->n = n;
@@ -786,7 +784,7 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
  * are those of that moment: read them from its thread state, and record the
  * sample as BPF would have. false leaves the sample as it came.
  */
-static bool restack_offcpu(struct recorder *r, struct target_process *p, const struct bpfspy_sample *s, size_t size)
+static bool restack_offcpu(struct recorder *r, struct target_process *p, const struct bpfspy_sample *s)
 {
 	if (!still_offcpu_since(r, s->tid, s->ts_ns))
 		return false;
@@ -815,7 +813,6 @@ static bool restack_offcpu(struct recorder *r, struct target_process *p, const s
 			done = true;
 		}
 	}
-	(void)size;
 	py_thread_set_clear(&set);
 	return done;
 }
@@ -833,10 +830,11 @@ static void restack_pending_offcpu(struct recorder *r, struct target_process *p)
 	}
 	for (size_t i = 0; i < n; i++) {
 		struct pending_offcpu *q = u32map_get(&r->offcpu_pending, tids[i]);
+		if (!q)
+			continue;
 		void *raw = q->raw;
-		size_t size = q->raw_size;
 		q->raw = NULL; /* tried once; on success the pending stack is replaced */
-		restack_offcpu(r, p, raw, size);
+		restack_offcpu(r, p, raw);
 		free(raw);
 	}
 }
@@ -978,7 +976,7 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		detect_python(r, p);
 	}
 	/* BPF did not know yet that the process is Python: read the thread's Python stack now */
-	if (offcpu && p && p->python == PYTHON_YES && !(s->flags & SAMPLE_PY_PROCESS) && restack_offcpu(r, p, s, size))
+	if (offcpu && p && p->python == PYTHON_YES && !(s->flags & SAMPLE_PY_PROCESS) && restack_offcpu(r, p, s))
 		return;
 	r->nframes = 0;
 	if (offcpu)
