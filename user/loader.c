@@ -338,8 +338,7 @@ int sampler_seed_offcpu(struct sampler *s, sampler_seed_fn fn, void *ctx, char *
 	char *buf = NULL;
 	struct bpf_link *link = NULL;
 
-	if (!s->switch_hook_ns || !bpf_program__fd(s->skel->progs.seed_offcpu) ||
-	    bpf_program__fd(s->skel->progs.seed_offcpu) < 0) {
+	if (!s->switch_hook_ns || bpf_program__fd(s->skel->progs.seed_offcpu) < 0) {
 		snprintf(err, errlen, "the off-CPU hook is not attached");
 		return -1;
 	}
