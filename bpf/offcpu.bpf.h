@@ -110,4 +110,91 @@ int BPF_PROG(on_switch, bool preempt, struct task_struct *prev, struct task_stru
 	return 0;
 }
 
+/* ---- threads already blocked when sampling starts (-p, -a) ---- */
+
+#define TASK_DEAD_STATE 0x80
+
+/* Set by userspace before it runs the iterator: the time the scheduler hook was attached. */
+__u64 seed_since_ns = 0;
+
+struct task_struct___pre514 {
+	long state;
+} __attribute__((preserve_access_index));
+
+static __always_inline unsigned int task_state(struct task_struct *t)
+{
+	if (bpf_core_field_exists(t->__state))
+		return BPF_CORE_READ(t, __state);
+	return (unsigned int)BPF_CORE_READ((struct task_struct___pre514 *)t, state);
+}
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct bpfspy_offcpu_seed);
+} seed_scratch SEC(".maps");
+
+/*
+ * Visits every task once sched_switch is attached. A thread of a followed
+ * process that sleeps and has no offcpu_since entry has not left a CPU since
+ * the hook was attached: it has been off-CPU since before seed_since_ns. Its
+ * entry is set to that time (its next switch-in closes the interval as for
+ * any other), and its registers, wait reason and kernel stack go to
+ * userspace, which reads its Python stack from its thread state.
+ */
+SEC("iter/task")
+int seed_offcpu(struct bpf_iter__task *ctx)
+{
+	struct task_struct *task = ctx->task;
+	__u32 zero = 0;
+
+	if (!task || !offcpu)
+		return 0;
+	__u32 tgid = task->tgid, tid = task->pid;
+	unsigned int state = task_state(task);
+	if (!tid || !is_followed(tgid) || (task->flags & (PF_KTHREAD_FLAG | PF_EXITING_FLAG)) || task->exit_state ||
+	    state == 0 || (state & TASK_DEAD_STATE) || BPF_CORE_READ(task, on_cpu))
+		return 0;
+	__u64 since = seed_since_ns;
+	if (bpf_map_update_elem(&offcpu_since, &tid, &since, BPF_NOEXIST)) {
+		/* a visit repeated after the output buffer filled finds its own entry */
+		__u64 *v = bpf_map_lookup_elem(&offcpu_since, &tid);
+		if (!v || *v != since)
+			return 0; /* it left a CPU since the attach: its own sample covers it */
+	}
+	/*
+	 * on_cpu is set after sched_switch has run: a thread on a CPU whose entry
+	 * is still ours was switched in before the entry existed.
+	 */
+	if (BPF_CORE_READ(task, on_cpu)) {
+		__u64 *v = bpf_map_lookup_elem(&offcpu_since, &tid);
+		if (v && *v == since) {
+			bpf_map_delete_elem(&offcpu_since, &tid);
+			return 0;
+		}
+	}
+	struct bpfspy_offcpu_seed *e = bpf_map_lookup_elem(&seed_scratch, &zero);
+	if (!e)
+		return 0;
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	e->pid = tgid;
+	e->tid = tid;
+	e->since_ns = since;
+	e->fsbase = BPF_CORE_READ(task, thread.fsbase);
+	e->ip = regs ? BPF_CORE_READ(regs, ip) : 0;
+	e->sp = regs ? BPF_CORE_READ(regs, sp) : 0;
+	e->bp = regs ? BPF_CORE_READ(regs, bp) : 0;
+	e->reason = offcpu_reason_of(task, false, state);
+	e->_pad = 0;
+	BPF_CORE_READ_STR_INTO(&e->comm, task, comm);
+	long n = collect_kernel ? bpf_get_task_stack(task, e->kernel, sizeof(e->kernel), 0) : 0;
+	__u32 n_kernel = n > 0 ? (__u32)n / 8 : 0;
+	if (n_kernel > BPFSPY_MAX_KERNEL_FRAMES)
+		n_kernel = BPFSPY_MAX_KERNEL_FRAMES;
+	e->n_kernel = (__u16)n_kernel;
+	bpf_seq_write(ctx->meta->seq, e, sizeof(*e) - 8 * (BPFSPY_MAX_KERNEL_FRAMES - n_kernel));
+	return 0;
+}
+
 #endif

@@ -50,6 +50,26 @@ struct bpfspy_offcpu_end {
 	__u64 duration_ns;
 };
 
+/*
+ * --idle with -p/-a: a thread of a followed process found blocked when
+ * sampling starts (read by a task iterator, not sent through the ring
+ * buffer). BPF has set its offcpu_since to since_ns, so its return to a CPU
+ * gives the usual EV_OFFCPU_END; userspace reads its Python stack and builds
+ * the off-CPU sample BPF could not take. kernel[] holds n_kernel entries.
+ */
+struct bpfspy_offcpu_seed {
+	__u32 pid;
+	__u32 tid;
+	__u64 since_ns;
+	__u64 fsbase;
+	__u64 ip, sp, bp; /* the user registers it will resume with */
+	__u32 reason;     /* enum offcpu_reason */
+	__u16 n_kernel;
+	__u16 _pad;
+	char comm[BPFSPY_COMM_LEN];
+	__u64 kernel[BPFSPY_MAX_KERNEL_FRAMES];
+};
+
 /* bpfspy_sample.flags */
 enum sample_flags {
 	SAMPLE_USER_REGS_KERNEL = 1u << 0, /* the sample hit kernel mode */

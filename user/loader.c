@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stddef.h>
+#include <time.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -36,6 +38,7 @@ struct sampler {
 	void *ctx;
 	unsigned rate_hz;
 	int npending;
+	uint64_t switch_hook_ns; /* CLOCK_MONOTONIC right after sched_switch was attached (--idle) */
 };
 
 /*
@@ -166,6 +169,9 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 		s->skel->rodata->native_max_frames = o->native_max_frames;
 	/* the scheduler hook runs on every context switch of the host: only when asked for */
 	bpf_program__set_autoattach(s->skel->progs.on_switch, o->offcpu);
+	/* run on demand (sampler_seed_offcpu), never attached with the rest */
+	bpf_program__set_autoload(s->skel->progs.seed_offcpu, o->offcpu);
+	bpf_program__set_autoattach(s->skel->progs.seed_offcpu, false);
 	int ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0 || bpf_map__set_max_entries(s->skel->maps.scratch, 2 * (__u32)ncpus) != 0 ||
 	    bpf_map__set_max_entries(s->skel->maps.events, ring_buffer_bytes(ncpus, o->stack_snapshot_bytes > 0 && (!o->kernel_unwind || o->unwind_compare), o->offcpu)) != 0) {
@@ -213,6 +219,9 @@ int sampler_attach(struct sampler *s, char *err, size_t errlen)
 		snprintf(err, errlen, "cannot attach process tracepoints: %s", strerror(-e));
 		return -1;
 	}
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	s->switch_hook_ns = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 	s->ncpus = libbpf_num_possible_cpus();
 	if (s->ncpus <= 0) {
 		snprintf(err, errlen, "cannot count CPUs");
@@ -310,6 +319,85 @@ int sampler_set_pending(struct sampler *s, pid_t pid, bool pending)
 	}
 	s->skel->bss->pending_py_procs = (__u32)s->npending;
 	return e == -EEXIST || e == -ENOENT ? 0 : e;
+}
+
+int sampler_offcpu_since(struct sampler *s, pid_t tid, uint64_t *since_ns)
+{
+	__u32 key = (__u32)tid;
+	__u64 v = 0;
+	if (bpf_map__lookup_elem(s->skel->maps.offcpu_since, &key, sizeof(key), &v, sizeof(v), 0) != 0)
+		return -1;
+	*since_ns = v;
+	return 0;
+}
+
+int sampler_seed_offcpu(struct sampler *s, sampler_seed_fn fn, void *ctx, char *err, size_t errlen)
+{
+	int count = 0, iter_fd = -1;
+	size_t len = 0, cap = 64 << 10;
+	char *buf = NULL;
+	struct bpf_link *link = NULL;
+
+	if (!s->switch_hook_ns || bpf_program__fd(s->skel->progs.seed_offcpu) < 0) {
+		snprintf(err, errlen, "the off-CPU hook is not attached");
+		return -1;
+	}
+	s->skel->bss->seed_since_ns = s->switch_hook_ns;
+	link = bpf_program__attach_iter(s->skel->progs.seed_offcpu, NULL);
+	if (!link) {
+		snprintf(err, errlen, "cannot attach the task iterator: %s", strerror(errno));
+		return -1;
+	}
+	iter_fd = bpf_iter_create(bpf_link__fd(link));
+	buf = malloc(cap);
+	if (iter_fd < 0 || !buf) {
+		snprintf(err, errlen, "cannot run the task iterator: %s", strerror(errno));
+		count = -1;
+		goto out;
+	}
+	for (;;) {
+		if (cap - len < sizeof(struct bpfspy_offcpu_seed)) {
+			char *bigger = realloc(buf, cap * 2);
+			if (!bigger) {
+				snprintf(err, errlen, "out of memory");
+				count = -1;
+				goto out;
+			}
+			buf = bigger;
+			cap *= 2;
+		}
+		ssize_t r = read(iter_fd, buf + len, cap - len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			snprintf(err, errlen, "cannot read the task iterator: %s", strerror(errno));
+			count = -1;
+			goto out;
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	/* records are the fixed part and n_kernel addresses */
+	const size_t fixed = offsetof(struct bpfspy_offcpu_seed, kernel);
+	for (size_t off = 0; off + fixed <= len;) {
+		struct bpfspy_offcpu_seed e;
+		memcpy(&e, buf + off, fixed);
+		size_t n_kernel = e.n_kernel <= BPFSPY_MAX_KERNEL_FRAMES ? e.n_kernel : 0;
+		if (off + fixed + 8 * n_kernel > len)
+			break;
+		memcpy(e.kernel, buf + off + fixed, 8 * n_kernel);
+		e.n_kernel = (__u16)n_kernel;
+		off += fixed + 8 * n_kernel;
+		fn(ctx, &e);
+		count++;
+	}
+out:
+	free(buf);
+	if (iter_fd >= 0)
+		close(iter_fd);
+	bpf_link__destroy(link);
+	return count;
 }
 
 int sampler_poll(struct sampler *s, int timeout_ms)

@@ -62,6 +62,19 @@ int sampler_set_pending(struct sampler *s, pid_t pid, bool pending);
 int sampler_unwind_files_fd(const struct sampler *s);
 int sampler_unwind_procs_fd(const struct sampler *s);
 
+/*
+ * --idle, after sampler_attach: finds the threads of followed processes that
+ * have been blocked since before the scheduler hook was attached, makes BPF
+ * count them off-CPU from then (their next switch-in gives EV_OFFCPU_END with
+ * since_ns = the seed's), and calls fn once per such thread. Returns how many,
+ * or -1 with one line in err.
+ */
+typedef void (*sampler_seed_fn)(void *ctx, const struct bpfspy_offcpu_seed *seed);
+int sampler_seed_offcpu(struct sampler *s, sampler_seed_fn fn, void *ctx, char *err, size_t errlen);
+
+/* --idle: when tid left the CPU if BPF counts it off-CPU now; -1 if it does not. */
+int sampler_offcpu_since(struct sampler *s, pid_t tid, uint64_t *since_ns);
+
 /* Waits up to timeout_ms for data, then drains everything queued. Returns records seen or <0. */
 int sampler_poll(struct sampler *s, int timeout_ms);
 void sampler_read_stats(struct sampler *s, struct sampler_stats *out);

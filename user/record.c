@@ -418,6 +418,9 @@ static int start_targets(struct session *s, char *err, size_t errlen)
 	meta->start_realtime_ns = (uint64_t)wall.tv_sec * 1000000000ull + (uint64_t)wall.tv_nsec;
 	if (sampler_attach(s->sampler, err, errlen) != 0)
 		return -1;
+	/* a thread that waits all along never leaves a CPU while we look: read it as it is now */
+	if (o->idle && (o->npids || o->all) && recorder_seed_offcpu(s->recorder, err, errlen) < 0)
+		log_warn("%s: threads blocked since before the attach are missing", err);
 	if (s->launched && launch_release(&s->child, err, errlen) != 0) {
 		reap_child(s, true);
 		return -1;
@@ -590,6 +593,8 @@ int cmd_record(int argc, char **argv)
 		.gil_only = o.gil,
 		.idle = o.idle,
 		.rate_hz = o.rate_hz,
+		.py_max_depth = o.max_depth,
+		.stack_bytes = o.stack_size,
 		.comm_filter = o.comm,
 		.pid_filter = o.pid_filter,
 		.npid_filter = o.npid_filter,

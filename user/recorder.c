@@ -14,6 +14,7 @@
 #include "python/py_memory.h"
 #include "sym/native_symbols.h"
 #include "target_process.h"
+#include "thread_reader.h"
 #include "util/log.h"
 #include "util/u32map.h"
 
@@ -40,6 +41,9 @@ struct recorder {
 	uint32_t frames[MAX_STACK_FRAMES]; /* innermost first while building */
 	size_t nframes;
 };
+
+struct pending_offcpu;
+static void free_pending(struct pending_offcpu *p);
 
 struct recorder *recorder_new(const struct recorder_options *o, struct profile *profile)
 {
@@ -71,7 +75,7 @@ void recorder_free(struct recorder *r)
 	u32map_free(&r->py_gaps);
 	for (size_t i = 0; i < r->offcpu_pending.cap; i++)
 		if (r->offcpu_pending.keys[i])
-			free(r->offcpu_pending.vals[i]);
+			free_pending(r->offcpu_pending.vals[i]);
 	u32map_free(&r->offcpu_pending);
 	kernel_unwind_free(r->kunwind);
 	free(r->tables_queue);
@@ -176,6 +180,8 @@ size_t recorder_install_queued_tables(struct recorder *r, size_t max_processes)
 	return r->tables_count;
 }
 
+static void restack_pending_offcpu(struct recorder *r, struct target_process *p);
+
 static void detect_python(struct recorder *r, struct target_process *p)
 {
 	bool was_python = p->python == PYTHON_YES;
@@ -187,8 +193,10 @@ static void detect_python(struct recorder *r, struct target_process *p)
 		target_process_detect_python(p, r->elf);
 		install_python(r, p);
 	}
-	if (p->python == PYTHON_YES && !was_python)
+	if (p->python == PYTHON_YES && !was_python) {
 		r->stats.python_processes++;
+		restack_pending_offcpu(r, p);
+	}
 }
 
 static struct target_process *process_get(struct recorder *r, pid_t pid, const char *comm)
@@ -549,6 +557,7 @@ static void reverse_frames(uint32_t *f, size_t n)
 struct pending_offcpu {
 	uint32_t pid, tid;
 	uint64_t since_ns;
+	void *raw; /* the (validated) sample, while its process may still turn out to be Python */
 	size_t n;
 	uint32_t frames[]; /* root first */
 };
@@ -564,8 +573,20 @@ static const char *offcpu_marker(uint32_t reason)
 	return reason < sizeof(markers) / sizeof(markers[0]) ? markers[reason] : markers[OFFCPU_UNKNOWN];
 }
 
-/* frames are root first */
-static void hold_offcpu(struct recorder *r, const struct bpfspy_sample *s, const uint32_t *frames, size_t n)
+static void free_pending(struct pending_offcpu *p)
+{
+	if (p)
+		free(p->raw);
+	free(p);
+}
+
+/*
+ * frames are root first. The sample itself is kept when BPF took it before
+ * it knew the process is Python (a process just exec'd): once detection
+ * catches up, the stack is read again (restack_pending_offcpu).
+ */
+static void hold_offcpu(struct recorder *r, const struct bpfspy_sample *s, size_t size, bool keep_raw,
+			const uint32_t *frames, size_t n)
 {
 	struct pending_offcpu *p = malloc(sizeof(*p) + n * sizeof(uint32_t));
 	if (!p)
@@ -573,11 +594,14 @@ static void hold_offcpu(struct recorder *r, const struct bpfspy_sample *s, const
 	p->pid = s->pid;
 	p->tid = s->tid;
 	p->since_ns = s->ts_ns;
+	p->raw = keep_raw ? malloc(size) : NULL;
+	if (p->raw)
+		memcpy(p->raw, s, size);
 	p->n = n;
 	memcpy(p->frames, frames, n * sizeof(uint32_t));
-	free(u32map_remove(&r->offcpu_pending, s->tid));
+	free_pending(u32map_remove(&r->offcpu_pending, s->tid));
 	if (u32map_put(&r->offcpu_pending, s->tid, p) != 0)
-		free(p);
+		free_pending(p);
 }
 
 static void add_offcpu(struct recorder *r, struct pending_offcpu *p, uint64_t duration_ns)
@@ -597,7 +621,7 @@ static void on_offcpu_end(struct recorder *r, const struct bpfspy_offcpu_end *e)
 		return;
 	u32map_remove(&r->offcpu_pending, e->tid);
 	add_offcpu(r, p, e->duration_ns);
-	free(p);
+	free_pending(p);
 }
 
 /*
@@ -619,7 +643,7 @@ static void close_offcpu_of_process(struct recorder *r, uint32_t pid, uint64_t e
 	for (size_t i = 0; i < n; i++) {
 		struct pending_offcpu *p = u32map_remove(&r->offcpu_pending, tids[i]);
 		add_offcpu(r, p, exit_ns > p->since_ns ? exit_ns - p->since_ns : 0);
-		free(p);
+		free_pending(p);
 	}
 	if (n == sizeof(tids) / sizeof(tids[0]))
 		close_offcpu_of_process(r, pid, exit_ns); /* more threads than one pass holds */
@@ -627,12 +651,27 @@ static void close_offcpu_of_process(struct recorder *r, uint32_t pid, uint64_t e
 
 void recorder_finish(struct recorder *r, uint64_t now_ns)
 {
+	/* a process that blocked before its interpreter could be read gets one more look */
+	uint32_t pids[64];
+	size_t npids = 0;
+	for (size_t i = 0; i < r->offcpu_pending.cap && npids < sizeof(pids) / sizeof(pids[0]); i++) {
+		struct pending_offcpu *p = r->offcpu_pending.keys[i] ? r->offcpu_pending.vals[i] : NULL;
+		if (p && p->raw && (!npids || pids[npids - 1] != p->pid))
+			pids[npids++] = p->pid;
+	}
+	for (size_t i = 0; i < npids; i++) {
+		struct target_process *p = u32map_get(&r->procs, pids[i]);
+		if (p && !p->exited && (p->python == PYTHON_PENDING || p->python == PYTHON_UNKNOWN)) {
+			target_process_refresh_maps(p);
+			detect_python(r, p);
+		}
+	}
 	for (size_t i = 0; i < r->offcpu_pending.cap; i++) {
 		struct pending_offcpu *p = r->offcpu_pending.keys[i] ? r->offcpu_pending.vals[i] : NULL;
 		if (!p)
 			continue;
 		add_offcpu(r, p, now_ns > p->since_ns ? now_ns - p->since_ns : 0);
-		free(p);
+		free_pending(p);
 		r->offcpu_pending.vals[i] = NULL;
 	}
 	u32map_free(&r->offcpu_pending);
@@ -692,6 +731,222 @@ static void count_native_root(struct recorder *r, size_t first)
 		r->stats.native_only_complete++;
 }
 
+/* ---- stacks read from user space ------------------------------------------ */
+
+/* A sample record as BPF lays it out (header, user ips, kernel ips, Python frames, stack bytes). */
+static struct bpfspy_sample *build_sample(const struct bpfspy_sample *h, const uint64_t *user, size_t n_user,
+					  const uint64_t *kernel, size_t n_kernel, const struct py_frame_rec *py,
+					  size_t n_py, const uint8_t *stack, size_t stack_len, size_t *size)
+{
+	*size = sizeof(*h) + 8 * (n_user + n_kernel) + sizeof(*py) * n_py + stack_len;
+	uint8_t *buf = malloc(*size);
+	if (!buf)
+		return NULL;
+	struct bpfspy_sample *s = (struct bpfspy_sample *)buf;
+	*s = *h;
+	s->n_user = (uint16_t)n_user;
+	s->n_kernel = (uint16_t)n_kernel;
+	s->n_py = (uint16_t)n_py;
+	s->stack_len = (uint32_t)stack_len;
+	uint8_t *pos = buf + sizeof(*s);
+	if (n_user)
+		memcpy(pos, user, 8 * n_user);
+	pos += 8 * n_user;
+	if (n_kernel)
+		memcpy(pos, kernel, 8 * n_kernel);
+	pos += 8 * n_kernel;
+	if (n_py)
+		memcpy(pos, py, sizeof(*py) * n_py);
+	pos += sizeof(*py) * n_py;
+	if (stack_len)
+		memcpy(pos, stack, stack_len);
+	return s;
+}
+
+static size_t py_depth(const struct recorder *r)
+{
+	unsigned d = r->opt.py_max_depth;
+	return d && d <= BPFSPY_MAX_PY_DEPTH ? d : BPFSPY_DEFAULT_PY_DEPTH;
+}
+
+static bool still_offcpu_since(const struct recorder *r, uint32_t tid, uint64_t since_ns)
+{
+	uint64_t v;
+	return r->sampler && sampler_offcpu_since(r->sampler, (pid_t)tid, &v) == 0 && v == since_ns;
+}
+
+static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t size);
+
+/*
+ * An off-CPU sample BPF took before the process had its Python config (the
+ * first blocking call of a process just exec'd, while userspace still read
+ * its interpreter). While the thread has not run since, its Python frames
+ * are those of that moment: read them from its thread state, and record the
+ * sample as BPF would have. false leaves the sample as it came.
+ */
+static bool restack_offcpu(struct recorder *r, struct target_process *p, const struct bpfspy_sample *s)
+{
+	if (!still_offcpu_since(r, s->tid, s->ts_ns))
+		return false;
+	struct py_thread_set set;
+	if (py_thread_set_read(p->pid, &p->py, py_depth(r), &set) != 0)
+		return false;
+	const struct py_thread_frames *t = py_thread_set_find(&set, s->fsbase);
+	bool done = false;
+	/* it did not run during the read either: these frames are the ones it blocked in */
+	if (t && t->n && still_offcpu_since(r, s->tid, s->ts_ns)) {
+		const uint64_t *user = (const void *)(s + 1);
+		const uint64_t *kernel = user + s->n_user;
+		const struct py_frame_rec *old_py = (const void *)(kernel + s->n_kernel);
+		const uint8_t *stack = (const uint8_t *)(old_py + s->n_py);
+		struct bpfspy_sample h = *s;
+		h.flags = (h.flags & ~(SAMPLE_PY_NO_TSTATE | SAMPLE_PY_ERROR | SAMPLE_PY_TRUNCATED)) | SAMPLE_PY_PROCESS |
+			  (t->truncated ? SAMPLE_PY_TRUNCATED : 0);
+		size_t n;
+		struct bpfspy_sample *rebuilt = build_sample(&h, user, s->n_user, kernel, s->n_kernel, t->frames, t->n,
+							     stack, s->stack_len, &n);
+		if (rebuilt) {
+			log_debug("pid %u tid %u: off-CPU since before Python was detected; its Python stack read now",
+				  s->pid, s->tid);
+			on_sample(r, rebuilt, n);
+			free(rebuilt);
+			done = true;
+		}
+	}
+	py_thread_set_clear(&set);
+	return done;
+}
+
+/* Python was just detected in p: its threads' pending off-CPU stacks taken before get their Python frames. */
+static void restack_pending_offcpu(struct recorder *r, struct target_process *p)
+{
+	uint32_t tids[64];
+	size_t n = 0;
+
+	for (size_t i = 0; i < r->offcpu_pending.cap && n < sizeof(tids) / sizeof(tids[0]); i++) {
+		struct pending_offcpu *q = r->offcpu_pending.keys[i] ? r->offcpu_pending.vals[i] : NULL;
+		if (q && q->pid == (uint32_t)p->pid && q->raw)
+			tids[n++] = q->tid;
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct pending_offcpu *q = u32map_get(&r->offcpu_pending, tids[i]);
+		if (!q)
+			continue;
+		void *raw = q->raw;
+		q->raw = NULL; /* tried once; on success the pending stack is replaced */
+		restack_offcpu(r, p, raw);
+		free(raw);
+	}
+}
+
+struct seed_batch {
+	struct bpfspy_offcpu_seed *seeds;
+	size_t n, cap;
+	bool oom;
+};
+
+static void collect_seed(void *ctx, const struct bpfspy_offcpu_seed *e)
+{
+	struct seed_batch *b = ctx;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 64;
+		struct bpfspy_offcpu_seed *grown = realloc(b->seeds, cap * sizeof(*grown));
+		if (!grown) {
+			b->oom = true;
+			return;
+		}
+		b->seeds = grown;
+		b->cap = cap;
+	}
+	b->seeds[b->n++] = *e;
+}
+
+static int seed_order(const void *a, const void *b)
+{
+	const struct bpfspy_offcpu_seed *x = a, *y = b;
+	if (x->pid != y->pid)
+		return x->pid < y->pid ? -1 : 1;
+	return x->tid < y->tid ? -1 : x->tid > y->tid;
+}
+
+static bool passes_filters(const struct recorder *r, const struct bpfspy_sample *s);
+
+/* The off-CPU sample BPF would have taken when the seeded thread left the CPU. */
+static void add_seeded_thread(struct recorder *r, struct target_process *p, const struct py_thread_set *set,
+			      const struct bpfspy_offcpu_seed *e)
+{
+	struct bpfspy_sample h = {
+		.type = EV_SAMPLE, .pid = e->pid, .tid = e->tid, .ts_ns = e->since_ns, .fsbase = e->fsbase,
+		.ip = e->ip, .sp = e->sp, .bp = e->bp, .flags = SAMPLE_OFFCPU | SAMPLE_USER_REGS_KERNEL,
+		.offcpu_reason = e->reason,
+	};
+	memcpy(h.comm, e->comm, sizeof(h.comm));
+	if (!passes_filters(r, &h))
+		return;
+	const struct py_thread_frames *t = NULL;
+	if (p && p->python == PYTHON_YES) {
+		h.flags |= SAMPLE_PY_PROCESS;
+		t = set ? py_thread_set_find(set, e->fsbase) : NULL;
+		if (!t)
+			h.flags |= SAMPLE_PY_NO_TSTATE;
+		else if (t->truncated)
+			h.flags |= SAMPLE_PY_TRUNCATED;
+	}
+	size_t n_py = t ? t->n : 0;
+	uint64_t user[BPFSPY_MAX_FP_FRAMES];
+	size_t n_user = 0, stack_len = 0;
+	uint8_t *stack = NULL;
+	/* native frames: where BPF would have sent them (no Python frames, or --native) */
+	if (r->opt.native || n_py == 0) {
+		size_t want = r->opt.stack_bytes ? r->opt.stack_bytes : BPFSPY_DEFAULT_STACK_SNAPSHOT;
+		if (want > BPFSPY_MAX_STACK_SNAPSHOT)
+			want = BPFSPY_MAX_STACK_SNAPSHOT;
+		if (r->native && (stack = malloc(want)))
+			stack_len = thread_read_user_stack((pid_t)e->pid, e->sp, stack, want);
+		else
+			n_user = thread_walk_frame_pointers((pid_t)e->pid, e->ip, e->bp, e->sp, user, BPFSPY_MAX_FP_FRAMES);
+	}
+	size_t size;
+	struct bpfspy_sample *s = build_sample(&h, user, n_user, (const uint64_t *)e->kernel, r->opt.kernel_stacks ? e->n_kernel : 0,
+					       t ? t->frames : NULL, n_py, stack, stack_len, &size);
+	if (s)
+		on_sample(r, s, size);
+	free(s);
+	free(stack);
+}
+
+int recorder_seed_offcpu(struct recorder *r, char *err, size_t errlen)
+{
+	struct seed_batch b = { 0 };
+	if (!r->sampler) {
+		snprintf(err, errlen, "no sampler");
+		return -1;
+	}
+	int n = sampler_seed_offcpu(r->sampler, collect_seed, &b, err, errlen);
+	if (n >= 0 && b.oom) {
+		snprintf(err, errlen, "out of memory");
+		n = -1;
+	}
+	if (b.n)
+		qsort(b.seeds, b.n, sizeof(*b.seeds), seed_order);
+	/* one walk of a process's thread states serves all its blocked threads */
+	for (size_t i = 0; i < b.n;) {
+		size_t end = i;
+		while (end < b.n && b.seeds[end].pid == b.seeds[i].pid)
+			end++;
+		struct target_process *p = process_get(r, (pid_t)b.seeds[i].pid, b.seeds[i].comm);
+		struct py_thread_set set;
+		bool have_set = p && p->python == PYTHON_YES &&
+				py_thread_set_read(p->pid, &p->py, py_depth(r), &set) == 0;
+		for (; i < end; i++)
+			add_seeded_thread(r, p, have_set ? &set : NULL, &b.seeds[i]);
+		if (have_set)
+			py_thread_set_clear(&set);
+	}
+	free(b.seeds);
+	return n;
+}
+
 static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t size)
 {
 	size_t need = sizeof(*s) + 8 * ((size_t)s->n_user + s->n_kernel) + sizeof(struct py_frame_rec) * s->n_py +
@@ -720,6 +975,9 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		target_process_refresh_maps(p);
 		detect_python(r, p);
 	}
+	/* BPF did not know yet that the process is Python: read the thread's Python stack now */
+	if (offcpu && p && p->python == PYTHON_YES && !(s->flags & SAMPLE_PY_PROCESS) && restack_offcpu(r, p, s))
+		return;
 	r->nframes = 0;
 	if (offcpu)
 		push_marker(r, offcpu_marker(s->offcpu_reason));
@@ -766,7 +1024,9 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 
 	reverse_frames(r->frames, r->nframes);
 	if (offcpu) {
-		hold_offcpu(r, s, r->frames, r->nframes);
+		bool may_be_python = p && (p->python == PYTHON_UNKNOWN || p->python == PYTHON_PENDING) &&
+				     !(s->flags & SAMPLE_PY_PROCESS);
+		hold_offcpu(r, s, size, may_be_python, r->frames, r->nframes);
 		return;
 	}
 	uint64_t weight = r->opt.idle ? 1000000000ull / (r->opt.rate_hz ? r->opt.rate_hz : 100) : 1;

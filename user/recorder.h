@@ -25,6 +25,8 @@ struct recorder_options {
 	bool native_all;    /* --native-all: keep interpreter plumbing frames */
 	bool kernel_unwind; /* install CFI tables for the in-kernel unwinder (--unwind kernel) */
 	unsigned rate_hz;   /* sampling rate: an on-CPU tick weighs 1e9/rate ns with --idle */
+	unsigned py_max_depth; /* --max-depth: Python frames read from user space too */
+	unsigned stack_bytes;  /* user stack bytes read for a blocked thread's native frames (0: default) */
 	const char *comm_filter; /* --comm: keep processes whose comm contains this */
 	const uint32_t *pid_filter; size_t npid_filter; /* --pid-filter */
 	bool quiet_warnings;
@@ -89,6 +91,14 @@ void recorder_note_if_not_python(struct recorder *r, pid_t pid);
 
 /* With --native: one summary line about unwinding and merging (empty otherwise). */
 void recorder_native_summary(const struct recorder *r, char *buf, size_t len);
+
+/*
+ * --idle with -p/-a, right after sampler_attach: every thread of a followed
+ * process blocked since before the attach is counted off-CPU from then, with
+ * its current stacks read from user space and its wait reason. Returns the
+ * number of such threads, or -1 (one line in err) if they cannot be read.
+ */
+int recorder_seed_offcpu(struct recorder *r, char *err, size_t errlen);
 
 /* Ends recording at now_ns (CLOCK_MONOTONIC): threads still off-CPU get their time so far. */
 void recorder_finish(struct recorder *r, uint64_t now_ns);

@@ -362,6 +362,10 @@ static int start_targets(struct top_session *s, char *err, size_t errlen)
 		s->root_pid = o->pids[0];
 	if (sampler_attach(s->sampler, err, errlen) != 0)
 		return -1;
+	/* --idle: a thread blocked since before the attach counts from then when it wakes */
+	char seed_err[256];
+	if (o->idle && (o->npids || o->all) && recorder_seed_offcpu(s->recorder, seed_err, sizeof(seed_err)) < 0)
+		log_warn("%s: threads blocked since before the attach are missing", seed_err);
 	s->iv.start_ns = monotonic_ns();
 	if (s->launched && launch_release(&s->child, err, errlen) != 0) {
 		reap_child(s, true);
