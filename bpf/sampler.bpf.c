@@ -87,6 +87,8 @@ struct sample_request {
 	struct pt_regs *regs; /* the interrupted registers, or NULL in a tracepoint */
 };
 
+#define KERNEL_STACK_POS_MASK 0x3fff
+
 /*
  * Records the current task's stacks (user, kernel, Python, snapshot) and
  * sends them. ctx is the program's context, for bpf_get_stack().
@@ -145,6 +147,16 @@ static __always_inline void send_sample(void *ctx, const struct sample_request *
 
 	__u32 n_kernel = 0;
 	if (req->kernel && pos <= sizeof(*h) + BPFSPY_MAX_USER_FRAMES * 8) {
+		/*
+		 * The verifier loses pos's bound across the unwinder's branches
+		 * above ("unbounded memory access"): the mask restates it (an
+		 * identity here, see the asserts) so --kernel loads.
+		 */
+		_Static_assert(sizeof(struct bpfspy_sample) + BPFSPY_MAX_USER_FRAMES * 8 <= KERNEL_STACK_POS_MASK,
+			       "the mask must keep every valid pos");
+		_Static_assert(KERNEL_STACK_POS_MASK + BPFSPY_MAX_KERNEL_FRAMES * 8 <= SAMPLE_BUF_SIZE,
+			       "the kernel stack must fit after any masked pos");
+		pos &= KERNEL_STACK_POS_MASK;
 		n = bpf_get_stack(ctx, b->data + pos, BPFSPY_MAX_KERNEL_FRAMES * 8, 0);
 		n_kernel = n > 0 ? (__u32)n / 8 : 0;
 		if (n_kernel > BPFSPY_MAX_KERNEL_FRAMES)
