@@ -255,9 +255,34 @@ static int detect(struct target_process *p, struct elf_cache *cache, char *err, 
 	}
 }
 
+/*
+ * threading's own name of a thread (Thread.name, in full), matched by its
+ * ident (the thread state's thread_id) or else its native id; false if the
+ * table has no such thread.
+ */
+static bool python_thread_name(const struct py_thread_name *names, size_t n, const struct dump_thread *t,
+			       uint64_t native_thread_id, char *out, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t->thread_id && names[i].ident == t->thread_id) {
+			snprintf(out, len, "%s", names[i].name);
+			return true;
+		}
+	for (size_t i = 0; i < n; i++)
+		if (native_thread_id && names[i].native_id == native_thread_id) {
+			snprintf(out, len, "%s", names[i].name);
+			return true;
+		}
+	return false;
+}
+
 static int fill_threads(struct target_process *p, const struct raw_walk *w, struct dump_snapshot *s)
 {
 	uint64_t gil_holder = 0;
+	size_t nnames = 0;
+	struct py_thread_name *names = calloc(PY_THREAD_NAMES_MAX, sizeof(*names));
+	if (names && py_read_thread_names(p->pid, &p->py, names, PY_THREAD_NAMES_MAX, &nnames) != 0)
+		nnames = 0; /* keep the OS names */
 	s->gil_known = read_gil_holder(p->pid, &p->py, &gil_holder);
 	s->threads = calloc(w->n ? w->n : 1, sizeof(*s->threads));
 	if (!s->threads)
@@ -271,9 +296,13 @@ static int fill_threads(struct target_process *p, const struct raw_walk *w, stru
 			t->state = thread_state(p->pid, t->tid);
 			thread_name(p->pid, t->tid, p->comm, t->name, sizeof(t->name));
 		}
-		if (name_frames(p, &w->threads[i], t) != 0)
+		python_thread_name(names, nnames, t, w->threads[i].native_thread_id, t->name, sizeof(t->name));
+		if (name_frames(p, &w->threads[i], t) != 0) {
+			free(names);
 			return -1;
+		}
 	}
+	free(names);
 	if (s->nthreads)
 		qsort(s->threads, s->nthreads, sizeof(*s->threads), thread_order);
 	return 0;
