@@ -28,7 +28,8 @@ struct recorder {
 	struct kernel_symbols *ksyms;
 	bool ksyms_tried;
 	struct u32map procs;        /* pid -> struct target_process */
-	struct u32map named_threads; /* tid -> enum thread_naming */
+	struct u32map named_threads; /* tid -> struct thread_naming */
+	struct py_thread_name *names_scratch; /* PY_THREAD_NAMES_MAX entries for reading names, on first use */
 	struct u32map py_gaps;       /* tid -> 1 + samples without Python frames since its last one with */
 	struct u32map offcpu_pending; /* tid -> struct pending_offcpu: stacks waiting for their duration */
 	struct recorder_stats stats;
@@ -67,7 +68,11 @@ void recorder_free(struct recorder *r)
 		if (r->procs.keys[i])
 			target_process_free(r->procs.vals[i]);
 	u32map_free(&r->procs);
+	for (size_t i = 0; i < r->named_threads.cap; i++)
+		if (r->named_threads.keys[i])
+			free(r->named_threads.vals[i]);
 	u32map_free(&r->named_threads);
+	free(r->names_scratch);
 	u32map_free(&r->py_gaps);
 	for (size_t i = 0; i < r->offcpu_pending.cap; i++)
 		if (r->offcpu_pending.keys[i])
@@ -176,6 +181,15 @@ size_t recorder_install_queued_tables(struct recorder *r, size_t max_processes)
 	return r->tables_count;
 }
 
+/* Re-reads threading's names of p's threads (a remote walk of a few dicts). */
+static void read_thread_names(struct recorder *r, struct target_process *p)
+{
+	if (!r->names_scratch)
+		r->names_scratch = malloc(PY_THREAD_NAMES_MAX * sizeof(*r->names_scratch));
+	if (r->names_scratch)
+		target_process_read_thread_names(p, r->names_scratch, PY_THREAD_NAMES_MAX);
+}
+
 static void detect_python(struct recorder *r, struct target_process *p)
 {
 	bool was_python = p->python == PYTHON_YES;
@@ -187,8 +201,10 @@ static void detect_python(struct recorder *r, struct target_process *p)
 		target_process_detect_python(p, r->elf);
 		install_python(r, p);
 	}
-	if (p->python == PYTHON_YES && !was_python)
+	if (p->python == PYTHON_YES && !was_python) {
 		r->stats.python_processes++;
+		read_thread_names(r, p); /* attached: its threads are there; launched: nothing yet */
+	}
 }
 
 static struct target_process *process_get(struct recorder *r, pid_t pid, const char *comm)
@@ -505,22 +521,27 @@ static void push_kernel_frames(struct recorder *r, const uint64_t *ips, size_t n
 	}
 }
 
-/* A thread is named again once its process turns out to be Python (first samples may precede detection). */
-enum thread_naming { THREAD_UNNAMED = 0, THREAD_NAMED_NATIVE = 1, THREAD_NAMED_PYTHON = 2 };
+/*
+ * How far a thread's name has come: the OS name first (or MainThread), then
+ * threading's own once its table has the thread. A thread the table lacks
+ * (started a moment ago, or not a threading thread) is looked up again, each
+ * time after a longer wait, never per sample.
+ */
+enum thread_naming_state { THREAD_UNNAMED = 0, THREAD_NAMED_NATIVE, THREAD_NAMED_FALLBACK, THREAD_NAMED_PYTHON };
 
-static void name_thread(struct recorder *r, const struct target_process *p, uint32_t pid, uint32_t tid)
+struct thread_naming {
+	uint32_t pid;
+	enum thread_naming_state state;
+	unsigned lookups;     /* threading table lookups that did not have it */
+	uint64_t next_lookup_ns;
+};
+
+#define NAME_RETRY_FIRST_NS 20000000ull   /* 20 ms, doubling ... */
+#define NAME_RETRY_MAX_NS 5000000000ull   /* ... up to 5 s */
+#define NAMES_FRESH_NS 10000000ull        /* a table read this recently serves every lookup */
+
+static void os_thread_name(struct recorder *r, const struct target_process *p, uint32_t pid, uint32_t tid)
 {
-	bool python = p && p->python == PYTHON_YES;
-	uintptr_t state = (uintptr_t)u32map_get(&r->named_threads, tid);
-	if (state == THREAD_NAMED_PYTHON || (state == THREAD_NAMED_NATIVE && !python))
-		return;
-	u32map_put(&r->named_threads, tid, (void *)(uintptr_t)(python ? THREAD_NAMED_PYTHON : THREAD_NAMED_NATIVE));
-	if (python && pid == tid) {
-		profile_set_thread_name(r->profile, pid, tid, "MainThread");
-		return;
-	}
-	if (state != THREAD_UNNAMED)
-		return;
 	char path[64], comm[32] = "";
 	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", pid, tid);
 	FILE *f = fopen(path, "r");
@@ -531,6 +552,66 @@ static void name_thread(struct recorder *r, const struct target_process *p, uint
 	fclose(f);
 	if (comm[0] && (!p || strcmp(comm, p->comm) != 0))
 		profile_set_thread_name(r->profile, pid, tid, comm);
+}
+
+static struct thread_naming *thread_naming_of(struct recorder *r, uint32_t pid, uint32_t tid)
+{
+	struct thread_naming *n = u32map_get(&r->named_threads, tid);
+	if (n && n->pid == pid)
+		return n;
+	if (!n) { /* else a TID reused by another process: start over */
+		n = malloc(sizeof(*n));
+		if (!n || u32map_put(&r->named_threads, tid, n) != 0) {
+			free(n);
+			return NULL;
+		}
+	}
+	*n = (struct thread_naming){ .pid = pid };
+	return n;
+}
+
+static void name_thread(struct recorder *r, struct target_process *p, const struct bpfspy_sample *s)
+{
+	uint32_t pid = s->pid, tid = s->tid;
+	bool python = p && p->python == PYTHON_YES;
+	struct thread_naming *n = thread_naming_of(r, pid, tid);
+	if (!n || n->state == THREAD_NAMED_PYTHON || (n->state == THREAD_NAMED_NATIVE && !python))
+		return;
+	if (!python) {
+		n->state = THREAD_NAMED_NATIVE;
+		os_thread_name(r, p, pid, tid);
+		return;
+	}
+	const char *known = target_process_thread_name(p, s->fsbase, 0);
+	if (known) { /* the last read has it: no /proc read, no fallback */
+		profile_set_thread_name(r->profile, pid, tid, known);
+		n->state = THREAD_NAMED_PYTHON;
+		return;
+	}
+	if (n->state != THREAD_NAMED_FALLBACK) {
+		/* until threading's table has it (first samples may precede detection, or threading) */
+		if (pid == tid)
+			profile_set_thread_name(r->profile, pid, tid, "MainThread");
+		else if (n->state == THREAD_UNNAMED)
+			os_thread_name(r, p, pid, tid);
+		n->state = THREAD_NAMED_FALLBACK;
+	}
+	uint64_t now = monotonic_ns();
+	if (now < n->next_lookup_ns)
+		return;
+	const char *name = NULL;
+	if (now - p->thread_names_read_ns > NAMES_FRESH_NS && !p->exited) {
+		read_thread_names(r, p);
+		name = target_process_thread_name(p, s->fsbase, 0);
+	}
+	if (name) {
+		profile_set_thread_name(r->profile, pid, tid, name);
+		n->state = THREAD_NAMED_PYTHON;
+		return;
+	}
+	uint64_t wait = NAME_RETRY_FIRST_NS << (n->lookups < 8 ? n->lookups : 8);
+	n->lookups++;
+	n->next_lookup_ns = now + (wait < NAME_RETRY_MAX_NS ? wait : NAME_RETRY_MAX_NS);
 }
 
 /* ---- samples ------------------------------------------------------------ */
@@ -762,7 +843,7 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		count_python_window(r, s->tid, named > 0);
 	if (p)
 		profile_set_process_name(r->profile, s->pid, p->comm[0] ? p->comm : s->comm);
-	name_thread(r, p, s->pid, s->tid);
+	name_thread(r, p, s);
 
 	reverse_frames(r->frames, r->nframes);
 	if (offcpu) {

@@ -37,6 +37,39 @@ static void drop_python(struct target_process *p)
 	p->python = PYTHON_UNKNOWN;
 	p->pending_checks = 0;
 	memset(&p->py, 0, sizeof(p->py));
+	free(p->thread_names);
+	p->thread_names = NULL;
+	p->nthread_names = 0;
+	p->thread_names_read_ns = 0;
+}
+
+int target_process_read_thread_names(struct target_process *p, struct py_thread_name *scratch, size_t max)
+{
+	size_t n = 0;
+	p->thread_names_read_ns = monotonic_ns();
+	if (p->python != PYTHON_YES || p->exited || py_read_thread_names(p->pid, &p->py, scratch, max, &n) != 0)
+		return -1;
+	struct py_thread_name *names = n ? malloc(n * sizeof(*names)) : NULL;
+	if (n && !names)
+		return -1;
+	if (n)
+		memcpy(names, scratch, n * sizeof(*names));
+	free(p->thread_names);
+	p->thread_names = names;
+	p->nthread_names = n;
+	return 0;
+}
+
+const char *target_process_thread_name(const struct target_process *p, uint64_t ident, uint32_t native_id)
+{
+	for (size_t i = 0; ident && i < p->nthread_names; i++)
+		if (p->thread_names[i].ident == ident)
+			return p->thread_names[i].name;
+	/* a native id is in p's PID namespace: compared only with one from there */
+	for (size_t i = 0; !ident && native_id && i < p->nthread_names; i++)
+		if (p->thread_names[i].native_id == native_id)
+			return p->thread_names[i].name;
+	return NULL;
 }
 
 void target_process_free(struct target_process *p)
