@@ -192,18 +192,19 @@ static bool str_is(struct reader *r, uint64_t addr, const char *s)
 	return rd(r, addr + data_offset, data, n) == 0 && memcmp(data, s, n) == 0;
 }
 
-/* The value of key s in the dict, or 0. */
-static uint64_t dict_get_str(struct reader *r, uint64_t dict, const char *s)
+/* The value of key s in the dict: 1 and *value, 0 if absent, -1 if the dict could not be read. */
+static int dict_get_str(struct reader *r, uint64_t dict, const char *s, uint64_t *value)
 {
 	struct dict_view v;
-	uint64_t key, value;
+	uint64_t key;
+	int rc;
 
 	if (dict_view(r, dict, &v) < 0)
-		return 0;
-	while (dict_next(r, &v, &key, &value) == 1)
+		return -1;
+	while ((rc = dict_next(r, &v, &key, value)) == 1)
 		if (str_is(r, key, s))
-			return value;
-	return 0;
+			return 1;
+	return rc < 0 || r->budget < 0 ? -1 : 0;
 }
 
 static bool type_is(struct reader *r, uint64_t obj, const char *name)
@@ -337,13 +338,11 @@ static int read_interpreter(struct reader *r, uint64_t interp, struct py_thread_
 		return -1;
 	if (!modules)
 		return 0; /* not initialised yet */
-	threading = dict_get_str(r, modules, "threading");
-	if (!threading)
-		return r->budget < 0 ? -1 : 0; /* not imported */
-	if (rd_u64(r, threading + MODULE_DICT, &globals) < 0)
-		return -1;
-	active = dict_get_str(r, globals, "_active");
-	if (!active || dict_view(r, active, &v) < 0)
+	rc = dict_get_str(r, modules, "threading", &threading);
+	if (rc <= 0)
+		return rc; /* 0: not imported (yet) */
+	if (rd_u64(r, threading + MODULE_DICT, &globals) < 0 || dict_get_str(r, globals, "_active", &active) <= 0 ||
+	    dict_view(r, active, &v) < 0)
 		return -1;
 	while (*n < max && (rc = dict_next(r, &v, &key, &value)) == 1) {
 		struct py_thread_name *t = &out[*n];
