@@ -523,17 +523,17 @@ static void push_kernel_frames(struct recorder *r, const uint64_t *ips, size_t n
 
 /*
  * How far a thread's name has come: the OS name first (or MainThread), then
- * threading's own once its table has the thread. A thread the table lacks
- * (started a moment ago, or not a threading thread) is looked up again, each
- * time after a longer wait, never per sample.
+ * threading's own once its table has the thread. Threads the table lacks
+ * (started a moment ago, or not threading's) wait; any sample of their
+ * process looks them up again, each time after a longer wait (per process,
+ * never per sample), so a thread seen only while it started is named too.
  */
 enum thread_naming_state { THREAD_UNNAMED = 0, THREAD_NAMED_NATIVE, THREAD_NAMED_FALLBACK, THREAD_NAMED_PYTHON };
 
 struct thread_naming {
 	uint32_t pid;
-	enum thread_naming_state state;
-	unsigned lookups;     /* threading table lookups that did not have it */
-	uint64_t next_lookup_ns;
+	enum thread_naming_state state; /* THREAD_NAMED_FALLBACK: waiting for threading's name */
+	uint64_t ident;                 /* its fs_base: threading's ident */
 };
 
 #define NAME_RETRY_FIRST_NS 20000000ull   /* 20 ms, doubling ... */
@@ -570,48 +570,66 @@ static struct thread_naming *thread_naming_of(struct recorder *r, uint32_t pid, 
 	return n;
 }
 
+/* Reads p's table again (unless just read) and names every thread of p that waits for it. */
+static void name_waiting_threads(struct recorder *r, struct target_process *p, uint64_t now, bool force)
+{
+	if ((force || now - p->thread_names_read_ns > NAMES_FRESH_NS) && !p->exited)
+		read_thread_names(r, p);
+	unsigned waiting = 0;
+	for (size_t i = 0; i < r->named_threads.cap; i++) {
+		struct thread_naming *n = r->named_threads.keys[i] ? r->named_threads.vals[i] : NULL;
+		if (!n || n->pid != (uint32_t)p->pid || n->state != THREAD_NAMED_FALLBACK)
+			continue;
+		const char *name = target_process_thread_name(p, n->ident, 0);
+		if (name) {
+			profile_set_thread_name(r->profile, n->pid, r->named_threads.keys[i], name);
+			n->state = THREAD_NAMED_PYTHON;
+		} else {
+			waiting++;
+		}
+	}
+	p->names_waiting = waiting;
+	uint64_t wait = NAME_RETRY_FIRST_NS << (p->names_lookups < 8 ? p->names_lookups : 8);
+	p->names_lookups++;
+	p->names_next_lookup_ns = now + (wait < NAME_RETRY_MAX_NS ? wait : NAME_RETRY_MAX_NS);
+}
+
 static void name_thread(struct recorder *r, struct target_process *p, const struct bpfspy_sample *s)
 {
 	uint32_t pid = s->pid, tid = s->tid;
 	bool python = p && p->python == PYTHON_YES;
 	struct thread_naming *n = thread_naming_of(r, pid, tid);
-	if (!n || n->state == THREAD_NAMED_PYTHON || (n->state == THREAD_NAMED_NATIVE && !python))
+	if (!n || (n->state == THREAD_NAMED_NATIVE && !python))
 		return;
 	if (!python) {
-		n->state = THREAD_NAMED_NATIVE;
-		os_thread_name(r, p, pid, tid);
+		if (n->state == THREAD_UNNAMED) {
+			n->state = THREAD_NAMED_NATIVE;
+			os_thread_name(r, p, pid, tid);
+		}
 		return;
 	}
-	const char *known = target_process_thread_name(p, s->fsbase, 0);
-	if (known) { /* the last read has it: no /proc read, no fallback */
-		profile_set_thread_name(r->profile, pid, tid, known);
-		n->state = THREAD_NAMED_PYTHON;
-		return;
-	}
-	if (n->state != THREAD_NAMED_FALLBACK) {
+	uint64_t now = monotonic_ns();
+	if (n->state != THREAD_NAMED_PYTHON && n->state != THREAD_NAMED_FALLBACK) {
+		const char *known = target_process_thread_name(p, s->fsbase, 0);
+		if (known) { /* the last read has it: no /proc read, no fallback */
+			profile_set_thread_name(r->profile, pid, tid, known);
+			n->state = THREAD_NAMED_PYTHON;
+			return;
+		}
 		/* until threading's table has it (first samples may precede detection, or threading) */
 		if (pid == tid)
 			profile_set_thread_name(r->profile, pid, tid, "MainThread");
 		else if (n->state == THREAD_UNNAMED)
 			os_thread_name(r, p, pid, tid);
 		n->state = THREAD_NAMED_FALLBACK;
+		n->ident = s->fsbase;
+		/* a new thread to name: look now, then back off again from the start */
+		p->names_waiting++;
+		p->names_lookups = 0;
+		p->names_next_lookup_ns = now;
 	}
-	uint64_t now = monotonic_ns();
-	if (now < n->next_lookup_ns)
-		return;
-	const char *name = NULL;
-	if (now - p->thread_names_read_ns > NAMES_FRESH_NS && !p->exited) {
-		read_thread_names(r, p);
-		name = target_process_thread_name(p, s->fsbase, 0);
-	}
-	if (name) {
-		profile_set_thread_name(r->profile, pid, tid, name);
-		n->state = THREAD_NAMED_PYTHON;
-		return;
-	}
-	uint64_t wait = NAME_RETRY_FIRST_NS << (n->lookups < 8 ? n->lookups : 8);
-	n->lookups++;
-	n->next_lookup_ns = now + (wait < NAME_RETRY_MAX_NS ? wait : NAME_RETRY_MAX_NS);
+	if (p->names_waiting && now >= p->names_next_lookup_ns)
+		name_waiting_threads(r, p, now, false);
 }
 
 /* ---- samples ------------------------------------------------------------ */
@@ -708,6 +726,12 @@ static void close_offcpu_of_process(struct recorder *r, uint32_t pid, uint64_t e
 
 void recorder_finish(struct recorder *r, uint64_t now_ns)
 {
+	/* a last look for threads still waiting for their names (seen only while starting) */
+	for (size_t i = 0; i < r->procs.cap; i++) {
+		struct target_process *p = r->procs.keys[i] ? r->procs.vals[i] : NULL;
+		if (p && p->python == PYTHON_YES && p->names_waiting)
+			name_waiting_threads(r, p, monotonic_ns(), true);
+	}
 	for (size_t i = 0; i < r->offcpu_pending.cap; i++) {
 		struct pending_offcpu *p = r->offcpu_pending.keys[i] ? r->offcpu_pending.vals[i] : NULL;
 		if (!p)

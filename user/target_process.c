@@ -41,6 +41,8 @@ static void drop_python(struct target_process *p)
 	p->thread_names = NULL;
 	p->nthread_names = 0;
 	p->thread_names_read_ns = 0;
+	p->names_waiting = p->names_lookups = 0;
+	p->names_next_lookup_ns = 0;
 }
 
 int target_process_read_thread_names(struct target_process *p, struct py_thread_name *scratch, size_t max)

@@ -37,6 +37,9 @@ struct target_process {
 	struct py_thread_name *thread_names;
 	size_t nthread_names;
 	uint64_t thread_names_read_ns; /* 0: never read */
+	unsigned names_waiting;        /* threads seen that the table did not have (the recorder's count) */
+	unsigned names_lookups;        /* lookups since a new thread began waiting: the back-off */
+	uint64_t names_next_lookup_ns;
 };
 
 struct target_process *target_process_new(pid_t pid, const char *comm);
