@@ -160,6 +160,13 @@ def test_attached_recording_outputs_carry_full_names(running, tmp_path):
     p = run_bpfspy(["record", "-p", running.pid, "-d", "1.5", "-t", "-f", "speedscope", "-f", "collapsed",
                     "-f", "pprof", "-f", "chrometrace", "-o", tmp_path / "rec.json"], check=True)
     named = check_outputs(p.stderr, running.pid)
+    # bpfspy convert carries them over from the speedscope file
+    conv = run_bpfspy(["convert", tmp_path / "rec.json", "-f", "chrometrace", "-o", tmp_path / "conv.trace.json"],
+                      check=True)
+    trace = json.loads((tmp_path / "conv.trace.json").read_text())
+    events = trace["traceEvents"] if isinstance(trace, dict) else trace
+    assert names_ok(e["args"]["name"] for e in events
+                    if e.get("ph") == "M" and e.get("name") == "thread_name" and e.get("pid") == running.pid), conv.stderr
     # the workers' names are threading's, not the OS's (cut to 15 bytes by 3.14+, else the process name)
     os_of = os_names(running.pid)
     for tid, name in named.items():
