@@ -279,14 +279,18 @@ static bool python_thread_name(const struct py_thread_name *names, size_t n, con
 static int fill_threads(struct target_process *p, const struct raw_walk *w, struct dump_snapshot *s)
 {
 	uint64_t gil_holder = 0;
-	size_t nnames = 0;
-	struct py_thread_name *names = calloc(PY_THREAD_NAMES_MAX, sizeof(*names));
-	if (names && py_read_thread_names(p->pid, &p->py, names, PY_THREAD_NAMES_MAX, &nnames) != 0)
-		nnames = 0; /* keep the OS names */
 	s->gil_known = read_gil_holder(p->pid, &p->py, &gil_holder);
 	s->threads = calloc(w->n ? w->n : 1, sizeof(*s->threads));
 	if (!s->threads)
 		return -1;
+	/* threading's names; a read that keeps failing (dicts changing under it) leaves the OS names */
+	size_t nnames = 0;
+	struct py_thread_name *names = calloc(PY_THREAD_NAMES_MAX, sizeof(*names));
+	for (int attempt = 0; names && attempt < 3; attempt++)
+		if (py_read_thread_names(p->pid, &p->py, names, PY_THREAD_NAMES_MAX, &nnames) == 0)
+			break;
+		else
+			nnames = 0;
 	s->nthreads = w->n;
 	match_os_threads(p->pid, w, s->threads);
 	for (size_t i = 0; i < w->n; i++) {
