@@ -534,6 +534,8 @@ struct thread_naming {
 	uint32_t pid;
 	enum thread_naming_state state; /* THREAD_NAMED_FALLBACK: waiting for threading's name */
 	uint64_t ident;                 /* its fs_base: threading's ident */
+	uint32_t ns_tid;                /* its TID in its process's PID namespace (0: unknown) */
+	uint64_t first_seen_ns;         /* its first sample: only a table read after that can name it */
 };
 
 #define NAME_RETRY_FIRST_NS 20000000ull   /* 20 ms, doubling ... */
@@ -570,17 +572,29 @@ static struct thread_naming *thread_naming_of(struct recorder *r, uint32_t pid, 
 	return n;
 }
 
-/* Reads p's table again (unless just read) and names every thread of p that waits for it. */
+/*
+ * Reads p's table again (unless just read) and names every thread of p that
+ * waits for it. glibc gives a new thread the pthread_t (the ident) of one
+ * that finished, and samples are handled a little after they were taken: a
+ * thread is matched only by a table read after its first sample, and only
+ * when the entry's native id (if set) is the thread's own.
+ */
 static void name_waiting_threads(struct recorder *r, struct target_process *p, uint64_t now, bool force)
 {
 	if ((force || now - p->thread_names_read_ns > NAMES_FRESH_NS) && !p->exited)
 		read_thread_names(r, p);
 	unsigned waiting = 0;
+	bool too_new = false;
 	for (size_t i = 0; i < r->named_threads.cap; i++) {
 		struct thread_naming *n = r->named_threads.keys[i] ? r->named_threads.vals[i] : NULL;
 		if (!n || n->pid != (uint32_t)p->pid || n->state != THREAD_NAMED_FALLBACK)
 			continue;
-		const char *name = target_process_thread_name(p, n->ident, 0);
+		if (n->first_seen_ns > p->thread_names_ok_ns) {
+			waiting++;
+			too_new = true;
+			continue;
+		}
+		const char *name = target_process_thread_name(p, n->ident, n->ns_tid);
 		if (name) {
 			profile_set_thread_name(r->profile, n->pid, r->named_threads.keys[i], name);
 			n->state = THREAD_NAMED_PYTHON;
@@ -589,6 +603,10 @@ static void name_waiting_threads(struct recorder *r, struct target_process *p, u
 		}
 	}
 	p->names_waiting = waiting;
+	if (too_new && p->thread_names_ok_ns == p->thread_names_read_ns) { /* the next read can be the first to tell */
+		p->names_next_lookup_ns = p->thread_names_read_ns + NAMES_FRESH_NS + 1;
+		return;
+	}
 	uint64_t wait = NAME_RETRY_FIRST_NS << (p->names_lookups < 8 ? p->names_lookups : 8);
 	p->names_lookups++;
 	p->names_next_lookup_ns = now + (wait < NAME_RETRY_MAX_NS ? wait : NAME_RETRY_MAX_NS);
@@ -610,12 +628,6 @@ static void name_thread(struct recorder *r, struct target_process *p, const stru
 	}
 	uint64_t now = monotonic_ns();
 	if (n->state != THREAD_NAMED_PYTHON && n->state != THREAD_NAMED_FALLBACK) {
-		const char *known = target_process_thread_name(p, s->fsbase, 0);
-		if (known) { /* the last read has it: no /proc read, no fallback */
-			profile_set_thread_name(r->profile, pid, tid, known);
-			n->state = THREAD_NAMED_PYTHON;
-			return;
-		}
 		/* until threading's table has it (first samples may precede detection, or threading) */
 		if (pid == tid)
 			profile_set_thread_name(r->profile, pid, tid, "MainThread");
@@ -623,6 +635,8 @@ static void name_thread(struct recorder *r, struct target_process *p, const stru
 			os_thread_name(r, p, pid, tid);
 		n->state = THREAD_NAMED_FALLBACK;
 		n->ident = s->fsbase;
+		n->ns_tid = target_process_ns_tid((pid_t)pid, (pid_t)tid);
+		n->first_seen_ns = s->ts_ns && s->ts_ns < now ? s->ts_ns : now;
 		/* a new thread to name: look now, then back off again from the start */
 		p->names_waiting++;
 		p->names_lookups = 0;
