@@ -30,7 +30,7 @@ struct dump_frame {
 struct dump_thread {
 	pid_t tid;            /* kernel TID, 0 when no OS thread matched */
 	uint64_t thread_id;   /* Python's thread id (pthread_t) */
-	char name[64];        /* "" when unknown */
+	char name[256];       /* threading's name, else the OS name; "" when unknown */
 	char state;           /* /proc/PID/task/TID/stat state letter, 0 when unknown */
 	bool holds_gil;
 	struct dump_frame *frames; /* most recent call last */

@@ -177,6 +177,11 @@ static cJSON *thread_json(const struct dump_thread *t, bool show_gil, bool gil_k
 		cJSON_AddStringToObject(o, "name", t->name);
 	else
 		cJSON_AddNullToObject(o, "name");
+	/* py-spy's key for the same name */
+	if (t->name[0])
+		cJSON_AddStringToObject(o, "thread_name", t->name);
+	else
+		cJSON_AddNullToObject(o, "thread_name");
 	cJSON_AddStringToObject(o, "state", t->tid ? dump_state_name(t->state) : "unknown");
 	if (show_gil && gil_known)
 		cJSON_AddBoolToObject(o, "holds_gil", t->holds_gil);

@@ -324,6 +324,27 @@ out:
 	free(regs);
 }
 
+/*
+ * threading's own name of a thread (Thread.name, in full), matched by its
+ * ident (the thread state's thread_id) or else its native id; false if the
+ * table has no such thread.
+ */
+static bool python_thread_name(const struct py_thread_name *names, size_t n, const struct dump_thread *t,
+			       uint64_t native_thread_id, char *out, size_t len)
+{
+	for (size_t i = 0; i < n; i++)
+		if (t->thread_id && names[i].ident == t->thread_id) {
+			snprintf(out, len, "%s", names[i].name);
+			return true;
+		}
+	for (size_t i = 0; i < n; i++)
+		if (native_thread_id && names[i].native_id == native_thread_id) {
+			snprintf(out, len, "%s", names[i].name);
+			return true;
+		}
+	return false;
+}
+
 static int fill_threads(struct target_process *p, const struct raw_walk *w, bool locals, struct dump_snapshot *s)
 {
 	uint64_t gil_holder = 0;
@@ -331,6 +352,14 @@ static int fill_threads(struct target_process *p, const struct raw_walk *w, bool
 	s->threads = calloc(w->n ? w->n : 1, sizeof(*s->threads));
 	if (!s->threads)
 		return -1;
+	/* threading's names; a read that keeps failing (dicts changing under it) leaves the OS names */
+	size_t nnames = 0;
+	struct py_thread_name *names = calloc(PY_THREAD_NAMES_MAX, sizeof(*names));
+	for (int attempt = 0; names && attempt < 3; attempt++)
+		if (py_read_thread_names(p->pid, &p->py, names, PY_THREAD_NAMES_MAX, &nnames) == 0)
+			break;
+		else
+			nnames = 0;
 	s->nthreads = w->n;
 	match_os_threads(p->pid, w, s->threads);
 	for (size_t i = 0; i < w->n; i++) {
@@ -340,9 +369,13 @@ static int fill_threads(struct target_process *p, const struct raw_walk *w, bool
 			t->state = thread_state(p->pid, t->tid);
 			thread_name(p->pid, t->tid, p->comm, t->name, sizeof(t->name));
 		}
-		if (name_frames(p, &w->threads[i], locals, t) != 0)
+		python_thread_name(names, nnames, t, w->threads[i].native_thread_id, t->name, sizeof(t->name));
+		if (name_frames(p, &w->threads[i], locals, t) != 0) {
+			free(names);
 			return -1;
+		}
 	}
+	free(names);
 	if (s->native_requested)
 		add_native_stacks(p, s->elf, w, s);
 	if (s->nthreads)

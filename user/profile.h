@@ -164,7 +164,7 @@ enum output_format {
 
 struct write_options {
 	bool include_process_prefix; /* collapsed: prefix "comm (pid N)" when >1 process; auto when false */
-	bool include_thread_ids;     /* collapsed: a "thread (0xTID)" root frame per thread, as py-spy -t */
+	bool include_thread_ids;     /* collapsed: a "thread (0xTID)[: NAME]" root frame per thread, as py-spy -t */
 };
 
 int write_speedscope(const struct profile *p, FILE *f, const struct write_options *o);

@@ -29,7 +29,8 @@ struct recorder {
 	struct kernel_symbols *ksyms;
 	bool ksyms_tried;
 	struct u32map procs;        /* pid -> struct target_process */
-	struct u32map named_threads; /* tid -> enum thread_naming */
+	struct u32map named_threads; /* tid -> struct thread_naming */
+	struct py_thread_name *names_scratch; /* PY_THREAD_NAMES_MAX entries for reading names, on first use */
 	struct u32map py_gaps;       /* tid -> 1 + samples without Python frames since its last one with */
 	struct u32map offcpu_pending; /* tid -> struct pending_offcpu: stacks waiting for their duration */
 	struct recorder_stats stats;
@@ -71,7 +72,11 @@ void recorder_free(struct recorder *r)
 		if (r->procs.keys[i])
 			target_process_free(r->procs.vals[i]);
 	u32map_free(&r->procs);
+	for (size_t i = 0; i < r->named_threads.cap; i++)
+		if (r->named_threads.keys[i])
+			free(r->named_threads.vals[i]);
 	u32map_free(&r->named_threads);
+	free(r->names_scratch);
 	u32map_free(&r->py_gaps);
 	for (size_t i = 0; i < r->offcpu_pending.cap; i++)
 		if (r->offcpu_pending.keys[i])
@@ -182,6 +187,15 @@ size_t recorder_install_queued_tables(struct recorder *r, size_t max_processes)
 
 static void restack_pending_offcpu(struct recorder *r, struct target_process *p);
 
+/* Re-reads threading's names of p's threads (a remote walk of a few dicts). */
+static void read_thread_names(struct recorder *r, struct target_process *p)
+{
+	if (!r->names_scratch)
+		r->names_scratch = malloc(PY_THREAD_NAMES_MAX * sizeof(*r->names_scratch));
+	if (r->names_scratch)
+		target_process_read_thread_names(p, r->names_scratch, PY_THREAD_NAMES_MAX);
+}
+
 static void detect_python(struct recorder *r, struct target_process *p)
 {
 	bool was_python = p->python == PYTHON_YES;
@@ -196,6 +210,7 @@ static void detect_python(struct recorder *r, struct target_process *p)
 	if (p->python == PYTHON_YES && !was_python) {
 		r->stats.python_processes++;
 		restack_pending_offcpu(r, p);
+		read_thread_names(r, p); /* attached: its threads are there; launched: nothing yet */
 	}
 }
 
@@ -513,22 +528,29 @@ static void push_kernel_frames(struct recorder *r, const uint64_t *ips, size_t n
 	}
 }
 
-/* A thread is named again once its process turns out to be Python (first samples may precede detection). */
-enum thread_naming { THREAD_UNNAMED = 0, THREAD_NAMED_NATIVE = 1, THREAD_NAMED_PYTHON = 2 };
+/*
+ * How far a thread's name has come: the OS name first (or MainThread), then
+ * threading's own once its table has the thread. Threads the table lacks
+ * (started a moment ago, or not threading's) wait; any sample of their
+ * process looks them up again, each time after a longer wait (per process,
+ * never per sample), so a thread seen only while it started is named too.
+ */
+enum thread_naming_state { THREAD_UNNAMED = 0, THREAD_NAMED_NATIVE, THREAD_NAMED_FALLBACK, THREAD_NAMED_PYTHON };
 
-static void name_thread(struct recorder *r, const struct target_process *p, uint32_t pid, uint32_t tid)
+struct thread_naming {
+	uint32_t pid;
+	enum thread_naming_state state; /* THREAD_NAMED_FALLBACK: waiting for threading's name */
+	uint64_t ident;                 /* its fs_base: threading's ident */
+	uint32_t ns_tid;                /* its TID in its process's PID namespace (0: unknown) */
+	uint64_t first_seen_ns;         /* its first sample: only a table read after that can name it */
+};
+
+#define NAME_RETRY_FIRST_NS 20000000ull   /* 20 ms, doubling ... */
+#define NAME_RETRY_MAX_NS 5000000000ull   /* ... up to 5 s */
+#define NAMES_FRESH_NS 10000000ull        /* a table read this recently serves every lookup */
+
+static void os_thread_name(struct recorder *r, const struct target_process *p, uint32_t pid, uint32_t tid)
 {
-	bool python = p && p->python == PYTHON_YES;
-	uintptr_t state = (uintptr_t)u32map_get(&r->named_threads, tid);
-	if (state == THREAD_NAMED_PYTHON || (state == THREAD_NAMED_NATIVE && !python))
-		return;
-	u32map_put(&r->named_threads, tid, (void *)(uintptr_t)(python ? THREAD_NAMED_PYTHON : THREAD_NAMED_NATIVE));
-	if (python && pid == tid) {
-		profile_set_thread_name(r->profile, pid, tid, "MainThread");
-		return;
-	}
-	if (state != THREAD_UNNAMED)
-		return;
 	char path[64], comm[32] = "";
 	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", pid, tid);
 	FILE *f = fopen(path, "r");
@@ -539,6 +561,96 @@ static void name_thread(struct recorder *r, const struct target_process *p, uint
 	fclose(f);
 	if (comm[0] && (!p || strcmp(comm, p->comm) != 0))
 		profile_set_thread_name(r->profile, pid, tid, comm);
+}
+
+static struct thread_naming *thread_naming_of(struct recorder *r, uint32_t pid, uint32_t tid)
+{
+	struct thread_naming *n = u32map_get(&r->named_threads, tid);
+	if (n && n->pid == pid)
+		return n;
+	if (!n) { /* else a TID reused by another process: start over */
+		n = malloc(sizeof(*n));
+		if (!n || u32map_put(&r->named_threads, tid, n) != 0) {
+			free(n);
+			return NULL;
+		}
+	}
+	*n = (struct thread_naming){ .pid = pid };
+	return n;
+}
+
+/*
+ * Reads p's table again (unless just read) and names every thread of p that
+ * waits for it. glibc gives a new thread the pthread_t (the ident) of one
+ * that finished, and samples are handled a little after they were taken: a
+ * thread is matched only by a table read after its first sample, and only
+ * when the entry's native id (if set) is the thread's own.
+ */
+static void name_waiting_threads(struct recorder *r, struct target_process *p, uint64_t now, bool force)
+{
+	if ((force || now - p->thread_names_read_ns > NAMES_FRESH_NS) && !p->exited)
+		read_thread_names(r, p);
+	unsigned waiting = 0;
+	bool too_new = false;
+	for (size_t i = 0; i < r->named_threads.cap; i++) {
+		struct thread_naming *n = r->named_threads.keys[i] ? r->named_threads.vals[i] : NULL;
+		if (!n || n->pid != (uint32_t)p->pid || n->state != THREAD_NAMED_FALLBACK)
+			continue;
+		if (n->first_seen_ns > p->thread_names_ok_ns) {
+			waiting++;
+			too_new = true;
+			continue;
+		}
+		const char *name = target_process_thread_name(p, n->ident, n->ns_tid);
+		if (name) {
+			profile_set_thread_name(r->profile, n->pid, r->named_threads.keys[i], name);
+			n->state = THREAD_NAMED_PYTHON;
+		} else {
+			waiting++;
+		}
+	}
+	p->names_waiting = waiting;
+	if (too_new && p->thread_names_ok_ns == p->thread_names_read_ns) { /* the next read can be the first to tell */
+		p->names_next_lookup_ns = p->thread_names_read_ns + NAMES_FRESH_NS + 1;
+		return;
+	}
+	uint64_t wait = NAME_RETRY_FIRST_NS << (p->names_lookups < 8 ? p->names_lookups : 8);
+	p->names_lookups++;
+	p->names_next_lookup_ns = now + (wait < NAME_RETRY_MAX_NS ? wait : NAME_RETRY_MAX_NS);
+}
+
+static void name_thread(struct recorder *r, struct target_process *p, const struct bpfspy_sample *s)
+{
+	uint32_t pid = s->pid, tid = s->tid;
+	bool python = p && p->python == PYTHON_YES;
+	struct thread_naming *n = thread_naming_of(r, pid, tid);
+	if (!n || (n->state == THREAD_NAMED_NATIVE && !python))
+		return;
+	if (!python) {
+		if (n->state == THREAD_UNNAMED) {
+			n->state = THREAD_NAMED_NATIVE;
+			os_thread_name(r, p, pid, tid);
+		}
+		return;
+	}
+	uint64_t now = monotonic_ns();
+	if (n->state != THREAD_NAMED_PYTHON && n->state != THREAD_NAMED_FALLBACK) {
+		/* until threading's table has it (first samples may precede detection, or threading) */
+		if (pid == tid)
+			profile_set_thread_name(r->profile, pid, tid, "MainThread");
+		else if (n->state == THREAD_UNNAMED)
+			os_thread_name(r, p, pid, tid);
+		n->state = THREAD_NAMED_FALLBACK;
+		n->ident = s->fsbase;
+		n->ns_tid = target_process_ns_tid((pid_t)pid, (pid_t)tid);
+		n->first_seen_ns = s->ts_ns && s->ts_ns < now ? s->ts_ns : now;
+		/* a new thread to name: look now, then back off again from the start */
+		p->names_waiting++;
+		p->names_lookups = 0;
+		p->names_next_lookup_ns = now;
+	}
+	if (p->names_waiting && now >= p->names_next_lookup_ns)
+		name_waiting_threads(r, p, now, false);
 }
 
 /* ---- samples ------------------------------------------------------------ */
@@ -665,6 +777,12 @@ void recorder_finish(struct recorder *r, uint64_t now_ns)
 			target_process_refresh_maps(p);
 			detect_python(r, p);
 		}
+	}
+	/* a last look for threads still waiting for their names (seen only while starting) */
+	for (size_t i = 0; i < r->procs.cap; i++) {
+		struct target_process *p = r->procs.keys[i] ? r->procs.vals[i] : NULL;
+		if (p && p->python == PYTHON_YES && p->names_waiting)
+			name_waiting_threads(r, p, monotonic_ns(), true);
 	}
 	for (size_t i = 0; i < r->offcpu_pending.cap; i++) {
 		struct pending_offcpu *p = r->offcpu_pending.keys[i] ? r->offcpu_pending.vals[i] : NULL;
@@ -1020,7 +1138,7 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		count_python_window(r, s->tid, named > 0);
 	if (p)
 		profile_set_process_name(r->profile, s->pid, p->comm[0] ? p->comm : s->comm);
-	name_thread(r, p, s->pid, s->tid);
+	name_thread(r, p, s);
 
 	reverse_frames(r->frames, r->nframes);
 	if (offcpu) {

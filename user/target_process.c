@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "util/log.h"
@@ -37,6 +38,66 @@ static void drop_python(struct target_process *p)
 	p->python = PYTHON_UNKNOWN;
 	p->pending_checks = 0;
 	memset(&p->py, 0, sizeof(p->py));
+	free(p->thread_names);
+	p->thread_names = NULL;
+	p->nthread_names = 0;
+	p->thread_names_read_ns = p->thread_names_ok_ns = 0;
+	p->names_waiting = p->names_lookups = 0;
+	p->names_next_lookup_ns = 0;
+}
+
+int target_process_read_thread_names(struct target_process *p, struct py_thread_name *scratch, size_t max)
+{
+	size_t n = 0;
+	p->thread_names_read_ns = monotonic_ns();
+	if (p->python != PYTHON_YES || p->exited || py_read_thread_names(p->pid, &p->py, scratch, max, &n) != 0)
+		return -1;
+	struct py_thread_name *names = n ? malloc(n * sizeof(*names)) : NULL;
+	if (n && !names)
+		return -1;
+	if (n)
+		memcpy(names, scratch, n * sizeof(*names));
+	free(p->thread_names);
+	p->thread_names = names;
+	p->nthread_names = n;
+	p->thread_names_ok_ns = p->thread_names_read_ns;
+	return 0;
+}
+
+const char *target_process_thread_name(const struct target_process *p, uint64_t ident, uint32_t native_id)
+{
+	/* an ident (pthread_t) is reused by later threads: a known native id must agree */
+	for (size_t i = 0; ident && i < p->nthread_names; i++)
+		if (p->thread_names[i].ident == ident &&
+		    (!native_id || !p->thread_names[i].native_id || p->thread_names[i].native_id == native_id))
+			return p->thread_names[i].name;
+	for (size_t i = 0; !ident && native_id && i < p->nthread_names; i++)
+		if (p->thread_names[i].native_id == native_id)
+			return p->thread_names[i].name;
+	return NULL;
+}
+
+uint32_t target_process_ns_tid(pid_t pid, pid_t tid)
+{
+	char path[96], line[256];
+	struct stat a, b;
+	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	if (stat(path, &a) == 0 && stat("/proc/self/ns/pid", &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
+		return (uint32_t)tid;
+	/* another PID namespace: the last NSpid field is the TID the process itself sees */
+	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
+	FILE *f = fopen(path, "r");
+	uint32_t ns_tid = 0;
+	while (f && fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "NSpid:", 6) != 0)
+			continue;
+		char *last = strrchr(line, '\t');
+		ns_tid = last ? (uint32_t)strtoul(last + 1, NULL, 10) : 0;
+		break;
+	}
+	if (f)
+		fclose(f);
+	return ns_tid;
 }
 
 void target_process_free(struct target_process *p)

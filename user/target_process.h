@@ -33,6 +33,14 @@ struct target_process {
 	bool tables_queued; /* its unwind tables wait to be installed (recorder_install_queued_tables) */
 	bool warned;
 	unsigned pending_checks; /* detections that said "not yet" */
+	/* threading's names of its threads (py_read_thread_names), as last read */
+	struct py_thread_name *thread_names;
+	size_t nthread_names;
+	uint64_t thread_names_read_ns; /* last read attempt, 0: never */
+	uint64_t thread_names_ok_ns;   /* last read that succeeded: what thread_names holds */
+	unsigned names_waiting;        /* threads seen that the table did not have (the recorder's count) */
+	unsigned names_lookups;        /* lookups since a new thread began waiting: the back-off */
+	uint64_t names_next_lookup_ns;
 };
 
 struct target_process *target_process_new(pid_t pid, const char *comm);
@@ -55,6 +63,24 @@ void target_process_inherit_python(struct target_process *child, const struct ta
  * shows the new image (a child that exec'd before bpfspy read it).
  */
 void target_process_inherit_maps(struct target_process *child, const struct target_process *parent);
+
+/*
+ * Re-reads the names threading gives p's threads into p->thread_names, using
+ * scratch (room for max entries) for the read. Keeps the old names when the
+ * read fails. Returns 0 or -1.
+ */
+int target_process_read_thread_names(struct target_process *p, struct py_thread_name *scratch, size_t max);
+
+/*
+ * threading's name for a thread of p: by its ident (pthread_self, the
+ * thread's fs_base on x86_64 glibc) when known, and then only if a native id
+ * (a TID in p's PID namespace; 0 if unknown) agrees with the table's, else
+ * (ident 0) by the native id. NULL if the last read did not have it.
+ */
+const char *target_process_thread_name(const struct target_process *p, uint64_t ident, uint32_t native_id);
+
+/* tid as the process sees it (its PID namespace); 0 if that cannot be told. */
+uint32_t target_process_ns_tid(pid_t pid, pid_t tid);
 
 /* Forgets the old image after exec. */
 void target_process_reset(struct target_process *p);

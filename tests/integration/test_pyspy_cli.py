@@ -177,7 +177,9 @@ def test_threads_flag_gives_thread_roots(tmp_path):
     p = run_bpfspy(["record", "-t", "-o", out, "--", PYTHON, "-c", prog], timeout=120)
     assert p.returncode == 0, p.stderr
     roots = {l.split(";", 1)[0] for l in out.read_text().splitlines()}
-    assert len(roots) >= 2 and all(re.fullmatch(r"thread \(0x[0-9A-F]+\)", r) for r in roots), roots
+    # py-spy's root frame: "thread (0xTID)", with ": NAME" when threading names the thread
+    assert len(roots) >= 2 and all(re.fullmatch(r"thread \(0x[0-9A-F]+\)(: .+)?", r) for r in roots), roots
+    assert any(r.endswith("): Thread-1 (spin)") or r.endswith("): Thread-1") for r in roots), roots
 
 
 def test_output_dash_is_stdout(tmp_path):

@@ -105,6 +105,19 @@ static size_t checks_for(unsigned minor, const struct py_layout *l, struct dwarf
 	}
 	if (minor == 12)
 		ADD("cframe_current_frame", o->cframe_current_frame, OFF("_PyCFrame", "current_frame"));
+	/* reading threading._active for thread names */
+	ADD("interp_modules", l->obj.interp_modules,
+	    minor <= 11 ? OFF("PyInterpreterState", "modules") : OFF("PyInterpreterState", "imports.modules"));
+	ADD("type_flags", l->obj.type_flags, OFF("PyTypeObject", "tp_flags"));
+	ADD("type_basicsize", l->obj.type_basicsize, OFF("PyTypeObject", "tp_basicsize"));
+	ADD("type_dictoffset", l->obj.type_dictoffset, OFF("PyTypeObject", "tp_dictoffset"));
+	ADD("type_cached_keys", l->obj.type_cached_keys, OFF("PyHeapTypeObject", "ht_cached_keys"));
+	ADD("dict_keys", l->obj.dict_keys, OFF("PyDictObject", "ma_keys"));
+	ADD("dict_values", l->obj.dict_values, OFF("PyDictObject", "ma_values"));
+	ADD("long_size", l->obj.long_size,
+	    minor <= 11 ? OFF("PyLongObject", "ob_base.ob_size") : OFF("PyLongObject", "long_value.lv_tag"));
+	ADD("long_digit", l->obj.long_digit,
+	    minor <= 11 ? OFF("PyLongObject", "ob_digit") : OFF("PyLongObject", "long_value.ob_digit"));
 	return n;
 #undef ADD
 #undef FMT
@@ -145,8 +158,8 @@ static void test_dwarf_agrees(void **state)
 {
 	const struct py_test_interp *pi = *state;
 	char python[512], lib[512], err[160];
-	struct dwarf_check checks[40];
-	long values[40];
+	struct dwarf_check checks[48];
+	long values[48];
 	struct py_layout l;
 	size_t n, got, bad = 0;
 
@@ -228,6 +241,18 @@ static void test_debug_offsets_of_extras(void **state)
 	bad[0] = 'X';
 	assert_int_equal(py_offsets_from_debug_offsets(bad, len, &o, &ft, err, sizeof(err)), -1);
 	assert_int_equal(py_offsets_from_debug_offsets(buf, 0x100, &o, &ft, err, sizeof(err)), -1);
+	/* What reading thread names needs (ht_cached_keys: probed in the 3.14 build, described by 3.15). */
+	struct py_layout l;
+	assert_int_equal(py_layout_from_debug_offsets(buf, len, &l, &ft, err, sizeof(err)), 0);
+	assert_int_equal(l.obj.type_cached_keys, pi->minor == 14 ? 0x370 : 0x378);
+	assert_int_equal(l.obj.type_flags, 0xa8);
+	assert_int_equal(l.obj.type_basicsize, 0x20);
+	assert_int_equal(l.obj.type_dictoffset, 0x120);
+	assert_int_equal(l.obj.dict_keys, 0x20);
+	assert_int_equal(l.obj.dict_values, 0x28);
+	assert_int_equal(l.obj.long_size, 0x10);
+	assert_int_equal(l.obj.long_digit, 0x18);
+	assert_true(l.obj.interp_modules != PY_OFF_NONE && l.obj.interp_modules > 0x100);
 	/* A patch release of the same minor keeps the schema: no code change needed. */
 	memcpy(bad, buf, len);
 	set_u64(bad + 8, (version & ~0xff00ull) | 0x3f00);

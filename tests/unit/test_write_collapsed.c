@@ -204,6 +204,30 @@ static void test_zero_weight_stacks_are_left_out(void **state)
 	profile_free(p);
 }
 
+/* -t: py-spy's "thread (0xTID)" root frame, with ": NAME" when the thread has a name (as py-spy writes it). */
+static void test_thread_root_frame_carries_the_name(void **state)
+{
+	struct profile_meta meta = { .command = "x", .rate_hz = 100 };
+	struct profile *p = profile_new(&meta);
+	struct frame_desc f = { "spin", "w.py", 3, FRAME_PYTHON };
+	uint32_t id = profile_intern_frame(p, &f);
+	struct write_options o = { .include_thread_ids = true };
+
+	profile_set_process_name(p, 7, "python3");
+	profile_set_thread_name(p, 7, 7, "MainThread");
+	profile_set_thread_name(p, 7, 0x1f, "worker-with-a-long-name-1;x");
+	profile_add_sample(p, 7, 7, &id, 1, 1, 1);
+	profile_add_sample(p, 7, 0x1f, &id, 1, 1, 2);
+	profile_add_sample(p, 7, 0x20, &id, 1, 1, 3);
+	char *buf = write_to_memory(p, &o);
+
+	assert_string_equal(buf, "thread (0x7): MainThread;spin (w.py:3) 1\n"
+				 "thread (0x1F): worker-with-a-long-name-1,x;spin (w.py:3) 1\n"
+				 "thread (0x20);spin (w.py:3) 1\n");
+	free(buf);
+	profile_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -214,6 +238,7 @@ int main(void)
 		cmocka_unit_test(test_lines_grouped_by_process),
 		cmocka_unit_test(test_separators_and_bad_bytes_are_replaced),
 		cmocka_unit_test(test_zero_weight_stacks_are_left_out),
+		cmocka_unit_test(test_thread_root_frame_carries_the_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

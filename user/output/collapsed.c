@@ -174,16 +174,26 @@ static char *process_prefix(const struct profile_thread_info *t)
 	return clean;
 }
 
-/* "thread (0xTID)", py-spy's --threads root frame (the OS thread id here), after the process's. */
+/*
+ * "thread (0xTID)", py-spy's --threads root frame (the OS thread id here),
+ * after the process's; "thread (0xTID): NAME" when the thread has a name, as
+ * py-spy writes it when it knows threading's name.
+ */
 static char *thread_prefix(const struct profile_thread_info *t, bool per_process)
 {
-	char *process = per_process ? process_prefix(t) : NULL, *out = NULL;
+	char *process = per_process ? process_prefix(t) : NULL, *name = NULL, *out = NULL;
 
 	if (per_process && !process)
 		return NULL;
-	if (asprintf(&out, "%s%sthread (0x%" PRIX32 ")", process ? process : "", process ? ";" : "", t->tid) < 0)
+	if (t->thread_name && t->thread_name[0] && !(name = sanitize_frame_text(t->thread_name))) {
+		free(process);
+		return NULL;
+	}
+	if (asprintf(&out, "%s%sthread (0x%" PRIX32 ")%s%s", process ? process : "", process ? ";" : "", t->tid,
+		     name ? ": " : "", name ? name : "") < 0)
 		out = NULL;
 	free(process);
+	free(name);
 	return out;
 }
 

@@ -223,6 +223,49 @@ static int check_plausible(struct decoder *d, bool ft, char *err, size_t errlen)
 	return 0;
 }
 
+/* A u16 offset inside a struct of struct_size bytes, else PY_OFF_NONE. */
+static uint16_t offset_within(uint64_t off, uint64_t struct_size, uint64_t width)
+{
+	return fits(off, struct_size, width) ? (uint16_t)off : PY_OFF_NONE;
+}
+
+/* A field some schemas have: its value, or dflt where the schema lacks it. */
+static uint64_t field_or(struct decoder *d, const char *name, uint64_t dflt)
+{
+	for (size_t i = 0; i < d->schema->n; i++)
+		if (strcmp(d->schema->fields[i], name) == 0)
+			return get_u64(d->buf + FIRST_SLOT + 8 * i);
+	return dflt;
+}
+
+/*
+ * What reading threading._active needs. 3.13+ describe sys.modules, dicts,
+ * ints and tp_flags; tp_basicsize, tp_dictoffset and ht_cached_keys only from
+ * 3.15: before that, the values of the 3.13.0 DWARF and the 3.14 builds (the
+ * PyTypeObject prefix has not moved since 3.8). A value that does not fit
+ * its struct turns the names off, never the walker.
+ */
+static void fill_name_offsets(struct decoder *d, struct py_layout *out)
+{
+	uint64_t type_size = field(d, "type_object.size");
+	uint64_t heap_cached_keys = d->schema->minor == 13 || d->schema->minor == 14 ? 0x370 : PY_OFF_NONE;
+	uint64_t heap_size = field_or(d, "heap_type_object.size", type_size + 0x200);
+	uint64_t dict_size = field(d, "dict_object.size"), long_size = field(d, "long_object.size");
+
+	out->obj.interp_modules = offset_within(field(d, "interpreter_state.imports_modules"),
+						field(d, "interpreter_state.size"), 8);
+	out->obj.type_flags = offset_within(field(d, "type_object.tp_flags"), type_size, 8);
+	out->obj.type_basicsize = offset_within(field_or(d, "type_object.tp_basicsize", 0x20), type_size, 8);
+	out->obj.type_dictoffset = offset_within(field_or(d, "type_object.tp_dictoffset", 0x120), type_size, 8);
+	out->obj.type_cached_keys =
+		offset_within(field_or(d, "heap_type_object.ht_cached_keys", heap_cached_keys), heap_size, 8);
+	out->obj.dict_keys = offset_within(field(d, "dict_object.ma_keys"), dict_size, 8);
+	out->obj.dict_values = offset_within(field(d, "dict_object.ma_values"), dict_size, 8);
+	out->obj.long_size = offset_within(field(d, "long_object.lv_tag"), long_size, 8);
+	/* ob_digit is a flexible array: at the end of the fixed part */
+	out->obj.long_digit = offset_within(field(d, "long_object.ob_digit"), long_size + 4, 4);
+}
+
 static void fill_layout(struct decoder *d, uint32_t version_hex, struct py_layout *out)
 {
 	uint64_t gil = field(d, "interpreter_state.gil_runtime_state");
@@ -278,6 +321,7 @@ static void fill_layout(struct decoder *d, uint32_t version_hex, struct py_layou
 		.type_name = (uint16_t)field(d, "type_object.tp_name"),
 		.long_tagged = true,
 	};
+	fill_name_offsets(d, out);
 	out->runtime_gil = PY_OFF_NONE;
 	out->interp_gil_ptr = (uint16_t)field(d, "interpreter_state.ceval_gil");
 	out->runtime_size = field(d, "runtime_state.size");

@@ -41,6 +41,16 @@ struct py_object_layout {
 	 * or torn down, and a read that meets it is retried (bpfspy dump).
 	 */
 	uint16_t frame_state;
+	/* Reading threading._active for thread names (py_thread_names.c); PY_OFF_NONE if unknown. */
+	uint16_t interp_modules;     /* PyInterpreterState: sys.modules (imports.modules 3.12+) */
+	uint16_t type_flags;         /* PyTypeObject tp_flags */
+	uint16_t type_basicsize;     /* PyTypeObject tp_basicsize */
+	uint16_t type_dictoffset;    /* PyTypeObject tp_dictoffset */
+	uint16_t type_cached_keys;   /* PyHeapTypeObject ht_cached_keys */
+	uint16_t dict_keys;          /* PyDictObject ma_keys */
+	uint16_t dict_values;        /* PyDictObject ma_values */
+	uint16_t long_size;          /* PyLongObject ob_size (3.8-3.11) or lv_tag (3.12+) */
+	uint16_t long_digit;         /* PyLongObject ob_digit */
 };
 
 /* Where a frame's local variables are and how the simple objects they hold look (dump --locals). */
@@ -237,6 +247,27 @@ int py_symbolizer_add_capture(struct py_symbolizer *s, uint64_t code, uint64_t s
 
 /* Bytes of a code object's fixed part the symbolizer reads (and BPF captures). */
 size_t py_code_header_len(const struct py_target *t);
+
+/* ---- thread names (threading._active) ---- */
+
+#define PY_THREAD_NAME_MAX 256 /* bytes of UTF-8 kept, NUL included */
+#define PY_THREAD_NAMES_MAX 4096
+
+struct py_thread_name {
+	uint64_t ident;     /* threading.get_ident(): pthread_self(), the thread state's thread_id */
+	uint32_t native_id; /* Thread._native_id: the kernel TID in the target's PID namespace, 0 if unknown */
+	char name[PY_THREAD_NAME_MAX]; /* Thread._name as UTF-8, truncated at a character boundary */
+};
+
+/*
+ * Reads the names of pid's Python threads the way threading knows them: for
+ * each interpreter, sys.modules["threading"]._active (ident -> Thread), and of
+ * each Thread its _name and _native_id. Every walk is bounded (dict sizes,
+ * entry counts, string lengths, total reads). Fills out[0..max) and *n.
+ * Returns 0 (with *n == 0 when threading is not imported yet), or -1 when
+ * the memory could not be read consistently (retry later).
+ */
+int py_read_thread_names(pid_t pid, const struct py_target *t, struct py_thread_name *out, size_t max, size_t *n);
 
 /* The lasti the walker reports is u32; this widens it with sign for the legacy -1. */
 static inline int64_t py_lasti_widen(uint32_t raw) { return (int64_t)(int32_t)raw; }
