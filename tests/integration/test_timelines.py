@@ -371,14 +371,22 @@ def test_chrometrace_processes_run_in_order(sequential):
 
 
 def test_chrometrace_slices_begin_after_process_start(any_recording):
-    """No slice before its process's first start/exec instant (1 ms tolerance)."""
+    """No slice before its process's start (fork) instant (1 ms tolerance).
+
+    A process without one existed before the recording: the launched command
+    is forked by bpfspy before sampling starts, and its first samples (waiting
+    to exec, with --idle) come before its exec instant, rightly.
+    """
     tr = any_recording.trace
     for pid, xs in tr.by_pid.items():
         life = tr.lifecycle(pid)
-        begins = [ts for ts, name, _ in life if name in ("start", "exec")]
-        assert begins, f"pid {pid} has slices but no start or exec instant: {life}"
+        assert any(name in ("start", "exec") for _, name, _ in life), \
+            f"pid {pid} has slices but no start or exec instant: {life}"
+        starts = [ts for ts, name, _ in life if name == "start"]
+        if not starts:
+            continue
         first = min(xs, key=lambda e: e["ts"])
-        assert first["ts"] >= begins[0] - TOL_US, (life, first)
+        assert first["ts"] >= starts[0] - TOL_US, (life, first)
 
 
 def test_chrometrace_slices_do_not_span_exec(any_recording):
