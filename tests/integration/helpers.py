@@ -1,8 +1,10 @@
 """Shared helpers for bpfspy integration tests: run the real binary, read its output."""
+import contextlib
 import json
 import os
 import shutil
 import subprocess
+import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -102,3 +104,37 @@ def build_c(src, out, *flags):
     cc = shutil.which("clang") or shutil.which("cc")
     subprocess.run([cc, "-O1", "-g", "-fno-omit-frame-pointer", "-fno-optimize-sibling-calls", "-mno-omit-leaf-frame-pointer", *flags, "-o", str(out), str(src)], check=True)
     return out
+
+
+def thread_state(pid, tid):
+    """The /proc state letter of one thread, None once it is gone."""
+    try:
+        stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rindex(")") + 2]
+
+
+@contextlib.contextmanager
+def blocked_python(param, script, text, threads_blocked=lambda pid: [pid]):
+    """Runs script (written with text) under the interpreter param = (label, path, required) from
+    interpreters(); the program prints "ready" and then blocks. Yields the process once the kernel
+    says every thread threads_blocked(pid) names is sleeping. Skips absent optional interpreters."""
+    import pytest
+    label, path, required = param
+    if not path or not Path(path).exists():
+        if required:
+            pytest.fail(f"{label} is required but missing ({path}); run make deps")
+        pytest.skip(f"{label}: interpreter not installed")
+    script.write_text(text)
+    proc = subprocess.Popen([path, str(script)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "ready"
+        deadline = time.time() + 10
+        while time.time() < deadline and not all(thread_state(proc.pid, t) == "S"
+                                                  for t in threads_blocked(proc.pid)):
+            time.sleep(0.05)
+        yield proc
+    finally:
+        proc.kill()
+        proc.wait()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from helpers import interpreters, run_bpfspy
+from helpers import blocked_python, interpreters, run_bpfspy
 
 SLEEPERS = '''\
 import threading, time
@@ -39,35 +39,17 @@ def _params():
 
 @pytest.fixture(params=_params())
 def sleepers(request, tmp_path):
-    label, path, required = request.param
-    if not path or not Path(path).exists():
-        if required:
-            pytest.fail(f"{label} is required but missing ({path}); run make deps")
-        pytest.skip(f"{label}: interpreter not installed")
     script = tmp_path / "sleepers.py"
-    script.write_text(SLEEPERS)
-    proc = subprocess.Popen([path, str(script)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        minor, full = subprocess.run([path, "-c", "import platform, sys; print(sys.version_info[1], platform.python_version())"],
+    # both threads are blocked in time.sleep once it yields
+    with blocked_python(request.param, script, SLEEPERS, tids) as proc:
+        minor, full = subprocess.run([request.param[1], "-c",
+                                      "import platform, sys; print(sys.version_info[1], platform.python_version())"],
                                      capture_output=True, text=True, check=True).stdout.split()
-        # both threads are blocked in time.sleep by now: wait until the kernel says so
-        deadline = time.time() + 10
-        while time.time() < deadline and not all(state(proc.pid, t) == "S" for t in tids(proc.pid)):
-            time.sleep(0.05)
         yield proc, script, (3, int(minor)), full
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def tids(pid):
     return sorted(int(t) for t in os.listdir(f"/proc/{pid}/task"))
-
-
-def state(pid, tid):
-    stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-    return stat[stat.rindex(")") + 2]
 
 
 def parse_tracebacks(text):
@@ -263,23 +245,8 @@ EXPECTED_LOCALS = [
 
 @pytest.fixture(params=_params())
 def locals_target(request, tmp_path):
-    label, path, required = request.param
-    if not path or not Path(path).exists():
-        if required:
-            pytest.fail(f"{label} is required but missing ({path}); run make deps")
-        pytest.skip(f"{label}: interpreter not installed")
-    script = tmp_path / "locals.py"
-    script.write_text(LOCALS)
-    proc = subprocess.Popen([path, str(script)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        deadline = time.time() + 10
-        while time.time() < deadline and state(proc.pid, proc.pid) != "S":
-            time.sleep(0.05)
+    with blocked_python(request.param, tmp_path / "locals.py", LOCALS) as proc:
         yield proc
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def test_dump_locals_json(locals_target):

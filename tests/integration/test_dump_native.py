@@ -11,13 +11,10 @@ is read keeps its Python frames and says why (bpfspy does not pause it).
 """
 import json
 import re
-import subprocess
-import time
-from pathlib import Path
 
 import pytest
 
-from helpers import interpreters, run_bpfspy
+from helpers import blocked_python, interpreters, run_bpfspy
 
 PROGRAM = '''\
 import threading, time
@@ -37,33 +34,10 @@ sleeping_here()
 WAITS = re.compile(r"clock_nanosleep|nanosleep|__select|select|poll")
 
 
-def state(pid, tid):
-    try:
-        stat = Path(f"/proc/{pid}/task/{tid}/stat").read_text()
-    except OSError:
-        return None
-    return stat[stat.rindex(")") + 2]
-
-
 @pytest.fixture(params=[pytest.param(i, id=i[0]) for i in interpreters()])
 def program(request, tmp_path):
-    label, path, required = request.param
-    if not path or not Path(path).exists():
-        if required:
-            pytest.fail(f"{label} is required but missing ({path}); run make deps")
-        pytest.skip(f"{label}: interpreter not installed")
-    script = tmp_path / "prog.py"
-    script.write_text(PROGRAM)
-    proc = subprocess.Popen([path, str(script)], stdout=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout.readline().strip() == "ready"
-        deadline = time.time() + 10
-        while time.time() < deadline and state(proc.pid, proc.pid) != "S":
-            time.sleep(0.05)
+    with blocked_python(request.param, tmp_path / "prog.py", PROGRAM) as proc:
         yield proc
-    finally:
-        proc.kill()
-        proc.wait()
 
 
 def main_thread(doc, pid):

@@ -363,6 +363,16 @@ static int walk_interpreter(struct walk *w, uint64_t interp, py_thread_stack_cb 
 	return 0;
 }
 
+static void free_walker(struct walk *w)
+{
+	free(w->frames);
+	free(w->addrs);
+	free(w->headers);
+	free(w->known_headers);
+	free(w->spans);
+	free(w);
+}
+
 static int walk_all(pid_t pid, const struct py_target *t, size_t max_frames, unsigned max_reads,
 		    py_thread_stack_cb cb, void *arg)
 {
@@ -387,12 +397,7 @@ static int walk_all(pid_t pid, const struct py_target *t, size_t max_frames, uns
 	w->known_headers = malloc(KNOWN_MAX * w->header_len);
 	w->spans = malloc((KNOWN_MAX + 1) * sizeof(*w->spans));
 	if (!w->frames || !w->addrs || !w->headers || !w->known_headers || !w->spans) {
-		free(w->frames);
-		free(w->addrs);
-		free(w->headers);
-		free(w->known_headers);
-		free(w->spans);
-		free(w);
+		free_walker(w);
 		return -1;
 	}
 	py_mem_open(&w->mem, pid);
@@ -404,12 +409,7 @@ static int walk_all(pid_t pid, const struct py_target *t, size_t max_frames, uns
 			r = -1;
 	}
 	py_mem_close(&w->mem);
-	free(w->frames);
-	free(w->addrs);
-	free(w->headers);
-	free(w->known_headers);
-	free(w->spans);
-	free(w);
+	free_walker(w);
 	return r;
 }
 
