@@ -548,17 +548,30 @@ struct thread_naming {
 #define NAME_RETRY_FIRST_NS 20000000ull   /* 20 ms, doubling ... */
 #define NAME_RETRY_MAX_NS 5000000000ull   /* ... up to 5 s */
 #define NAMES_FRESH_NS 10000000ull        /* a table read this recently serves every lookup */
+/*
+ * A sampled Python process's table is read again this often even when no
+ * thread waits: a thread first seen late (while dying, or in a sample handled
+ * after its process exited) is then named from a table that already held it.
+ */
+#define NAMES_REFRESH_NS 1000000000ull    /* 1 s */
 
-static void os_thread_name(struct recorder *r, const struct target_process *p, uint32_t pid, uint32_t tid)
+/*
+ * The thread's OS name (comm) when it is not its process's: from /proc, or,
+ * once the thread is gone, the one the sample carried.
+ */
+static void os_thread_name(struct recorder *r, const struct target_process *p, uint32_t pid, uint32_t tid,
+			   const char *sample_comm)
 {
 	char path[64], comm[32] = "";
 	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", pid, tid);
 	FILE *f = fopen(path, "r");
-	if (!f)
-		return;
-	if (fgets(comm, sizeof(comm), f))
-		comm[strcspn(comm, "\n")] = '\0';
-	fclose(f);
+	if (f) {
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+	} else if (sample_comm) {
+		snprintf(comm, sizeof(comm), "%.*s", BPFSPY_COMM_LEN, sample_comm);
+	}
 	if (comm[0] && (!p || strcmp(comm, p->comm) != 0))
 		profile_set_thread_name(r->profile, pid, tid, comm);
 }
@@ -582,9 +595,9 @@ static struct thread_naming *thread_naming_of(struct recorder *r, uint32_t pid, 
 /*
  * Reads p's table again (unless just read) and names every thread of p that
  * waits for it. glibc gives a new thread the pthread_t (the ident) of one
- * that finished, and samples are handled a little after they were taken: a
- * thread is matched only by a table read after its first sample, and only
- * when the entry's native id (if set) is the thread's own.
+ * that finished, and samples are handled a little after they were taken: an
+ * entry whose native id is the thread's own names it from any table; by the
+ * ident alone, only a table read after the thread's first sample does.
  */
 static void name_waiting_threads(struct recorder *r, struct target_process *p, uint64_t now, bool force)
 {
@@ -596,12 +609,14 @@ static void name_waiting_threads(struct recorder *r, struct target_process *p, u
 		struct thread_naming *n = r->named_threads.keys[i] ? r->named_threads.vals[i] : NULL;
 		if (!n || n->pid != (uint32_t)p->pid || n->state != THREAD_NAMED_FALLBACK)
 			continue;
-		if (n->first_seen_ns > p->thread_names_ok_ns) {
+		const char *name = target_process_thread_name_by_native_id(p, n->ident, n->ns_tid);
+		if (!name && n->first_seen_ns > p->thread_names_ok_ns) {
 			waiting++;
 			too_new = true;
 			continue;
 		}
-		const char *name = target_process_thread_name(p, n->ident, n->ns_tid);
+		if (!name)
+			name = target_process_thread_name(p, n->ident, n->ns_tid);
 		if (name) {
 			profile_set_thread_name(r->profile, n->pid, r->named_threads.keys[i], name);
 			n->state = THREAD_NAMED_PYTHON;
@@ -629,7 +644,7 @@ static void name_thread(struct recorder *r, struct target_process *p, const stru
 	if (!python) {
 		if (n->state == THREAD_UNNAMED) {
 			n->state = THREAD_NAMED_NATIVE;
-			os_thread_name(r, p, pid, tid);
+			os_thread_name(r, p, pid, tid, s->comm);
 		}
 		return;
 	}
@@ -639,7 +654,7 @@ static void name_thread(struct recorder *r, struct target_process *p, const stru
 		if (pid == tid)
 			profile_set_thread_name(r->profile, pid, tid, "MainThread");
 		else if (n->state == THREAD_UNNAMED)
-			os_thread_name(r, p, pid, tid);
+			os_thread_name(r, p, pid, tid, s->comm);
 		n->state = THREAD_NAMED_FALLBACK;
 		n->ident = s->fsbase;
 		n->ns_tid = target_process_ns_tid((pid_t)pid, (pid_t)tid);
@@ -651,6 +666,8 @@ static void name_thread(struct recorder *r, struct target_process *p, const stru
 	}
 	if (p->names_waiting && now >= p->names_next_lookup_ns)
 		name_waiting_threads(r, p, now, false);
+	else if (now - p->thread_names_read_ns > NAMES_REFRESH_NS && !p->exited)
+		read_thread_names(r, p);
 }
 
 /* ---- samples ------------------------------------------------------------ */

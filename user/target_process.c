@@ -77,6 +77,15 @@ const char *target_process_thread_name(const struct target_process *p, uint64_t 
 	return NULL;
 }
 
+const char *target_process_thread_name_by_native_id(const struct target_process *p, uint64_t ident,
+						    uint32_t native_id)
+{
+	for (size_t i = 0; native_id && i < p->nthread_names; i++)
+		if (p->thread_names[i].native_id == native_id && (!ident || p->thread_names[i].ident == ident))
+			return p->thread_names[i].name;
+	return NULL;
+}
+
 uint32_t target_process_ns_tid(pid_t pid, pid_t tid)
 {
 	char path[96], line[256];

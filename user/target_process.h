@@ -78,6 +78,9 @@ int target_process_read_thread_names(struct target_process *p, struct py_thread_
  * (ident 0) by the native id. NULL if the last read did not have it.
  */
 const char *target_process_thread_name(const struct target_process *p, uint64_t ident, uint32_t native_id);
+/* Only an entry that carries this native id (non-zero) and ident (if known): no reused ident can match. */
+const char *target_process_thread_name_by_native_id(const struct target_process *p, uint64_t ident,
+						    uint32_t native_id);
 
 /* tid as the process sees it (its PID namespace); 0 if that cannot be told. */
 uint32_t target_process_ns_tid(pid_t pid, pid_t tid);
