@@ -8,6 +8,7 @@
 #   make test-asan  the whole suite with AddressSanitizer + UBSan
 #   make e2e        the speedscope-check end-to-end checks
 #   make install    /usr/local/bin/bpfspy and its man page
+#   make fresh-check  make demo + make test in a debootstrap'd Debian 12 with only make and git
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := all
@@ -132,7 +133,7 @@ tools:: ;
 
 # ---- tests ---------------------------------------------------------------
 
-$(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPER_SRCS) $(LIBBPFSPY) $(USER_HDRS)
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPER_SRCS) $(LIBBPFSPY) $(USER_HDRS) $(BPF_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_HELPER_SRCS) $(LIBBPFSPY) $(LDFLAGS) $(LDLIBS) -lcmocka
 
@@ -179,6 +180,11 @@ demo: deps
 	@echo
 	@echo "Wrote demo.speedscope.json. Open it at https://www.speedscope.app (drag the file in),"
 	@echo "or summarise it:  tools/speedscope_top_packages demo.speedscope.json -p numpy astropy _pytest"
+
+# the README's quick start on a bare Debian 12 (a chroot on this kernel), from a clone of HEAD alone
+.PHONY: fresh-check
+fresh-check:
+	scripts/fresh-check
 
 # ---- install -------------------------------------------------------------
 

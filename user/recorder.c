@@ -1175,16 +1175,8 @@ static void on_code(struct recorder *r, const struct bpfspy_code_event *e, size_
 	struct target_process *p = u32map_get(&r->procs, e->pid);
 	if (!p || !p->pysym)
 		return;
-	const uint8_t *data = (const uint8_t *)(e + 1);
-	size_t avail = size - sizeof(*e);
 	struct py_mem_region regions[CODE_REGIONS];
-	size_t n = 0;
-	for (int i = 0; i < CODE_REGIONS; i++) {
-		size_t off = CODE_REGION_OFFSET(i), len = e->len[i];
-		if (!e->addr[i] || !len || off > avail || len > avail - off)
-			continue;
-		regions[n++] = (struct py_mem_region){ .addr = e->addr[i], .bytes = data + off, .len = len };
-	}
+	size_t n = py_code_event_regions(e, size, regions);
 	if (py_symbolizer_add_capture(p->pysym, e->code, e->sig, regions, n) != 0)
 		r->stats.code_captures_unusable++;
 }

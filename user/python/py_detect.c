@@ -310,6 +310,17 @@ static void fill_capture_offsets(struct py_target *t)
 	t->proc.off.code_capture_len = (uint16_t)py_code_header_len(t);
 }
 
+void py_target_set_layout(struct py_target *t, const struct py_layout *l, uint64_t runtime_addr)
+{
+	t->proc.runtime_addr = runtime_addr;
+	t->proc.off = l->off;
+	t->proc.off.version_hex = t->version_hex;
+	t->proc.off.interp_gil_ptr = l->interp_gil_ptr;
+	t->obj = l->obj;
+	t->locals = l->locals;
+	fill_capture_offsets(t);
+}
+
 static uint64_t symbol_addr(const struct runtime_module *rm, const char *name)
 {
 	uint64_t vaddr, size;
@@ -353,13 +364,7 @@ static enum py_detect_result fill_target(pid_t pid, const struct runtime_module 
 	}
 	r = choose_layout(&mem, rm, out, &l);
 	if (r == PY_DETECT_PYTHON) {
-		out->proc.runtime_addr = rm->bias + rm->runtime_vaddr;
-		out->proc.off = l.off;
-		out->proc.off.version_hex = out->version_hex;
-		out->proc.off.interp_gil_ptr = l.interp_gil_ptr;
-		out->obj = l.obj;
-		out->locals = l.locals;
-		fill_capture_offsets(out);
+		py_target_set_layout(out, &l, rm->bias + rm->runtime_vaddr);
 		/*
 		 * Read while the interpreter builds or tears down its thread list: try
 		 * again later (the caller gives up after a while, with this warning).

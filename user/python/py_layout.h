@@ -26,6 +26,13 @@ bool py_layout_from_table(uint32_t version_hex, struct py_layout *out);
 int py_layout_from_debug_offsets(const uint8_t *buf, size_t len, struct py_layout *out,
 				 bool *free_threaded, char *err, size_t errlen);
 
+/*
+ * The walker's offsets (py_proc, with what BPF copies of a code object) and
+ * the object layouts of t from l, for a _PyRuntime at runtime_addr;
+ * t->version_hex must be set. Detection, and the replay tests, use it.
+ */
+void py_target_set_layout(struct py_target *t, const struct py_layout *l, uint64_t runtime_addr);
+
 /* Bytes of _PyRuntime to read to cover any known _Py_DebugOffsets schema. */
 #define PY_DEBUG_OFFSETS_MAX 0x400
 

@@ -182,6 +182,24 @@ static struct code_entry *lookup_or_read(struct py_symbolizer *s, uint64_t code,
 	return e;
 }
 
+size_t py_code_event_regions(const struct bpfspy_code_event *e, size_t size, struct py_mem_region *out)
+{
+	const uint8_t *data = (const uint8_t *)(e + 1);
+	size_t n = 0;
+
+	if (size < sizeof(*e))
+		return 0;
+	size -= sizeof(*e);
+	for (int i = 0; i < CODE_REGIONS; i++) {
+		size_t off = CODE_REGION_OFFSET(i), len = e->len[i];
+
+		if (!e->addr[i] || !len || off > size || len > size - off)
+			continue;
+		out[n++] = (struct py_mem_region){ .addr = e->addr[i], .bytes = data + off, .len = len };
+	}
+	return n;
+}
+
 int py_symbolizer_add_capture(struct py_symbolizer *s, uint64_t code, uint64_t sig,
 			      const struct py_mem_region *regions, size_t nregions)
 {

@@ -245,6 +245,12 @@ struct py_mem_region;
 int py_symbolizer_add_capture(struct py_symbolizer *s, uint64_t code, uint64_t sig,
 			      const struct py_mem_region *regions, size_t nregions);
 
+/*
+ * The regions of a code event of size bytes (header included) that lie
+ * inside it, pointing into the event: at most CODE_REGIONS. Returns the count.
+ */
+size_t py_code_event_regions(const struct bpfspy_code_event *e, size_t size, struct py_mem_region *out);
+
 /* Bytes of a code object's fixed part the symbolizer reads (and BPF captures). */
 size_t py_code_header_len(const struct py_target *t);
 
