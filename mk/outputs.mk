@@ -9,7 +9,14 @@ $(E2E_OUTPUTS_DIR)/node_modules/.package-lock.json: $(E2E_OUTPUTS_DIR)/package.j
 	cd $(E2E_OUTPUTS_DIR) && npm ci --no-audit --no-fund
 	@touch $@
 
-e2e-outputs-deps: $(E2E_OUTPUTS_DIR)/node_modules/.package-lock.json
+# the speedscope app itself, for tests/e2e/speedscope-check
+SPEEDSCOPE_CHECK_DIR := $(E2E_OUTPUTS_DIR)/speedscope-check
+
+$(SPEEDSCOPE_CHECK_DIR)/node_modules/.package-lock.json: $(SPEEDSCOPE_CHECK_DIR)/package.json $(SPEEDSCOPE_CHECK_DIR)/package-lock.json
+	cd $(SPEEDSCOPE_CHECK_DIR) && npm ci --no-audit --no-fund
+	@touch $@
+
+e2e-outputs-deps: $(E2E_OUTPUTS_DIR)/node_modules/.package-lock.json $(SPEEDSCOPE_CHECK_DIR)/node_modules/.package-lock.json
 
 e2e-outputs: $(BUILD)/bpfspy e2e-outputs-deps
 	@mkdir -p $(BUILD)/e2e

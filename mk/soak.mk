@@ -14,7 +14,7 @@ SOAK_RATE ?= 17
 SOAK_SAMPLE_RATE ?= 100
 SOAK_DIR := $(BUILD)/soak
 SOAK_PROC := $(SOAK_DIR)/soak_proc
-SPEEDSCOPE_CHECK ?= $(SHARED)/tools/speedscope-check/speedscope-check
+SPEEDSCOPE_CHECK ?= tests/e2e/speedscope-check/speedscope-check
 
 # frame pointers so the helper's own frames read well without --native too
 $(SOAK_PROC): tests/soak/soak_proc.c

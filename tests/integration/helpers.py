@@ -12,7 +12,8 @@ ROOT = Path(__file__).resolve().parents[2]
 BPFSPY = os.environ.get("BPFSPY", str(ROOT / "build" / "bpfspy"))
 SHARED = Path(os.environ.get("SHARED", ROOT.parent / "shared"))
 EXTRAS = Path(os.environ.get("EXTRAS", "/opt/bpfspy-extras"))
-SPEEDSCOPE_CHECK = SHARED / "tools" / "speedscope-check" / "speedscope-check"
+# the real speedscope app in headless Chromium (tests/e2e/speedscope-check, installed by make deps)
+SPEEDSCOPE_CHECK = Path(os.environ.get("SPEEDSCOPE_CHECK", ROOT / "tests" / "e2e" / "speedscope-check" / "speedscope-check"))
 
 PYENV = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions"
 

@@ -109,9 +109,8 @@ def test_seed_command_lines_verbatim(tmp_path, python_on_path):
     prof = Profile.read(js)
     assert any("_pytest" in (f.get("file") or "") for f in prof.frames)
     assert reference_sample_count(js) == printed_samples(p.stderr)
-    if SPEEDSCOPE_CHECK.exists():
-        c = subprocess.run([str(SPEEDSCOPE_CHECK), str(js)], capture_output=True, text=True, timeout=300)
-        assert c.returncode == 0, c.stdout[-2000:] + c.stderr[-2000:]
+    c = subprocess.run([str(SPEEDSCOPE_CHECK), str(js)], capture_output=True, text=True, timeout=300)
+    assert c.returncode == 0, c.stdout[-2000:] + c.stderr[-2000:]
     # 3) raw: collapsed lines, whatever the .json name says
     raw = tmp_path / "pytest_startup_collect_only_raw.json"
     p = subprocess.run([BPFSPY, "record", "--subprocesses", "-o", raw, "--format", "raw", *pytest_cmd],

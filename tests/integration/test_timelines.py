@@ -599,8 +599,7 @@ def test_idle_sleep_before_spin(idle):
 @pytest.fixture
 def check_tool():
     """speedscope-check; requested before the recording, so that a missing tool skips before recording."""
-    if not SPEEDSCOPE_CHECK.exists():
-        pytest.skip(f"speedscope-check not found at {SPEEDSCOPE_CHECK}")
+    assert SPEEDSCOPE_CHECK.exists(), f"speedscope-check not found at {SPEEDSCOPE_CHECK}"
     return SPEEDSCOPE_CHECK
 
 

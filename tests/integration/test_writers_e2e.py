@@ -35,10 +35,8 @@ def build_dir():
 
 
 def speedscope_check_tool():
-    shared = pathlib.Path(os.environ.get("SHARED", REPO.parent / "shared"))
-    tool = shared / "tools" / "speedscope-check" / "speedscope-check"
-    if not tool.exists():
-        pytest.skip(f"speedscope-check not found at {tool}")
+    tool = pathlib.Path(os.environ.get("SPEEDSCOPE_CHECK", REPO / "tests" / "e2e" / "speedscope-check" / "speedscope-check"))
+    assert tool.exists(), f"speedscope-check not found at {tool}"
     return tool
 
 
