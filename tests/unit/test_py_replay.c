@@ -402,25 +402,7 @@ out:
 
 /* ---- recording ---- */
 
-static int marker_line(const char *name)
-{
-	char want[128], *line = NULL;
-	size_t cap = 0;
-	int n = 0, found = -1;
-	FILE *f = fopen(SCRIPT, "r");
-
-	if (!f)
-		return -1;
-	snprintf(want, sizeof(want), "# CALL %s\n", name);
-	while (getline(&line, &cap, f) > 0) {
-		n++;
-		if (strstr(line, want))
-			found = n;
-	}
-	free(line);
-	fclose(f);
-	return found;
-}
+static int marker_line(const char *name) { return py_test_marker_line(SCRIPT, name); }
 
 /* The k-th frame with code (shims skipped). */
 static const struct frame *code_frame(const struct stack *s, size_t k)

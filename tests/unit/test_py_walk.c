@@ -91,22 +91,10 @@ static int walk(pid_t pid, const struct py_target *t, struct snapshot *snap)
 /* Line of the `# CALL name` marker in the script. */
 static int marker_line(const char *name)
 {
-	char want[128], *line = NULL;
-	size_t cap = 0;
-	int n = 0, found = -1;
-	FILE *f = fopen(SCRIPT, "r");
+	int line = py_test_marker_line(SCRIPT, name);
 
-	assert_non_null(f);
-	snprintf(want, sizeof(want), "# CALL %s\n", name);
-	while (getline(&line, &cap, f) > 0) {
-		n++;
-		if (strstr(line, want))
-			found = n;
-	}
-	free(line);
-	fclose(f);
-	assert_true(found > 0);
-	return found;
+	assert_true(line > 0);
+	return line;
 }
 
 static void print_thread(const struct thread *th)

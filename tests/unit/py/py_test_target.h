@@ -4,6 +4,8 @@
 #define BPFSPY_PY_TEST_TARGET_H
 
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <signal.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -64,6 +66,27 @@ static inline int py_test_target_start(struct py_test_target *t, const char *pyt
 	}
 	close(fds[0]);
 	return t->ready ? 0 : -1;
+}
+
+/* The line of the `# CALL name` marker in a target script, or -1. */
+static inline int py_test_marker_line(const char *script, const char *name)
+{
+	char want[128], *line = NULL;
+	size_t cap = 0;
+	int n = 0, found = -1;
+	FILE *f = fopen(script, "r");
+
+	if (!f)
+		return -1;
+	snprintf(want, sizeof(want), "# CALL %s\n", name);
+	while (getline(&line, &cap, f) > 0) {
+		n++;
+		if (strstr(line, want))
+			found = n;
+	}
+	free(line);
+	fclose(f);
+	return found;
 }
 
 static inline void py_test_target_stop(struct py_test_target *t)
