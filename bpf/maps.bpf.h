@@ -30,9 +30,15 @@ __u32 pending_py_procs = 0; /* processes waiting for libpython to be mapped */
 #define MAX_PY_PROCS 8192
 #define MAX_THREADS 65536
 
+/*
+ * Hash maps that only grow with what is followed are not preallocated:
+ * preallocating 65536 entries costs tens of milliseconds of bpfspy's start.
+ */
+
 /* tgid -> enum follow_state */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, MAX_FOLLOWED);
 	__type(key, __u32);
 	__type(value, __u8);
@@ -105,6 +111,7 @@ static __always_inline struct sample_buf *sample_buffer(__u32 kind)
 /* tid -> when it left the CPU (also the key of its pending sample) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, MAX_THREADS);
 	__type(key, __u32);
 	__type(value, __u64);

@@ -126,6 +126,9 @@ static int check_btf_file(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+#define CODE_SEEN_TREE 32768  /* (process, code object) pairs already sent, without -a */
+#define TSTATE_CACHE_TREE 4096 /* threads' thread states, without -a */
+
 int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ctx, struct sampler **out,
 		 char *err, size_t errlen)
 {
@@ -172,6 +175,16 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	/* run on demand (sampler_seed_offcpu), never attached with the rest */
 	bpf_program__set_autoload(s->skel->progs.seed_offcpu, o->offcpu);
 	bpf_program__set_autoattach(s->skel->progs.seed_offcpu, false);
+	/*
+	 * LRU maps are always preallocated (about 0.3 us an entry at load): the
+	 * host-wide sizes only for -a; following a process tree, an evicted code
+	 * object is merely sent again and a thread state found again.
+	 */
+	if (!o->follow_all && (bpf_map__set_max_entries(s->skel->maps.code_seen, CODE_SEEN_TREE) != 0 ||
+			       bpf_map__set_max_entries(s->skel->maps.tstate_cache, TSTATE_CACHE_TREE) != 0)) {
+		snprintf(err, errlen, "cannot size the BPF caches");
+		goto fail;
+	}
 	int ncpus = libbpf_num_possible_cpus();
 	if (ncpus <= 0 || bpf_map__set_max_entries(s->skel->maps.scratch, 2 * (__u32)ncpus) != 0 ||
 	    bpf_map__set_max_entries(s->skel->maps.events, ring_buffer_bytes(ncpus, o->stack_snapshot_bytes > 0 && (!o->kernel_unwind || o->unwind_compare), o->offcpu)) != 0) {
