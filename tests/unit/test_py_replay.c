@@ -519,6 +519,8 @@ static int record_all(const char *dir)
 static char fixture_paths[32][PATH_MAX];
 static size_t nfixtures;
 
+static int compare_paths(const void *a, const void *b) { return strcmp(a, b); }
+
 static void find_fixtures(void)
 {
 	DIR *d = opendir(FIXTURE_DIR);
@@ -534,6 +536,7 @@ static void find_fixtures(void)
 			snprintf(fixture_paths[nfixtures++], PATH_MAX, "%s/%s", FIXTURE_DIR, e->d_name);
 	}
 	closedir(d);
+	qsort(fixture_paths, nfixtures, sizeof(fixture_paths[0]), compare_paths);
 }
 
 static void check_same_frames(const struct stack *got, const struct stack *want, const char *label)
