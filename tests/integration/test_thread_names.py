@@ -240,13 +240,16 @@ def test_reused_idents_get_the_new_threads_names(python, tmp_path):
     finally:
         proc.kill()
         proc.wait()
-    truth = dict(line.split(" ", 1) for line in out.splitlines() if line.strip())
+    # each thread's "native_id name" line (a line not of that shape is shown, not guessed at)
+    truth = dict(re.findall(r"^(\d+) (gen-\d+)$", out, re.M))
+    assert len(truth) >= 4, out
     doc = json.loads((tmp_path / "rec.json").read_text())
     workers = [t for t in doc["bpfspy"]["threads"] if t["pid"] == proc.pid and t["tid"] != proc.pid]
     assert len(workers) >= 4, doc["bpfspy"]["threads"]
     # never another thread's name; a thread caught only while leaving threading's table may go unnamed
-    wrong = [(t["tid"], t.get("thread"), truth.get(str(t["tid"]))) for t in workers
-             if t.get("thread") and t.get("thread") != truth.get(str(t["tid"]))]
+    wrong = [(t["tid"], t.get("thread"), truth[str(t["tid"])]) for t in workers
+             if t.get("thread") and str(t["tid"]) in truth and t.get("thread") != truth[str(t["tid"])]]
+    assert sum(str(t["tid"]) in truth for t in workers) >= len(workers) - 1, (out, workers)
     assert not wrong, wrong
     # threads live 0.3 s: all are named but maybe the ones the recording's start or end cut short
     named = [t for t in workers if t.get("thread")]
