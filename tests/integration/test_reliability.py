@@ -358,16 +358,24 @@ def test_stop_signal_writes_what_was_sampled(tmp_path, spinner, sig):
     assert target.poll() is None, "bpfspy must not kill a -p target"
 
 
+def bpftool_json(*args):
+    """bpftool's listing; it fails when an object goes away while it lists (another run tearing down): retry."""
+    for _ in range(20):
+        p = subprocess.run(["bpftool", "-j", *args], capture_output=True, text=True)
+        if p.returncode == 0:
+            return json.loads(p.stdout)
+        time.sleep(0.05)
+    raise AssertionError(f"bpftool {' '.join(args)} kept failing: {p.stderr}")
+
+
 def bpf_programs():
-    p = subprocess.run(["bpftool", "-j", "prog", "show"], capture_output=True, text=True, check=True)
-    return {prog["id"]: prog.get("name", "") for prog in json.loads(p.stdout)}
+    return {prog["id"]: prog.get("name", "") for prog in bpftool_json("prog", "show")}
 
 
 def sampling_started(programs_before):
     """bpfspy's sampler program is loaded and attached (a perf_event link exists for it)."""
     ours = {i for i, n in bpf_programs().items() if i not in programs_before and n == "sample_stack"}
-    p = subprocess.run(["bpftool", "-j", "link", "show"], capture_output=True, text=True, check=True)
-    return any(link.get("prog_id") in ours for link in json.loads(p.stdout))
+    return any(link.get("prog_id") in ours for link in bpftool_json("link", "show"))
 
 
 def test_sigkill_leaves_no_partial_file_and_no_programs(tmp_path, spinner):
