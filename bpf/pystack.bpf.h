@@ -203,7 +203,7 @@ static __always_inline __u32 frame_lasti(struct frame_walk *w, __u64 f, __u64 co
 	__u64 instr = read_user_u64(f + o->frame_instr);
 	__u64 first = code + o->code_adaptive;
 	if (instr < first || instr - first > (1ULL << 31))
-		return (__u32)-1;
+		return PY_LASTI_NOT_STARTED;
 	return (__u32)((instr - first) / 2);
 }
 

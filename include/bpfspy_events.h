@@ -91,6 +91,9 @@ struct py_frame_rec {
 	__u32 flags; /* enum py_frame_flags */
 };
 
+/* lasti of a frame pushed but not yet run (3.8-3.10: f_lasti -1; 3.11+: instr before its first instruction) */
+#define PY_LASTI_NOT_STARTED 0xffffffffu
+
 enum py_frame_flags {
 	PYF_ENTRY = 1u << 0, /* last frame of a native _PyEval_EvalFrameDefault activation */
 	PYF_SHIM = 1u << 1   /* C-stack entry/shim frame (3.12+ owner >= 3): a boundary, no code */

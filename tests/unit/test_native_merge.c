@@ -123,6 +123,37 @@ static void test_innermost_eval_without_group(void **state)
 	assert_false(res.mismatch);
 }
 
+/*
+ * 3.11 caught in the eval prologue, between switching tstate->cframe and
+ * flagging the frame as its entry: the frame being entered (not started, not
+ * flagged) is the innermost activation's group alone, not part of its caller's.
+ * A started innermost record beside the extra eval frame is the caller, caught
+ * before the switch: that eval frame has no group yet.
+ */
+static void test_innermost_entered_before_its_flag(void **state)
+{
+	/* eval(key, prologue), list.sort, sorted, eval(rec...<module>), main */
+	const uint8_t roles[] = { EV, K, K, EV, K };
+	struct py_frame_rec py[] = { PY(1, 0), PY(2, 0), PY(3, PYF_ENTRY) };
+	struct merge_input in = { .native_roles = roles, .nnative = 5, .native_complete = true, .py = py, .npy = 3,
+				  .model = PY_FRAMES_CFRAME };
+	struct merge_result res;
+
+	py[0].lasti = PY_LASTI_NOT_STARTED;
+	assert_string_equal(render(&in, &res), "p0 n1 n2 p1 p2 n4");
+	assert_false(res.mismatch);
+
+	py[0].lasti = 7; /* started: the caller, before the switch */
+	assert_string_equal(render(&in, &res), "n1 n2 p0 p1 p2 n4");
+	assert_false(res.mismatch);
+
+	/* 3.12+: shims mark activations, the rule does not apply */
+	struct py_frame_rec shimmed[] = { PY(1, 0), PY(2, 0), SHIM };
+	shimmed[0].lasti = PY_LASTI_NOT_STARTED;
+	in.py = shimmed;
+	assert_string_equal(render(&in, &res), "n1 n2 p0 p1 n4");
+}
+
 /* A frame pushed before its eval call: the innermost group goes on top. */
 static void test_innermost_group_without_eval(void **state)
 {
@@ -239,6 +270,7 @@ int main(void)
 		cmocka_unit_test(test_keep_all),
 		cmocka_unit_test(test_innermost_eval_without_group),
 		cmocka_unit_test(test_innermost_group_without_eval),
+		cmocka_unit_test(test_innermost_entered_before_its_flag),
 		cmocka_unit_test(test_mismatch_keeps_both_halves),
 		cmocka_unit_test(test_python_truncated),
 		cmocka_unit_test(test_native_truncated),

@@ -246,12 +246,18 @@ static char *write_script(const char *text)
 	return path;
 }
 
-/* What a failed assertion leaves behind, for the teardown to clean up. */
+/* What a failed assertion leaves behind, for the teardown to clean up and show. */
 static pid_t running_target;
 static char *running_script;
+static const struct sample_out *checking; /* the merged stack a check is judging, until it passes */
 
 static int kill_target(void **state)
 {
+	if (checking) {
+		printf("  the snapshot that failed the check, root first:\n");
+		print_stack(checking);
+		checking = NULL;
+	}
 	if (running_target > 0) {
 		kill(running_target, SIGKILL);
 		waitpid(running_target, NULL, 0);
@@ -321,7 +327,9 @@ static void run_workload(const struct py_test_interp *pi, const char *script_tex
 		assert_false(has_frame(&out, FRAME_MARKER, "[merge mismatch]"));
 		if (!keep_all)
 			assert_false(has_frame(&out, FRAME_NATIVE, "_PyEval_EvalFrameDefault"));
+		checking = &out;
 		check(pi, &out);
+		checking = NULL;
 	}
 	struct native_mode_stats st;
 	native_mode_read_stats(m, &st);
@@ -387,6 +395,7 @@ int main(void)
 	struct CMUnitTest tests[PY_TEST_N_INTERPS * 3];
 	char names[PY_TEST_N_INTERPS * 3][96];
 	size_t n = 0;
+	const char *only = getenv("NATIVE_TEST_ONLY"); /* a substring of the test names to run, for chasing one case */
 	setvbuf(stdout, NULL, _IONBF, 0);
 	for (size_t i = 0; i < PY_TEST_N_INTERPS; i++) {
 		const struct py_test_interp *pi = &py_test_interps[i];
@@ -396,6 +405,13 @@ int main(void)
 		tests[n++] = (struct CMUnitTest){ names[n - 1], test_map_reentry, NULL, kill_target, (void *)pi };
 		snprintf(names[n], sizeof(names[n]), "map re-entry --native-all: %s", pi->label);
 		tests[n++] = (struct CMUnitTest){ names[n - 1], test_map_native_all, NULL, kill_target, (void *)pi };
+	}
+	if (only) {
+		size_t kept = 0;
+		for (size_t i = 0; i < n; i++)
+			if (strstr(tests[i].name, only))
+				tests[kept++] = tests[i];
+		n = kept;
 	}
 	return _cmocka_run_group_tests("native_snapshot", tests, n, NULL, NULL);
 }

@@ -80,11 +80,13 @@ static void emit_native_kept(struct emitter *e, const struct merge_input *in, si
 struct pairing {
 	bool skip_innermost_eval;  /* an eval frame more: the innermost one has no group */
 	bool group_above_leaf;	   /* a group more: the innermost group has no eval frame */
+	bool split_innermost;	   /* an eval frame more, entering the innermost record: it is a group alone */
 };
 
-static void emit_group(struct emitter *e, const struct merge_input *in, size_t *next_py, bool *py_done)
+static void emit_group(struct emitter *e, const struct merge_input *in, size_t *next_py, bool *py_done,
+		       bool alone)
 {
-	size_t end = group_end(in, *next_py);
+	size_t end = alone ? *next_py + 1 : group_end(in, *next_py);
 	emit_python(e, in, *next_py, end);
 	*next_py = end;
 	if (end == in->npy) {
@@ -101,7 +103,7 @@ static void emit_merged(struct emitter *e, const struct merge_input *in, struct 
 	bool py_done = in->npy == 0;
 
 	if (pairing.group_above_leaf && !py_done)
-		emit_group(e, in, &next_py, &py_done);
+		emit_group(e, in, &next_py, &py_done, false);
 	for (size_t i = 0; i < in->nnative; i++) {
 		if (in->native_roles[i] != NATIVE_FRAME_EVAL) {
 			emit_native_kept(e, in, i);
@@ -117,7 +119,7 @@ static void emit_merged(struct emitter *e, const struct merge_input *in, struct 
 			emit(e, MERGE_ITEM_NATIVE, i);
 			continue;
 		}
-		emit_group(e, in, &next_py, &py_done);
+		emit_group(e, in, &next_py, &py_done, pairing.split_innermost && next_py == 0);
 		if (in->keep_all)
 			emit(e, MERGE_ITEM_NATIVE, i);
 	}
@@ -151,6 +153,27 @@ static void emit_mismatch(struct emitter *e, const struct merge_input *in)
 			emit_native_kept(e, in, i);
 }
 
+/*
+ * 3.11 switches tstate->cframe to the new activation's cframe a few
+ * instructions before it stores the frame's is_entry flag (and before it
+ * initialises cframe.current_frame, whose stale value is then the frame last
+ * entered from the same C caller, at the same address: the one being
+ * entered). Caught there, the frame being entered is the innermost record,
+ * not yet started and not flagged, with one eval frame more than groups. No
+ * other state has an unstarted innermost record beside an extra eval frame:
+ * an activation caught before the switch shows its caller innermost, which is
+ * always inside a call instruction.
+ */
+static bool innermost_being_entered(const struct merge_input *in)
+{
+	if (in->model == PY_FRAMES_OBJECT || in->npy < 2)
+		return false;
+	for (size_t i = 0; i < in->npy; i++)
+		if (in->py[i].flags & PYF_SHIM) /* 3.12+: the shim marks activations; no flag to wait for */
+			return false;
+	return !(in->py[0].flags & PYF_ENTRY) && in->py[0].lasti == PY_LASTI_NOT_STARTED;
+}
+
 static bool plan_pairing(const struct merge_input *in, size_t groups, size_t evals, struct pairing *out)
 {
 	*out = (struct pairing){ 0 };
@@ -160,6 +183,10 @@ static bool plan_pairing(const struct merge_input *in, size_t groups, size_t eva
 		return true;
 	if (groups > evals && !in->native_complete) /* outer groups are beyond where the unwind stopped */
 		return true;
+	if (evals == groups + 1 && innermost_being_entered(in)) {
+		out->split_innermost = true;
+		return true;
+	}
 	if (evals == groups + 1) {
 		out->skip_innermost_eval = true;
 		return true;
