@@ -161,8 +161,13 @@ test: check-deps
 	$(MAKE) fuzz-smoke
 	$(MAKE) integration
 
+# Under ASan the integration matrices run one CPython per frame layout and
+# symbol source (object frames; stripped cframe; shim; debug offsets; newest):
+# the interpreter decides which Python walker paths run, not which C does.
+ASAN_PYTHONS ?= pyenv-3.8,debian-3.11,pyenv-3.12,3.14,3.15
+
 test-asan:
-	$(MAKE) SAN=1 BUILD=build-asan all unit integration
+	BPFSPY_TEST_PYTHONS=$(ASAN_PYTHONS) $(MAKE) SAN=1 BUILD=build-asan all unit integration
 
 -include tests/fuzz/fuzz.mk
 fuzz-smoke:: ;

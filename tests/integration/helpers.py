@@ -27,6 +27,10 @@ def interpreters():
     out.append(("debian-3.11", "/usr/bin/python3.11", True))
     out.append(("3.14", str(EXTRAS / "root/usr/bin/python3.14"), True))
     out.append(("3.15", str(EXTRAS / "root/usr/bin/python3.15"), True))
+    # BPFSPY_TEST_PYTHONS=label,label narrows the matrices (make test-asan: one CPython per frame layout)
+    only = os.environ.get("BPFSPY_TEST_PYTHONS")
+    if only:
+        out = [i for i in out if i[0] in only.split(",")]
     return out
 
 
