@@ -133,7 +133,13 @@ tools:: ;
 
 # ---- tests ---------------------------------------------------------------
 
-$(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPER_SRCS) $(LIBBPFSPY) $(USER_HDRS) $(BPF_HDRS)
+# the C tests' interpreter table, from the manifest the Python tests read too
+PY_TEST_INTERPS_H := $(BUILD)/tests/py_test_interps.h
+$(PY_TEST_INTERPS_H): tests/interpreters.tsv tests/unit/py/interpreters_h.awk
+	@mkdir -p $(dir $@)
+	awk -f tests/unit/py/interpreters_h.awk $< > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPER_SRCS) $(LIBBPFSPY) $(USER_HDRS) $(BPF_HDRS) $(PY_TEST_INTERPS_H)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_HELPER_SRCS) $(LIBBPFSPY) $(LDFLAGS) $(LDLIBS) -lcmocka
 

@@ -2,11 +2,14 @@
 import contextlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
 from collections import Counter, defaultdict
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BPFSPY = os.environ.get("BPFSPY", str(ROOT / "build" / "bpfspy"))
@@ -18,20 +21,58 @@ SPEEDSCOPE_CHECK = Path(os.environ.get("SPEEDSCOPE_CHECK", ROOT / "tests" / "e2e
 PYENV = Path(os.environ.get("PYENV_ROOT", "/root/.pyenv")) / "versions"
 
 
+# the one list of interpreters, shared with the C tests (see its header)
+MANIFEST = ROOT / "tests" / "interpreters.tsv"
+
+
+def pyenv_newest(minor, rel):
+    """rel under pyenv's newest 3.<minor>.<patch> that has it, or None (3.12.10 is newer than 3.12.9)."""
+    found = []
+    for d in PYENV.glob(f"3.{minor}.*"):
+        m = re.fullmatch(rf"3\.{minor}\.(\d+)", d.name)
+        if m and (d / rel).exists():
+            found.append((int(m.group(1)), d / rel))
+    return str(max(found)[1]) if found else None
+
+
+def manifest():
+    """[(label, minor, path or None, required)] from tests/interpreters.tsv, in its order."""
+    rows = []
+    for line in MANIFEST.read_text().splitlines():
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        label, minor, source, rel, required = fields
+        if source == "pyenv":
+            path = pyenv_newest(int(minor), rel)
+        elif source == "extras":
+            path = str(EXTRAS / rel)
+        else:
+            path = rel
+        rows.append((label, int(minor), path, required == "yes"))
+    return rows
+
+
 def interpreters():
     """(label, path, required) for every CPython this suite targets."""
-    out = []
-    for ver in ["3.8", "3.9", "3.10", "3.11", "3.12", "3.13"]:
-        found = sorted(PYENV.glob(f"{ver}.*/bin/python{ver}"))
-        out.append((f"pyenv-{ver}", str(found[-1]) if found else None, False))
-    out.append(("debian-3.11", "/usr/bin/python3.11", True))
-    out.append(("3.14", str(EXTRAS / "root/usr/bin/python3.14"), True))
-    out.append(("3.15", str(EXTRAS / "root/usr/bin/python3.15"), True))
+    out = [(label, path, required) for label, _, path, required in manifest()]
     # BPFSPY_TEST_PYTHONS=label,label narrows the matrices (make test-asan: one CPython per frame layout)
     only = os.environ.get("BPFSPY_TEST_PYTHONS")
     if only:
         out = [i for i in out if i[0] in only.split(",")]
     return out
+
+
+def interpreter(label):
+    """The path of the manifest's interpreter `label`: skips when an optional one is missing, fails for a required one."""
+    for name, path, required in interpreters():
+        if name == label:
+            if path and os.access(path, os.X_OK):
+                return path
+            if required:
+                pytest.fail(f"{label}: required interpreter missing ({path}); make deps installs it")
+            pytest.skip(f"{label} is not installed")
+    pytest.skip(f"{label} is not in this run's interpreters (BPFSPY_TEST_PYTHONS)")
 
 
 def run_bpfspy(args, timeout=120, check=False, **kw):

@@ -1,6 +1,5 @@
 """Wall clock (--idle), --gil, whole-host profiling, namespaces, process trees (issue 5)."""
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -9,13 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from helpers import BPFSPY, Profile, build_c, interpreters, run_bpfspy, speedscope_check
+from helpers import BPFSPY, Profile, build_c, interpreter, interpreters, run_bpfspy, speedscope_check
 
 PROGS = Path(__file__).parent / "progs"
 PY = PROGS / "py"
-DEBIAN_PY = "/usr/bin/python3.11"
-# pyenv's 3.9, whatever its patch version ("" when absent: the test skips)
-PYENV_39 = dict((label, path) for label, path, _ in interpreters()).get("pyenv-3.9") or ""
+DEBIAN_PY = "/usr/bin/python3.11"  # the tests/interpreters.tsv entry debian-3.11, needed at import time
 
 
 def thread_totals(doc):
@@ -206,12 +203,11 @@ def test_idle_time_of_exited_processes_ends_at_their_exit(tmp_path):
     assert 1.4 < sleeps[1] < 2.0, sleeps
 
 
-@pytest.mark.parametrize("python", [DEBIAN_PY, PYENV_39], ids=["3.11-debian", "3.9"])
-def test_idle_leaf_markers_say_why_the_thread_waits(tmp_path, python):
+@pytest.mark.parametrize("label", ["debian-3.11", "pyenv-3.9"])
+def test_idle_leaf_markers_say_why_the_thread_waits(tmp_path, label):
     """Each way of waiting ends in its own marker, under the function that waited
     (3.9's time.sleep is a select() without descriptors: still [sleep])."""
-    if not python or not os.path.exists(python):
-        pytest.skip("pyenv 3.9 not installed")
+    python = interpreter(label)
     out = tmp_path / "kinds.json"
     run_bpfspy(["record", "-i", "-o", out, "--", python, PY / "wait_kinds.py"], check=True)
     doc = json.loads(out.read_text())
@@ -282,17 +278,11 @@ def _assert_blocked_all_along(doc, pid):
     assert futex.get("parked", 0) >= 0.95 * WINDOW_S, (pid, futex)
 
 
-INTERPRETERS = [pytest.param(path, required, id=label) for label, path, required in interpreters()]
-
-
-@pytest.mark.parametrize("python,required", INTERPRETERS)
-def test_idle_attach_counts_threads_blocked_before_it(tmp_path, python, required):
+@pytest.mark.parametrize("label", [label for label, _, _ in interpreters()])
+def test_idle_attach_counts_threads_blocked_before_it(tmp_path, label):
     """`record --idle -p` of a process whose threads block since before the attach:
     each gets the whole window, under the Python frames it blocked in."""
-    if not python or not os.path.exists(python):
-        if required:
-            pytest.fail(f"{python} is missing")
-        pytest.skip("not installed")
+    python = interpreter(label)
     proc = _start_blocked(python)
     try:
         out = tmp_path / "attach.json"
@@ -360,15 +350,13 @@ def test_idle_attach_names_frames_as_samples_do(tmp_path):
 EXEC_THEN_BLOCK_RUNS = 5
 
 
-@pytest.mark.parametrize("python", [DEBIAN_PY, PYENV_39, str(Path("/opt/bpfspy-extras/root/usr/bin/python3.14"))],
-                         ids=["3.11-debian", "3.9", "3.14"])
-def test_idle_first_blocking_call_after_exec_keeps_python_frames(tmp_path, python):
+@pytest.mark.parametrize("label", ["debian-3.11", "pyenv-3.9", "3.14"])
+def test_idle_first_blocking_call_after_exec_keeps_python_frames(tmp_path, label):
     """A process that execs Python and blocks at once (before bpfspy has read its interpreter):
     its first off-CPU sample is named from its Python stack, not left as clock_nanosleep.
     -S -I make the race likely (without them Python reaches the sleep later: before the fix
     this failed in 2 of 10 runs; with them in 6 of 8)."""
-    if not python or not os.path.exists(python):
-        pytest.skip("not installed")
+    python = interpreter(label)
     for run in range(EXEC_THEN_BLOCK_RUNS):
         out = tmp_path / f"exec{run}.json"
         # -d ends the command with SIGINT: its exit status is not the point

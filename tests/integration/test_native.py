@@ -9,11 +9,10 @@ samples whose halves did not pair up (marked "[merge mismatch]") stay rare.
 import re
 import subprocess
 import textwrap
-from pathlib import Path
 
 import pytest
 
-from helpers import BPFSPY, EXTRAS, PYENV, read_collapsed, run_bpfspy
+from helpers import BPFSPY, interpreter, read_collapsed, run_bpfspy
 
 ROOT_FRAMES = {"_start", "main", "__libc_start_main", "__libc_start_call_main", "start_thread", "clone", "clone3"}
 MISMATCH = "[merge mismatch]"
@@ -26,21 +25,6 @@ def native_supported():
 
 
 pytestmark = pytest.mark.skipif(not native_supported(), reason="bpfspy record has no --native yet")
-
-
-def interpreter(label):
-    paths = {
-        "debian-3.11": Path("/usr/bin/python3"),
-        "pyenv-3.12": next(iter(sorted(PYENV.glob("3.12.*/bin/python3.12"))), None),
-        "3.14": EXTRAS / "root/usr/bin/python3.14",
-        "3.15": EXTRAS / "root/usr/bin/python3.15",
-    }
-    path = paths[label]
-    if path is None or not path.exists():
-        if label == "pyenv-3.12":
-            pytest.skip(f"{label} is not installed")
-        pytest.fail(f"{label} interpreter missing: {path}")
-    return str(path)
 
 
 INTERPRETERS = ["debian-3.11", "pyenv-3.12", "3.14", "3.15"]

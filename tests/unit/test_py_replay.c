@@ -624,6 +624,15 @@ static void test_every_version_recorded(void **state)
 	for (unsigned minor = FIRST_MINOR; minor <= LAST_MINOR; minor++)
 		if (!have[minor])
 			fail_msg("no replay fixture for Python 3.%u in %s (record one: see the top of this file)", minor, FIXTURE_DIR);
+	/* and every interpreter of tests/interpreters.tsv, checked here even where it is not installed */
+	for (size_t i = 0; i < PY_TEST_N_INTERPS; i++) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/%s.replay.gz", FIXTURE_DIR, py_test_interps[i].label);
+		if (access(path, R_OK) != 0)
+			fail_msg("%s: no recording of %s (tests/interpreters.tsv): record it, see the top of this file",
+				 path, py_test_interps[i].label);
+	}
 }
 
 int main(int argc, char **argv)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The CPython interpreters the tests/unit/test_py_*.c tests run against.
+ * The CPython interpreters the tests/unit/test_py_*.c tests run against
+ * (tests/interpreters.tsv).
  * Header-only (static) so only the tests that include it carry it.
  */
 #ifndef BPFSPY_PY_TEST_SUPPORT_H
@@ -28,16 +29,9 @@ struct py_test_interp {
 	enum py_test_source source;
 };
 
+/* tests/interpreters.tsv, the one list of interpreters for the C and the Python tests */
 static const struct py_test_interp py_test_interps[] = {
-	{ "3.8 pyenv", "bin/python3.8", 8, false, PY_FROM_PYENV },
-	{ "3.9 pyenv", "bin/python3.9", 9, false, PY_FROM_PYENV },
-	{ "3.10 pyenv", "bin/python3.10", 10, false, PY_FROM_PYENV },
-	{ "3.11 pyenv", "bin/python3.11", 11, false, PY_FROM_PYENV },
-	{ "3.11 Debian", "/usr/bin/python3", 11, true, PY_FROM_PATH },
-	{ "3.12 pyenv", "bin/python3.12", 12, false, PY_FROM_PYENV },
-	{ "3.13 pyenv", "bin/python3.13", 13, false, PY_FROM_PYENV },
-	{ "3.14 extras", "/root/usr/bin/python3.14", 14, true, PY_FROM_EXTRAS },
-	{ "3.15 extras", "/root/usr/bin/python3.15", 15, true, PY_FROM_EXTRAS },
+#include "tests/py_test_interps.h"
 };
 
 /* pyenv's newest 3.minor: file rel under it ("lib/libpython3.12.so.1.0"), or NULL. */
@@ -60,7 +54,7 @@ static inline const char *py_test_interp_path(const struct py_test_interp *pi, c
 	const char *pyenv = pi->source == PY_FROM_PYENV ? py_test_pyenv_file(pi->minor, pi->path) : NULL;
 
 	if (pi->source == PY_FROM_EXTRAS)
-		snprintf(buf, len, "%s%s", extras && *extras ? extras : "/opt/bpfspy-extras", pi->path);
+		snprintf(buf, len, "%s/%s", extras && *extras ? extras : "/opt/bpfspy-extras", pi->path);
 	else if (pi->source == PY_FROM_PYENV)
 		snprintf(buf, len, "%s", pyenv ? pyenv : "(pyenv: no such version)");
 	else
