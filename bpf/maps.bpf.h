@@ -6,6 +6,11 @@
 #include "bpfspy_events.h"
 #include "pyoffsets.h"
 
+/*
+ * A global added to this file is a global of user/python/py_bpf_walker.c
+ * too (the walker built for userspace): give it a rename there.
+ */
+
 /* Set by the loader before load. */
 const volatile bool follow_all = false;      /* -a: every process */
 const volatile bool follow_children = true;  /* new processes of followed ones are followed */

@@ -28,12 +28,15 @@ struct tstate_walk {
 	__u64 interp;
 	__u64 ts;
 	__u64 found;
-	__u16 interp_next, threads_head, ts_next, ts_thread_id;
+	__u16 interp_next, threads_head, ts_next, ts_thread_id, ts_interp;
 };
 
 static long tstate_walk_step(__u32 i, struct tstate_walk *w)
 {
 	if (w->ts) {
+		/* a thread state that does not point back at its interpreter was freed under us: the list is stale */
+		if (read_user_u64(w->ts + w->ts_interp) != w->interp)
+			return 1;
 		if (read_user_u64(w->ts + w->ts_thread_id) == w->fsbase) {
 			w->found = w->ts;
 			return 1;
@@ -65,6 +68,7 @@ static __always_inline __u64 find_tstate(__u32 tid, __u64 fsbase, const struct p
 		.threads_head = o->interp_threads_head,
 		.ts_next = o->ts_next,
 		.ts_thread_id = o->ts_thread_id,
+		.ts_interp = o->ts_interp,
 	};
 	w.interp = read_user_u64(py->runtime_addr + o->rt_interpreters_head);
 	if (!w.interp)
@@ -180,6 +184,16 @@ static __always_inline void capture_if_new(__u32 tgid, __u64 code, __u64 sig)
 		bpf_map_update_elem(&code_seen, &k, &one, BPF_ANY);
 }
 
+/*
+ * The user-space build of this walker (user/python/py_bpf_walker.c: bpfspy
+ * dump, the replay tests) is shown each frame's address before it is read,
+ * and may refuse it (a frame it can tell is not live: a torn read of a
+ * running process). BPF reads the current thread, which is not running.
+ */
+#ifndef PYSTACK_FRAME_OK
+#define PYSTACK_FRAME_OK(index, frame_addr) 1
+#endif
+
 struct frame_walk {
 	__u32 buf;
 	__u32 tgid;
@@ -216,6 +230,10 @@ static long frame_walk_step(__u32 i, struct frame_walk *w)
 		return 1;
 	if (w->n >= w->max)
 		return 1;
+	if (!PYSTACK_FRAME_OK(w->n, f)) {
+		w->error = 1;
+		return 1;
+	}
 
 	struct sample_buf *b = sample_buffer(w->buf);
 	if (!b)
@@ -276,21 +294,14 @@ static __always_inline __u64 top_frame(__u64 tstate, const struct py_offsets *o)
 }
 
 /*
- * Writes the Python frames of the current thread, innermost first, as
- * py_frame_rec at byte offset base of the scratch buffer. Returns the count
- * and ORs SAMPLE_PY_* into *flags.
+ * Writes the Python frames of thread state tstate, innermost first, as
+ * py_frame_rec at byte offset base of the scratch buffer, at most max.
+ * Returns the count and ORs SAMPLE_PY_* into *flags.
  */
-static __always_inline __u32 walk_python(__u32 buf, __u32 tgid, __u32 tid, __u64 fsbase, const struct py_proc *py, __u32 base,
-					 __u32 *flags, __u64 *tstate_out)
+static __always_inline __u32 walk_frames(__u32 buf, __u32 tgid, __u64 tstate, const struct py_proc *py, __u32 base,
+					 __u32 max, __u32 *flags)
 {
-	__u64 tstate = find_tstate(tid, fsbase, py);
-	*tstate_out = tstate;
-	if (!tstate) {
-		*flags |= SAMPLE_PY_NO_TSTATE;
-		return 0;
-	}
-
-	struct frame_walk w = { .buf = buf, .tgid = tgid, .base = base, .max = py_max_depth };
+	struct frame_walk w = { .buf = buf, .tgid = tgid, .base = base, .max = max };
 	__builtin_memcpy(&w.off, &py->off, sizeof(w.off));
 	if (w.max > BPFSPY_MAX_PY_DEPTH)
 		w.max = BPFSPY_MAX_PY_DEPTH;
@@ -301,6 +312,19 @@ static __always_inline __u32 walk_python(__u32 buf, __u32 tgid, __u32 tid, __u64
 	else if (w.frame && w.n >= w.max)
 		*flags |= SAMPLE_PY_TRUNCATED;
 	return w.n;
+}
+
+/* The Python frames of the thread tid whose fs_base is fsbase: walk_frames from its thread state. */
+static __always_inline __u32 walk_python(__u32 buf, __u32 tgid, __u32 tid, __u64 fsbase, const struct py_proc *py, __u32 base,
+					 __u32 *flags, __u64 *tstate_out)
+{
+	__u64 tstate = find_tstate(tid, fsbase, py);
+	*tstate_out = tstate;
+	if (!tstate) {
+		*flags |= SAMPLE_PY_NO_TSTATE;
+		return 0;
+	}
+	return walk_frames(buf, tgid, tstate, py, base, py_max_depth, flags);
 }
 
 /*

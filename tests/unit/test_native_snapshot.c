@@ -3,7 +3,7 @@
  * --native end to end on real stacks, without BPF: each test stops a live
  * Python process with ptrace, copies its registers and user stack the way the
  * BPF snapshot does, walks its Python frames with py_walk_thread_stacks (the
- * userspace twin of the BPF walker), and checks what native_mode_build makes
+ * BPF walker itself, built for userspace), and checks what native_mode_build makes
  * of it, for every interpreter installed.
  */
 #include <errno.h>

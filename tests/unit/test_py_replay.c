@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Every supported CPython checked without installing it: the BPF walker
- * itself (bpf/pystack.bpf.h, compiled as C) replayed on memory recorded from
+ * itself (bpf/pystack.bpf.h, compiled as C in user/python/py_bpf_walker.c,
+ * the walker bpfspy dump runs too) replayed on memory recorded from
  * real interpreters parked in known stacks (py/walk_target.py), its code
  * objects named by the symbolizer from the bytes the walker captured, with
  * the offsets chosen the way detection chooses them (the built-in table for
@@ -14,7 +15,7 @@
  *     test_py_replay --record DIR     (from tests/unit) records one fixture per interpreter found
  *
  * Without arguments the fixtures are replayed, and every minor version from
- * 3.8 to 3.15 must have one.
+ * 3.8 to 3.15, and every interpreter of tests/interpreters.tsv, must have one.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,10 +31,9 @@
 #include <string.h>
 #include <zlib.h>
 
-#include "replay/bpf_in_userspace.h"
-
 #include "py/py_test_support.h"
 #include "py/py_test_target.h"
+#include "python/py_bpf_walker.h"
 #include "python/py_layout.h"
 #include "python/py_memory.h"
 #include "python/python.h"
@@ -44,7 +44,6 @@
 #define FIXTURE_MAGIC "bpfspy-walk-replay 1"
 #define MAX_FRAMES 64
 #define STACKS_MAX 2 /* the script parks two threads */
-#define REPLAY_TGID 1 /* any: the walker's maps here hold one process */
 #define FIRST_MINOR 8
 #define LAST_MINOR 15
 #define PAGE 4096u
@@ -126,12 +125,8 @@ static void memory_free(struct memory *m)
 	memset(m, 0, sizeof(*m));
 }
 
-/* ---- the helpers the walker calls ---- */
+/* ---- the walker's view: recorded memory in, code objects out ---- */
 
-static struct py_proc walker_proc;
-static struct sample_buf walker_sample;
-static struct code_buf walker_code;
-static __u64 walker_stats[STAT_MAX];
 struct code_event_copy {
 	uint8_t *bytes;
 	size_t size;
@@ -139,64 +134,27 @@ struct code_event_copy {
 static struct code_event_copy walker_events[MAX_FRAMES * STACKS_MAX];
 static size_t walker_nevents;
 
-long bpf_probe_read_user(void *dst, __u32 size, const void *unsafe_ptr)
+static int read_target(void *ctx, uint64_t addr, void *buf, size_t len)
 {
-	if (memory_read(target_memory, (uint64_t)(uintptr_t)unsafe_ptr, dst, size) == 0)
-		return 0;
-	memset(dst, 0, size);
-	return -EFAULT;
+	return memory_read(ctx, addr, buf, len);
 }
 
-void *bpf_map_lookup_elem(void *map, const void *key)
-{
-	if (map == (void *)&py_procs)
-		return *(const __u32 *)key == REPLAY_TGID ? &walker_proc : NULL;
-	if (map == (void *)&scratch)
-		return *(const __u32 *)key == SAMPLE_BUF_ONCPU ? &walker_sample : NULL;
-	if (map == (void *)&code_scratch)
-		return &walker_code;
-	if (map == (void *)&stats)
-		return *(const __u32 *)key < STAT_MAX ? &walker_stats[*(const __u32 *)key] : NULL;
-	/* tstate_cache, code_seen: empty, so every walk finds its thread state and captures its code */
-	return NULL;
-}
-
-long bpf_map_update_elem(void *map, const void *key, const void *value, __u64 flags) { return 0; }
-
-long bpf_map_delete_elem(void *map, const void *key) { return 0; }
-
-long bpf_loop(__u32 nr_loops, void *callback_fn, void *ctx, __u64 flags)
-{
-	long (*step)(__u32, void *) = (long (*)(__u32, void *))callback_fn;
-	__u32 i = 0;
-
-	while (i < nr_loops && step(i++, ctx) == 0)
-		;
-	return i;
-}
-
-long bpf_ringbuf_output(void *ringbuf, void *data, __u64 size, __u64 flags)
+static void keep_code_event(void *ctx, const struct bpfspy_code_event *e, size_t size)
 {
 	if (walker_nevents == sizeof(walker_events) / sizeof(walker_events[0]))
-		return -ENOSPC;
+		return;
 	struct code_event_copy *c = &walker_events[walker_nevents++];
 	c->bytes = malloc(size);
 	assert_non_null(c->bytes);
-	memcpy(c->bytes, data, size);
+	memcpy(c->bytes, e, size);
 	c->size = size;
-	return 0;
 }
-
-__u64 bpf_ringbuf_query(void *ringbuf, __u64 flags) { return 0; }
-
-__u32 bpf_get_smp_processor_id(void) { return 0; }
 
 static void walker_reset(void)
 {
 	for (size_t i = 0; i < walker_nevents; i++)
 		free(walker_events[i].bytes);
 	walker_nevents = 0;
-	memset(walker_stats, 0, sizeof(walker_stats));
 }
 
 /* ---- a thread's stack, named ---- */
@@ -223,16 +181,19 @@ struct stack {
 static int walk_and_name(const struct py_target *t, uint64_t fsbase, uint32_t tid, struct stack *out)
 {
 	struct py_symbolizer *sym = py_symbolizer_new(0, t); /* no process: captures only */
-	__u64 tstate = 0;
+	struct py_walker_source src = { .read = read_target, .ctx = target_memory, .code_event = keep_code_event };
+	struct py_frame_rec recs[MAX_FRAMES];
+	struct py_walker_result res;
 	int rc = 0;
 
 	assert_non_null(sym);
 	walker_reset();
-	walker_proc = t->proc;
 	memset(out, 0, sizeof(*out));
 	out->fsbase = fsbase;
 	out->tid = tid;
-	__u32 n = walk_python(SAMPLE_BUF_ONCPU, REPLAY_TGID, tid, fsbase, &walker_proc, 0, &out->flags, &tstate);
+	py_bpf_walk_thread(&src, &t->proc, tid, fsbase, MAX_FRAMES, recs, NULL, &res);
+	out->flags = res.flags;
+	size_t n = res.n;
 	for (size_t i = 0; i < walker_nevents; i++) {
 		const struct bpfspy_code_event *e = (const void *)walker_events[i].bytes;
 		struct py_mem_region regions[CODE_REGIONS];
@@ -240,8 +201,7 @@ static int walk_and_name(const struct py_target *t, uint64_t fsbase, uint32_t ti
 
 		assert_int_equal(py_symbolizer_add_capture(sym, e->code, e->sig, regions, nreg), 0);
 	}
-	const struct py_frame_rec *recs = (const void *)walker_sample.data;
-	for (__u32 i = 0; i < n && out->n < MAX_FRAMES; i++) {
+	for (size_t i = 0; i < n && out->n < MAX_FRAMES; i++) {
 		struct frame *f = &out->frames[out->n++];
 		struct py_code_info info;
 

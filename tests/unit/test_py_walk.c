@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * End to end against live interpreters: py_detect chooses the offsets,
- * py_walk_thread_stacks follows them exactly as the BPF walker does, and
+ * py_walk_thread_stacks follows them with the BPF walker itself, and
  * py_symbolize names the frames. py/walk_target.py parks two threads in known
  * stacks; its `# CALL` markers give the expected lines. Passing this for an
  * interpreter proves its py_offsets (table or _Py_DebugOffsets) are right.

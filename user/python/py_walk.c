@@ -1,15 +1,18 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * The BPF walker's algorithm in userspace, over /proc/PID/mem: interpreters
- * -> thread states -> frames, following only struct py_offsets, so a test of
- * this walk is a test of the offsets the BPF side gets.
+ * Every thread's Python stack of a process, over /proc/PID/mem: interpreters
+ * and their thread states are enumerated here, and each thread's frames are
+ * read by the BPF walker itself (py_bpf_walker.h), so what dump shows and
+ * what a sample records come from one walker.
  *
  * The consistent walk (bpfspy dump) reads a running process without pausing
- * it: a thread's frames are read once, then every frame is read again and
- * must still be alive, hold the same code and point at the same caller.
- * A chain that passes was a real stack when the second read ran; one that
- * keeps failing is reported as changing, never as a stack.
+ * it: a thread's frames are walked once, then all of them are read again in
+ * one gathered read and walked again from those bytes; every frame must still
+ * be alive, hold the same code and point at the same caller. A chain that
+ * passes was a real stack when the second read ran; one that keeps failing
+ * is reported as changing, never as a stack.
  */
+#include "python/py_bpf_walker.h"
 #include "python/py_layout.h"
 #include "python/py_memory.h"
 
@@ -20,12 +23,6 @@
 /* Bounds a corrupt or racing list can't exceed. */
 #define MAX_INTERPRETERS 64
 #define MAX_THREADS 4096
-/* The frame fields the walker needs all sit in the first bytes of a frame. */
-#define FRAME_HEADER_MAX 0x200
-#define CODE_CACHE 64
-/* Frames of one thread remembered between reads, all read again in one go. */
-#define KNOWN_MAX 256
-#define KNOWN_SLOTS 1024
 /*
  * Pause between two attempts at a changing stack: a CPU-bound thread rewrites
  * its top frames every few hundred nanoseconds, so back-to-back attempts keep
@@ -34,36 +31,42 @@
  */
 #define ATTEMPT_PAUSE_NS 75000
 
-struct code_sig {
-	uint64_t code, sig;
+/*
+ * The walker reads a few fields of each frame and code object, one read
+ * each: served from blocks read whole, a walk costs a system call or two per
+ * frame instead of six, and each frame's fields come from one moment.
+ */
+#define READ_BLOCK 512
+#define READ_BLOCKS 4
+
+struct read_block {
+	uint64_t addr;
+	bool valid;
+	uint8_t bytes[READ_BLOCK];
 };
 
 struct walk {
 	struct py_mem mem;
+	struct read_block blocks[READ_BLOCKS];
+	unsigned next_block;
+	const struct py_proc *proc;
 	const struct py_offsets *o;
-	uint16_t frame_state;  /* py_object_layout.frame_state */
-	struct py_frame_rec *frames;
-	uint64_t *addrs;
+	uint16_t frame_state;  /* py_object_layout.frame_state, or PY_OFF_NONE: no running check */
 	size_t max_frames;
+	unsigned max_reads;    /* 0: one walk, no check (the BPF walker's view) */
+	struct py_frame_rec *frames, *again;
+	uint64_t *addrs, *again_addrs;
+	/*
+	 * The consistent walk's gathered reads: the thread's top frame pointer
+	 * (3.11/3.12: in its current cframe), then each frame's first
+	 * header_len bytes.
+	 */
 	size_t header_len;
-	uint8_t *headers;   /* max_frames * header_len: the second read */
-	unsigned max_reads; /* 0: one read, no check (the BPF walker's view) */
-	struct code_sig codes[CODE_CACHE];
-	/* the consistent walk: frames met while reading this thread */
-	uint64_t known[KNOWN_MAX];
-	uint8_t *known_headers;          /* KNOWN_MAX * header_len */
-	size_t nknown;
-	uint16_t known_slot[KNOWN_SLOTS]; /* open addressing: index + 1 into known, 0 = empty */
-	struct py_mem_span *spans;       /* KNOWN_MAX + 1 */
-};
-
-/* What one read of a frame's first bytes says. */
-struct frame_header {
-	int64_t refcnt;  /* PyFrameObject only */
-	uint64_t previous, code, instr;
-	int32_t lasti;   /* PyFrameObject f_lasti */
-	uint8_t owner, is_entry;
-	int8_t state;    /* PyFrameObject f_executing (3.8/3.9) or f_state (3.10) */
+	uint8_t *headers;
+	struct py_mem_span *spans; /* max_frames + 1 */
+	size_t nspans;
+	size_t cursor;	       /* the span the last read hit: the walker reads frames in order */
+	uint64_t top_ptr;
 };
 
 static size_t max_size(size_t a, uint16_t off, size_t width)
@@ -71,6 +74,7 @@ static size_t max_size(size_t a, uint16_t off, size_t width)
 	return off != PY_OFF_NONE && off + width > a ? off + width : a;
 }
 
+/* The bytes of a frame the walker reads, and the running check (ob_refcnt, f_executing/f_state). */
 static size_t frame_header_len(const struct py_offsets *o, uint16_t frame_state)
 {
 	size_t n = o->frame_model == PY_FRAMES_OBJECT ? 8 : 0; /* ob_refcnt */
@@ -83,108 +87,106 @@ static size_t frame_header_len(const struct py_offsets *o, uint16_t frame_state)
 	return max_size(n, o->frame_is_entry, 1);
 }
 
-static void decode_header(const struct walk *w, const uint8_t *buf, struct frame_header *h)
+static void forget_blocks(struct walk *w)
 {
-	const struct py_offsets *o = w->o;
-
-	memset(h, 0, sizeof(*h));
-	if (w->frame_state != PY_OFF_NONE)
-		h->state = (int8_t)buf[w->frame_state];
-	if (o->frame_model == PY_FRAMES_OBJECT) {
-		memcpy(&h->refcnt, buf, 8);
-		memcpy(&h->lasti, buf + o->frame_instr, 4);
-	} else {
-		memcpy(&h->instr, buf + o->frame_instr, 8);
-	}
-	memcpy(&h->previous, buf + o->frame_previous, 8);
-	memcpy(&h->code, buf + o->frame_code, 8);
-	h->code &= ~(uint64_t)o->code_tag_mask;
-	if (o->frame_owner != PY_OFF_NONE)
-		h->owner = buf[o->frame_owner];
-	if (o->frame_is_entry != PY_OFF_NONE)
-		h->is_entry = buf[o->frame_is_entry];
+	for (unsigned i = 0; i < READ_BLOCKS; i++)
+		w->blocks[i].valid = false;
 }
 
-static int read_header(const struct walk *w, uint64_t frame, struct frame_header *h)
+static int live_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
-	uint8_t buf[FRAME_HEADER_MAX];
+	struct walk *w = ctx;
+	struct read_block *b;
 
-	if (py_mem_read(&w->mem, frame, buf, w->header_len) < 0)
-		return -1;
-	decode_header(w, buf, h);
+	if (len > READ_BLOCK / 2)
+		return py_mem_read(&w->mem, addr, buf, len);
+	for (unsigned i = 0; i < READ_BLOCKS; i++) {
+		b = &w->blocks[i];
+		if (b->valid && addr >= b->addr && addr - b->addr <= READ_BLOCK - len) {
+			memcpy(buf, b->bytes + (addr - b->addr), len);
+			return 0;
+		}
+	}
+	/* a block from a little before addr (fields at lower offsets of the same object), else exactly what is asked */
+	b = &w->blocks[w->next_block];
+	b->addr = addr - (addr & 63) >= 64 ? (addr & ~(uint64_t)63) - 64 : addr;
+	if (py_mem_read(&w->mem, b->addr, b->bytes, READ_BLOCK) < 0) {
+		b->valid = false;
+		return py_mem_read(&w->mem, addr, buf, len);
+	}
+	b->valid = true;
+	w->next_block = (w->next_block + 1) % READ_BLOCKS;
+	memcpy(buf, b->bytes + (addr - b->addr), len);
 	return 0;
 }
 
-static bool is_shim(const struct py_offsets *o, const struct frame_header *h)
+/* The second walk: the top pointer and the frames from the gathered read, anything else (code objects) live. */
+static int gathered_read(void *ctx, uint64_t addr, void *buf, size_t len)
 {
-	return o->owner_shim_min && h->owner >= o->owner_shim_min;
+	struct walk *w = ctx;
+
+	for (size_t k = 0; k < w->nspans; k++) {
+		size_t i = (w->cursor + k) % w->nspans;
+		const struct py_mem_span *sp = &w->spans[i];
+
+		if (addr >= sp->addr && len <= sp->len && addr - sp->addr <= sp->len - len) {
+			memcpy(buf, (const uint8_t *)sp->buf + (addr - sp->addr), len);
+			w->cursor = i;
+			return 0;
+		}
+	}
+	return live_read(ctx, addr, buf, len);
 }
 
 /*
  * A frame that can be on a thread's stack: a PyFrameObject still referenced
  * (a freed one has refcount 0 and a free-list link for f_back) and running
  * (one being set up from the free list is referenced before its f_back is
- * set), with code.
+ * set). The walker itself refuses frames without code.
  */
-static bool plausible(const struct walk *w, const struct frame_header *h)
+static bool plausible(const struct walk *w, const uint8_t *header)
 {
-	const struct py_offsets *o = w->o;
+	int64_t refcnt;
 
-	if (o->frame_model == PY_FRAMES_OBJECT && h->refcnt <= 0)
+	if (w->o->frame_model != PY_FRAMES_OBJECT)
+		return true;
+	memcpy(&refcnt, header, sizeof(refcnt));
+	if (refcnt <= 0)
 		return false;
 	if (w->frame_state != PY_OFF_NONE) {
+		int8_t state = (int8_t)header[w->frame_state];
+
 		/* 3.8/3.9 f_executing == 1; 3.10 f_state EXECUTING (0) or UNWINDING (2) */
-		bool running = o->lasti_kind == PY_LASTI_BYTES ? h->state == 1 : h->state == 0 || h->state == 2;
-
-		if (!running)
-			return false;
+		return w->o->lasti_kind == PY_LASTI_BYTES ? state == 1 : state == 0 || state == 2;
 	}
-	return is_shim(o, h) || h->code != 0;
+	return true;
 }
 
-static uint32_t lasti_of(const struct py_offsets *o, const struct frame_header *h, uint64_t code)
+/* The consistent walk stops at the first frame that cannot be live, as read now (a free-list cycle ends there). */
+static bool live_frame(void *ctx, uint64_t frame_addr)
 {
-	if (o->frame_model == PY_FRAMES_OBJECT)
-		return (uint32_t)h->lasti;
-	return (uint32_t)((int64_t)(h->instr - (code + o->code_adaptive)) / 2);
+	struct walk *w = ctx;
+	uint8_t header[512];
+
+	if (w->frame_state == PY_OFF_NONE || w->header_len > sizeof(header))
+		return true;
+	return (w->nspans ? gathered_read : live_read)(ctx, frame_addr, header, w->header_len) == 0 &&
+	       plausible(w, header);
 }
 
-/* co_filename ^ co_name, as the BPF walker signs a code object; cached per walk. */
-static int code_sig(struct walk *w, uint64_t code, __u64 *sig)
+/* One walk of the thread's frames from source read into frames/addrs. Returns 0, or -1 (torn read). */
+static int walk_frames_once(struct walk *w, uint64_t ts, int (*read)(void *, uint64_t, void *, size_t),
+			    struct py_frame_rec *frames, uint64_t *addrs, struct py_walker_result *res)
 {
-	struct code_sig *c = &w->codes[(code >> 4) % CODE_CACHE];
-	uint64_t names[2];
+	struct py_walker_source src = { .read = read, .ctx = w, .frame_ok = live_frame };
 
-	if (c->code == code) {
-		*sig = c->sig;
-		return 0;
-	}
-	if (py_mem_read(&w->mem, code + w->o->code_filename, names, sizeof(names)) < 0)
-		return -1;
-	*sig = names[0] ^ names[1];
-	c->code = code;
-	c->sig = *sig;
-	return 0;
+	forget_blocks(w);
+	py_bpf_walk_tstate(&src, w->proc, ts, w->max_frames, frames, addrs, res);
+	return res->flags & SAMPLE_PY_ERROR ? -1 : 0;
 }
 
-/* One frame as the BPF walker would report it. Returns -1 on an unreadable frame. */
-static int to_record(struct walk *w, const struct frame_header *h, struct py_frame_rec *rec)
-{
-	memset(rec, 0, sizeof(*rec));
-	if (is_shim(w->o, h)) {
-		rec->flags = PYF_SHIM;
-		return 0;
-	}
-	rec->code = h->code;
-	if (code_sig(w, rec->code, &rec->sig) < 0)
-		return -1;
-	rec->flags = h->is_entry ? PYF_ENTRY : 0;
-	rec->lasti = lasti_of(w->o, h, rec->code);
-	return 0;
-}
-
-/* Where the thread state keeps its top frame pointer (3.11/3.12: in the current _PyCFrame). */
-static int top_frame_slot(const struct walk *w, uint64_t ts, uint64_t *slot)
+/* Where the thread state keeps its top frame pointer (3.11/3.12: in the current _PyCFrame), as the walker reads it. */
+static int top_frame_slot(struct walk *w, uint64_t ts, uint64_t *slot)
 {
 	uint64_t cframe;
 
@@ -192,120 +194,86 @@ static int top_frame_slot(const struct walk *w, uint64_t ts, uint64_t *slot)
 		*slot = ts + w->o->ts_frame;
 		return 0;
 	}
-	if (py_mem_read_u64(&w->mem, ts + w->o->ts_frame, &cframe) < 0)
+	if (py_mem_read_u64(&w->mem, ts + w->o->ts_frame, &cframe) < 0 || !cframe)
 		return -1;
-	*slot = cframe ? cframe + w->o->cframe_current_frame : 0;
+	*slot = cframe + w->o->cframe_current_frame;
 	return 0;
 }
 
-static uint16_t *known_slot(struct walk *w, uint64_t frame)
-{
-	size_t i = (size_t)((frame * 0x9e3779b97f4a7c15ull) >> 40) % KNOWN_SLOTS;
-
-	while (w->known_slot[i] && w->known[w->known_slot[i] - 1] != frame)
-		i = (i + 1) % KNOWN_SLOTS;
-	return &w->known_slot[i];
-}
-
-static void remember_frame(struct walk *w, uint64_t frame)
-{
-	uint16_t *slot;
-
-	if (w->nknown == KNOWN_MAX)
-		return;
-	slot = known_slot(w, frame);
-	if (*slot)
-		return;
-	w->known[w->nknown++] = frame;
-	*slot = (uint16_t)w->nknown;
-}
-
 /*
- * The top frame pointer and every frame an earlier read of this thread met,
- * in one system call: when the chain is made of known frames, all of it is
- * read at (nearly) one moment. Returns 0 with *top set, or -1.
+ * The first header_len bytes of n frames in one gathered read, with the top
+ * pointer (top == 0) or with the top pointer taken as top: the next walk
+ * with gathered_read sees them as of that moment.
  */
-static int read_known(struct walk *w, uint64_t slot, uint64_t *top)
+static int gather(struct walk *w, uint64_t ts, const uint64_t *addrs, size_t n, uint64_t top)
 {
-	w->spans[0] = (struct py_mem_span){ slot, top, sizeof(*top) };
-	for (size_t i = 0; i < w->nknown; i++)
-		w->spans[i + 1] = (struct py_mem_span){ w->known[i], w->known_headers + i * w->header_len,
-							w->header_len };
-	return py_mem_read_spans(&w->mem, w->spans, w->nknown + 1);
-}
+	uint64_t slot;
 
-/* Reads the chain from the thread's top frame. check: refuse frames that cannot be live. */
-static int read_chain(struct walk *w, uint64_t ts, struct py_thread_stack *st, bool check)
-{
-	struct frame_header h;
-	uint64_t slot, frame = 0;
-	size_t batch = 0;
-
-	st->n_frames = 0;
-	st->truncated = false;
+	w->nspans = 0;
 	if (top_frame_slot(w, ts, &slot) < 0)
 		return -1;
-	if (!slot)
-		return 0;
-	if (check && read_known(w, slot, &frame) == 0)
-		batch = w->nknown;
-	else if (py_mem_read_u64(&w->mem, slot, &frame) < 0)
+	w->top_ptr = top;
+	w->spans[0] = (struct py_mem_span){ slot, &w->top_ptr, sizeof(w->top_ptr) };
+	for (size_t i = 0; i < n; i++)
+		w->spans[i + 1] = (struct py_mem_span){ addrs[i], w->headers + i * w->header_len, w->header_len };
+	if (py_mem_read_spans(&w->mem, top ? w->spans + 1 : w->spans, top ? n : n + 1) < 0)
 		return -1;
-	while (frame) {
-		size_t i = st->n_frames;
-		uint16_t k = check ? *known_slot(w, frame) : 0;
-
-		if (i == w->max_frames) {
-			st->truncated = true;
-			break;
-		}
-		if (k && k <= batch)
-			decode_header(w, w->known_headers + (k - 1) * w->header_len, &h);
-		else if (read_header(w, frame, &h) < 0)
-			return -1;
-		if ((check && !plausible(w, &h)) || to_record(w, &h, &w->frames[i]) < 0)
-			return -1;
-		if (check)
-			remember_frame(w, frame);
-		w->addrs[i] = frame;
-		st->n_frames++;
-		frame = h.previous;
-	}
+	w->nspans = n + 1;
+	w->cursor = 0;
 	return 0;
 }
 
 /*
- * The second read, all frames at once: every frame still plausible, with the
- * same code and the same caller as the first read saw. The instruction
- * offsets are taken from this read.
+ * The second read, all frames at once, walked again from the same top frame:
+ * every frame still plausible, with the same code and the same caller as the
+ * first walk saw, so the chain was a real stack when this read ran (the
+ * thread may have called deeper since). The instruction offsets are taken
+ * from this read.
  */
-static bool confirm_chain(struct walk *w, struct py_thread_stack *st)
+static bool confirm_walk(struct walk *w, uint64_t ts, const struct py_walker_result *first)
 {
-	struct frame_header h;
+	struct py_walker_result res;
 
-	if (py_mem_read_many(&w->mem, w->addrs, st->n_frames, w->header_len, w->headers) < 0)
+	if (first->n == 0)
+		return true;
+	if (gather(w, ts, w->addrs, first->n, w->addrs[0]) < 0)
 		return false;
-	for (size_t i = 0; i < st->n_frames; i++) {
-		struct py_frame_rec *rec = &w->frames[i];
-		bool last = i + 1 == st->n_frames;
-
-		decode_header(w, w->headers + i * w->header_len, &h);
-		if (!plausible(w, &h))
+	for (size_t i = 0; i < first->n; i++)
+		if (!plausible(w, w->headers + i * w->header_len))
 			return false;
-		if (is_shim(w->o, &h) != !!(rec->flags & PYF_SHIM))
+	int rc = walk_frames_once(w, ts, gathered_read, w->again, w->again_addrs, &res);
+	w->nspans = 0;
+	if (rc < 0 || res.n != first->n || (res.flags & SAMPLE_PY_TRUNCATED) != (first->flags & SAMPLE_PY_TRUNCATED))
+		return false;
+	for (size_t i = 0; i < res.n; i++)
+		if (w->again_addrs[i] != w->addrs[i] || w->again[i].code != w->frames[i].code ||
+		    w->again[i].flags != w->frames[i].flags)
 			return false;
-		if (!(rec->flags & PYF_SHIM) && h.code != rec->code)
-			return false;
-		if (last ? (!st->truncated && h.previous != 0) : h.previous != w->addrs[i + 1])
-			return false;
-		if (!(rec->flags & PYF_SHIM))
-			rec->lasti = lasti_of(w->o, &h, rec->code);
-	}
+	memcpy(w->frames, w->again, res.n * sizeof(*w->frames));
 	return true;
+}
+
+/*
+ * The first walk of an attempt: from the frames the previous attempt met,
+ * gathered at once with the top pointer, so a chain made of known frames is
+ * read at (nearly) one moment; frames not met before are read as met.
+ */
+static int first_walk(struct walk *w, uint64_t ts, size_t known, struct py_walker_result *res)
+{
+	int rc;
+
+	if (known && gather(w, ts, w->addrs, known, 0) == 0)
+		rc = walk_frames_once(w, ts, gathered_read, w->frames, w->addrs, res);
+	else
+		rc = walk_frames_once(w, ts, live_read, w->frames, w->addrs, res);
+	w->nspans = 0;
+	return rc;
 }
 
 static int walk_thread(struct walk *w, uint64_t ts, struct py_thread_stack *st)
 {
+	struct py_walker_result res;
+
 	memset(st, 0, sizeof(*st));
 	st->tstate = ts;
 	st->frames = w->frames;
@@ -319,19 +287,27 @@ static int walk_thread(struct walk *w, uint64_t ts, struct py_thread_stack *st)
 			return -1;
 		st->native_thread_id = tid;
 	}
-	if (!w->max_reads)
-		return read_chain(w, ts, st, false);
-	memset(w->known_slot, 0, sizeof(w->known_slot));
-	w->nknown = 0;
-
+	if (!w->max_reads) {
+		if (walk_frames_once(w, ts, live_read, w->frames, w->addrs, &res) < 0)
+			return -1;
+		st->n_frames = res.n;
+		st->truncated = res.flags & SAMPLE_PY_TRUNCATED;
+		return 0;
+	}
 	/* Each attempt is two reads of the chain. */
+	size_t known = 0;
 	for (unsigned reads = 0; reads + 2 <= w->max_reads; reads += 2) {
 		struct timespec pause = { 0, ATTEMPT_PAUSE_NS };
 
 		if (reads)
 			nanosleep(&pause, NULL);
-		if (read_chain(w, ts, st, true) == 0 && confirm_chain(w, st))
+		int rc = first_walk(w, ts, known, &res);
+		known = res.n;
+		if (rc == 0 && confirm_walk(w, ts, &res)) {
+			st->n_frames = res.n;
+			st->truncated = res.flags & SAMPLE_PY_TRUNCATED;
 			return 0;
+		}
 	}
 	st->n_frames = 0;
 	st->truncated = false;
@@ -366,9 +342,10 @@ static int walk_interpreter(struct walk *w, uint64_t interp, py_thread_stack_cb 
 static void free_walker(struct walk *w)
 {
 	free(w->frames);
+	free(w->again);
 	free(w->addrs);
+	free(w->again_addrs);
 	free(w->headers);
-	free(w->known_headers);
 	free(w->spans);
 	free(w);
 }
@@ -387,16 +364,18 @@ static int walk_all(pid_t pid, const struct py_target *t, size_t max_frames, uns
 		return -1;
 	w->max_frames = max_frames;
 	w->max_reads = max_reads;
+	w->proc = &t->proc;
 	w->o = &t->proc.off;
 	/* the running check only where a consistent read is asked for */
 	w->frame_state = max_reads && t->proc.off.frame_model == PY_FRAMES_OBJECT ? t->obj.frame_state : PY_OFF_NONE;
 	w->header_len = frame_header_len(w->o, w->frame_state);
 	w->frames = calloc(max_frames, sizeof(*w->frames));
+	w->again = calloc(max_frames, sizeof(*w->again));
 	w->addrs = calloc(max_frames, sizeof(*w->addrs));
-	w->headers = w->header_len <= FRAME_HEADER_MAX ? malloc(max_frames * w->header_len) : NULL;
-	w->known_headers = malloc(KNOWN_MAX * w->header_len);
-	w->spans = malloc((KNOWN_MAX + 1) * sizeof(*w->spans));
-	if (!w->frames || !w->addrs || !w->headers || !w->known_headers || !w->spans) {
+	w->again_addrs = calloc(max_frames, sizeof(*w->again_addrs));
+	w->headers = malloc(max_frames * w->header_len);
+	w->spans = malloc((max_frames + 1) * sizeof(*w->spans));
+	if (!w->frames || !w->again || !w->addrs || !w->again_addrs || !w->headers || !w->spans) {
 		free_walker(w);
 		return -1;
 	}
