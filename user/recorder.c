@@ -828,11 +828,16 @@ static bool passes_filters(const struct recorder *r, const struct bpfspy_sample 
  * Samples of a thread without Python frames count against the resolve rate
  * only when they fall between two samples with Python frames: before the
  * first bytecode and after the last one the thread runs C (startup, exit).
+ * Nor does a sample whose thread state has no frame running: C work outside
+ * any Python frame, such as finalization's garbage collection between two
+ * Python callbacks it calls.
  */
-static void count_python_window(struct recorder *r, uint32_t tid, bool has_frames)
+static void count_python_window(struct recorder *r, uint32_t tid, bool has_frames, bool no_frame_running)
 {
 	uintptr_t gap = (uintptr_t)u32map_get(&r->py_gaps, tid);
 	r->stats.py_process_samples++;
+	if (!has_frames && no_frame_running)
+		return;
 	if (has_frames) {
 		r->stats.py_samples_with_frames++;
 		r->stats.py_window_samples += 1 + (gap ? gap - 1 : 0);
@@ -1152,7 +1157,8 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 
 	bool python_process = (s->flags & SAMPLE_PY_PROCESS) || (p && p->python == PYTHON_YES);
 	if (python_process && !offcpu)
-		count_python_window(r, s->tid, named > 0);
+		count_python_window(r, s->tid, named > 0,
+				    s->tstate && s->n_py == 0 && !(s->flags & (SAMPLE_PY_ERROR | SAMPLE_PY_NO_TSTATE)));
 	if (p)
 		profile_set_process_name(r->profile, s->pid, p->comm[0] ? p->comm : s->comm);
 	name_thread(r, p, s);
