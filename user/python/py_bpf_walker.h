@@ -4,7 +4,7 @@
  * frame walker, run by the kernel on a sample and by userspace on a memory
  * source of its choosing — a live process (bpfspy dump) or memory recorded
  * from one (the replay tests, the way OTel's profiler tests its interpreter
- * support on core dumps). Not thread-safe: one walk at a time per process.
+ * support on core dumps). Not thread-safe: one walk at a time in bpfspy.
  */
 #ifndef BPFSPY_PY_BPF_WALKER_H
 #define BPFSPY_PY_BPF_WALKER_H
