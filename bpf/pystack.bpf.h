@@ -316,7 +316,7 @@ static __always_inline __u32 walk_frames(__u32 buf, __u32 tgid, __u64 tstate, co
 
 /* The Python frames of the thread tid whose fs_base is fsbase: walk_frames from its thread state. */
 static __always_inline __u32 walk_python(__u32 buf, __u32 tgid, __u32 tid, __u64 fsbase, const struct py_proc *py, __u32 base,
-					 __u32 *flags, __u64 *tstate_out)
+					 __u32 max, __u32 *flags, __u64 *tstate_out)
 {
 	__u64 tstate = find_tstate(tid, fsbase, py);
 	*tstate_out = tstate;
@@ -324,7 +324,7 @@ static __always_inline __u32 walk_python(__u32 buf, __u32 tgid, __u32 tid, __u64
 		*flags |= SAMPLE_PY_NO_TSTATE;
 		return 0;
 	}
-	return walk_frames(buf, tgid, tstate, py, base, py_max_depth, flags);
+	return walk_frames(buf, tgid, tstate, py, base, max, flags);
 }
 
 /*

@@ -170,7 +170,7 @@ static __always_inline void send_sample(void *ctx, const struct sample_request *
 	if (py) {
 		__u32 flags = SAMPLE_PY_PROCESS;
 		__u64 tstate = 0;
-		n_py = walk_python(req->buf, tgid, tid, h->fsbase, py, pos, &flags, &tstate);
+		n_py = walk_python(req->buf, tgid, tid, h->fsbase, py, pos, py_max_depth, &flags, &tstate);
 		h = (void *)b->data;
 		h->flags |= flags;
 		h->tstate = tstate;

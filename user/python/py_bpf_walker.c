@@ -168,14 +168,10 @@ void py_bpf_walk_thread(const struct py_walker_source *src, const struct py_proc
 			uint64_t fsbase, size_t max, struct py_frame_rec *frames, uint64_t *addrs,
 			struct py_walker_result *res)
 {
-	__u32 flags = 0, n = 0;
+	__u32 flags = 0, n;
 	__u64 tstate;
 
 	start(src, proc, addrs);
-	tstate = find_tstate(tid, fsbase, &walk_proc);
-	if (tstate)
-		n = walk_frames(SAMPLE_BUF_ONCPU, WALK_TGID, tstate, &walk_proc, 0, (__u32)max, &flags);
-	else
-		flags |= SAMPLE_PY_NO_TSTATE;
+	n = walk_python(SAMPLE_BUF_ONCPU, WALK_TGID, tid, fsbase, &walk_proc, 0, (__u32)max, &flags, &tstate);
 	finish(n, flags, tstate, frames, res);
 }
