@@ -20,9 +20,8 @@ struct build {
 	bool failed;
 };
 
-static bool name_python(void *ctx, const struct py_frame_rec *rec, struct frame_desc *out)
+static bool name_python(const struct build *b, const struct py_frame_rec *rec, struct frame_desc *out)
 {
-	struct build *b = ctx;
 	struct py_code_info info;
 	int line = 0;
 
@@ -35,10 +34,8 @@ static bool name_python(void *ctx, const struct py_frame_rec *rec, struct frame_
 	return true;
 }
 
-static void keep_frame(void *ctx, const struct frame_desc *f)
+static void keep_frame(struct build *b, const struct frame_desc *f)
 {
-	struct build *b = ctx;
-
 	if (b->failed)
 		return;
 	if (b->n == b->cap) {
@@ -150,7 +147,14 @@ int dump_native_stack(struct native_mode *m, struct target_process *p, const str
 		.py_truncated = py_truncated,
 	};
 
-	native_mode_build(m, &ns, name_python, keep_frame, &b);
+	struct native_stack st;
+	native_mode_build(m, &ns, &st);
+	for (size_t i = 0; i < st.count; i++) {
+		struct frame_desc f;
+		if (!native_stack_frame(&st, i, &f))
+			name_python(&b, &py[st.items[i].index], &f);
+		keep_frame(&b, &f);
+	}
 	free(stack);
 	if (b.failed || !b.n) {
 		free_frames(b.frames, b.n);

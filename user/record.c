@@ -19,7 +19,7 @@
 #include "output/output_file.h"
 #include "profile.h"
 #include "record_options.h"
-#include "recorder.h"
+#include "recorder/recorder.h"
 #include "native/kernel_unwind.h"
 #include "target_process.h"
 #include "util/invoking_user.h"

@@ -50,7 +50,7 @@ int target_process_read_thread_names(struct target_process *p, struct py_thread_
 {
 	size_t n = 0;
 	p->thread_names_read_ns = monotonic_ns();
-	if (p->python != PYTHON_YES || p->exited || py_read_thread_names(p->pid, &p->py, scratch, max, &n) != 0)
+	if (p->python != PYTHON_YES || py_read_thread_names(p->pid, &p->py, scratch, max, &n) != 0)
 		return -1;
 	struct py_thread_name *names = n ? malloc(n * sizeof(*names)) : NULL;
 	if (n && !names)
@@ -128,6 +128,21 @@ void target_process_refresh_maps(struct target_process *p)
 	p->maps = m;
 }
 
+#define MAPS_REFRESH_MIN_NS 2000000ull
+
+bool target_process_maps_may_refresh(const struct target_process *p)
+{
+	return monotonic_ns() - p->maps_read_ns > MAPS_REFRESH_MIN_NS;
+}
+
+bool target_process_refresh_stale_maps(struct target_process *p)
+{
+	if (!target_process_maps_may_refresh(p))
+		return false;
+	target_process_refresh_maps(p);
+	return true;
+}
+
 bool target_process_detect_python(struct target_process *p, struct elf_cache *cache)
 {
 	if (!p->maps || p->python == PYTHON_YES)
@@ -188,6 +203,5 @@ void target_process_inherit_maps(struct target_process *child, const struct targ
 void target_process_reset(struct target_process *p)
 {
 	drop_python(p);
-	p->exited = false;
 	target_process_refresh_maps(p);
 }

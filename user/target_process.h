@@ -29,7 +29,6 @@ struct target_process {
 	enum python_state python;
 	struct py_target py;
 	struct py_symbolizer *pysym;
-	bool exited;
 	bool tables_queued; /* its unwind tables wait to be installed (recorder_install_queued_tables) */
 	bool warned;
 	unsigned pending_checks; /* detections that said "not yet" */
@@ -48,6 +47,16 @@ void target_process_free(struct target_process *p);
 
 /* Re-reads /proc/PID/maps; keeps the old snapshot if the process is gone. */
 void target_process_refresh_maps(struct target_process *p);
+
+/*
+ * The one policy for an address the snapshot does not cover (code mapped
+ * since it was read: libc after exec, a dlopen'd module): the maps are read
+ * again, at most every 2 ms so that a stray address in every sample costs
+ * nothing. Returns true when they were read now.
+ */
+bool target_process_refresh_stale_maps(struct target_process *p);
+/* Whether that policy would read them now. */
+bool target_process_maps_may_refresh(const struct target_process *p);
 
 /*
  * (Re)runs Python detection on the current snapshot. Returns true when the

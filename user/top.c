@@ -14,7 +14,7 @@
 
 #include "launch.h"
 #include "loader.h"
-#include "recorder.h"
+#include "recorder/recorder.h"
 #include "target_process.h"
 #include "top_feed.h"
 #include "top_options.h"

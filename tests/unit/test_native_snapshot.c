@@ -66,16 +66,14 @@ struct sample_out {
 	size_t n;
 };
 
-static void sink(void *ctx, const struct frame_desc *f)
+static void sink(struct sample_out *o, const struct frame_desc *f)
 {
-	struct sample_out *o = ctx;
 	if (o->n < MAX_OUT)
 		o->frames[o->n++] = (struct out_frame){ .name = strdup(f->name), .kind = f->kind };
 }
 
-static bool namer(void *ctx, const struct py_frame_rec *rec, struct frame_desc *out)
+static bool namer(struct sample_out *o, const struct py_frame_rec *rec, struct frame_desc *out)
 {
-	struct sample_out *o = ctx;
 	struct py_code_info info;
 	int line;
 	if (py_symbolize(o->sym, rec->code, rec->sig, py_lasti_widen(rec->lasti), &info, &line) != 0)
@@ -314,7 +312,15 @@ static void run_workload(const struct py_test_interp *pi, const char *script_tex
 		sample_out_clear(&out);
 		if (getenv("NATIVE_TEST_VERBOSE"))
 			printf("  ip 0x%" PRIx64 " sp 0x%" PRIx64 " stack %zu bytes\n", cap.ip, cap.sp, cap.stack_len);
-		bool merged = native_mode_build(m, &s, namer, sink, &out);
+		struct native_stack st;
+		native_mode_build(m, &s, &st);
+		for (size_t i = 0; i < st.count; i++) {
+			struct frame_desc f;
+			if (!native_stack_frame(&st, i, &f) && !namer(&out, &cap.py[st.items[i].index], &f))
+				f = (struct frame_desc){ .name = "<unknown>", .kind = FRAME_PYTHON };
+			sink(&out, &f);
+		}
+		bool merged = !st.mismatch;
 		if (!merged || captured == 1 || getenv("NATIVE_TEST_VERBOSE")) {
 			printf("  %s snapshot %d (%s), Python records innermost first: ", pi->label, captured,
 			       merged ? "merged" : "MISMATCH");

@@ -222,39 +222,32 @@ static bool reached_root(const struct native_mode *m, size_t n)
 	return false;
 }
 
-static void push_item(const struct native_mode *m, const struct native_sample *s, const struct merge_item *item,
-		      python_namer_fn namer, frame_sink_fn sink, void *ctx)
+bool native_stack_frame(const struct native_stack *st, size_t i, struct frame_desc *f)
 {
-	struct frame_desc f = { 0 };
+	const struct merge_item *item = &st->items[i];
 	switch (item->kind) {
 	case MERGE_ITEM_NATIVE:
-		f = (struct frame_desc){ .name = m->names[item->index].name, .file = m->names[item->index].module,
-					 .kind = FRAME_NATIVE };
-		break;
+		*f = (struct frame_desc){ .name = st->names[item->index].name, .file = st->names[item->index].module,
+					  .kind = FRAME_NATIVE };
+		return true;
 	case MERGE_ITEM_PYTHON:
-		if (!namer || !namer(ctx, &s->py[item->index], &f))
-			f = (struct frame_desc){ .name = "<unknown>", .kind = FRAME_PYTHON };
-		break;
+		return false;
 	default:
-		f = (struct frame_desc){ .name = merge_marker_name(item->index), .kind = FRAME_MARKER };
+		*f = (struct frame_desc){ .name = merge_marker_name(item->index), .kind = FRAME_MARKER };
+		return true;
 	}
-	sink(ctx, &f);
 }
 
-bool native_mode_build(struct native_mode *m, const struct native_sample *s, python_namer_fn namer,
-		       frame_sink_fn sink, void *ctx)
+void native_mode_build(struct native_mode *m, const struct native_sample *s, struct native_stack *out)
 {
 	struct sample_space ss;
 	struct unwind_result unwound;
 	size_t npy = s->py && s->npy <= BPFSPY_MAX_PY_DEPTH ? s->npy : 0;
 	const struct proc_maps *maps = s->maps;
 	size_t n = unwind_sample(m, s, maps, &ss, &unwound);
-	if (s->refresh_maps && maps && left_known_mappings(maps, m->frames, n)) {
-		const struct proc_maps *fresh = s->refresh_maps(ctx);
-		if (fresh) {
-			maps = fresh;
-			n = unwind_sample(m, s, maps, &ss, &unwound);
-		}
+	if (s->maps_refreshable && maps && left_known_mappings(maps, m->frames, n)) {
+		*out = (struct native_stack){ .maps_stale = true };
+		return;
 	}
 
 	for (size_t i = 0; i < n; i++) {
@@ -273,8 +266,7 @@ bool native_mode_build(struct native_mode *m, const struct native_sample *s, pyt
 	struct merge_result res = { 0 };
 	if (python_merge(&in, m->items, sizeof(m->items) / sizeof(m->items[0]), &res) != 0)
 		res = (struct merge_result){ 0 };
-	for (size_t i = 0; i < res.count; i++)
-		push_item(m, s, &m->items[i], namer, sink, ctx);
+	*out = (struct native_stack){ .items = m->items, .count = res.count, .names = m->names, .mismatch = res.mismatch };
 
 	m->stats.samples++;
 	m->stats.kernel_unwound += use_kernel_frames(s);
@@ -285,5 +277,4 @@ bool native_mode_build(struct native_mode *m, const struct native_sample *s, pyt
 		m->stats.mismatches++;
 	else
 		m->stats.merged++;
-	return !res.mismatch;
 }

@@ -16,6 +16,7 @@
 #include "bpfspy_types.h"
 #include "bpfspy_events.h"
 #include "profile.h"
+#include "native/python_merge.h"
 #include "pyoffsets.h"
 #include "sym/native_symbols.h"
 #include "unwind_rows.h"
@@ -37,23 +38,12 @@ void native_mode_name_by_function(struct native_mode *m, pid_t pid, const struct
 /* The per-file unwind tables, shared with the in-kernel unwinder's loader (native/kernel_unwind.h). */
 struct unwind_cache *native_mode_unwind_cache(struct native_mode *m);
 
-/* Pushes one frame, innermost first. */
-typedef void (*frame_sink_fn)(void *ctx, const struct frame_desc *f);
-/* Names one Python frame record (the recorder's py_symbolizer); false if it cannot. */
-typedef bool (*python_namer_fn)(void *ctx, const struct py_frame_rec *rec, struct frame_desc *out);
-
-/*
- * Re-reads the process's mappings (rate-limited by the caller) and returns the
- * new snapshot, or NULL to keep the old one. Called at most once per sample,
- * when the unwind stopped at an address no mapping covers: the snapshot is
- * older than the code (a library loaded after exec).
- */
-typedef const struct proc_maps *(*maps_refresh_fn)(void *ctx);
-
 struct native_sample {
 	pid_t pid;
 	const struct proc_maps *maps;	 /* snapshot of the process's mappings */
-	maps_refresh_fn refresh_maps;	 /* may be NULL; called with native_mode_build's ctx */
+	/* The caller may re-read the maps now (its rate limit allows): then an unwind that met code
+	 * no mapping covers (a library loaded after the snapshot) builds nothing and says so. */
+	bool maps_refreshable;
 	uint64_t ip, sp, bp;		 /* user registers at the sample */
 	const uint8_t *stack;
 	size_t stack_len;		 /* copy of [sp, sp + stack_len) */
@@ -68,14 +58,24 @@ struct native_sample {
 	bool py_truncated;
 };
 
+/* One sample's merged stack, valid until the next build. */
+struct native_stack {
+	const struct merge_item *items; /* innermost first */
+	size_t count;
+	const struct native_frame *names; /* of the MERGE_ITEM_NATIVE items, by their index */
+	bool mismatch;	   /* groups and eval frames did not pair: both halves and a "[merge mismatch]" marker */
+	bool maps_stale;   /* nothing built: re-read the maps and build again without maps_refreshable */
+};
+
 /*
- * Unwinds, symbolizes, merges; pushes frames innermost first through sink.
- * Returns true when Python and native frames merged cleanly (or there was
- * nothing to merge), false for a mismatch (then the sample still gets both
- * halves and a "[merge mismatch]" marker frame: never drop a sample).
+ * Unwinds, symbolizes, merges into out. Python items stay records (indices
+ * into s->py) for the caller to name: the merge needs no symbolizer. Never
+ * drops a sample: a mismatch keeps both halves.
  */
-bool native_mode_build(struct native_mode *m, const struct native_sample *s, python_namer_fn namer,
-		       frame_sink_fn sink, void *ctx);
+void native_mode_build(struct native_mode *m, const struct native_sample *s, struct native_stack *out);
+
+/* The frame of a native or marker item; false for a Python item (the caller names s->py[item->index]). */
+bool native_stack_frame(const struct native_stack *st, size_t i, struct frame_desc *f);
 
 struct native_mode_stats {
 	uint64_t samples, merged, mismatches;

@@ -1,0 +1,268 @@
+// SPDX-License-Identifier: MIT
+#include "recorder/stack_builder.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "native/interpreter_frames.h"
+#include "native/native_mode.h"
+#include "sym/native_symbols.h"
+#include "util/log.h"
+
+struct stack_builder {
+	struct stack_builder_options opt;
+	struct elf_cache *elf;
+	struct native_mode *native;
+	struct profile *profile;
+	struct kernel_symbols *ksyms;
+	bool ksyms_tried;
+	/* the stack being built, innermost first */
+	uint32_t *frames;
+	size_t n;
+	struct stack_build *found;
+};
+
+struct stack_builder *stack_builder_new(const struct stack_builder_options *o, struct elf_cache *elf,
+					struct native_mode *native, struct profile *frames)
+{
+	struct stack_builder *b = calloc(1, sizeof(*b));
+	if (!b)
+		return NULL;
+	b->opt = *o;
+	b->elf = elf;
+	b->native = native;
+	b->profile = frames;
+	return b;
+}
+
+void stack_builder_free(struct stack_builder *b)
+{
+	if (!b)
+		return;
+	kernel_symbols_free(b->ksyms);
+	free(b);
+}
+
+static void push_frame(struct stack_builder *b, const struct frame_desc *f)
+{
+	if (b->n < STACK_BUILDER_MAX_FRAMES)
+		b->frames[b->n++] = profile_intern_frame(b->profile, f);
+}
+
+static void push_marker(struct stack_builder *b, const char *name)
+{
+	struct frame_desc f = { .name = name, .kind = FRAME_MARKER };
+	push_frame(b, &f);
+}
+
+static int python_line(const struct stack_builder *b, int line, int firstlineno)
+{
+	if (b->opt.no_lineno)
+		return 0;
+	if (b->opt.function_only)
+		return firstlineno;
+	return line;
+}
+
+/* Names one Python frame; "<unknown>" when its code object could not be read. */
+static void name_python_frame(struct stack_builder *b, const struct target_process *p, const struct py_frame_rec *rec,
+			      struct frame_desc *f)
+{
+	struct py_code_info info;
+	int line = 0;
+	*f = (struct frame_desc){ .kind = FRAME_PYTHON };
+	if (!p || !p->pysym || py_symbolize(p->pysym, rec->code, rec->sig, py_lasti_widen(rec->lasti), &info, &line) != 0) {
+		f->name = "<unknown>";
+		b->found->python_unresolved++;
+		return;
+	}
+	f->name = info.qualname ? info.qualname : info.name;
+	f->file = info.filename;
+	f->line = python_line(b, line, info.firstlineno);
+	b->found->python_named++;
+}
+
+/* --native: unwound native frames with the Python frames merged in. */
+static void push_merged_frames(struct stack_builder *b, struct target_process *p, const struct bpfspy_sample *s,
+			       const uint64_t *user, const struct py_frame_rec *py, const uint8_t *stack)
+{
+	bool cfi = s->flags & SAMPLE_USER_CFI;
+	struct native_sample ns = {
+		.kernel_frames = cfi ? user : NULL,
+		.nkernel_frames = cfi ? s->n_user : 0,
+		.kernel_stop = (enum unwind_stop_reason)s->unwind_stop,
+		.pid = (pid_t)s->pid,
+		.maps = p ? p->maps : NULL,
+		.maps_refreshable = p && target_process_maps_may_refresh(p),
+		.ip = s->ip,
+		.sp = s->sp,
+		.bp = s->bp,
+		.stack = stack,
+		.stack_len = s->stack_len,
+		.py = py,
+		.npy = (s->flags & SAMPLE_PY_NO_TSTATE) ? 0 : s->n_py,
+		.model = (p && p->python == PYTHON_YES) ? (enum py_frame_model)p->py.proc.off.frame_model : 0,
+		.py_truncated = s->flags & SAMPLE_PY_TRUNCATED,
+	};
+	struct native_stack st;
+	native_mode_build(b->native, &ns, &st);
+	if (st.maps_stale) {
+		/* the unwind met code mapped after the snapshot (libc after exec) */
+		if (target_process_refresh_stale_maps(p))
+			ns.maps = p->maps;
+		ns.maps_refreshable = false;
+		native_mode_build(b->native, &ns, &st);
+	}
+	for (size_t i = 0; i < st.count; i++) {
+		struct frame_desc f;
+		if (!native_stack_frame(&st, i, &f))
+			name_python_frame(b, p, &py[st.items[i].index], &f);
+		push_frame(b, &f);
+	}
+}
+
+static void push_python_frames(struct stack_builder *b, struct target_process *p, const struct py_frame_rec *py,
+			       size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (py[i].flags & PYF_SHIM)
+			continue;
+		struct frame_desc f;
+		name_python_frame(b, p, &py[i], &f);
+		push_frame(b, &f);
+	}
+}
+
+static void symbolize_native(struct stack_builder *b, struct target_process *p, uint64_t ip, bool is_return,
+			     struct native_frame *out)
+{
+	if (p && p->maps && !proc_maps_find(p->maps, ip))
+		target_process_refresh_stale_maps(p);
+	const struct proc_maps *maps = p ? p->maps : NULL;
+	native_symbolize(b->elf, p ? p->pid : 0, maps, ip, is_return, out);
+	if (b->native && p && maps)
+		native_mode_name_by_function(b->native, p->pid, maps, is_return && ip ? ip - 1 : ip, out);
+}
+
+/* A frame-pointer walk through code built without them returns data, not return addresses. */
+static bool plausible_return_address(const struct target_process *p, uint64_t ip)
+{
+	if (!p || !p->maps)
+		return true;
+	const struct proc_map *m = proc_maps_find(p->maps, ip);
+	return m && m->executable;
+}
+
+static void push_native_frames(struct stack_builder *b, struct target_process *p, const uint64_t *ips, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		/* an address outside the snapshot may be code mapped since: look once more */
+		if (i > 0 && !plausible_return_address(p, ips[i]) &&
+		    !(p && p->maps && !proc_maps_find(p->maps, ips[i]) && target_process_refresh_stale_maps(p) &&
+		      plausible_return_address(p, ips[i])))
+			break;
+		struct native_frame nf;
+		symbolize_native(b, p, ips[i], i > 0, &nf);
+		struct frame_desc f = { .name = nf.name, .file = nf.module, .kind = FRAME_NATIVE };
+		push_frame(b, &f);
+	}
+}
+
+static void push_kernel_frames(struct stack_builder *b, const uint64_t *ips, size_t n)
+{
+	if (!b->ksyms_tried) {
+		b->ksyms_tried = true;
+		b->ksyms = kernel_symbols_load();
+		if (!b->ksyms)
+			log_warn("cannot read kernel symbols from /proc/kallsyms; kernel frames will be addresses");
+	}
+	for (size_t i = 0; i < n; i++) {
+		char buf[64];
+		uint64_t off;
+		const char *name = b->ksyms ? kernel_symbols_lookup(b->ksyms, ips[i], &off) : NULL;
+		if (!name) {
+			snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)ips[i]);
+			name = buf;
+		}
+		struct frame_desc f = { .name = name, .kind = FRAME_KERNEL };
+		push_frame(b, &f);
+	}
+}
+
+/* the leaf marker of an off-CPU stack; BPF tells why the thread waits */
+static const char *offcpu_marker(uint32_t reason)
+{
+	static const char *const markers[] = {
+		[OFFCPU_UNKNOWN] = "[off-cpu]", [OFFCPU_SLEEP] = "[sleep]", [OFFCPU_IO] = "[I/O]",
+		[OFFCPU_FUTEX] = "[futex]",     [OFFCPU_PREEMPTED] = "[preempted]", [OFFCPU_POLL] = "[poll]",
+		[OFFCPU_CHILD] = "[wait]",
+	};
+	return reason < sizeof(markers) / sizeof(markers[0]) ? markers[reason] : markers[OFFCPU_UNKNOWN];
+}
+
+/* Default mode: whether a native-only stack reached the program's entry, for the summary. */
+static void count_native_root(struct stack_builder *b, size_t first)
+{
+	if (!b->opt.kernel_unwinder || b->n <= first)
+		return;
+	/* frames go leaf first: the last one pushed is the outermost */
+	const struct frame_desc *root = profile_frame(b->profile, b->frames[b->n - 1]);
+	b->found->native_only = true;
+	b->found->native_complete = root && root->kind == FRAME_NATIVE && native_frame_is_root(root->name);
+}
+
+static void reverse_frames(uint32_t *f, size_t n)
+{
+	for (size_t i = 0, j = n ? n - 1 : 0; i < j; i++, j--) {
+		uint32_t t = f[i];
+		f[i] = f[j];
+		f[j] = t;
+	}
+}
+
+size_t stack_builder_build(struct stack_builder *b, const struct bpfspy_sample *s, struct target_process *p,
+			   uint32_t *out, struct stack_build *found)
+{
+	const uint64_t *user = (const void *)(s + 1);
+	const uint64_t *kernel = user + s->n_user;
+	const struct py_frame_rec *py = (const void *)(kernel + s->n_kernel);
+	const uint8_t *stack = (const uint8_t *)(py + s->n_py);
+
+	*found = (struct stack_build){ 0 };
+	b->frames = out;
+	b->n = 0;
+	b->found = found;
+	if (s->flags & SAMPLE_OFFCPU)
+		push_marker(b, offcpu_marker(s->offcpu_reason));
+	if (b->opt.kernel_stacks)
+		push_kernel_frames(b, kernel, s->n_kernel);
+
+	if (b->opt.native) {
+		push_merged_frames(b, p, s, user, py, stack);
+	} else {
+		if (s->n_py > 0) {
+			push_python_frames(b, p, py, s->n_py);
+			if (s->flags & SAMPLE_PY_TRUNCATED)
+				push_marker(b, "[truncated]");
+		}
+		if (s->n_py == 0 || (s->flags & SAMPLE_PY_NO_TSTATE)) {
+			size_t first = b->n;
+			if (s->stack_len && b->native) {
+				/* tables not installed yet (all, or the code's): BPF copied the stack, unwound here */
+				push_merged_frames(b, p, s, user, py, stack);
+			} else {
+				push_native_frames(b, p, user, s->n_user);
+				if ((s->flags & SAMPLE_USER_CFI) && s->unwind_stop != UNWIND_STOP_END_OF_STACK &&
+				    s->n_user > 0)
+					push_marker(b, s->unwind_stop == UNWIND_STOP_NO_TABLE ? "[no unwind table]"
+											      : "[native truncated]");
+			}
+			count_native_root(b, first);
+		}
+	}
+	reverse_frames(out, b->n);
+	b->frames = NULL;
+	b->found = NULL;
+	return b->n;
+}
