@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Takes a dump snapshot: walk the thread states, name frames, match OS threads. */
+#include "python/py_method_symbols.h"
 #include "dump.h"
 
 #include <errno.h>
@@ -395,7 +396,7 @@ int dump_snapshot_take(pid_t pid, bool locals, bool native, struct dump_snapshot
 	comm[strcspn(comm, "\n")] = '\0';
 	read_cmdline(pid, s->cmdline, sizeof(s->cmdline));
 
-	struct elf_cache *cache = elf_cache_new();
+	struct elf_cache *cache = elf_cache_new(&py_method_names);
 	struct target_process *p = cache ? target_process_new(pid, comm) : NULL;
 	struct raw_walk w = { 0 };
 	int rc = -1;

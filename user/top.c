@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* `bpfspy top`: sampler + recorder feeding two live tables, drawn every refresh. */
+#include "python/py_method_symbols.h"
 #include "top.h"
 
 #include <dirent.h>
@@ -122,7 +123,7 @@ static void detect_python_version(struct top_session *s)
 	if (s->python_version[0] || !s->root_pid || s->version_tries >= VERSION_TRIES)
 		return;
 	s->version_tries++;
-	if (!s->elf && !(s->elf = elf_cache_new()))
+	if (!s->elf && !(s->elf = elf_cache_new(&py_method_names)))
 		return;
 	struct target_process *p = target_process_new(s->root_pid, NULL);
 	if (!p)

@@ -23,6 +23,7 @@
 
 #include <cmocka.h>
 
+#include "python/py_method_symbols.h"
 #include "native/native_mode.h"
 #include "unwind/unwind.h"
 #include "py/py_test_support.h"
@@ -290,7 +291,7 @@ static void run_workload(const struct py_test_interp *pi, const char *script_tex
 	assert_int_equal(started, 0);
 	usleep(200000);
 	struct proc_maps *maps = proc_maps_read(target.pid);
-	struct elf_cache *elf = elf_cache_new();
+	struct elf_cache *elf = elf_cache_new(&py_method_names);
 	assert_non_null(maps);
 	assert_int_equal(py_detect(target.pid, maps, elf, &t), PY_DETECT_PYTHON);
 	struct native_mode *m = native_mode_new(elf, keep_all);

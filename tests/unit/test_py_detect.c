@@ -14,6 +14,7 @@
 #include <sys/ptrace.h>
 #include <sys/wait.h>
 
+#include "python/py_method_symbols.h"
 #include "py/py_test_support.h"
 #include "py/py_test_target.h"
 #include "python/python.h"
@@ -23,7 +24,7 @@
 static enum py_detect_result detect(pid_t pid, struct py_target *t)
 {
 	struct proc_maps *maps = proc_maps_read(pid);
-	struct elf_cache *cache = elf_cache_new();
+	struct elf_cache *cache = elf_cache_new(&py_method_names);
 	enum py_detect_result r;
 
 	assert_non_null(maps);

@@ -31,6 +31,7 @@
 #include <string.h>
 #include <zlib.h>
 
+#include "python/py_method_symbols.h"
 #include "py/py_test_support.h"
 #include "py/py_test_target.h"
 #include "python/py_bpf_walker.h"
@@ -408,7 +409,7 @@ static bool record_one(const struct py_test_interp *pi, const char *python, cons
 		return false;
 	}
 	struct proc_maps *maps = proc_maps_read(target.pid);
-	struct elf_cache *cache = elf_cache_new();
+	struct elf_cache *cache = elf_cache_new(&py_method_names);
 	assert_non_null(maps);
 	assert_non_null(cache);
 	assert_int_equal(py_detect(target.pid, maps, cache, &live), PY_DETECT_PYTHON);

@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "python/py_method_symbols.h"
 #include "py/py_test_support.h"
 #include "py/py_test_target.h"
 #include "python/python.h"
@@ -127,7 +128,7 @@ static void test_live_strings(void **state)
 
 	/* The same 4-byte name, found the way a profile finds it. */
 	maps = proc_maps_read(target.pid);
-	cache = elf_cache_new();
+	cache = elf_cache_new(&py_method_names);
 	assert_int_equal(py_detect(target.pid, maps, cache, &t), PY_DETECT_PYTHON);
 	sym = py_symbolizer_new(target.pid, &t);
 	assert_non_null(sym);

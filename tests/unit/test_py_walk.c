@@ -15,6 +15,7 @@
 #include <limits.h>
 #include <string.h>
 
+#include "python/py_method_symbols.h"
 #include "py/py_test_support.h"
 #include "py/py_test_target.h"
 #include "python/python.h"
@@ -282,7 +283,7 @@ static void test_walk_interpreter(void **state)
 				&ids[2], &ids[3]), 4);
 
 	maps = proc_maps_read(target.pid);
-	cache = elf_cache_new();
+	cache = elf_cache_new(&py_method_names);
 	assert_non_null(maps);
 	assert_non_null(cache);
 	assert_int_equal(py_detect(target.pid, maps, cache, &t), PY_DETECT_PYTHON);

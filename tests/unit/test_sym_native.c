@@ -151,7 +151,7 @@ static void check_child(struct elf_cache *cache, const char *binary, const char 
 static void test_child_processes_pie_and_non_pie(void **state)
 {
 	(void)state;
-	struct elf_cache *cache = elf_cache_new();
+	struct elf_cache *cache = elf_cache_new(NULL);
 	assert_non_null(cache);
 	check_child(cache, path_in_dir("child_pie"), path_in_dir("child_pie"));
 	check_child(cache, path_in_dir("child_nopie"), path_in_dir("child_nopie"));
@@ -177,7 +177,7 @@ static void test_deleted_binary(void **state)
 	const struct proc_map *m = proc_maps_find(maps, c.alpha);
 	assert_non_null(m);
 	assert_true(m->deleted);
-	struct elf_cache *cache = elf_cache_new();
+	struct elf_cache *cache = elf_cache_new(NULL);
 	assert_frame(cache, c.pid, maps, c.alpha, "known_alpha", path);
 	elf_cache_free(cache);
 	proc_maps_free(maps);
@@ -200,7 +200,7 @@ static void test_shared_object_against_dladdr(void **state)
 	struct proc_maps *maps = proc_maps_read(getpid());
 	const struct proc_map *m = proc_maps_find(maps, (uintptr_t)beta);
 	assert_non_null(m);
-	struct elf_cache *cache = elf_cache_new();
+	struct elf_cache *cache = elf_cache_new(NULL);
 	const struct elf_symbols *s = elf_cache_get(cache, getpid(), m);
 	assert_non_null(s);
 	uint64_t vaddr;
@@ -229,7 +229,7 @@ static void test_own_executable(void **state)
 	uint64_t nm_addr, nm_size;
 	assert_true(sym_test_nm_find(exe, false, "test_local_function", &nm_addr, &nm_size));
 	struct proc_maps *maps = proc_maps_read(getpid());
-	struct elf_cache *cache = elf_cache_new();
+	struct elf_cache *cache = elf_cache_new(NULL);
 	uint64_t addr = (uintptr_t)&test_local_function;
 	assert_frame(cache, getpid(), maps, addr, "test_local_function", exe);
 	struct native_frame f;
@@ -258,7 +258,7 @@ static void test_cpp_names_are_demangled(void **state)
 	void *(*address_of)(void) = (void *(*)(void))dlsym(handle, "demo_twice_long_address");
 	assert_non_null(address_of);
 	struct proc_maps *maps = proc_maps_read(getpid());
-	struct elf_cache *cache = elf_cache_new();
+	struct elf_cache *cache = elf_cache_new(NULL);
 	assert_frame(cache, getpid(), maps, (uintptr_t)address_of(), expected, lib);
 	elf_cache_free(cache);
 	proc_maps_free(maps);
@@ -279,7 +279,7 @@ static void test_vdso(void **state)
 	const struct proc_map *own = proc_maps_find(maps, (uintptr_t)fn);
 	assert_non_null(own);
 	assert_string_equal(own->path, "[vdso]");
-	struct elf_cache *cache = elf_cache_new();
+	struct elf_cache *cache = elf_cache_new(NULL);
 	assert_frame(cache, getpid(), maps, (uintptr_t)fn, "__vdso_clock_gettime", "[vdso]");
 
 	/* another process: same image at its own address (ASLR), read through /proc/PID/mem */
@@ -291,7 +291,7 @@ static void test_vdso(void **state)
 		if (child_maps->maps[i].path && strcmp(child_maps->maps[i].path, "[vdso]") == 0)
 			theirs = &child_maps->maps[i];
 	assert_non_null(theirs);
-	struct elf_cache *fresh = elf_cache_new();
+	struct elf_cache *fresh = elf_cache_new(NULL);
 	assert_frame(fresh, c.pid, child_maps, theirs->start + ((uintptr_t)fn - own->start), "__vdso_clock_gettime", "[vdso]");
 	elf_cache_free(fresh);
 	proc_maps_free(child_maps);
@@ -307,7 +307,7 @@ static void test_unknown_addresses(void **state)
 	void *anon = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	assert_true(anon != MAP_FAILED);
 	struct proc_maps *maps = proc_maps_read(getpid());
-	struct elf_cache *cache = elf_cache_new();
+	struct elf_cache *cache = elf_cache_new(NULL);
 	struct native_frame f;
 	char expected[64];
 

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "python/py_method_symbols.h"
 #include "helpers/pyenv_path.h"
 #include "helpers/sym_test_util.h"
 #include "sym/native_symbols.h"
@@ -62,7 +63,7 @@ static void test_libpython_runtime_and_cold_function(void **state)
 	(void)state;
 	if (access(LIBPYTHON312, R_OK) != 0)
 		skip();
-	struct elf_symbols *s = elf_symbols_load(LIBPYTHON312, NULL);
+	struct elf_symbols *s = elf_symbols_load_named(LIBPYTHON312, NULL, &py_method_names);
 	assert_non_null(s);
 	uint64_t expected_addr, expected_size, addr, size;
 	assert_true(readelf_symbol(LIBPYTHON312, "--syms", "_PyRuntime", &expected_addr, &expected_size));
@@ -98,7 +99,7 @@ static void test_stripped_static_python(void **state)
 	(void)state;
 	if (access(PYTHON311, R_OK) != 0)
 		skip();
-	struct elf_symbols *s = elf_symbols_load(PYTHON311, NULL);
+	struct elf_symbols *s = elf_symbols_load_named(PYTHON311, NULL, &py_method_names);
 	assert_non_null(s);
 	assert_false(elf_symbols_is_dyn(s));
 	uint64_t expected_addr, expected_size, addr, size, file_offset, offset;

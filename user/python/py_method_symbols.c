@@ -522,3 +522,5 @@ out:
 	free(img.secs);
 	return result;
 }
+
+const struct elf_name_source py_method_names = { .scan = py_method_symbols_scan };

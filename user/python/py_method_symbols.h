@@ -15,8 +15,10 @@
 #include <gelf.h>
 #include <stdint.h>
 
+#include "sym/native_symbols.h"
+
 /* Called once per named function: [start, start + size). Return nonzero to stop. */
-typedef int (*py_method_symbol_fn)(void *ctx, uint64_t start, uint64_t size, const char *name);
+typedef elf_function_fn py_method_symbol_fn;
 
 /*
  * Scans a 64-bit little-endian ELF image. Returns the number of functions
@@ -24,5 +26,8 @@ typedef int (*py_method_symbol_fn)(void *ctx, uint64_t start, uint64_t size, con
  * -1 when out of memory.
  */
 long py_method_symbols_scan(Elf *elf, py_method_symbol_fn fn, void *ctx);
+
+/* The same as a source of names for stripped files (sym's elf_cache_new, elf_symbols_load_named). */
+extern const struct elf_name_source py_method_names;
 
 #endif

@@ -4,6 +4,7 @@
  * its concern (process table, stack builder, off-CPU pairing, thread naming)
  * and what they make goes to the profile. Statistics are counted here.
  */
+#include "python/py_method_symbols.h"
 #include "recorder/recorder.h"
 
 #include <stdio.h>
@@ -46,7 +47,7 @@ struct recorder *recorder_new(const struct recorder_options *o, struct profile *
 		return NULL;
 	r->opt = *o;
 	r->profile = profile;
-	r->elf = elf_cache_new();
+	r->elf = elf_cache_new(&py_method_names);
 	if (r->elf && (o->native || o->kernel_unwind))
 		r->native = native_mode_new(r->elf, o->native_all);
 	struct stack_builder_options so = {

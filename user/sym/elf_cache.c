@@ -37,6 +37,7 @@ struct vdso_variant {
 };
 
 struct elf_cache {
+	const struct elf_name_source *stripped_names;
 	struct file_slot *files;
 	size_t files_cap, files_used;
 	struct build_id_slot *ids;
@@ -189,7 +190,7 @@ static int open_mapped_file(pid_t pid, const struct proc_map *m)
 /* Loads the file behind fd into the cache, findable by build-id; NULL if it is no ELF. */
 static const struct elf_symbols *load_and_own(struct elf_cache *c, int fd, const char *path, const char *root)
 {
-	struct elf_symbols *s = elf_symbols_load_fd(fd, path, root);
+	struct elf_symbols *s = elf_symbols_load_fd(fd, path, root, c->stripped_names);
 	if (!s || !own(c, s))
 		return NULL;
 	remember_build_id(c, s);
@@ -265,9 +266,12 @@ static const struct elf_symbols *vdso_symbols(struct elf_cache *c, pid_t pid, co
 
 /* ---- public ---- */
 
-struct elf_cache *elf_cache_new(void)
+struct elf_cache *elf_cache_new(const struct elf_name_source *stripped_names)
 {
-	return calloc(1, sizeof(struct elf_cache));
+	struct elf_cache *c = calloc(1, sizeof(struct elf_cache));
+	if (c)
+		c->stripped_names = stripped_names;
+	return c;
 }
 
 void elf_cache_free(struct elf_cache *c)

@@ -14,7 +14,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "python/py_method_symbols.h"
 #include "sym/elf_debug_file.h"
 #include "sym/elf_minidebuginfo.h"
 #include "sym/string_arena.h"
@@ -376,7 +375,7 @@ static int add_minidebuginfo_symbols(struct builder *b, Elf *elf)
 	return tables;
 }
 
-static int add_method_symbol(void *ctx, uint64_t start, uint64_t size, const char *name)
+static int add_source_symbol(void *ctx, uint64_t start, uint64_t size, const char *name)
 {
 	struct builder *b = ctx;
 	/* local binding: an exported symbol at the same address keeps its real name */
@@ -385,7 +384,8 @@ static int add_method_symbol(void *ctx, uint64_t start, uint64_t size, const cha
 	return add_symbol(b, NULL, &sym, name) ? -1 : 0;
 }
 
-static int load_from_elf(struct builder *b, Elf *elf, const char *logical_path, const char *root, bool search_debug)
+static int load_from_elf(struct builder *b, Elf *elf, const char *logical_path, const char *root, bool search_debug,
+			 const struct elf_name_source *source)
 {
 	GElf_Ehdr eh;
 	if (!gelf_getehdr(elf, &eh))
@@ -410,19 +410,20 @@ static int load_from_elf(struct builder *b, Elf *elf, const char *logical_path, 
 			return -1;
 		symtabs += mini;
 	}
-	/* stripped: a CPython interpreter still names its static C functions in its method tables */
-	if (symtabs == 0 && py_method_symbols_scan(elf, add_method_symbol, b) < 0)
+	/* stripped: the file may still name its static functions itself (a CPython interpreter's method tables) */
+	if (symtabs == 0 && source && source->scan(elf, add_source_symbol, b) < 0)
 		return -1;
 	return finish(b);
 }
 
-static struct elf_symbols *load(Elf *elf, const char *logical_path, const char *root, bool search_debug)
+static struct elf_symbols *load(Elf *elf, const char *logical_path, const char *root, bool search_debug,
+				const struct elf_name_source *source)
 {
 	struct elf_symbols *s = calloc(1, sizeof(*s));
 	struct builder b = { .s = s };
 	int err = ENOMEM;
 	if (s && (s->path = strdup(logical_path ? logical_path : "")) &&
-	    load_from_elf(&b, elf, logical_path, root, search_debug) == 0) {
+	    load_from_elf(&b, elf, logical_path, root, search_debug, source) == 0) {
 		free(b.needed_names);
 		return s;
 	}
@@ -433,17 +434,23 @@ static struct elf_symbols *load(Elf *elf, const char *logical_path, const char *
 	return NULL;
 }
 
-struct elf_symbols *elf_symbols_load_fd(int fd, const char *logical_path, const char *root)
+struct elf_symbols *elf_symbols_load_fd(int fd, const char *logical_path, const char *root,
+				       const struct elf_name_source *source)
 {
 	Elf *elf = elf_reader_open_fd(fd);
 	if (!elf)
 		return NULL;
-	struct elf_symbols *s = load(elf, logical_path, root, true);
+	struct elf_symbols *s = load(elf, logical_path, root, true, source);
 	elf_end(elf);
 	return s;
 }
 
 struct elf_symbols *elf_symbols_load(const char *path, const char *root)
+{
+	return elf_symbols_load_named(path, root, NULL);
+}
+
+struct elf_symbols *elf_symbols_load_named(const char *path, const char *root, const struct elf_name_source *source)
 {
 	if (!path) {
 		errno = EINVAL;
@@ -462,7 +469,7 @@ struct elf_symbols *elf_symbols_load(const char *path, const char *root)
 	int fd = open(open_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0)
 		return NULL;
-	struct elf_symbols *s = elf_symbols_load_fd(fd, path, root);
+	struct elf_symbols *s = elf_symbols_load_fd(fd, path, root, source);
 	int err = errno;
 	close(fd);
 	errno = err;
@@ -480,7 +487,7 @@ struct elf_symbols *elf_symbols_load_mem(const void *image, size_t size, const c
 	struct elf_symbols *s = NULL;
 	Elf *elf = elf_reader_open_mem(copy, size);
 	if (elf) {
-		s = load(elf, name, NULL, false);
+		s = load(elf, name, NULL, false, NULL);
 		elf_end(elf);
 	}
 	int err = errno;

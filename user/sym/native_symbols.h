@@ -57,6 +57,24 @@ struct elf_symbols; /* immutable once loaded; shared between processes by build-
  * file.
  */
 struct elf_symbols *elf_symbols_load(const char *path, const char *root);
+
+/*
+ * Names for the functions of a file whose symbol tables are stripped, from
+ * something the file itself holds (CPython's method tables:
+ * python/py_method_symbols.h). scan calls fn once per function
+ * [start, start + size) and returns how many it named, fn's nonzero value, or
+ * -1. Symbolization asks a source only when no .symtab or debug file named
+ * the file's local functions; the source is the caller's, so sym/ knows no
+ * interpreter.
+ */
+struct Elf; /* libelf's */
+typedef int (*elf_function_fn)(void *ctx, uint64_t start, uint64_t size, const char *name);
+struct elf_name_source {
+	long (*scan)(struct Elf *elf, elf_function_fn fn, void *ctx);
+};
+
+/* elf_symbols_load, with stripped functions named by source (may be NULL). */
+struct elf_symbols *elf_symbols_load_named(const char *path, const char *root, const struct elf_name_source *source);
 /*
  * The same from an ELF image in memory (e.g. a vDSO), copied first; name is
  * what elf_symbols_path reports. No debug file is searched for.
@@ -105,7 +123,8 @@ size_t elf_symbols_function_count(const struct elf_symbols *s);
 /* ---- cache of ELF files keyed by (dev, inode) and build-id ---- */
 
 struct elf_cache;
-struct elf_cache *elf_cache_new(void);
+/* stripped_names: the source of names for files without symbol tables (NULL: none). */
+struct elf_cache *elf_cache_new(const struct elf_name_source *stripped_names);
 void elf_cache_free(struct elf_cache *c);
 /*
  * The symbols of the file behind mapping m of process pid, opened through
