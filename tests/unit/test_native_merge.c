@@ -13,9 +13,10 @@
 
 #include <cmocka.h>
 
-#include "native/eval_code.h"
-#include "native/interpreter_frames.h"
-#include "native/python_merge.h"
+#include "python/py_eval_code.h"
+#include "native/stack_root.h"
+#include "python/py_interpreter_frames.h"
+#include "python/py_native_merge.h"
 
 enum { K = NATIVE_FRAME_KEEP, EV = NATIVE_FRAME_EVAL, PL = NATIVE_FRAME_PLUMBING };
 

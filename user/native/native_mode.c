@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "native/interpreter_frames.h"
-#include "native/python_merge.h"
+#include "native/stack_root.h"
+#include "python/py_interpreter_frames.h"
+#include "python/py_native_merge.h"
 #include "native/unwind_cache.h"
 
 #define NATIVE_MAX_FRAMES 1024
@@ -127,17 +128,7 @@ static const struct module_code *module_of(const struct sample_space *ss, uint64
 static enum native_frame_role classify(const struct sample_space *ss, uint64_t pc, struct native_frame *nf)
 {
 	const struct module_code *code = module_of(ss, pc);
-	if (!code || !code->eval.found)
-		return NATIVE_FRAME_KEEP;
-	if (nf->vaddr && eval_code_contains(&code->eval, nf->vaddr)) {
-		if (!nf->known) { /* stripped, or its .cold part: name it for --native-all */
-			snprintf(nf->name, sizeof(nf->name), "_PyEval_EvalFrameDefault");
-			nf->known = true; /* the eval loop, not an anonymous func@ */
-		}
-		return NATIVE_FRAME_EVAL;
-	}
-	/* a stripped static function of the interpreter: an address tells a user nothing */
-	return nf->known ? interpreter_frame_role(nf->name) : NATIVE_FRAME_PLUMBING;
+	return code ? py_interpreter_frame_classify(&code->eval, nf) : NATIVE_FRAME_KEEP;
 }
 
 /* The address space of the sample's process, for finding each frame's module. */

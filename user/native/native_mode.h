@@ -16,7 +16,7 @@
 #include "bpfspy_types.h"
 #include "bpfspy_events.h"
 #include "profile.h"
-#include "native/python_merge.h"
+#include "python/py_native_merge.h"
 #include "pyoffsets.h"
 #include "sym/native_symbols.h"
 #include "unwind_rows.h"

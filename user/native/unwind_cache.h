@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "native/eval_code.h"
+#include "python/py_eval_code.h"
 #include "sym/native_symbols.h"
 #include "unwind/unwind.h"
 

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "native/interpreter_frames.h"
+#include "native/stack_root.h"
 #include "native/native_mode.h"
 #include "sym/native_symbols.h"
 #include "util/log.h"

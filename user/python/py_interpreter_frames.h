@@ -8,10 +8,13 @@
  * real work (builtin_sum, list_sort, map_next), object and memory
  * operations, and every frame outside the interpreter.
  */
-#ifndef BPFSPY_NATIVE_INTERPRETER_FRAMES_H
-#define BPFSPY_NATIVE_INTERPRETER_FRAMES_H
+#ifndef BPFSPY_PYTHON_PY_INTERPRETER_FRAMES_H
+#define BPFSPY_PYTHON_PY_INTERPRETER_FRAMES_H
 
 #include <stdbool.h>
+
+#include "python/py_eval_code.h"
+#include "sym/native_symbols.h"
 
 enum native_frame_role {
 	NATIVE_FRAME_KEEP = 0,
@@ -25,7 +28,11 @@ bool interpreter_frame_is_eval_name(const char *name);
 /* The role of a named frame that lies inside the interpreter's own code. */
 enum native_frame_role interpreter_frame_role(const char *name);
 
-/* main, _start, __libc_start_main, start_thread, clone...: the unwind reached the stack's root. */
-bool native_frame_is_root(const char *name);
+/*
+ * The role of native frame nf in a file whose eval loop is eval (a file
+ * without one, eval->found false, is no interpreter: keep). The eval loop's
+ * frame gets its name when its symbol is stripped.
+ */
+enum native_frame_role py_interpreter_frame_classify(const struct eval_code *eval, struct native_frame *nf);
 
 #endif

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "native/python_merge.h"
+#include "python/py_native_merge.h"
 
 #include <string.h>
 

@@ -6,8 +6,8 @@
  * symbol that is gone, yet with PGO builds much of the loop lives there; it is
  * then found as the .eh_frame FDE that most of the hot part's jumps land in.
  */
-#ifndef BPFSPY_NATIVE_EVAL_CODE_H
-#define BPFSPY_NATIVE_EVAL_CODE_H
+#ifndef BPFSPY_PYTHON_PY_EVAL_CODE_H
+#define BPFSPY_PYTHON_PY_EVAL_CODE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-#include "native/interpreter_frames.h"
+#include "python/py_interpreter_frames.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 /*
@@ -84,16 +85,17 @@ enum native_frame_role interpreter_frame_role(const char *name)
 	return NATIVE_FRAME_KEEP;
 }
 
-bool native_frame_is_root(const char *name)
+enum native_frame_role py_interpreter_frame_classify(const struct eval_code *eval, struct native_frame *nf)
 {
-	static const char *const roots[] = {
-		"main", "_start", "__libc_start_main", "__libc_start_call_main", "start_thread", "clone", "clone3",
-		"__clone", "__clone3", "__clone_internal", "__GI___clone", "__GI___clone3", /* glibc's own aliases */
-	};
-	if (!name)
-		return false;
-	for (size_t i = 0; i < sizeof(roots) / sizeof(roots[0]); i++)
-		if (strcmp(name, roots[i]) == 0)
-			return true;
-	return false;
+	if (!eval->found)
+		return NATIVE_FRAME_KEEP;
+	if (nf->vaddr && eval_code_contains(eval, nf->vaddr)) {
+		if (!nf->known) { /* stripped, or its .cold part: name it for --native-all */
+			snprintf(nf->name, sizeof(nf->name), "_PyEval_EvalFrameDefault");
+			nf->known = true; /* the eval loop, not an anonymous func@ */
+		}
+		return NATIVE_FRAME_EVAL;
+	}
+	/* a stripped static function of the interpreter: an address tells a user nothing */
+	return nf->known ? interpreter_frame_role(nf->name) : NATIVE_FRAME_PLUMBING;
 }

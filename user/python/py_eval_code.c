@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-#include "native/eval_code.h"
+#include "python/py_eval_code.h"
 
 #include <errno.h>
 #include <gelf.h>

@@ -9,8 +9,8 @@
  *   3.12+     a group ends with a PYF_SHIM record (the shim is its bottom).
  * Each native eval frame, innermost first, is replaced by the next group.
  */
-#ifndef BPFSPY_NATIVE_PYTHON_MERGE_H
-#define BPFSPY_NATIVE_PYTHON_MERGE_H
+#ifndef BPFSPY_PYTHON_PY_NATIVE_MERGE_H
+#define BPFSPY_PYTHON_PY_NATIVE_MERGE_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -18,7 +18,7 @@
 
 #include "bpfspy_types.h"
 #include "bpfspy_events.h"
-#include "native/interpreter_frames.h"
+#include "python/py_interpreter_frames.h"
 #include "pyoffsets.h"
 
 enum merge_item_kind {
