@@ -309,13 +309,6 @@ int sampler_set_python(struct sampler *s, pid_t pid, const struct py_proc *p)
 	return bpf_map__update_elem(s->skel->maps.py_procs, &key, sizeof(key), p, sizeof(*p), BPF_ANY);
 }
 
-int sampler_clear_python(struct sampler *s, pid_t pid)
-{
-	__u32 key = (__u32)pid;
-	bpf_map__delete_elem(s->skel->maps.py_procs, &key, sizeof(key), 0);
-	return 0;
-}
-
 int sampler_set_pending(struct sampler *s, pid_t pid, bool pending)
 {
 	__u32 key = (__u32)pid;

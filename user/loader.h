@@ -55,7 +55,6 @@ void sampler_close(struct sampler *s);
 
 int sampler_follow(struct sampler *s, pid_t pid);
 int sampler_set_python(struct sampler *s, pid_t pid, const struct py_proc *p);
-int sampler_clear_python(struct sampler *s, pid_t pid);
 int sampler_set_pending(struct sampler *s, pid_t pid, bool pending);
 
 /* The maps the in-kernel unwinder reads: file id -> rows, tgid -> mappings (for native/kernel_unwind.c). */
