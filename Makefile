@@ -139,9 +139,17 @@ $(PY_TEST_INTERPS_H): tests/interpreters.tsv tests/unit/py/interpreters_h.awk
 	@mkdir -p $(dir $@)
 	awk -f tests/unit/py/interpreters_h.awk $< > $@.tmp && mv $@.tmp $@
 
-$(BUILD)/tests/%: tests/unit/%.c $(TEST_HELPER_SRCS) $(LIBBPFSPY) $(USER_HDRS) $(BPF_HDRS) $(PY_TEST_INTERPS_H)
+# Test sources compile like the product's (-MMD): touching a header rebuilds the tests that include it.
+TEST_HELPER_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(TEST_HELPER_SRCS))
+$(BUILD)/obj/tests/unit/%.o: CFLAGS += -Itests/unit
+UNIT_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(UNIT_SRCS))
+$(UNIT_OBJS) $(TEST_HELPER_OBJS): | $(PY_TEST_INTERPS_H)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(TEST_HELPER_OBJS) $(LIBBPFSPY)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -Itests/unit -o $@ $< $(TEST_HELPER_SRCS) $(LIBBPFSPY) $(LDFLAGS) $(LDLIBS) -lcmocka
+	$(CC) -o $@ $^ $(LDFLAGS) $(LDLIBS) -lcmocka
+
+-include $(patsubst tests/unit/%.c,$(BUILD)/obj/tests/unit/%.d,$(UNIT_SRCS) $(TEST_HELPER_SRCS))
 
 unit: $(UNIT_BINS) tools
 	@fail=0; for t in $(UNIT_BINS); do echo "== $$t"; (cd tests/unit && ../../$$t) || fail=1; done; \
