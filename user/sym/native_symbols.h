@@ -143,6 +143,9 @@ size_t kernel_symbols_count(const struct kernel_symbols *k);
 struct native_frame {
 	char name[256];        /* symbol, demangled; or "0x7f12... (libfoo.so)" when unknown */
 	const char *module;    /* mapping path (owned by the maps snapshot / cache), NULL if anonymous */
+	const char *build_id;  /* module's GNU build-id, normalized at record time (sym/normalize.h):
+				  lowercase hex, "" if none or unknown; owned by the ELF cache */
+	uint64_t file_offset;  /* of the looked-up address (addr-1 for a return address) in module */
 	uint64_t vaddr;        /* ELF virtual address, for merge tests (0 if unknown); of addr-1
 				  when is_return_address, so it lies inside the named function */
 	bool known;            /* a symbol was found */
