@@ -29,6 +29,14 @@ struct frame_desc {
 	const char *file; /* Python file, or the ELF module path for native frames; NULL if none */
 	int line;         /* >0 for a known line, 0 for none */
 	enum frame_kind kind;
+	/*
+	 * Native frames: the GNU build-id (lowercase hex, "" if none) of the
+	 * module file, normalized while the process was alive; NULL if not known.
+	 * Not part of the frame's identity: interning files it in the module
+	 * table under file, and the interned frame's build_id is NULL (use
+	 * profile_frame_module).
+	 */
+	const char *build_id;
 };
 
 enum profile_unit {
@@ -56,6 +64,26 @@ const struct profile_meta *profile_meta_const(const struct profile *p);
 uint32_t profile_intern_frame(struct profile *p, const struct frame_desc *f);
 const struct frame_desc *profile_frame(const struct profile *p, uint32_t frame_id);
 size_t profile_frame_count(const struct profile *p);
+
+/*
+ * Modules: the files native frames came from, with the build-id each had
+ * when it was recorded, so that writers never re-open a file by path (it may
+ * be gone, replaced, or in another container by then). Keyed by path: a
+ * native frame's module is the one its file names. If two files share a path
+ * (two containers), the first known build-id stays.
+ */
+struct profile_module {
+	const char *path;
+	const char *build_id; /* lowercase hex; "" if none is known */
+};
+/* Adds path, or gives it build_id if it had none. Returns 0, or -1 (ENOMEM, or EINVAL for NULL). */
+int profile_add_module(struct profile *p, const char *path, const char *build_id);
+size_t profile_module_count(const struct profile *p);
+/* In the order they were added; NULL for idx >= profile_module_count(). */
+const struct profile_module *profile_module_at(const struct profile *p, size_t idx);
+const struct profile_module *profile_find_module(const struct profile *p, const char *path);
+/* The module of a native frame, found by its file; NULL for other frames and unknown files. */
+const struct profile_module *profile_frame_module(const struct profile *p, uint32_t frame_id);
 
 /* Process and thread names; the last call wins. comm is the kernel's comm. */
 void profile_set_process_name(struct profile *p, uint32_t pid, const char *comm);

@@ -105,6 +105,8 @@ uint32_t frame_table_intern(struct frame_table *t, const struct frame_desc *f)
 
 	struct frame_desc copy = *f;
 
+	copy.build_id = NULL; /* kept once per file, in the module table */
+
 	copy.name = arena_strdup(&t->strings, f->name);
 	copy.file = f->file ? arena_strdup(&t->strings, f->file) : NULL;
 	if (!copy.name || (f->file && !copy.file))
@@ -124,7 +126,14 @@ uint32_t profile_intern_frame(struct profile *p, const struct frame_desc *f)
 		safe.name = "[unknown]";
 	if (safe.line < 0)
 		safe.line = 0;
-	return frame_table_intern(&p->frames, &safe);
+	size_t known = p->frames.count;
+	uint32_t id = frame_table_intern(&p->frames, &safe);
+
+	/* a new native frame may be the first of its file: file the build-id it was normalized with */
+	if (id != ID_NONE && p->frames.count > known && safe.kind == FRAME_NATIVE && safe.file && safe.build_id &&
+	    profile_add_module(p, safe.file, safe.build_id) < 0)
+		return ID_NONE;
+	return id;
 }
 
 const struct frame_desc *profile_frame(const struct profile *p, uint32_t frame_id)

@@ -502,7 +502,7 @@ static void push_native_frames(struct recorder *r, struct target_process *p, con
 			break;
 		struct native_frame nf;
 		symbolize_native(r, p, ips[i], i > 0, &nf);
-		struct frame_desc f = { .name = nf.name, .file = nf.module, .kind = FRAME_NATIVE };
+		struct frame_desc f = { .name = nf.name, .file = nf.module, .build_id = nf.build_id, .kind = FRAME_NATIVE };
 		push_frame(r, &f);
 	}
 }
