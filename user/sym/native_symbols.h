@@ -64,13 +64,6 @@ struct elf_symbols *elf_symbols_load(const char *path, const char *root);
 struct elf_symbols *elf_symbols_load_mem(const void *image, size_t size, const char *name);
 void elf_symbols_free(struct elf_symbols *s);
 
-/*
- * The build-id of the ELF file at path, as lowercase hex, without reading its
- * symbols (for pprof mappings). false if the file has none or is unreadable.
- */
-#define ELF_FILE_BUILD_ID_LEN 129
-bool elf_file_build_id(const char *path, char out[ELF_FILE_BUILD_ID_LEN]);
-
 /* Build-id as lowercase hex ("" if none). */
 const char *elf_symbols_build_id(const struct elf_symbols *s);
 /* ET_EXEC (false) or ET_DYN (true). */
