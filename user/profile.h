@@ -29,14 +29,6 @@ struct frame_desc {
 	const char *file; /* Python file, or the ELF module path for native frames; NULL if none */
 	int line;         /* >0 for a known line, 0 for none */
 	enum frame_kind kind;
-	/*
-	 * Native frames: the GNU build-id (lowercase hex, "" if none) of the
-	 * module file, normalized while the process was alive; NULL if not known.
-	 * Not part of the frame's identity: interning files it in the module
-	 * table under file, and the interned frame's build_id is NULL (use
-	 * profile_frame_module).
-	 */
-	const char *build_id;
 };
 
 enum profile_unit {
@@ -62,6 +54,16 @@ const struct profile_meta *profile_meta_const(const struct profile *p);
 
 /* Returns the frame id; the strings are copied. */
 uint32_t profile_intern_frame(struct profile *p, const struct frame_desc *f);
+/*
+ * The same, and a native frame seen for the first time files its module in
+ * the module table with the build-id build_id_of(ctx, file) gives (NULL:
+ * unknown, then nothing is filed). The recorder passes what the normalizer
+ * found for the file a moment ago, while the process is alive. The build-id
+ * is no part of the frame's identity, so frames are not multiplied.
+ */
+typedef const char *(*profile_build_id_fn)(void *ctx, const char *path);
+uint32_t profile_intern_frame_normalized(struct profile *p, const struct frame_desc *f,
+					 profile_build_id_fn build_id_of, void *ctx);
 const struct frame_desc *profile_frame(const struct profile *p, uint32_t frame_id);
 size_t profile_frame_count(const struct profile *p);
 

@@ -355,7 +355,7 @@ static void on_process_exit(struct recorder *r, const struct bpfspy_proc_event *
 static void push_frame(struct recorder *r, const struct frame_desc *f)
 {
 	if (r->nframes < MAX_STACK_FRAMES)
-		r->frames[r->nframes++] = profile_intern_frame(r->profile, f);
+		r->frames[r->nframes++] = profile_intern_frame_normalized(r->profile, f, elf_cache_mapped_build_id, r->elf);
 }
 
 static void push_marker(struct recorder *r, const char *name)
@@ -502,7 +502,7 @@ static void push_native_frames(struct recorder *r, struct target_process *p, con
 			break;
 		struct native_frame nf;
 		symbolize_native(r, p, ips[i], i > 0, &nf);
-		struct frame_desc f = { .name = nf.name, .file = nf.module, .build_id = nf.build_id, .kind = FRAME_NATIVE };
+		struct frame_desc f = { .name = nf.name, .file = nf.module, .kind = FRAME_NATIVE };
 		push_frame(r, &f);
 	}
 }

@@ -229,7 +229,7 @@ static void push_item(const struct native_mode *m, const struct native_sample *s
 	switch (item->kind) {
 	case MERGE_ITEM_NATIVE:
 		f = (struct frame_desc){ .name = m->names[item->index].name, .file = m->names[item->index].module,
-					 .build_id = m->names[item->index].build_id, .kind = FRAME_NATIVE };
+					 .kind = FRAME_NATIVE };
 		break;
 	case MERGE_ITEM_PYTHON:
 		if (!namer || !namer(ctx, &s->py[item->index], &f))

@@ -117,6 +117,16 @@ size_t elf_cache_files_loaded(const struct elf_cache *c);
  * Silently does nothing if the file is not a readable ELF.
  */
 void elf_cache_preload(struct elf_cache *c, const char *path);
+/*
+ * The build-id of the file the normalizer (sym/normalize.h) last found
+ * mapped at path through c: lowercase hex, "" if it has none or could not be
+ * read; NULL if no address of that path was normalized. The string lives as
+ * long as c. ctx is the cache, so that this serves as a profile_build_id_fn:
+ * frames named a moment ago get their module's build-id from it.
+ */
+const char *elf_cache_mapped_build_id(void *c, const char *path);
+/* Remembers build_id (which must live as long as c) for path; the normalizer calls this. */
+void elf_cache_note_mapped_build_id(struct elf_cache *c, const char *path, const char *build_id);
 
 /* ---- kernel ---- */
 

@@ -20,6 +20,8 @@ bool normalize_mapped_address(struct elf_cache *c, pid_t pid, const struct proc_
 	const struct elf_symbols *s = elf_cache_get(c, pid, m);
 	if (s)
 		out->build_id = elf_symbols_build_id(s);
+	/* for the frames about to be interned, which know only the path */
+	elf_cache_note_mapped_build_id(c, m->path, out->build_id);
 	return true;
 }
 
