@@ -11,6 +11,9 @@
  * The build-id is read through the process's view of the file (its root, or
  * /proc/PID/map_files for a deleted or replaced file) via the ELF cache,
  * so each file is read once, and containers and exited binaries are right.
+ * Each result is also remembered under its path in the cache
+ * (elf_cache_mapped_build_id): the frames the recorder interns right after
+ * know only that path, and file their module's build-id from it.
  */
 #ifndef BPFSPY_SYM_NORMALIZE_H
 #define BPFSPY_SYM_NORMALIZE_H
