@@ -80,6 +80,7 @@ void profile_free(struct profile *p)
 	id_table_free(&p->process_index);
 	stack_tree_free(&p->stacks);
 	frame_table_free(&p->frames);
+	module_table_free(&p->modules);
 	free(p->events);
 	free(p->command_copy);
 	free(p);

@@ -54,8 +54,38 @@ const struct profile_meta *profile_meta_const(const struct profile *p);
 
 /* Returns the frame id; the strings are copied. */
 uint32_t profile_intern_frame(struct profile *p, const struct frame_desc *f);
+/*
+ * The same, and a native frame seen for the first time files its module in
+ * the module table with the build-id build_id_of(ctx, file) gives (NULL:
+ * unknown, then nothing is filed). The recorder passes what the normalizer
+ * found for the file a moment ago, while the process is alive. The build-id
+ * is no part of the frame's identity, so frames are not multiplied.
+ */
+typedef const char *(*profile_build_id_fn)(void *ctx, const char *path);
+uint32_t profile_intern_frame_normalized(struct profile *p, const struct frame_desc *f,
+					 profile_build_id_fn build_id_of, void *ctx);
 const struct frame_desc *profile_frame(const struct profile *p, uint32_t frame_id);
 size_t profile_frame_count(const struct profile *p);
+
+/*
+ * Modules: the files native frames came from, with the build-id each had
+ * when it was recorded, so that writers never re-open a file by path (it may
+ * be gone, replaced, or in another container by then). Keyed by path: a
+ * native frame's module is the one its file names. If two files share a path
+ * (two containers), the first known build-id stays.
+ */
+struct profile_module {
+	const char *path;
+	const char *build_id; /* lowercase hex; "" if none is known */
+};
+/* Adds path, or gives it build_id if it had none. Returns 0, or -1 (ENOMEM, or EINVAL for NULL). */
+int profile_add_module(struct profile *p, const char *path, const char *build_id);
+size_t profile_module_count(const struct profile *p);
+/* In the order they were added; NULL for idx >= profile_module_count(). */
+const struct profile_module *profile_module_at(const struct profile *p, size_t idx);
+const struct profile_module *profile_find_module(const struct profile *p, const char *path);
+/* The module of a native frame, found by its file; NULL for other frames and unknown files. */
+const struct profile_module *profile_frame_module(const struct profile *p, uint32_t frame_id);
 
 /* Process and thread names; the last call wins. comm is the kernel's comm. */
 void profile_set_process_name(struct profile *p, uint32_t pid, const char *comm);

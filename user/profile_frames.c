@@ -116,7 +116,7 @@ uint32_t frame_table_intern(struct frame_table *t, const struct frame_desc *f)
 	return id;
 }
 
-uint32_t profile_intern_frame(struct profile *p, const struct frame_desc *f)
+static uint32_t intern(struct profile *p, const struct frame_desc *f, profile_build_id_fn build_id_of, void *ctx)
 {
 	struct frame_desc safe = *f;
 
@@ -124,7 +124,28 @@ uint32_t profile_intern_frame(struct profile *p, const struct frame_desc *f)
 		safe.name = "[unknown]";
 	if (safe.line < 0)
 		safe.line = 0;
-	return frame_table_intern(&p->frames, &safe);
+	size_t known = p->frames.count;
+	uint32_t id = frame_table_intern(&p->frames, &safe);
+
+	/* a new native frame may be the first of its file: file the build-id it was normalized with */
+	if (id != ID_NONE && build_id_of && p->frames.count > known && safe.kind == FRAME_NATIVE && safe.file) {
+		const char *build_id = build_id_of(ctx, safe.file);
+
+		if (build_id && profile_add_module(p, safe.file, build_id) < 0)
+			return ID_NONE;
+	}
+	return id;
+}
+
+uint32_t profile_intern_frame(struct profile *p, const struct frame_desc *f)
+{
+	return intern(p, f, NULL, NULL);
+}
+
+uint32_t profile_intern_frame_normalized(struct profile *p, const struct frame_desc *f,
+					 profile_build_id_fn build_id_of, void *ctx)
+{
+	return intern(p, f, build_id_of, ctx);
 }
 
 const struct frame_desc *profile_frame(const struct profile *p, uint32_t frame_id)

@@ -22,6 +22,13 @@ struct frame_table {
 	struct string_arena strings;
 };
 
+/* Native module files by path (profile_modules.c). */
+struct module_table {
+	struct profile_module *modules; /* path and build_id malloc'd */
+	size_t count, cap;
+	struct id_table index; /* path -> index into modules */
+};
+
 /* One prefix-tree node; its id is the stack id of the path root..this node. */
 struct stack_node {
 	uint32_t parent; /* ID_NONE for a root frame */
@@ -72,6 +79,7 @@ struct profile {
 	struct profile_meta meta;
 	char *command_copy;
 	struct frame_table frames;
+	struct module_table modules;
 	struct stack_tree stacks;
 	uint32_t unknown_frame; /* "[unknown]" marker for empty stacks, ID_NONE until needed */
 
@@ -100,6 +108,8 @@ int profile_reserve(void **array, size_t *cap, size_t need, size_t elem);
 
 void frame_table_free(struct frame_table *t);
 uint32_t frame_table_intern(struct frame_table *t, const struct frame_desc *f);
+
+void module_table_free(struct module_table *t);
 
 void stack_tree_free(struct stack_tree *t);
 /* The stack id of child frame under parent (ID_NONE for a root), added if new. */

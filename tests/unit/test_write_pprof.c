@@ -163,6 +163,11 @@ struct decoded {
 	size_t nstrings;
 	uint64_t function_name[MAX_ITEMS]; /* by function id */
 	uint64_t location_function[MAX_ITEMS]; /* by location id */
+	uint64_t location_mapping[MAX_ITEMS]; /* by location id */
+	struct {
+		uint64_t id, filename, build_id; /* string indices */
+	} mappings[64];
+	size_t nmappings;
 	uint64_t period, duration, default_type;
 	uint64_t sample_types[4][2];
 	size_t nsample_types;
@@ -236,12 +241,14 @@ static void decode_sample(struct decoded *d, struct cursor c)
 static void decode_location(struct decoded *d, struct cursor c)
 {
 	uint32_t f, lf;
-	uint64_t v, lv, id = 0, function = 0;
+	uint64_t v, lv, id = 0, function = 0, mapping = 0;
 	struct cursor sub, lsub;
 
 	while (next_field(&c, &f, &v, &sub)) {
 		if (f == 1)
 			id = v;
+		else if (f == 2)
+			mapping = v;
 		else if (f == 4)
 			while (next_field(&sub, &lf, &lv, &lsub))
 				if (lf == 1)
@@ -249,6 +256,25 @@ static void decode_location(struct decoded *d, struct cursor c)
 	}
 	assert_true(id > 0 && id < MAX_ITEMS);
 	d->location_function[id] = function;
+	d->location_mapping[id] = mapping;
+}
+
+static void decode_mapping(struct decoded *d, struct cursor c)
+{
+	uint32_t f;
+	uint64_t v;
+	struct cursor sub;
+
+	assert_true(d->nmappings < sizeof(d->mappings) / sizeof(d->mappings[0]));
+	while (next_field(&c, &f, &v, &sub)) {
+		if (f == 1)
+			d->mappings[d->nmappings].id = v;
+		else if (f == 5)
+			d->mappings[d->nmappings].filename = v;
+		else if (f == 6)
+			d->mappings[d->nmappings].build_id = v;
+	}
+	d->nmappings++;
 }
 
 static void decode_function(struct decoded *d, struct cursor c)
@@ -277,6 +303,7 @@ static void decode_profile(struct decoded *d, const uint8_t *buf, size_t len)
 		switch (f) {
 		case 1: decode_value_type(sub, d->sample_types[d->nsample_types++]); break;
 		case 2: decode_sample(d, sub); break;
+		case 3: decode_mapping(d, sub); break;
 		case 4: decode_location(d, sub); break;
 		case 5: decode_function(d, sub); break;
 		case 6:
@@ -401,6 +428,56 @@ static void test_pprof_nanoseconds(void **state)
 	free(fx);
 }
 
+/*
+ * Mapping build-ids come from the profile's module table, recorded while the
+ * process was alive: here the files do not exist, so re-reading them could
+ * give nothing.
+ */
+static void test_pprof_build_ids_from_module_table(void **state)
+{
+	struct profile_meta meta = { .command = "gone", .rate_hz = 100 };
+	struct profile *p = profile_new(&meta);
+	static const char *const files[] = { "/gone/bin/app", "/gone/lib/libx.so", "/gone/lib/liby.so" };
+	static const char *const ids[] = { "00112233445566778899aabbccddeeff00112233", "abcdef", "" };
+	uint32_t stack[4];
+
+	for (size_t i = 0; i < 3; i++) {
+		struct frame_desc fd = { .name = files[i] + 6, .file = files[i], .kind = FRAME_NATIVE };
+		stack[i] = profile_intern_frame(p, &fd);
+		assert_int_equal(profile_add_module(p, files[i], ids[i]), 0);
+	}
+	struct frame_desc py = { .name = "run", .file = "/gone/app.py", .line = 2, .kind = FRAME_PYTHON };
+	stack[3] = profile_intern_frame(p, &py);
+	assert_int_equal(profile_add_sample(p, 1, 1, stack, 4, 1, 100), 0);
+
+	char *buf = NULL;
+	size_t len = 0, raw_len;
+	FILE *f = open_memstream(&buf, &len);
+	assert_int_equal(write_pprof(p, f, NULL), 0);
+	fclose(f);
+	uint8_t *raw = gunzip(buf, len, &raw_len);
+	struct decoded *d = calloc(1, sizeof(*d));
+	decode_profile(d, raw, raw_len);
+
+	assert_int_equal(d->nmappings, 3); /* one per native file, none for Python */
+	for (size_t i = 0; i < 3; i++) {
+		uint64_t m = d->location_mapping[stack[i] + 1];
+
+		assert_true(m >= 1 && m <= d->nmappings);
+		assert_int_equal(d->mappings[m - 1].id, m);
+		assert_string_equal(d->strings[d->mappings[m - 1].filename], files[i]);
+		/* no build-id known: the field is absent, string 0 */
+		assert_string_equal(d->strings[d->mappings[m - 1].build_id], ids[i]);
+	}
+	assert_int_equal(d->location_mapping[stack[3] + 1], 0);
+	for (size_t i = 0; i < d->nstrings; i++)
+		free(d->strings[i]);
+	free(d);
+	free(raw);
+	free(buf);
+	profile_free(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -408,6 +485,7 @@ int main(void)
 		cmocka_unit_test(test_packed_varints),
 		cmocka_unit_test(test_pprof_matches_fixture),
 		cmocka_unit_test(test_pprof_nanoseconds),
+		cmocka_unit_test(test_pprof_build_ids_from_module_table),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,8 +9,9 @@
  *
  * Model: one Location per profile frame (with one Line), one Function per
  * distinct (name, file), one Mapping per native module file. The profile
- * keeps no addresses, so mappings carry the file name, its build-id (read from
- * the file when it is written) and say their functions are already symbolized
+ * keeps no addresses, so mappings carry the file name, its build-id (from the
+ * profile's module table, captured while the process was alive: the file may
+ * be gone or another by now) and say their functions are already symbolized
  * (has_functions), which stops pprof from trying to symbolize them again.
  *
  * One Sample per (thread, stack), labelled with pid, tid, process_name and
@@ -25,7 +26,6 @@
 #include <zlib.h>
 
 #include "output/protobuf.h"
-#include "sym/native_symbols.h"
 #include "profile.h"
 #include "profile_id_table.h"
 
@@ -102,7 +102,6 @@ struct pprof_writer {
 	uint32_t *mapping_of_frame;  /* mapping id (1-based) or 0 per frame id */
 	uint32_t *mapping_file;      /* string index of each mapping's file, [id - 1] */
 	const char **mapping_path;   /* each mapping's file name, [id - 1] */
-	char (*mapping_build_id)[ELF_FILE_BUILD_ID_LEN]; /* owned: the string table keeps pointers */
 	size_t nmappings;
 	struct id_table mapping_index; /* file string index -> mapping id - 1 */
 
@@ -398,9 +397,11 @@ static int write_mappings(struct pprof_writer *w)
 
 		pb_uint64_field(&w->msg, MAPPING_ID, i + 1);
 		pb_int64_field(&w->msg, MAPPING_FILENAME, w->mapping_file[i]);
-		/* read now, where the profile was recorded: converted elsewhere, a missing file gives none */
-		if (elf_file_build_id(w->mapping_path[i], w->mapping_build_id[i])) {
-			int64_t bid = string_index(&w->strings, w->mapping_build_id[i]);
+		const struct profile_module *module = profile_find_module(w->p, w->mapping_path[i]);
+
+		if (module && module->build_id[0]) {
+			int64_t bid = string_index(&w->strings, module->build_id);
+
 			if (bid < 0)
 				return -1;
 			pb_int64_field(&w->msg, MAPPING_BUILD_ID, bid);
@@ -481,12 +482,11 @@ static int writer_init(struct pprof_writer *w)
 	w->mapping_of_frame = calloc(nf, sizeof(*w->mapping_of_frame));
 	w->mapping_file = calloc(nf, sizeof(*w->mapping_file));
 	w->mapping_path = calloc(nf, sizeof(*w->mapping_path));
-	w->mapping_build_id = calloc(nf, sizeof(*w->mapping_build_id));
 	w->stack_weight = calloc(ns, sizeof(*w->stack_weight));
 	w->stack_count = calloc(ns, sizeof(*w->stack_count));
 	w->touched = malloc(ns * sizeof(*w->touched));
 	if (!w->function_of_frame || !w->first_frame_of_function || !w->mapping_of_frame ||
-	    !w->mapping_file || !w->mapping_path || !w->mapping_build_id || !w->stack_weight || !w->stack_count || !w->touched)
+	    !w->mapping_file || !w->mapping_path || !w->stack_weight || !w->stack_count || !w->touched)
 		return -1;
 	if (string_index(&w->strings, "") != 0)
 		return -1;
@@ -514,7 +514,6 @@ static void writer_free(struct pprof_writer *w)
 	free(w->mapping_of_frame);
 	free(w->mapping_file);
 	free(w->mapping_path);
-	free(w->mapping_build_id);
 	free(w->stack_weight);
 	free(w->stack_count);
 	free(w->touched);

@@ -469,6 +469,24 @@ static void write_process_events(struct speedscope_writer *w)
 	putc(']', w->f);
 }
 
+/* The profile's module table: native files with the build-ids they had when recorded. */
+static void write_modules(struct speedscope_writer *w)
+{
+	size_t n = profile_module_count(w->p);
+
+	fputs(",\"modules\":[", w->f);
+	for (size_t i = 0; i < n; i++) {
+		const struct profile_module *m = profile_module_at(w->p, i);
+
+		fputs(i ? ",{\"path\":" : "{\"path\":", w->f);
+		json_write_string(w->f, m->path);
+		fputs(",\"build_id\":", w->f);
+		json_write_string(w->f, m->build_id);
+		putc('}', w->f);
+	}
+	putc(']', w->f);
+}
+
 /*
  * What speedscope's format cannot hold but `bpfspy convert` needs to rebuild
  * the profile: the sample rate (to turn seconds back into sample counts),
@@ -480,6 +498,10 @@ static void write_process_events(struct speedscope_writer *w)
  * first: since the recording started) and how many entries of the profile
  * the run wrote; "process_events" lists [pid, "start"|"exec"|"exit", ns
  * since the start, comm].
+ *
+ * Build-ids: "modules" lists [{"path", "build_id"}] per native module file,
+ * as normalized while the process was alive, so a pprof converted later
+ * (the binaries gone, or on another machine) still names the right files.
  */
 static void write_bpfspy_block(struct speedscope_writer *w)
 {
@@ -510,6 +532,7 @@ static void write_bpfspy_block(struct speedscope_writer *w)
 	}
 	putc(']', w->f);
 	write_process_events(w);
+	write_modules(w);
 	putc('}', w->f);
 }
 

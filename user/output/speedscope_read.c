@@ -389,6 +389,30 @@ static void read_process_events(struct reader *r)
 	}
 }
 
+/* A build-id as the writer stores it: lowercase hex, at most 64 bytes' worth. */
+static bool plausible_build_id(const char *s)
+{
+	size_t n = strspn(s, "0123456789abcdef");
+
+	return s[n] == '\0' && n <= 128 && n % 2 == 0;
+}
+
+/* The bpfspy block's module table: build-ids recorded with the profile. Bad entries are skipped. */
+static int read_modules(struct reader *r)
+{
+	const cJSON *modules = r->extra ? cJSON_GetObjectItemCaseSensitive(r->extra, "modules") : NULL;
+	const cJSON *m;
+
+	cJSON_ArrayForEach(m, modules) {
+		const char *path = string_at(m, "path"), *build_id = string_at(m, "build_id");
+
+		if (path && *path && build_id && plausible_build_id(build_id) &&
+		    profile_add_module(r->p, path, build_id) < 0)
+			return fail(r, "out of memory");
+	}
+	return 0;
+}
+
 static int read_profile(struct reader *r, size_t idx, struct json_cursor *pc)
 {
 	struct profile_fields f;
@@ -504,7 +528,7 @@ struct profile *profile_read_speedscope(const char *json, size_t len, char *err,
 		r.p = profile_new(&meta);
 		if (!r.p)
 			fail(&r, "out of memory");
-		if (!r.p || read_frames(&r) < 0 || read_profiles(&r) < 0) {
+		if (!r.p || read_frames(&r) < 0 || read_modules(&r) < 0 || read_profiles(&r) < 0) {
 			profile_free(r.p);
 			r.p = NULL;
 		} else {

@@ -3,8 +3,9 @@
  * Reads a speedscope JSON file back into a profile, for `bpfspy convert`.
  *
  * Files bpfspy wrote carry a "bpfspy" block (see speedscope.c) with the
- * sample rate, frame kinds and each profile's pid and tid: with it the
- * profile comes back with the same stacks, sample counts, names and kinds.
+ * sample rate, frame kinds, each profile's pid and tid and the native
+ * modules' build-ids: with it the profile comes back with the same stacks,
+ * sample counts, names, kinds and build-ids.
  * Other "sampled" speedscope files are read too: weights in seconds,
  * milliseconds or microseconds become nanoseconds, unit "none" counts
  * samples, frame kinds are guessed from file names, and threads are named

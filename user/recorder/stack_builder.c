@@ -47,7 +47,7 @@ void stack_builder_free(struct stack_builder *b)
 static void push_frame(struct stack_builder *b, const struct frame_desc *f)
 {
 	if (b->n < STACK_BUILDER_MAX_FRAMES)
-		b->frames[b->n++] = profile_intern_frame(b->profile, f);
+		b->frames[b->n++] = profile_intern_frame_normalized(b->profile, f, elf_cache_mapped_build_id, b->elf);
 }
 
 static void push_marker(struct stack_builder *b, const char *name)

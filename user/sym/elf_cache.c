@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sym/elf_symbols_internal.h"
+#include "sym/path_build_ids.h"
 
 /* The vDSO is one or two pages; anything much larger is not one. */
 #define MAX_VDSO_SIZE (1u << 20)
@@ -46,6 +47,7 @@ struct elf_cache {
 	size_t owned_n, owned_cap;
 	struct vdso_variant vdso[MAX_VDSO_VARIANTS];
 	size_t vdso_n;
+	struct path_build_ids *mapped; /* what the normalizer last found at each mapped path */
 };
 
 static uint64_t mix64(uint64_t x)
@@ -269,6 +271,10 @@ static const struct elf_symbols *vdso_symbols(struct elf_cache *c, pid_t pid, co
 struct elf_cache *elf_cache_new(const struct elf_name_source *stripped_names)
 {
 	struct elf_cache *c = calloc(1, sizeof(struct elf_cache));
+	if (c && !(c->mapped = path_build_ids_new())) {
+		free(c);
+		return NULL;
+	}
 	if (c)
 		c->stripped_names = stripped_names;
 	return c;
@@ -283,6 +289,7 @@ void elf_cache_free(struct elf_cache *c)
 	free(c->owned);
 	free(c->files);
 	free(c->ids);
+	path_build_ids_free(c->mapped);
 	free(c);
 }
 
@@ -319,6 +326,19 @@ void elf_cache_preload(struct elf_cache *c, const char *path)
 			remember_file(c, dev, st.st_ino, load_and_own(c, fd, path, "/"));
 	}
 	close(fd);
+}
+
+void elf_cache_note_mapped_build_id(struct elf_cache *c, const char *path, const char *build_id)
+{
+	/* out of memory: the path goes without a build-id, nothing worse */
+	if (c && path && build_id)
+		(void)path_build_ids_set(c->mapped, path, build_id);
+}
+
+const char *elf_cache_mapped_build_id(void *cache, const char *path)
+{
+	const struct elf_cache *c = cache;
+	return c ? path_build_ids_get(c->mapped, path) : NULL;
 }
 
 size_t elf_cache_files_loaded(const struct elf_cache *c)

@@ -507,18 +507,6 @@ bool elf_symbols_read_build_id(int fd, char out[ELF_BUILD_ID_HEX_SIZE])
 	return found;
 }
 
-bool elf_file_build_id(const char *path, char out[ELF_FILE_BUILD_ID_LEN])
-{
-	_Static_assert(ELF_FILE_BUILD_ID_LEN >= ELF_BUILD_ID_HEX_SIZE, "build-id buffer");
-	out[0] = '\0';
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return false;
-	bool found = elf_symbols_read_build_id(fd, out);
-	close(fd);
-	return found && out[0];
-}
-
 void elf_symbols_free(struct elf_symbols *s)
 {
 	if (!s)

@@ -5,6 +5,7 @@
 
 #include "sym/demangle.h"
 #include "sym/native_symbols.h"
+#include "sym/normalize.h"
 
 static const char *basename_of(const char *path)
 {
@@ -18,7 +19,11 @@ void native_symbolize(struct elf_cache *c, pid_t pid, const struct proc_maps *ma
 	/* A return address may point just past the call, already in the next function. */
 	uint64_t pc = is_return_address && addr > 0 ? addr - 1 : addr;
 	const struct proc_map *m = proc_maps_find(maps, pc);
-	out->module = m ? m->path : NULL;
+	struct normalized_address where;
+	normalize_mapped_address(c, pid, m, pc, &where);
+	out->module = where.module;
+	out->build_id = where.build_id;
+	out->file_offset = where.file_offset;
 	out->vaddr = 0;
 	out->known = false;
 	if (!m || !m->path) {

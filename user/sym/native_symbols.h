@@ -82,13 +82,6 @@ struct elf_symbols *elf_symbols_load_named(const char *path, const char *root, c
 struct elf_symbols *elf_symbols_load_mem(const void *image, size_t size, const char *name);
 void elf_symbols_free(struct elf_symbols *s);
 
-/*
- * The build-id of the ELF file at path, as lowercase hex, without reading its
- * symbols (for pprof mappings). false if the file has none or is unreadable.
- */
-#define ELF_FILE_BUILD_ID_LEN 129
-bool elf_file_build_id(const char *path, char out[ELF_FILE_BUILD_ID_LEN]);
-
 /* Build-id as lowercase hex ("" if none). */
 const char *elf_symbols_build_id(const struct elf_symbols *s);
 /* ET_EXEC (false) or ET_DYN (true). */
@@ -143,6 +136,16 @@ size_t elf_cache_files_loaded(const struct elf_cache *c);
  * Silently does nothing if the file is not a readable ELF.
  */
 void elf_cache_preload(struct elf_cache *c, const char *path);
+/*
+ * The build-id of the file the normalizer (sym/normalize.h) last found
+ * mapped at path through c: lowercase hex, "" if it has none or could not be
+ * read; NULL if no address of that path was normalized. The string lives as
+ * long as c. ctx is the cache, so that this serves as a profile_build_id_fn:
+ * frames named a moment ago get their module's build-id from it.
+ */
+const char *elf_cache_mapped_build_id(void *c, const char *path);
+/* Remembers build_id (which must live as long as c) for path; the normalizer calls this. */
+void elf_cache_note_mapped_build_id(struct elf_cache *c, const char *path, const char *build_id);
 
 /* ---- kernel ---- */
 
@@ -162,6 +165,9 @@ size_t kernel_symbols_count(const struct kernel_symbols *k);
 struct native_frame {
 	char name[256];        /* symbol, demangled; or "0x7f12... (libfoo.so)" when unknown */
 	const char *module;    /* mapping path (owned by the maps snapshot / cache), NULL if anonymous */
+	const char *build_id;  /* module's GNU build-id, normalized at record time (sym/normalize.h):
+				  lowercase hex, "" if none or unknown; owned by the ELF cache */
+	uint64_t file_offset;  /* of the looked-up address (addr-1 for a return address) in module */
 	uint64_t vaddr;        /* ELF virtual address, for merge tests (0 if unknown); of addr-1
 				  when is_return_address, so it lies inside the named function */
 	bool known;            /* a symbol was found */
