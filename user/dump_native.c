@@ -8,31 +8,17 @@
 #include "native/native_mode.h"
 #include "profile.h"
 #include "python/py_memory.h"
+#include "symbolize/symbolizer.h"
 
 /* As much stack as `record --unwind snapshot` copies at most. */
 #define NATIVE_STACK_BYTES (64 * 1024)
 #define NATIVE_STACK_CHUNK 4096
 
 struct build {
-	struct target_process *p;
 	struct dump_frame *frames; /* innermost first, as the merge pushes them */
 	size_t n, cap;
 	bool failed;
 };
-
-static bool name_python(const struct build *b, const struct py_frame_rec *rec, struct frame_desc *out)
-{
-	struct py_code_info info;
-	int line = 0;
-
-	*out = (struct frame_desc){ .kind = FRAME_PYTHON, .name = "<unknown>" };
-	if (!b->p->pysym || py_symbolize(b->p->pysym, rec->code, rec->sig, py_lasti_widen(rec->lasti), &info, &line))
-		return false;
-	out->name = info.qualname ? info.qualname : info.name;
-	out->file = info.filename;
-	out->line = line;
-	return true;
-}
 
 static void keep_frame(struct build *b, const struct frame_desc *f)
 {
@@ -123,7 +109,7 @@ int dump_native_stack(struct native_mode *m, struct target_process *p, const str
 		      const struct py_frame_rec *py, size_t npy, bool py_truncated, struct dump_thread *out)
 {
 	uint8_t *stack = malloc(NATIVE_STACK_BYTES);
-	struct build b = { .p = p };
+	struct build b = { 0 };
 
 	if (!stack)
 		return -1;
@@ -148,13 +134,18 @@ int dump_native_stack(struct native_mode *m, struct target_process *p, const str
 	};
 
 	struct native_stack st;
+	struct symbolizer_options so = { 0 };
+	struct symbolizer *names = symbolizer_new(&so, NULL, NULL); /* for the Python records */
 	native_mode_build(m, &ns, &st);
-	for (size_t i = 0; i < st.count; i++) {
+	for (size_t i = 0; names && i < st.count; i++) {
 		struct frame_desc f;
+		struct symbol_query q = { .source = SYMBOL_SOURCE_PYTHON, .py = &py[st.items[i].index] };
 		if (!native_stack_frame(&st, i, &f))
-			name_python(&b, &py[st.items[i].index], &f);
+			symbolizer_name(names, p, &q, &f);
 		keep_frame(&b, &f);
 	}
+	b.failed |= !names;
+	symbolizer_free(names);
 	free(stack);
 	if (b.failed || !b.n) {
 		free_frames(b.frames, b.n);

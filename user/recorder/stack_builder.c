@@ -8,15 +8,14 @@
 #include "native/stack_root.h"
 #include "native/native_mode.h"
 #include "sym/native_symbols.h"
-#include "util/log.h"
+#include "symbolize/symbolizer.h"
 
 struct stack_builder {
 	struct stack_builder_options opt;
 	struct elf_cache *elf;
 	struct native_mode *native;
 	struct profile *profile;
-	struct kernel_symbols *ksyms;
-	bool ksyms_tried;
+	struct symbolizer *names;
 	/* the stack being built, innermost first */
 	uint32_t *frames;
 	size_t n;
@@ -33,6 +32,12 @@ struct stack_builder *stack_builder_new(const struct stack_builder_options *o, s
 	b->elf = elf;
 	b->native = native;
 	b->profile = frames;
+	struct symbolizer_options so = { .function_only = o->function_only, .no_lineno = o->no_lineno };
+	b->names = symbolizer_new(&so, elf, native);
+	if (!b->names) {
+		free(b);
+		return NULL;
+	}
 	return b;
 }
 
@@ -40,7 +45,7 @@ void stack_builder_free(struct stack_builder *b)
 {
 	if (!b)
 		return;
-	kernel_symbols_free(b->ksyms);
+	symbolizer_free(b->names);
 	free(b);
 }
 
@@ -56,31 +61,15 @@ static void push_marker(struct stack_builder *b, const char *name)
 	push_frame(b, &f);
 }
 
-static int python_line(const struct stack_builder *b, int line, int firstlineno)
-{
-	if (b->opt.no_lineno)
-		return 0;
-	if (b->opt.function_only)
-		return firstlineno;
-	return line;
-}
-
 /* Names one Python frame; "<unknown>" when its code object could not be read. */
-static void name_python_frame(struct stack_builder *b, const struct target_process *p, const struct py_frame_rec *rec,
+static void name_python_frame(struct stack_builder *b, struct target_process *p, const struct py_frame_rec *rec,
 			      struct frame_desc *f)
 {
-	struct py_code_info info;
-	int line = 0;
-	*f = (struct frame_desc){ .kind = FRAME_PYTHON };
-	if (!p || !p->pysym || py_symbolize(p->pysym, rec->code, rec->sig, py_lasti_widen(rec->lasti), &info, &line) != 0) {
-		f->name = "<unknown>";
+	struct symbol_query q = { .source = SYMBOL_SOURCE_PYTHON, .py = rec };
+	if (symbolizer_name(b->names, p, &q, f))
+		b->found->python_named++;
+	else
 		b->found->python_unresolved++;
-		return;
-	}
-	f->name = info.qualname ? info.qualname : info.name;
-	f->file = info.filename;
-	f->line = python_line(b, line, info.firstlineno);
-	b->found->python_named++;
 }
 
 /* --native: unwound native frames with the Python frames merged in. */
@@ -134,17 +123,6 @@ static void push_python_frames(struct stack_builder *b, struct target_process *p
 	}
 }
 
-static void symbolize_native(struct stack_builder *b, struct target_process *p, uint64_t ip, bool is_return,
-			     struct native_frame *out)
-{
-	if (p && p->maps && !proc_maps_find(p->maps, ip))
-		target_process_refresh_stale_maps(p);
-	const struct proc_maps *maps = p ? p->maps : NULL;
-	native_symbolize(b->elf, p ? p->pid : 0, maps, ip, is_return, out);
-	if (b->native && p && maps)
-		native_mode_name_by_function(b->native, p->pid, maps, is_return && ip ? ip - 1 : ip, out);
-}
-
 /* A frame-pointer walk through code built without them returns data, not return addresses. */
 static bool plausible_return_address(const struct target_process *p, uint64_t ip)
 {
@@ -162,30 +140,19 @@ static void push_native_frames(struct stack_builder *b, struct target_process *p
 		    !(p && p->maps && !proc_maps_find(p->maps, ips[i]) && target_process_refresh_stale_maps(p) &&
 		      plausible_return_address(p, ips[i])))
 			break;
-		struct native_frame nf;
-		symbolize_native(b, p, ips[i], i > 0, &nf);
-		struct frame_desc f = { .name = nf.name, .file = nf.module, .kind = FRAME_NATIVE };
+		struct symbol_query q = { .source = SYMBOL_SOURCE_USER, .addr = ips[i], .is_return = i > 0 };
+		struct frame_desc f;
+		symbolizer_name(b->names, p, &q, &f);
 		push_frame(b, &f);
 	}
 }
 
 static void push_kernel_frames(struct stack_builder *b, const uint64_t *ips, size_t n)
 {
-	if (!b->ksyms_tried) {
-		b->ksyms_tried = true;
-		b->ksyms = kernel_symbols_load();
-		if (!b->ksyms)
-			log_warn("cannot read kernel symbols from /proc/kallsyms; kernel frames will be addresses");
-	}
 	for (size_t i = 0; i < n; i++) {
-		char buf[64];
-		uint64_t off;
-		const char *name = b->ksyms ? kernel_symbols_lookup(b->ksyms, ips[i], &off) : NULL;
-		if (!name) {
-			snprintf(buf, sizeof(buf), "0x%llx", (unsigned long long)ips[i]);
-			name = buf;
-		}
-		struct frame_desc f = { .name = name, .kind = FRAME_KERNEL };
+		struct symbol_query q = { .source = SYMBOL_SOURCE_KERNEL, .addr = ips[i] };
+		struct frame_desc f;
+		symbolizer_name(b->names, NULL, &q, &f);
 		push_frame(b, &f);
 	}
 }
