@@ -1,0 +1,109 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * asyncio tasks of a live CPython 3.14+ process. The _asyncio module
+ * describes its task object and where the interpreter and each thread state
+ * keep their task lists in _Py_AsyncioModuleDebugOffsets, an ELF section
+ * (.AsyncioDebug) of whichever file holds _asyncio: the executable or
+ * libpython when it is built in (3.15 here), its own shared object otherwise.
+ * Everything read from the target is untrusted: every list, set and chain
+ * walk is bounded.
+ */
+#ifndef BPFSPY_PY_ASYNCIO_H
+#define BPFSPY_PY_ASYNCIO_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "python/python.h"
+
+/* _Py_AsyncioModuleDebugOffsets, as decoded (byte offsets and struct sizes). */
+struct py_asyncio_offsets {
+	uint64_t task_size, task_name, task_awaited_by, task_is_task, task_awaited_by_is_set, task_coro,
+		task_node;
+	uint64_t interp_size, interp_tasks_head;
+	uint64_t ts_size, ts_running_loop, ts_running_task, ts_tasks_head;
+};
+
+#define PY_ASYNCIO_SECTION ".AsyncioDebug"
+#define PY_ASYNCIO_OFFSETS_LEN 0x68 /* 13 uint64_t */
+
+/* Decodes the section's bytes; -1 with a reason in err for a short or implausible block. */
+int py_asyncio_offsets_decode(const uint8_t *buf, size_t len, struct py_asyncio_offsets *out, char *err,
+			      size_t errlen);
+
+/*
+ * Finds .AsyncioDebug in the files pid maps (executable, libpython,
+ * _asyncio*.so) and decodes it from the file on disk. Returns 0, or -1 with
+ * one line in err (_asyncio not loaded yet, implausible offsets).
+ */
+int py_asyncio_find_offsets(pid_t pid, const struct proc_maps *maps, struct elf_cache *cache,
+			    struct py_asyncio_offsets *out, char *err, size_t errlen);
+
+enum py_task_state {
+	PY_TASK_NOT_STARTED = 0, /* its coroutine has not run yet */
+	PY_TASK_SUSPENDED,       /* waiting for what it awaits */
+	PY_TASK_RUNNING,         /* its coroutine is executing now */
+	PY_TASK_DONE,            /* its coroutine finished (result, exception or cancelled) */
+};
+
+#define PY_TASK_NAME_MAX 256
+#define PY_TASK_MAX_FRAMES 64   /* coroutines followed down one await chain */
+#define PY_TASK_MAX_AWAITERS 16 /* awaited_by entries kept per task */
+
+struct py_task {
+	uint64_t addr;          /* the Task object: its id */
+	uint64_t tstate;        /* the thread state whose list holds it; 0: the interpreter's (thread gone) */
+	uint32_t native_tid;    /* that thread's kernel TID (in the target's namespace), 0 if none */
+	char name[PY_TASK_NAME_MAX]; /* Task.get_name(): "Task-N" until named */
+	enum py_task_state state;
+	bool running;           /* the thread's current task (asyncio_running_task) */
+	uint64_t coro_frame;    /* the task coroutine's embedded frame, 0 if it has none */
+	/*
+	 * The coroutine chain where the task is suspended: its coroutine, what
+	 * that awaits, and so on down to the first awaitable that is no
+	 * coroutine (a Future). Innermost first, as the frame walker reports a
+	 * stack. A running task has its coroutine's frame only (the rest is on
+	 * the thread's stack).
+	 */
+	struct py_frame_rec frames[PY_TASK_MAX_FRAMES];
+	size_t nframes;
+	bool frames_truncated;
+	uint64_t awaited_by[PY_TASK_MAX_AWAITERS]; /* tasks awaiting this one */
+	size_t nawaited_by;
+	bool awaited_by_truncated;
+};
+
+struct py_task_list {
+	struct py_task *tasks; /* threads in interpreter order, each thread's tasks in list order */
+	size_t n;
+	bool truncated;        /* more tasks than PY_ASYNCIO_MAX_TASKS */
+};
+
+#define PY_ASYNCIO_MAX_TASKS 4096
+
+/*
+ * Reads every task of every thread of every interpreter of pid, then the
+ * interpreter's list (tasks whose thread has ended). Returns 0, or -1 with
+ * err when the memory could not be read consistently (a list changed under
+ * the read: retry) or t has no asyncio layout (before 3.14).
+ */
+int py_asyncio_read_tasks(pid_t pid, const struct py_target *t, const struct py_asyncio_offsets *ao,
+			  struct py_task_list *out, char *err, size_t errlen);
+void py_task_list_free(struct py_task_list *l);
+
+/*
+ * One task by address (record --async-aware: the task a sample ran):
+ * name, state, chain and awaited_by as in py_asyncio_read_tasks, with tstate
+ * and native_tid left 0. Returns 0 or -1 (not a readable task).
+ */
+int py_asyncio_read_task(pid_t pid, const struct py_target *t, const struct py_asyncio_offsets *ao, uint64_t addr,
+			 struct py_task *out);
+
+/* The running task of thread state tstate (0 when no loop runs in it); -1 if unreadable. */
+int py_asyncio_running_task(pid_t pid, const struct py_asyncio_offsets *ao, uint64_t tstate, uint64_t *task);
+
+const char *py_task_state_name(enum py_task_state s);
+
+#endif
