@@ -12,6 +12,7 @@
 #include "native/interpreter_frames.h"
 #include "native/native_mode.h"
 #include "python/py_memory.h"
+#include "record_async.h"
 #include "sym/native_symbols.h"
 #include "target_process.h"
 #include "thread_reader.h"
@@ -39,6 +40,7 @@ struct recorder {
 	uint32_t *tables_queue;	     /* pids whose tables to (re)install, oldest first */
 	size_t tables_head, tables_count, tables_cap;
 	struct target_process *naming_process; /* the process whose frames are being named */
+	struct record_async *async;  /* --async-aware */
 	uint32_t frames[MAX_STACK_FRAMES]; /* innermost first while building */
 	size_t nframes;
 };
@@ -56,7 +58,10 @@ struct recorder *recorder_new(const struct recorder_options *o, struct profile *
 	r->elf = elf_cache_new();
 	if (r->elf && (o->native || o->kernel_unwind))
 		r->native = native_mode_new(r->elf, o->native_all);
-	if (!r->elf || ((o->native || o->kernel_unwind) && !r->native)) {
+	if (o->async_aware)
+		r->async = record_async_new();
+	if (!r->elf || ((o->native || o->kernel_unwind) && !r->native) || (o->async_aware && !r->async)) {
+		native_mode_free(r->native);
 		elf_cache_free(r->elf);
 		free(r);
 		return NULL;
@@ -82,6 +87,7 @@ void recorder_free(struct recorder *r)
 		if (r->offcpu_pending.keys[i])
 			free_pending(r->offcpu_pending.vals[i]);
 	u32map_free(&r->offcpu_pending);
+	record_async_free(r->async);
 	kernel_unwind_free(r->kunwind);
 	free(r->tables_queue);
 	native_mode_free(r->native);
@@ -457,6 +463,30 @@ static size_t push_python_frames(struct recorder *r, struct target_process *p, c
 			continue;
 		struct frame_desc f;
 		named += name_python_frame(r, p, &py[i], &f);
+		push_frame(r, &f);
+	}
+	return named;
+}
+
+/* --async-aware: a sample that ran a task as that task's coroutines under its awaiting tasks. */
+static size_t push_async_frames(struct recorder *r, struct target_process *p, const struct bpfspy_sample *s,
+				const struct py_frame_rec *py)
+{
+	size_t n = 0, named = 0;
+	const struct py_async_item *items = r->async && p ? record_async_stack(r->async, p, s, py, &n) : NULL;
+	char marker[PY_TASK_NAME_MAX + 16];
+
+	if (!n)
+		return push_python_frames(r, p, py, s->n_py);
+	for (size_t i = 0; i < n; i++) {
+		struct frame_desc f;
+
+		if (items[i].is_task) {
+			snprintf(marker, sizeof(marker), "[task %s]", items[i].task_name);
+			push_marker(r, marker);
+			continue;
+		}
+		named += name_python_frame(r, p, &items[i].rec, &f);
 		push_frame(r, &f);
 	}
 	return named;
@@ -1115,6 +1145,8 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		target_process_refresh_maps(p);
 		detect_python(r, p);
 	}
+	if (r->async && p && record_async_prepare(r->async, p, r->elf))
+		install_python(r, p);
 	/* BPF did not know yet that the process is Python: read the thread's Python stack now */
 	if (offcpu && p && p->python == PYTHON_YES && !(s->flags & SAMPLE_PY_PROCESS) && restack_offcpu(r, p, s))
 		return;
@@ -1133,7 +1165,7 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 			r->stats.py_truncated++;
 	} else {
 		if (s->n_py > 0) {
-			named = push_python_frames(r, p, py, s->n_py);
+			named = push_async_frames(r, p, s, py);
 			if (s->flags & SAMPLE_PY_TRUNCATED) {
 				push_marker(r, "[truncated]");
 				r->stats.py_truncated++;

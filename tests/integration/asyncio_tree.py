@@ -1,13 +1,14 @@
 """The asyncio program the --async tests profile: a TaskGroup of named tasks nested three levels
 (A, A.1, A.1.x, ...) under the main task. MODE "sleep": every leaf parks in asyncio.sleep; MODE
-"cpu": every leaf alternates CPU work in a function of its own (burn_A_1_x) with short sleeps."""
+"cpu": every leaf alternates CPU work in a function of its own (burn_A_1_x) with short sleeps for
+3 seconds, then the program exits."""
 
 ROOTS = ["A", "B"]
 MIDS = ["1", "2"]
 LEAVES = ["x", "y"]
 
 PROGRAM = '''\
-import asyncio, sys
+import asyncio, sys, time
 
 MODE_ = "MODE"
 ROOTS = %r
@@ -31,7 +32,8 @@ async def leaf(name):
     if MODE_ == "sleep":
         await asyncio.sleep(1000)
     burn = make_burner(name)
-    while True:
+    end = time.monotonic() + 3
+    while time.monotonic() < end:
         burn(200000)
         await asyncio.sleep(0.001)
 

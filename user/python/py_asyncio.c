@@ -554,3 +554,82 @@ const char *py_task_state_name(enum py_task_state s)
 	}
 	return "?";
 }
+
+/* ---- a sample's stack as asyncio sees it -------------------------------- */
+
+static bool push_item(struct py_async_item *out, size_t max, size_t *n, const struct py_frame_rec *rec,
+		      const char *task_name)
+{
+	if (*n == max)
+		return false;
+	out[*n].is_task = task_name != NULL;
+	if (rec)
+		out[*n].rec = *rec;
+	if (task_name)
+		snprintf(out[*n].task_name, sizeof(out[*n].task_name), "%s", task_name);
+	(*n)++;
+	return true;
+}
+
+/* The first task awaiting this one that is itself suspended in an await (a set's dummy slot is not). */
+static bool awaiting_task(struct reader *r, const struct py_task *task, struct py_task *parent)
+{
+	for (size_t k = 0; k < task->nawaited_by; k++)
+		if (read_task(r, task->awaited_by[k], parent) == 0 && parent->state == PY_TASK_SUSPENDED)
+			return true;
+	return false;
+}
+
+size_t py_asyncio_sample_stack(pid_t pid, const struct py_target *t, const struct py_asyncio_offsets *ao,
+			       uint64_t task_addr, const struct py_frame_rec *py, size_t n, struct py_async_item *out,
+			       size_t max)
+{
+	struct reader r;
+	struct py_task *task = malloc(2 * sizeof(*task)), *parent;
+	uint64_t seen[PY_ASYNC_MAX_TASK_LEVELS];
+	size_t count = 0, own = n;
+	char err[128];
+
+	if (!task || !task_addr || !asyncio_layout(t, err, sizeof(err))) {
+		free(task);
+		return 0;
+	}
+	parent = task + 1;
+	open_reader(&r, pid, t, ao);
+	if (read_task(&r, task_addr, task) < 0 || task->nframes == 0)
+		goto fail;
+	/* the running coroutine's frame is the chain's outermost; the outermost frame with its code on the stack */
+	for (size_t k = n; k-- > 0;)
+		if (py[k].code == task->frames[task->nframes - 1].code) {
+			own = k;
+			break;
+		}
+	if (own == n)
+		goto fail;
+	for (size_t k = 0; k <= own; k++)
+		if (!(py[k].flags & PYF_SHIM) && !push_item(out, max, &count, &py[k], NULL))
+			goto done;
+	for (size_t level = 0;; level++) {
+		if (!push_item(out, max, &count, NULL, task->name) || level == PY_ASYNC_MAX_TASK_LEVELS)
+			break;
+		seen[level] = task->addr;
+		if (!awaiting_task(&r, task, parent))
+			break;
+		/* a task awaiting itself through others: stop where the cycle closes */
+		for (size_t i = 0; i <= level; i++)
+			if (seen[i] == parent->addr)
+				goto done;
+		for (size_t i = 0; i < parent->nframes; i++)
+			if (!push_item(out, max, &count, &parent->frames[i], NULL))
+				goto done;
+		memcpy(task, parent, sizeof(*task));
+	}
+done:
+	py_mem_close(&r.mem);
+	free(task);
+	return count;
+fail:
+	py_mem_close(&r.mem);
+	free(task);
+	return 0;
+}

@@ -106,4 +106,29 @@ int py_asyncio_running_task(pid_t pid, const struct py_asyncio_offsets *ao, uint
 
 const char *py_task_state_name(enum py_task_state s);
 
+/* ---- a sample's stack as asyncio sees it (record --async-aware) ---- */
+
+#define PY_ASYNC_MAX_TASK_LEVELS 32 /* awaiting tasks followed up from the one that ran */
+
+/* One entry of an async-aware stack: a frame, or the task whose frames follow it (outward). */
+struct py_async_item {
+	bool is_task;
+	struct py_frame_rec rec;    /* !is_task */
+	char task_name[PY_TASK_NAME_MAX]; /* is_task */
+};
+
+/*
+ * The stack of a sample whose thread ran task `task` (bpfspy_sample.asyncio_task),
+ * py[0..n) being the walked frames (innermost first): the frames down to
+ * the task coroutine's own frame, the task, then each task awaiting it in
+ * turn — the coroutine chain where it awaits, then the task — up to a task
+ * nobody awaits. The event loop's frames under the task are left out.
+ * Writes at most max items innermost first; returns their count, or 0 when
+ * the task's coroutine is not on the sampled stack or the task cannot be
+ * read (the caller keeps the plain stack).
+ */
+size_t py_asyncio_sample_stack(pid_t pid, const struct py_target *t, const struct py_asyncio_offsets *ao,
+			       uint64_t task, const struct py_frame_rec *py, size_t n, struct py_async_item *out,
+			       size_t max);
+
 #endif
