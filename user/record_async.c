@@ -109,6 +109,18 @@ const struct py_async_item *record_async_stack(struct record_async *a, struct ta
 	return a->items;
 }
 
+size_t record_async_waiting(struct record_async *a, struct target_process *p, const struct bpfspy_sample *s,
+			    py_async_stack_cb cb, void *arg)
+{
+	struct async_proc *ap;
+	int n;
+
+	if (s->asyncio_task || !s->tstate || !(ap = u32map_get(&a->procs, (uint32_t)p->pid)) || !ap->found)
+		return 0;
+	n = py_asyncio_waiting_stacks(p->pid, &p->py, &ap->ao, s->tstate, a->items, MAX_ITEMS, cb, arg);
+	return n > 0 ? (size_t)n : 0;
+}
+
 void record_async_counts(const struct record_async *a, unsigned long long *stacks, unsigned long long *missed)
 {
 	*stacks = a ? a->stacks : 0;

@@ -37,6 +37,15 @@ const struct py_async_item *record_async_stack(struct record_async *a, struct ta
 					       const struct bpfspy_sample *s, const struct py_frame_rec *py,
 					       size_t *n);
 
+/*
+ * --idle: for an off-CPU sample s of a thread whose event loop waits, calls
+ * cb with the async-aware stack (innermost first) of each suspended task
+ * that awaits no other task. Returns how many stacks were given (0: not an
+ * idle event loop, or unreadable: keep the plain stack).
+ */
+size_t record_async_waiting(struct record_async *a, struct target_process *p, const struct bpfspy_sample *s,
+			    py_async_stack_cb cb, void *arg);
+
 /* Samples turned into task stacks, and samples that ran a task that could not be read. */
 void record_async_counts(const struct record_async *a, unsigned long long *stacks, unsigned long long *missed);
 

@@ -468,16 +468,13 @@ static size_t push_python_frames(struct recorder *r, struct target_process *p, c
 	return named;
 }
 
-/* --async-aware: a sample that ran a task as that task's coroutines under its awaiting tasks. */
-static size_t push_async_frames(struct recorder *r, struct target_process *p, const struct bpfspy_sample *s,
-				const struct py_frame_rec *py)
+/* Pushes an async-aware stack (innermost first): frames, and [task NAME] markers. */
+static size_t push_async_items(struct recorder *r, struct target_process *p, const struct py_async_item *items,
+			       size_t n)
 {
-	size_t n = 0, named = 0;
-	const struct py_async_item *items = r->async && p ? record_async_stack(r->async, p, s, py, &n) : NULL;
+	size_t named = 0;
 	char marker[PY_TASK_NAME_MAX + 16];
 
-	if (!n)
-		return push_python_frames(r, p, py, s->n_py);
 	for (size_t i = 0; i < n; i++) {
 		struct frame_desc f;
 
@@ -490,6 +487,16 @@ static size_t push_async_frames(struct recorder *r, struct target_process *p, co
 		push_frame(r, &f);
 	}
 	return named;
+}
+
+/* --async-aware: a sample that ran a task as that task's coroutines under its awaiting tasks. */
+static size_t push_async_frames(struct recorder *r, struct target_process *p, const struct bpfspy_sample *s,
+				const struct py_frame_rec *py)
+{
+	size_t n = 0;
+	const struct py_async_item *items = r->async && p ? record_async_stack(r->async, p, s, py, &n) : NULL;
+
+	return n ? push_async_items(r, p, items, n) : push_python_frames(r, p, py, s->n_py);
 }
 
 static void symbolize_native(struct recorder *r, struct target_process *p, uint64_t ip, bool is_return,
@@ -717,6 +724,9 @@ struct pending_offcpu {
 	uint32_t pid, tid;
 	uint64_t since_ns;
 	void *raw; /* the (validated) sample, while its process may still turn out to be Python */
+	/* --async-aware: the waiting tasks' stacks, each [length, frames root first...], sharing the time */
+	uint32_t *tasks;
+	size_t ntask_stacks;
 	size_t n;
 	uint32_t frames[]; /* root first */
 };
@@ -734,8 +744,10 @@ static const char *offcpu_marker(uint32_t reason)
 
 static void free_pending(struct pending_offcpu *p)
 {
-	if (p)
+	if (p) {
 		free(p->raw);
+		free(p->tasks);
+	}
 	free(p);
 }
 
@@ -754,6 +766,8 @@ static void hold_offcpu(struct recorder *r, const struct bpfspy_sample *s, size_
 	p->tid = s->tid;
 	p->since_ns = s->ts_ns;
 	p->raw = keep_raw ? malloc(size) : NULL;
+	p->tasks = NULL;
+	p->ntask_stacks = 0;
 	if (p->raw)
 		memcpy(p->raw, s, size);
 	p->n = n;
@@ -763,8 +777,71 @@ static void hold_offcpu(struct recorder *r, const struct bpfspy_sample *s, size_
 		free_pending(p);
 }
 
+struct waiting_tasks {
+	struct recorder *r;
+	struct target_process *p;
+	uint32_t *stacks; /* [length, frames root first...] per stack */
+	size_t len, cap, n;
+};
+
+static int add_waiting_task(const struct py_async_item *items, size_t n, void *arg)
+{
+	struct waiting_tasks *w = arg;
+	struct recorder *r = w->r;
+
+	r->nframes = 0;
+	push_marker(r, "[await]");
+	push_async_items(r, w->p, items, n);
+	reverse_frames(r->frames, r->nframes);
+	if (w->len + 1 + r->nframes > w->cap) {
+		size_t cap = (w->len + 1 + r->nframes) * 2;
+		uint32_t *grown = realloc(w->stacks, cap * sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		w->stacks = grown;
+		w->cap = cap;
+	}
+	w->stacks[w->len] = (uint32_t)r->nframes;
+	memcpy(w->stacks + w->len + 1, r->frames, r->nframes * sizeof(uint32_t));
+	w->len += 1 + r->nframes;
+	w->n++;
+	return 0;
+}
+
+/* --async-aware --idle: a held off-CPU stack of an idle event loop becomes its waiting tasks' stacks. */
+static void attach_waiting_tasks(struct recorder *r, struct target_process *p, const struct bpfspy_sample *s)
+{
+	struct pending_offcpu *pending = u32map_get(&r->offcpu_pending, s->tid);
+	struct waiting_tasks w = { .r = r, .p = p };
+
+	if (!pending || pending->since_ns != s->ts_ns || !record_async_waiting(r->async, p, s, add_waiting_task, &w) ||
+	    !w.n) {
+		free(w.stacks);
+		return;
+	}
+	free(pending->tasks);
+	pending->tasks = w.stacks;
+	pending->ntask_stacks = w.n;
+}
+
 static void add_offcpu(struct recorder *r, struct pending_offcpu *p, uint64_t duration_ns)
 {
+	/* an idle event loop's time is its waiting tasks', shared equally: the thread's total stays its wall time */
+	for (size_t i = 0, at = 0; i < p->ntask_stacks; i++) {
+		uint64_t share = duration_ns / p->ntask_stacks + (i == 0 ? duration_ns % p->ntask_stacks : 0);
+		uint32_t len = p->tasks[at];
+
+		if (profile_add_sample(r->profile, p->pid, p->tid, p->tasks + at + 1, len, share ? share : 1,
+				       p->since_ns) == 0)
+			r->stats.samples++;
+		at += 1 + len;
+	}
+	if (p->ntask_stacks) {
+		r->stats.offcpu_samples++;
+		r->stats.offcpu_ns += duration_ns;
+		return;
+	}
 	if (profile_add_sample(r->profile, p->pid, p->tid, p->frames, p->n, duration_ns ? duration_ns : 1,
 			       p->since_ns) == 0) {
 		r->stats.samples++;
@@ -1061,6 +1138,8 @@ static void add_seeded_thread(struct recorder *r, struct target_process *p, cons
 			h.flags |= SAMPLE_PY_NO_TSTATE;
 		else if (t->truncated)
 			h.flags |= SAMPLE_PY_TRUNCATED;
+		if (t)
+			h.tstate = t->tstate;
 	}
 	size_t n_py = t ? t->n : 0;
 	uint64_t user[BPFSPY_MAX_FP_FRAMES];
@@ -1200,6 +1279,8 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		bool may_be_python = p && (p->python == PYTHON_UNKNOWN || p->python == PYTHON_PENDING) &&
 				     !(s->flags & SAMPLE_PY_PROCESS);
 		hold_offcpu(r, s, size, may_be_python, r->frames, r->nframes);
+		if (r->async && p)
+			attach_waiting_tasks(r, p, s);
 		return;
 	}
 	uint64_t weight = r->opt.idle ? 1000000000ull / (r->opt.rate_hz ? r->opt.rate_hz : 100) : 1;

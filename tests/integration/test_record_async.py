@@ -3,7 +3,7 @@ under the tasks awaiting it, on CPython 3.14 and 3.15 (issue 22)."""
 import pytest
 
 from asyncio_tree import PROGRAM, leaf_names
-from helpers import interpreter, read_collapsed, run_bpfspy
+from helpers import blocked_python, interpreter, read_collapsed, run_bpfspy
 
 ASYNC_LABELS = ["3.14", "3.15"]
 
@@ -54,3 +54,28 @@ def test_without_the_flag_stacks_are_the_event_loop(label, tmp_path):
     burning = [s for s in stacks if "burn_" in s]
     assert burning and all("[task " not in s for s in stacks)
     assert all("_run_once" in s for s in burning)
+
+
+@pytest.mark.parametrize("label", ASYNC_LABELS)
+def test_idle_loop_time_goes_to_where_each_task_awaits(label, tmp_path):
+    path = interpreter(label)
+    script = tmp_path / "tree.py"
+    out = tmp_path / "out.txt"
+    with blocked_python((label, path, True), script, PROGRAM.replace("MODE", "sleep")) as proc:
+        run_bpfspy(["record", "--async-aware", "--idle", "-p", proc.pid, "-d", "2", "-f", "collapsed", "-o", out],
+                   check=True)
+    stacks = read_collapsed(out)
+    total = sum(stacks.values())
+    per_leaf = {}
+    for stack, ns in stacks.items():
+        frames = stack.split(";")
+        tasks = [f[len("[task "):-1] for f in frames if f.startswith("[task ")]
+        names = [f.split(" (")[0] for f in frames]
+        # the thread sleeps in epoll the whole time: its time belongs to the tasks, each where it awaits
+        assert names[-3:] == ["leaf", "sleep", "[await]"], stack
+        assert tasks == expected_tasks(tasks[-1]), stack
+        per_leaf[tasks[-1]] = per_leaf.get(tasks[-1], 0) + ns
+    assert set(per_leaf) == set(leaf_names())
+    # shared equally: the thread's total stays its wall time
+    for leaf, ns in per_leaf.items():
+        assert abs(ns - total / len(per_leaf)) <= total * 0.01, (leaf, ns, total)

@@ -580,13 +580,39 @@ static bool awaiting_task(struct reader *r, const struct py_task *task, struct p
 	return false;
 }
 
+/*
+ * Appends task's marker, then each task awaiting it in turn (its chain and
+ * its marker) up to a task nobody awaits. task is overwritten; spare is
+ * scratch for one task.
+ */
+static void append_task_and_awaiters(struct reader *r, struct py_task *task, struct py_task *spare,
+				     struct py_async_item *out, size_t max, size_t *count)
+{
+	uint64_t seen[PY_ASYNC_MAX_TASK_LEVELS];
+
+	for (size_t level = 0;; level++) {
+		if (!push_item(out, max, count, NULL, task->name) || level == PY_ASYNC_MAX_TASK_LEVELS)
+			return;
+		seen[level] = task->addr;
+		if (!awaiting_task(r, task, spare))
+			return;
+		/* a task awaiting itself through others: stop where the cycle closes */
+		for (size_t i = 0; i <= level; i++)
+			if (seen[i] == spare->addr)
+				return;
+		for (size_t i = 0; i < spare->nframes; i++)
+			if (!push_item(out, max, count, &spare->frames[i], NULL))
+				return;
+		memcpy(task, spare, sizeof(*task));
+	}
+}
+
 size_t py_asyncio_sample_stack(pid_t pid, const struct py_target *t, const struct py_asyncio_offsets *ao,
 			       uint64_t task_addr, const struct py_frame_rec *py, size_t n, struct py_async_item *out,
 			       size_t max)
 {
 	struct reader r;
-	struct py_task *task = malloc(2 * sizeof(*task)), *parent;
-	uint64_t seen[PY_ASYNC_MAX_TASK_LEVELS];
+	struct py_task *task = malloc(2 * sizeof(*task));
 	size_t count = 0, own = n;
 	char err[128];
 
@@ -594,10 +620,9 @@ size_t py_asyncio_sample_stack(pid_t pid, const struct py_target *t, const struc
 		free(task);
 		return 0;
 	}
-	parent = task + 1;
 	open_reader(&r, pid, t, ao);
 	if (read_task(&r, task_addr, task) < 0 || task->nframes == 0)
-		goto fail;
+		goto out;
 	/* the running coroutine's frame is the chain's outermost; the outermost frame with its code on the stack */
 	for (size_t k = n; k-- > 0;)
 		if (py[k].code == task->frames[task->nframes - 1].code) {
@@ -605,31 +630,68 @@ size_t py_asyncio_sample_stack(pid_t pid, const struct py_target *t, const struc
 			break;
 		}
 	if (own == n)
-		goto fail;
+		goto out;
 	for (size_t k = 0; k <= own; k++)
 		if (!(py[k].flags & PYF_SHIM) && !push_item(out, max, &count, &py[k], NULL))
-			goto done;
-	for (size_t level = 0;; level++) {
-		if (!push_item(out, max, &count, NULL, task->name) || level == PY_ASYNC_MAX_TASK_LEVELS)
-			break;
-		seen[level] = task->addr;
-		if (!awaiting_task(&r, task, parent))
-			break;
-		/* a task awaiting itself through others: stop where the cycle closes */
-		for (size_t i = 0; i <= level; i++)
-			if (seen[i] == parent->addr)
-				goto done;
-		for (size_t i = 0; i < parent->nframes; i++)
-			if (!push_item(out, max, &count, &parent->frames[i], NULL))
-				goto done;
-		memcpy(task, parent, sizeof(*task));
-	}
-done:
+			goto out;
+	append_task_and_awaiters(&r, task, task + 1, out, max, &count);
+out:
 	py_mem_close(&r.mem);
 	free(task);
 	return count;
-fail:
+}
+
+static bool awaits_no_task(const struct py_task_list *l, uint64_t addr)
+{
+	for (size_t i = 0; i < l->n; i++)
+		for (size_t k = 0; k < l->tasks[i].nawaited_by; k++)
+			if (l->tasks[i].awaited_by[k] == addr)
+				return false;
+	return true;
+}
+
+int py_asyncio_waiting_stacks(pid_t pid, const struct py_target *t, const struct py_asyncio_offsets *ao,
+			      uint64_t tstate, struct py_async_item *items, size_t max, py_async_stack_cb cb, void *arg)
+{
+	struct reader r;
+	struct py_task_list l = { 0 };
+	struct py_task *task = malloc(2 * sizeof(*task));
+	size_t cap = 0, stacks = 0;
+	uint64_t loop = 0, running = 0;
+	char err[128];
+	int rc = -1;
+
+	if (!task || !asyncio_layout(t, err, sizeof(err))) {
+		free(task);
+		return -1;
+	}
+	open_reader(&r, pid, t, ao);
+	/* only a thread whose event loop waits: no loop, or a task running, is no idle loop */
+	if (rd_u64(&r, tstate + ao->ts_running_loop, &loop) < 0 || !loop ||
+	    rd_u64(&r, tstate + ao->ts_running_task, &running) < 0 || running)
+		goto out;
+	if (read_list(&r, tstate + ao->ts_tasks_head, tstate, 0, 0, &l, &cap) < 0)
+		goto out;
+	rc = 0;
+	for (size_t i = 0; i < l.n && stacks < PY_ASYNC_MAX_WAITING; i++) {
+		size_t count = 0;
+
+		/* a task waiting for other tasks is where they hang, not a place of its own */
+		if (l.tasks[i].state != PY_TASK_SUSPENDED || !awaits_no_task(&l, l.tasks[i].addr))
+			continue;
+		memcpy(task, &l.tasks[i], sizeof(*task));
+		for (size_t k = 0; k < task->nframes; k++)
+			if (!push_item(items, max, &count, &task->frames[k], NULL))
+				break;
+		append_task_and_awaiters(&r, task, task + 1, items, max, &count);
+		stacks++;
+		if (cb(items, count, arg) != 0)
+			break;
+	}
+	rc = (int)stacks;
+out:
+	py_task_list_free(&l);
 	py_mem_close(&r.mem);
 	free(task);
-	return 0;
+	return rc;
 }

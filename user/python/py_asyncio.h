@@ -131,4 +131,21 @@ size_t py_asyncio_sample_stack(pid_t pid, const struct py_target *t, const struc
 			       uint64_t task, const struct py_frame_rec *py, size_t n, struct py_async_item *out,
 			       size_t max);
 
+/* Suspended tasks given their own stack per idle interval (py_asyncio_waiting_stacks). */
+#define PY_ASYNC_MAX_WAITING 256
+
+typedef int (*py_async_stack_cb)(const struct py_async_item *items, size_t n, void *arg);
+
+/*
+ * For thread state tstate when its event loop is waiting (a loop set, no
+ * task running): calls cb with the stack of each suspended task that awaits
+ * no other task (its coroutine chain where it awaits, innermost first, then
+ * its marker and its awaiting tasks as in py_asyncio_sample_stack), built in
+ * items[0..max). At most PY_ASYNC_MAX_WAITING stacks; cb returning non-zero
+ * stops. Returns the number of stacks given, 0 when the thread runs no idle
+ * loop, or -1 when the tasks could not be read.
+ */
+int py_asyncio_waiting_stacks(pid_t pid, const struct py_target *t, const struct py_asyncio_offsets *ao,
+			      uint64_t tstate, struct py_async_item *items, size_t max, py_async_stack_cb cb, void *arg);
+
 #endif
