@@ -18,6 +18,7 @@ struct async_proc {
 	uint64_t next_try_ns;
 	bool found;
 	struct py_asyncio_offsets ao;
+	struct py_async_cache *cache;
 };
 
 struct record_async {
@@ -42,8 +43,10 @@ void record_async_free(struct record_async *a)
 	if (!a)
 		return;
 	for (size_t i = 0; i < a->procs.cap; i++)
-		if (a->procs.keys && a->procs.keys[i])
+		if (a->procs.keys && a->procs.keys[i]) {
+			py_async_cache_free(((struct async_proc *)a->procs.vals[i])->cache);
 			free(a->procs.vals[i]);
+		}
 	u32map_free(&a->procs);
 	free(a->items);
 	free(a);
@@ -61,8 +64,10 @@ static struct async_proc *proc_state(struct record_async *a, const struct target
 		}
 	}
 	if (ap->runtime_addr != p->py.proc.runtime_addr) {
+		py_async_cache_free(ap->cache);
 		memset(ap, 0, sizeof(*ap));
 		ap->runtime_addr = p->py.proc.runtime_addr;
+		ap->cache = py_async_cache_new(); /* NULL only costs speed */
 	}
 	return ap;
 }
@@ -101,7 +106,7 @@ const struct py_async_item *record_async_stack(struct record_async *a, struct ta
 	*n = 0;
 	if (!s->asyncio_task || !(ap = u32map_get(&a->procs, (uint32_t)p->pid)) || !ap->found)
 		return NULL;
-	*n = py_asyncio_sample_stack(p->pid, &p->py, &ap->ao, s->asyncio_task, py, s->n_py, a->items, MAX_ITEMS);
+	*n = py_asyncio_sample_stack(p->pid, &p->py, &ap->ao, ap->cache, s->asyncio_task, py, s->n_py, a->items, MAX_ITEMS);
 	if (*n)
 		a->stacks++;
 	else
@@ -117,7 +122,7 @@ size_t record_async_waiting(struct record_async *a, struct target_process *p, co
 
 	if (s->asyncio_task || !s->tstate || !(ap = u32map_get(&a->procs, (uint32_t)p->pid)) || !ap->found)
 		return 0;
-	n = py_asyncio_waiting_stacks(p->pid, &p->py, &ap->ao, s->tstate, a->items, MAX_ITEMS, cb, arg);
+	n = py_asyncio_waiting_stacks(p->pid, &p->py, &ap->ao, ap->cache, s->tstate, a->items, MAX_ITEMS, cb, arg);
 	return n > 0 ? (size_t)n : 0;
 }
 

@@ -19,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "python/py_layout.h"
@@ -145,8 +146,48 @@ int py_asyncio_find_offsets(pid_t pid, const struct proc_maps *maps, struct elf_
 
 /* ---- reading tasks ------------------------------------------------------ */
 
+/*
+ * Decoded tasks kept between samples (record --async-aware): a task whose
+ * object still holds the same name, coroutine and awaited_by pointers is
+ * reused instead of decoded again, for at most CACHE_TTL_NS. The tasks above
+ * a running one are suspended in the same await while it runs, so a sample
+ * costs one read per task level instead of a few dozen.
+ */
+#define CACHE_ENTRIES 64
+#define CACHE_TTL_NS 100000000ull
+
+struct cached_task {
+	uint64_t addr, name, coro, awaited_by;
+	uint64_t stamp_ns;
+	struct py_task task;
+};
+
+struct py_async_cache {
+	struct cached_task e[CACHE_ENTRIES];
+	unsigned next;
+};
+
+struct py_async_cache *py_async_cache_new(void)
+{
+	return calloc(1, sizeof(struct py_async_cache));
+}
+
+void py_async_cache_free(struct py_async_cache *c)
+{
+	free(c);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 struct reader {
 	struct py_mem mem;
+	struct py_async_cache *cache; /* NULL: decode every task */
 	const struct py_target *t;
 	const struct py_async_layout *a;
 	const struct py_asyncio_offsets *ao;
@@ -357,16 +398,64 @@ static int read_awaiter_set(struct reader *r, uint64_t set, struct py_task *task
 	return 0;
 }
 
+static struct cached_task *cache_lookup(struct reader *r, uint64_t addr, uint64_t name, uint64_t coro,
+				       uint64_t awaited_by, uint64_t now)
+{
+	for (unsigned i = 0; r->cache && i < CACHE_ENTRIES; i++) {
+		struct cached_task *c = &r->cache->e[i];
+
+		if (c->addr == addr && c->name == name && c->coro == coro && c->awaited_by == awaited_by &&
+		    now - c->stamp_ns < CACHE_TTL_NS)
+			return c;
+	}
+	return NULL;
+}
+
+static void cache_store(struct reader *r, const struct py_task *task, uint64_t name, uint64_t coro,
+			uint64_t awaited_by, uint64_t now)
+{
+	struct cached_task *c;
+
+	if (!r->cache)
+		return;
+	c = &r->cache->e[r->cache->next++ % CACHE_ENTRIES];
+	*c = (struct cached_task){ .addr = task->addr, .name = name, .coro = coro, .awaited_by = awaited_by,
+				   .stamp_ns = now };
+	memcpy(&c->task, task, sizeof(*task));
+}
+
+static int decode_task(struct reader *r, uint64_t addr, const uint8_t *obj, struct py_task *task);
+
 static int read_task(struct reader *r, uint64_t addr, struct py_task *task)
 {
 	uint8_t obj[0x400];
+	const struct py_asyncio_offsets *ao = r->ao;
+	uint64_t name, coro, awaited_by, now = r->cache ? now_ns() : 0;
+	const struct cached_task *c;
+
+	if (rd(r, addr, obj, ao->task_size) < 0 || !obj[ao->task_is_task])
+		return -1;
+	name = get_u64(obj + ao->task_name);
+	coro = get_u64(obj + ao->task_coro);
+	awaited_by = get_u64(obj + ao->task_awaited_by) | obj[ao->task_awaited_by_is_set];
+	if ((c = cache_lookup(r, addr, name, coro, awaited_by, now))) {
+		memcpy(task, &c->task, sizeof(*task));
+		return 0;
+	}
+	if (decode_task(r, addr, obj, task) < 0)
+		return -1;
+	cache_store(r, task, name, coro, awaited_by, now);
+	return 0;
+}
+
+/* A task from its object's bytes obj: name, coroutine chain, awaiting tasks. */
+static int decode_task(struct reader *r, uint64_t addr, const uint8_t *obj, struct py_task *task)
+{
 	const struct py_asyncio_offsets *ao = r->ao;
 	uint64_t awaited_by;
 
 	memset(task, 0, sizeof(*task));
 	task->addr = addr;
-	if (rd(r, addr, obj, ao->task_size) < 0 || !obj[ao->task_is_task])
-		return -1;
 	read_task_name(r, UNTAG(get_u64(obj + ao->task_name)), task->name, sizeof(task->name));
 	read_coro_chain(r, UNTAG(get_u64(obj + ao->task_coro)), task);
 	awaited_by = UNTAG(get_u64(obj + ao->task_awaited_by));
@@ -608,8 +697,8 @@ static void append_task_and_awaiters(struct reader *r, struct py_task *task, str
 }
 
 size_t py_asyncio_sample_stack(pid_t pid, const struct py_target *t, const struct py_asyncio_offsets *ao,
-			       uint64_t task_addr, const struct py_frame_rec *py, size_t n, struct py_async_item *out,
-			       size_t max)
+			       struct py_async_cache *cache, uint64_t task_addr, const struct py_frame_rec *py, size_t n,
+			       struct py_async_item *out, size_t max)
 {
 	struct reader r;
 	struct py_task *task = malloc(2 * sizeof(*task));
@@ -621,6 +710,7 @@ size_t py_asyncio_sample_stack(pid_t pid, const struct py_target *t, const struc
 		return 0;
 	}
 	open_reader(&r, pid, t, ao);
+	r.cache = cache;
 	if (read_task(&r, task_addr, task) < 0 || task->nframes == 0)
 		goto out;
 	/* the running coroutine's frame is the chain's outermost; the outermost frame with its code on the stack */
@@ -651,7 +741,8 @@ static bool awaits_no_task(const struct py_task_list *l, uint64_t addr)
 }
 
 int py_asyncio_waiting_stacks(pid_t pid, const struct py_target *t, const struct py_asyncio_offsets *ao,
-			      uint64_t tstate, struct py_async_item *items, size_t max, py_async_stack_cb cb, void *arg)
+			      struct py_async_cache *cache, uint64_t tstate, struct py_async_item *items, size_t max,
+			      py_async_stack_cb cb, void *arg)
 {
 	struct reader r;
 	struct py_task_list l = { 0 };
@@ -666,6 +757,7 @@ int py_asyncio_waiting_stacks(pid_t pid, const struct py_target *t, const struct
 		return -1;
 	}
 	open_reader(&r, pid, t, ao);
+	r.cache = cache;
 	/* only a thread whose event loop waits: no loop, or a task running, is no idle loop */
 	if (rd_u64(&r, tstate + ao->ts_running_loop, &loop) < 0 || !loop ||
 	    rd_u64(&r, tstate + ao->ts_running_task, &running) < 0 || running)

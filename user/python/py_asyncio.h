@@ -110,6 +110,11 @@ const char *py_task_state_name(enum py_task_state s);
 
 #define PY_ASYNC_MAX_TASK_LEVELS 32 /* awaiting tasks followed up from the one that ran */
 
+/* Decoded tasks reused across samples of one process (see py_asyncio.c); NULL: none. */
+struct py_async_cache;
+struct py_async_cache *py_async_cache_new(void);
+void py_async_cache_free(struct py_async_cache *c);
+
 /* One entry of an async-aware stack: a frame, or the task whose frames follow it (outward). */
 struct py_async_item {
 	bool is_task;
@@ -128,8 +133,8 @@ struct py_async_item {
  * read (the caller keeps the plain stack).
  */
 size_t py_asyncio_sample_stack(pid_t pid, const struct py_target *t, const struct py_asyncio_offsets *ao,
-			       uint64_t task, const struct py_frame_rec *py, size_t n, struct py_async_item *out,
-			       size_t max);
+			       struct py_async_cache *cache, uint64_t task, const struct py_frame_rec *py, size_t n,
+			       struct py_async_item *out, size_t max);
 
 /* Suspended tasks given their own stack per idle interval (py_asyncio_waiting_stacks). */
 #define PY_ASYNC_MAX_WAITING 256
@@ -146,6 +151,7 @@ typedef int (*py_async_stack_cb)(const struct py_async_item *items, size_t n, vo
  * loop, or -1 when the tasks could not be read.
  */
 int py_asyncio_waiting_stacks(pid_t pid, const struct py_target *t, const struct py_asyncio_offsets *ao,
-			      uint64_t tstate, struct py_async_item *items, size_t max, py_async_stack_cb cb, void *arg);
+			      struct py_async_cache *cache, uint64_t tstate, struct py_async_item *items, size_t max,
+			      py_async_stack_cb cb, void *arg);
 
 #endif
