@@ -123,11 +123,12 @@ static void check_tree(const struct py_test_interp *pi)
 		/* its chain is two coroutines, child() suspended in asyncio.sleep() */
 		assert_int_not_equal(child->frames[0].code, child->frames[1].code);
 	}
+	uint64_t parent_addr = parent->addr;
 	py_task_list_free(&l);
 
 	/* one task by address gives the same as the listing */
 	struct py_task one;
-	assert_int_equal(py_asyncio_read_task(target.pid, &t, &ao, parent->addr, &one), 0);
+	assert_int_equal(py_asyncio_read_task(target.pid, &t, &ao, parent_addr, &one), 0);
 	assert_string_equal(one.name, "parent");
 	/* an address that is no task is refused, not followed */
 	assert_int_equal(py_asyncio_read_task(target.pid, &t, &ao, t.proc.runtime_addr, &one), -1);
