@@ -71,3 +71,34 @@ def test_before_3_14_is_a_clear_error(tmp_path):
     assert p.returncode != 0
     err = p.stderr.strip().splitlines()
     assert len(err) == 1 and "3.14" in err[0], p.stderr
+
+
+SHARED = '''\
+import asyncio
+
+async def shared():
+    await asyncio.sleep(1000)
+
+async def waiter(t):
+    await t
+
+async def main():
+    s = asyncio.create_task(shared(), name="shared")
+    ws = [asyncio.create_task(waiter(s), name=f"w{i}") for i in range(3)]
+    asyncio.get_running_loop().call_later(0.2, lambda: print("ready", flush=True))
+    await asyncio.gather(*ws)
+
+asyncio.run(main())
+'''
+
+
+@pytest.mark.parametrize("label", ASYNC_LABELS)
+def test_task_awaited_by_several_matches_pstree(label, tmp_path):
+    """One task awaited by three: its awaited_by is a set, each awaiter draws it under itself."""
+    path = interpreter(label)
+    with blocked_python((label, path, True), tmp_path / "shared.py", SHARED) as proc:
+        ours = run_bpfspy(["dump", "-p", proc.pid, "--async"], check=True).stdout
+        theirs = subprocess.run([path, "-m", "asyncio", "pstree", str(proc.pid)], capture_output=True, text=True,
+                                timeout=60, check=True).stdout
+    assert our_tree(ours) == theirs.splitlines(), f"bpfspy:\n{ours}\npstree:\n{theirs}"
+    assert theirs.count("(T) shared") == 3
