@@ -70,6 +70,7 @@ struct dump_snapshot {
 	struct dump_task *tasks; /* with --async: threads in order, each thread's tasks in creation order */
 	size_t ntasks;
 	bool tasks_truncated;    /* more tasks than were read */
+	const char *async_note;  /* why there are no tasks to read (a static string), NULL otherwise */
 };
 
 /* A thread's frames as the walker read them (innermost first), for --async's running tasks. */

@@ -102,7 +102,13 @@ int dump_async_take(struct target_process *p, struct elf_cache *cache, const str
 			 "(non free-threaded) only", p->pid, p->py.version, p->py.free_threaded ? " free-threaded" : "");
 		return -1;
 	}
-	if (py_asyncio_find_offsets(p->pid, p->maps, cache, &ao, err, errlen) != 0)
+	rc = py_asyncio_find_offsets(p->pid, p->maps, cache, &ao, err, errlen);
+	if (rc > 0) {
+		/* asyncio not imported: no tasks, which is an answer, not an error */
+		s->async_note = "asyncio is not imported in this process";
+		return 0;
+	}
+	if (rc < 0)
 		return -1;
 	/* the lists change as tasks start and end: a read that meets a change is retried */
 	for (int attempt = 0; attempt < ASYNC_ATTEMPTS; attempt++)
@@ -374,6 +380,10 @@ static const char *task_name_of(const struct dump_snapshot *s, uint64_t id)
 
 void dump_async_print_text(const struct dump_snapshot *s, FILE *f)
 {
+	if (s->async_note) {
+		fprintf(f, "\nasyncio tasks: none (%s)\n", s->async_note);
+		return;
+	}
 	fprintf(f, "\nasyncio tasks: %zu%s\n", s->ntasks, s->tasks_truncated ? " (more not read)" : "");
 	for (size_t i = 0; i < s->ntasks; i++) {
 		const struct dump_task *t = &s->tasks[i];
@@ -407,6 +417,8 @@ void dump_async_add_json(const struct dump_snapshot *s, void *root_obj)
 	char id[32];
 
 	cJSON_AddBoolToObject(root, "asyncio_tasks_truncated", s->tasks_truncated);
+	if (s->async_note)
+		cJSON_AddStringToObject(root, "asyncio_note", s->async_note);
 	for (size_t i = 0; arr && i < s->ntasks; i++) {
 		const struct dump_task *t = &s->tasks[i];
 		cJSON *o = cJSON_CreateObject(), *frames, *by;

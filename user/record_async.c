@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "target_process.h"
+#include "util/log.h"
 #include "util/u32map.h"
 
 /* How often a Python process without _asyncio loaded yet is looked at again. */
@@ -17,6 +18,7 @@ struct async_proc {
 	uint64_t runtime_addr; /* the Python it was found for: a new image (exec) looks again */
 	uint64_t next_try_ns;
 	bool found;
+	bool warned;          /* told once that this Python has no readable tasks */
 	struct py_asyncio_offsets ao;
 	struct py_async_cache *cache;
 };
@@ -78,8 +80,16 @@ bool record_async_prepare(struct record_async *a, struct target_process *p, stru
 	uint64_t now;
 	char err[256];
 
-	if (p->python != PYTHON_YES || !p->py.async.known || p->py.free_threaded || !(ap = proc_state(a, p)))
+	if (p->python != PYTHON_YES || !(ap = proc_state(a, p)))
 		return false;
+	if (!p->py.async.known || p->py.free_threaded) {
+		if (!ap->warned)
+			log_warn("--async-aware: PID %d (%s) runs Python %s%s; asyncio tasks are read on CPython 3.14+ "
+				 "(not free-threaded): its stacks stay as sampled", p->pid, p->comm, p->py.version,
+				 p->py.free_threaded ? " free-threaded" : "");
+		ap->warned = true;
+		return false;
+	}
 	if (!ap->found) {
 		now = monotonic_ns();
 		if (now < ap->next_try_ns)
@@ -88,7 +98,7 @@ bool record_async_prepare(struct record_async *a, struct target_process *p, stru
 		/* _asyncio (a shared object on 3.14) is mapped when asyncio is first imported */
 		target_process_refresh_maps(p);
 		if (py_asyncio_find_offsets(p->pid, p->maps, cache, &ap->ao, err, sizeof(err)) != 0)
-			return false;
+			return false; /* not imported yet (looked at again later), or an implausible section */
 		ap->found = true;
 	}
 	if (p->py.proc.off.ts_asyncio_task == ap->ao.ts_running_task)

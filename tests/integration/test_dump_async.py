@@ -102,3 +102,30 @@ def test_task_awaited_by_several_matches_pstree(label, tmp_path):
                                 timeout=60, check=True).stdout
     assert our_tree(ours) == theirs.splitlines(), f"bpfspy:\n{ours}\npstree:\n{theirs}"
     assert theirs.count("(T) shared") == 3
+
+
+PLAIN = '''\
+import time
+print("ready", flush=True)
+time.sleep(1000)
+'''
+
+
+def test_no_asyncio_imported_is_no_tasks_not_an_error(tmp_path):
+    # 3.14 ships _asyncio as a shared object: without an import there is no section to read
+    path = interpreter("3.14")
+    with blocked_python(("3.14", path, True), tmp_path / "plain.py", PLAIN) as proc:
+        p = run_bpfspy(["dump", "-p", proc.pid, "--async"], check=True)
+        doc = json.loads(run_bpfspy(["dump", "-p", proc.pid, "--async", "--json"], check=True).stdout)
+    assert "asyncio tasks: none (asyncio is not imported" in p.stdout
+    assert doc["asyncio_tasks"] == [] and "not imported" in doc["asyncio_note"]
+
+
+def test_record_async_aware_before_3_14_warns_once(tmp_path):
+    path = interpreter("debian-3.11")
+    script = tmp_path / "tree.py"
+    script.write_text(PROGRAM.replace("MODE", "cpu"))
+    p = run_bpfspy(["record", "--async-aware", "-d", "30", "-f", "collapsed", "-o", tmp_path / "out.txt", "--",
+                    path, script], check=True)
+    warnings = [l for l in p.stderr.splitlines() if "--async-aware" in l]
+    assert len(warnings) == 1 and "3.14" in warnings[0], p.stderr

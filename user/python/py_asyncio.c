@@ -141,7 +141,7 @@ int py_asyncio_find_offsets(pid_t pid, const struct proc_maps *maps, struct elf_
 		}
 		return py_asyncio_offsets_decode(buf, sizeof(buf), out, err, errlen);
 	}
-	return -1;
+	return 1;
 }
 
 /* ---- reading tasks ------------------------------------------------------ */

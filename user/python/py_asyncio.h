@@ -35,8 +35,10 @@ int py_asyncio_offsets_decode(const uint8_t *buf, size_t len, struct py_asyncio_
 
 /*
  * Finds .AsyncioDebug in the files pid maps (executable, libpython,
- * _asyncio*.so) and decodes it from the file on disk. Returns 0, or -1 with
- * one line in err (_asyncio not loaded yet, implausible offsets).
+ * _asyncio*.so) and decodes it from the file on disk. Returns 0; 1 when no
+ * mapped file has the section (_asyncio not loaded: asyncio not imported
+ * yet), with err saying so; -1 with one line in err for an unreadable or
+ * implausible section.
  */
 int py_asyncio_find_offsets(pid_t pid, const struct proc_maps *maps, struct elf_cache *cache,
 			    struct py_asyncio_offsets *out, char *err, size_t errlen);
