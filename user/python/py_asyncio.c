@@ -187,6 +187,7 @@ static uint64_t now_ns(void)
 
 struct reader {
 	struct py_mem mem;
+	const struct py_async_source *src; /* NULL: the live process through mem */
 	struct py_async_cache *cache; /* NULL: decode every task */
 	const struct py_target *t;
 	const struct py_async_layout *a;
@@ -198,6 +199,8 @@ static int rd(struct reader *r, uint64_t addr, void *buf, size_t len)
 {
 	if (++r->reads > MAX_READS)
 		return -1;
+	if (r->src)
+		return r->src->read(r->src->ctx, addr, buf, len);
 	return py_mem_read(&r->mem, addr, buf, len);
 }
 
@@ -514,7 +517,9 @@ static int read_list(struct reader *r, uint64_t head, uint64_t tstate, uint32_t 
 		task->native_tid = tid;
 		task->running = running && running == addr;
 		l->n++;
-		if (rd_u64(r, node + r->a->llist_next, &node) < 0)
+		uint64_t prev = node;
+		/* a node linked to itself is a list caught mid-update (or corrupt); longer loops end at the task cap */
+		if (rd_u64(r, node + r->a->llist_next, &node) < 0 || node == prev)
 			return -1;
 	}
 	return 0;
@@ -553,43 +558,71 @@ static int read_thread_tasks(struct reader *r, uint64_t ts, struct py_task_list 
 	return read_list(r, ts + r->ao->ts_tasks_head, ts, tid, running, out, cap);
 }
 
-int py_asyncio_read_tasks(pid_t pid, const struct py_target *t, const struct py_asyncio_offsets *ao,
-			  struct py_task_list *out, char *err, size_t errlen)
+/* Every task of every thread and interpreter through r. Returns 0 or -1. */
+static int read_all_tasks(struct reader *r, struct py_task_list *out)
 {
-	const struct py_offsets *o = &t->proc.off;
-	struct reader r;
+	const struct py_offsets *o = &r->t->proc.off;
 	uint64_t interp = 0;
 	size_t cap = 0;
 	int rc = 0;
+
+	if (rd_u64(r, r->t->proc.runtime_addr + o->rt_interpreters_head, &interp) < 0)
+		rc = -1;
+	for (int ni = 0; rc == 0 && interp && ni < MAX_INTERPRETERS; ni++) {
+		uint64_t ts = 0, back;
+
+		if (rd_u64(r, interp + o->interp_threads_head, &ts) < 0)
+			rc = -1;
+		for (int nt = 0; rc == 0 && ts && nt < MAX_THREADS; nt++) {
+			/* a thread state that does not point back was freed under us */
+			if (rd_u64(r, ts + o->ts_interp, &back) < 0 || back != interp ||
+			    read_thread_tasks(r, ts, out, &cap) < 0 || rd_u64(r, ts + o->ts_next, &ts) < 0)
+				rc = -1;
+		}
+		if (rc == 0)
+			rc = read_list(r, interp + r->ao->interp_tasks_head, 0, 0, 0, out, &cap);
+		if (rc == 0 && rd_u64(r, interp + o->interp_next, &interp) < 0)
+			rc = -1;
+	}
+	if (rc < 0)
+		py_task_list_free(out);
+	return rc;
+}
+
+int py_asyncio_read_tasks(pid_t pid, const struct py_target *t, const struct py_asyncio_offsets *ao,
+			  struct py_task_list *out, char *err, size_t errlen)
+{
+	struct reader r;
+	int rc;
 
 	memset(out, 0, sizeof(*out));
 	if (!asyncio_layout(t, err, errlen))
 		return -1;
 	open_reader(&r, pid, t, ao);
-	if (rd_u64(&r, t->proc.runtime_addr + o->rt_interpreters_head, &interp) < 0)
-		rc = -1;
-	for (int ni = 0; rc == 0 && interp && ni < MAX_INTERPRETERS; ni++) {
-		uint64_t ts = 0, back;
-
-		if (rd_u64(&r, interp + o->interp_threads_head, &ts) < 0)
-			rc = -1;
-		for (int nt = 0; rc == 0 && ts && nt < MAX_THREADS; nt++) {
-			/* a thread state that does not point back was freed under us */
-			if (rd_u64(&r, ts + o->ts_interp, &back) < 0 || back != interp ||
-			    read_thread_tasks(&r, ts, out, &cap) < 0 || rd_u64(&r, ts + o->ts_next, &ts) < 0)
-				rc = -1;
-		}
-		if (rc == 0)
-			rc = read_list(&r, interp + ao->interp_tasks_head, 0, 0, 0, out, &cap);
-		if (rc == 0 && rd_u64(&r, interp + o->interp_next, &interp) < 0)
-			rc = -1;
-	}
+	rc = read_all_tasks(&r, out);
 	py_mem_close(&r.mem);
-	if (rc < 0) {
+	if (rc < 0)
 		snprintf(err, errlen, "cannot read the asyncio tasks of PID %d (it exited, or its tasks kept changing)",
 			 pid);
-		py_task_list_free(out);
-	}
+	return rc;
+}
+
+int py_asyncio_read_tasks_from(const struct py_async_source *src, const struct py_target *t,
+			       const struct py_asyncio_offsets *ao, struct py_task_list *out, char *err, size_t errlen)
+{
+	struct reader r;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	if (!asyncio_layout(t, err, errlen))
+		return -1;
+	/* no process: strings (task names given as str) are not read; int names are */
+	open_reader(&r, 0, t, ao);
+	r.src = src;
+	rc = read_all_tasks(&r, out);
+	py_mem_close(&r.mem);
+	if (rc < 0)
+		snprintf(err, errlen, "cannot read the asyncio tasks (unreadable or inconsistent memory)");
 	return rc;
 }
 

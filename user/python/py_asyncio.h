@@ -95,6 +95,14 @@ int py_asyncio_read_tasks(pid_t pid, const struct py_target *t, const struct py_
 			  struct py_task_list *out, char *err, size_t errlen);
 void py_task_list_free(struct py_task_list *l);
 
+/* Where the task reader's reads go instead of a live process (tests: memory built to be corrupt). */
+struct py_async_source {
+	int (*read)(void *ctx, uint64_t addr, void *buf, size_t len); /* 0, or -1 */
+	void *ctx;
+};
+int py_asyncio_read_tasks_from(const struct py_async_source *src, const struct py_target *t,
+			       const struct py_asyncio_offsets *ao, struct py_task_list *out, char *err, size_t errlen);
+
 /*
  * One task by address (record --async-aware: the task a sample ran):
  * name, state, chain and awaited_by as in py_asyncio_read_tasks, with tstate
