@@ -45,6 +45,7 @@ class Workload:
     needs_numpy: bool = False
     truth: dict = None  # designed shares; None = from a reference run
     root: str = None  # only samples under this function count for accuracy
+    min_version: tuple = ()  # interpreters older than this skip it
 
     def target(self, py):
         if self.kind == "shell":
@@ -70,6 +71,8 @@ def workloads(quick):
         "threads": Workload("threads", "script", (f"{w}/threads_mix.py",)),
         "forkexec": Workload("forkexec", "shell", (f"{w}/forkexec.sh",)),
         "sleeps": Workload("sleeps", "script", (f"{w}/sleeps.py", scale)),
+        # --async-aware's cost: asyncio tasks' stacks read per sample (CPython 3.14+)
+        "asyncio": Workload("asyncio", "script", (f"{w}/asyncio_tree.py", scale), min_version=(3, 14)),
     }
 
 
@@ -90,7 +93,8 @@ def plan(quick, extras):
                     ("python3.15", f"{extras}/root/usr/bin/python3.15")]
     found = [probe_interpreter(label, path) for label, path in interps]
     missing = [label for (label, _), i in zip(interps, found) if i is None]
-    names = ["calltree", "pytest"] if quick else ["calltree", "pytest", "lombscargle", "threads", "forkexec", "sleeps"]
+    names = ["calltree", "pytest"] if quick else ["calltree", "pytest", "lombscargle", "threads", "forkexec", "sleeps",
+                                                  "asyncio"]
     rates = [100, 1000] if quick else [100, 1000, 10000]
     return [i for i in found if i], names, rates, (2 if quick else 3), missing
 
@@ -219,6 +223,7 @@ def main():
              profilers.Austin(f"{args.extras}/root/usr/bin/austin"),
              profilers.Tachyon(f"{args.extras}/root/usr/bin/python3.15"), profilers.Perf()]
     idle = profilers.Bpfspy(bpfspy_bin, help_text, "idle")  # wall-clock mode: only the threaded mix
+    async_aware = profilers.Bpfspy(bpfspy_bin, help_text, "async-aware")  # only the asyncio workload
 
     started = time.time()
     results = {"mode": "quick" if args.quick else "full", "started": time.strftime("%Y-%m-%d %H:%M:%S"),
@@ -236,7 +241,10 @@ def main():
                     if w.needs_numpy and not py.has_numpy:
                         case["skipped"] = "needs numpy/astropy/pytest: Debian python3 only"
                         continue
-                    run_case(case, w, py, tools, idle, baseline, rates, reps, tmp, wrap, bpfspy_bin)
+                    if w.min_version and py.version < w.min_version:
+                        case["skipped"] = f"needs CPython {'.'.join(map(str, w.min_version))}+"
+                        continue
+                    run_case(case, w, py, tools, idle, baseline, rates, reps, tmp, wrap, bpfspy_bin, async_aware)
             if not args.no_unwind:
                 print("bench: unwinding depth (deep_native)...", file=sys.stderr)
                 results["unwind"] = unwind_benchmark(build, tmp, bpfspy_bin, 1 if args.quick else 2)
@@ -261,12 +269,14 @@ def main():
     print(f"bench: wrote {stem}.md and .json in {results['duration_s']:.0f} s", file=sys.stderr)
 
 
-def run_case(case, w, py, tools, idle, baseline, rates, reps, tmp, wrap, bpfspy_bin):
+def run_case(case, w, py, tools, idle, baseline, rates, reps, tmp, wrap, bpfspy_bin, async_aware):
     label = f"{w.name} on {py.label}"
     print(f"bench: {label}...", file=sys.stderr)
     variants = []  # (tool, rate) pairs that can run, in schedule order
     # sleeps measures one thing: what --idle's context-switch hook costs 100k short sleeps
     case_tools = [idle] if w.name == "sleeps" else tools + ([idle] if w.name == "threads" else [])
+    if w.name == "asyncio":  # what --async-aware adds to bpfspy's own cost
+        case_tools = [tools[0], async_aware]
     case_rates = [100] if w.name == "sleeps" else rates
     for tool in case_tools:
         why = tool.unsupported(py, w)

@@ -111,6 +111,7 @@ static __always_inline void send_sample(void *ctx, const struct sample_request *
 	h->weight_ns = 0;
 	h->flags = req->flags;
 	h->tstate = 0;
+	h->asyncio_task = 0;
 	h->stack_len = 0;
 	h->unwind_stop = 0;
 	h->offcpu_reason = req->reason;
@@ -174,6 +175,9 @@ static __always_inline void send_sample(void *ctx, const struct sample_request *
 		h = (void *)b->data;
 		h->flags |= flags;
 		h->tstate = tstate;
+		/* the task this sample ran: userspace puts its awaiting tasks above its coroutines */
+		if (tstate && py->off.ts_asyncio_task && py->off.ts_asyncio_task != PY_OFF_NONE)
+			h->asyncio_task = read_user_u64(tstate + py->off.ts_asyncio_task);
 		if (holds_gil(py, tstate))
 			h->flags |= SAMPLE_GIL_HOLDER;
 		if (flags & SAMPLE_PY_NO_TSTATE)

@@ -114,6 +114,7 @@ struct bpfspy_sample {
 	__u64 weight_ns; /* 0 for an on-CPU tick, else off-CPU duration (--idle) */
 	__u64 fsbase;    /* the thread's fs_base (pthread_self on x86_64 glibc) */
 	__u64 tstate;    /* PyThreadState the walk used, 0 if none */
+	__u64 asyncio_task; /* the thread's running asyncio task (py_offsets.ts_asyncio_task), 0 if none */
 	/* user registers at the sample, for the snapshot unwinder */
 	__u64 ip, sp, bp;
 	__u32 flags;

@@ -76,6 +76,13 @@ struct py_offsets {
 	__u16 gil_locked;          /* offsets inside _gil_runtime_state */
 	__u16 gil_last_holder;
 	__u16 interp_gil_ptr;      /* PY_OFF_NONE before 3.12 */
+
+	/*
+	 * record --async-aware (3.14+): where the thread state keeps its
+	 * running asyncio task, read into bpfspy_sample.asyncio_task; 0 or
+	 * PY_OFF_NONE when unknown (no asyncio yet, or not asked for).
+	 */
+	__u16 ts_asyncio_task;
 };
 
 struct py_proc {

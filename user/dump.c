@@ -19,13 +19,14 @@ struct dump_options {
 	bool native;
 	bool subprocesses; /* -s: the process's descendants too, as py-spy dump -s */
 	bool locals;
+	bool async; /* --async: the asyncio tasks and their await tree too */
 };
 
 #define DUMP_MAX_PROCESSES 1024
 
 static void dump_usage(FILE *f)
 {
-	fputs("Usage: bpfspy dump -p PID [--json] [--gil] [--locals] [-s]\n"
+	fputs("Usage: bpfspy dump -p PID [--json] [--gil] [--locals] [--async] [-s]\n"
 	      "\n"
 	      "Prints the Python stack of every thread of a running process, most recent\n"
 	      "call last, like a Python traceback. Blocked and sleeping threads are shown\n"
@@ -43,6 +44,9 @@ static void dump_usage(FILE *f)
 	      "  -l, --locals    also each frame's local variables, as py-spy shows them: ints,\n"
 	      "                  floats, bools, None, str and bytes by value (cut at 64\n"
 	      "                  characters), other objects as <type at 0xADDRESS>\n"
+	      "  -a, --async     also every asyncio task (CPython 3.14+): its name, state, the\n"
+	      "                  coroutine chain where it awaits and the tasks awaiting it,\n"
+	      "                  then the await tree as python -m asyncio pstree draws it\n"
 	      "      --full-filenames  accepted (py-spy): dump always shows full paths\n"
 	      "      --nonblocking     accepted (py-spy): dump never pauses the process\n"
 	      "  -h, --help      this help\n",
@@ -58,6 +62,7 @@ static const struct option long_options[] = {
 	{ "native", no_argument, NULL, 'n' },
 	{ "subprocesses", no_argument, NULL, 's' },
 	{ "locals", no_argument, NULL, 'l' },
+	{ "async", no_argument, NULL, 'a' },
 	{ "full-filenames", no_argument, NULL, OPT_ACCEPTED },
 	{ "nonblocking", no_argument, NULL, OPT_ACCEPTED },
 	{ "help", no_argument, NULL, 'h' },
@@ -71,7 +76,7 @@ static int parse_dump_options(int argc, char **argv, struct dump_options *o)
 	optind = 1;
 	opterr = 0;
 	int c;
-	while ((c = getopt_long(argc, argv, "+p:jgnhsl", long_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+p:jgnhsla", long_options, NULL)) != -1) {
 		switch (c) {
 		case 'p': {
 			size_t n = 0;
@@ -84,6 +89,9 @@ static int parse_dump_options(int argc, char **argv, struct dump_options *o)
 			break;
 		case 'l':
 			o->locals = true;
+			break;
+		case 'a':
+			o->async = true;
 			break;
 		case OPT_ACCEPTED:
 			break;
@@ -145,7 +153,7 @@ int cmd_dump(int argc, char **argv)
 		fputs("[", stdout);
 	for (size_t i = 0; i < npids; i++) {
 		struct dump_snapshot s;
-		if (dump_snapshot_take(pids[i], o.locals, o.native, &s, err, sizeof(err)) != 0) {
+		if (dump_snapshot_take(pids[i], o.locals, o.native, o.async, &s, err, sizeof(err)) != 0) {
 			/* a child that is not Python or has exited is skipped; the named process is not */
 			if (i == 0) {
 				log_error("%s", err);

@@ -41,6 +41,20 @@ struct dump_thread {
 	const char *native_note; /* --native: why this thread has Python frames only, else NULL */
 };
 
+/* One asyncio task (dump --async). */
+struct dump_task {
+	uint64_t id;          /* the Task object's address, as asyncio pstree shows it */
+	char name[256];
+	const char *state;    /* "suspended", "running", "not started", "done" */
+	bool running;         /* its thread's current task */
+	pid_t tid;            /* the thread whose task list holds it; 0: its thread has ended */
+	struct dump_frame *frames; /* its coroutine chain, most recent call last */
+	size_t nframes;
+	bool truncated;       /* the chain went deeper than was followed */
+	uint64_t *awaited_by; /* ids of the listed tasks that await it */
+	size_t nawaited_by;
+};
+
 struct dump_snapshot {
 	pid_t pid;
 	char cmdline[512];
@@ -52,6 +66,19 @@ struct dump_snapshot {
 	size_t nthreads;
 	bool native_requested;   /* --native */
 	struct elf_cache *elf;   /* while the snapshot is taken */
+	bool async_requested;    /* --async */
+	struct dump_task *tasks; /* with --async: threads in order, each thread's tasks in creation order */
+	size_t ntasks;
+	bool tasks_truncated;    /* more tasks than were read */
+	const char *async_note;  /* why there are no tasks to read (a static string), NULL otherwise */
+};
+
+/* A thread's frames as the walker read them (innermost first), for --async's running tasks. */
+struct dump_raw_stack {
+	uint64_t tstate;
+	const struct py_frame_rec *frames;
+	const uint64_t *addrs;
+	size_t n;
 };
 
 /*
@@ -61,7 +88,8 @@ struct dump_snapshot {
  * note). Returns 0, or -1 with one line in err (not a Python process,
  * process gone, memory unreadable).
  */
-int dump_snapshot_take(pid_t pid, bool locals, bool native, struct dump_snapshot *out, char *err, size_t errlen);
+int dump_snapshot_take(pid_t pid, bool locals, bool native, bool async, struct dump_snapshot *out, char *err,
+		       size_t errlen);
 void dump_snapshot_free(struct dump_snapshot *s);
 
 /* A traceback per thread, most recent call last. */
@@ -70,6 +98,22 @@ void dump_print_text(const struct dump_snapshot *s, bool show_gil, FILE *f);
 int dump_print_json(const struct dump_snapshot *s, bool show_gil, FILE *f);
 
 const char *dump_state_name(char state);
+
+/*
+ * --async: reads p's asyncio tasks into s (p detected as Python, cache its
+ * ELF files; stacks are the threads' walked frames, for the frames of a
+ * running task). Returns 0, or -1 with one line in err (before 3.14,
+ * asyncio not imported, tasks unreadable).
+ */
+struct target_process;
+struct py_frame_rec;
+int dump_async_take(struct target_process *p, struct elf_cache *cache, const struct dump_raw_stack *stacks,
+		    size_t nstacks, struct dump_snapshot *s, char *err, size_t errlen);
+void dump_async_free(struct dump_snapshot *s);
+/* The tasks per thread, then the await tree in python -m asyncio pstree's layout. */
+void dump_async_print_text(const struct dump_snapshot *s, FILE *f);
+/* Adds "asyncio_tasks" to a dump's JSON object (a cJSON *). */
+void dump_async_add_json(const struct dump_snapshot *s, void *root);
 
 /* `bpfspy dump` */
 int cmd_dump(int argc, char **argv);

@@ -141,6 +141,8 @@ void dump_print_text(const struct dump_snapshot *s, bool show_gil, FILE *f)
 				print_locals(fr, f);
 		}
 	}
+	if (s->async_requested)
+		dump_async_print_text(s, f);
 }
 
 static void add_locals_json(cJSON *fr, const struct dump_frame *frame)
@@ -225,6 +227,8 @@ int dump_print_json(const struct dump_snapshot *s, bool show_gil, FILE *f)
 		if (t)
 			cJSON_AddItemToArray(threads, t);
 	}
+	if (s->async_requested)
+		dump_async_add_json(s, root);
 	char *text = cJSON_Print(root);
 	cJSON_Delete(root);
 	if (!text)

@@ -384,13 +384,34 @@ static int fill_threads(struct target_process *p, const struct raw_walk *w, bool
 	return 0;
 }
 
-int dump_snapshot_take(pid_t pid, bool locals, bool native, struct dump_snapshot *s, char *err, size_t errlen)
+/* --async: the tasks, with the walked stacks for the frames of the tasks running now. */
+static int take_async(struct target_process *p, struct elf_cache *cache, const struct raw_walk *w,
+		      struct dump_snapshot *s, char *err, size_t errlen)
+{
+	struct dump_raw_stack *stacks = calloc(w->n ? w->n : 1, sizeof(*stacks));
+	int rc;
+
+	if (!stacks) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	for (size_t i = 0; i < w->n; i++)
+		stacks[i] = (struct dump_raw_stack){ w->threads[i].tstate, w->threads[i].frames, w->threads[i].addrs,
+						     w->threads[i].n };
+	rc = dump_async_take(p, cache, stacks, w->n, s, err, errlen);
+	free(stacks);
+	return rc;
+}
+
+int dump_snapshot_take(pid_t pid, bool locals, bool native, bool async, struct dump_snapshot *s, char *err,
+		       size_t errlen)
 {
 	char comm_path[64], comm[32];
 	memset(s, 0, sizeof(*s));
 	s->pid = pid;
 	s->locals = locals;
 	s->native_requested = native;
+	s->async_requested = async;
 	snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
 	read_small_file(comm_path, comm, sizeof(comm));
 	comm[strcspn(comm, "\n")] = '\0';
@@ -423,6 +444,8 @@ int dump_snapshot_take(pid_t pid, bool locals, bool native, struct dump_snapshot
 		snprintf(err, errlen, "out of memory");
 		goto out;
 	}
+	if (async && take_async(p, cache, &w, s, err, errlen) != 0)
+		goto out;
 	rc = 0;
 out:
 	raw_walk_clear(&w);
@@ -447,4 +470,5 @@ void dump_snapshot_free(struct dump_snapshot *s)
 	free(s->threads);
 	s->threads = NULL;
 	s->nthreads = 0;
+	dump_async_free(s);
 }

@@ -592,6 +592,7 @@ int cmd_record(int argc, char **argv)
 		.no_lineno = o.no_lineno,
 		.gil_only = o.gil,
 		.idle = o.idle,
+		.async_aware = o.async_aware,
 		.rate_hz = o.rate_hz,
 		.py_max_depth = o.max_depth,
 		.stack_bytes = o.stack_size,

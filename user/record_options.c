@@ -81,6 +81,12 @@ void record_usage(FILE *f)
 	      "                          [futex], [poll], [wait] (a child), [preempted] or\n"
 	      "                          [off-cpu] leaf markers, from the syscall it waits in;\n"
 	      "                          with -p/-a, threads already blocked count from the start\n"
+	      "      --async-aware       asyncio (CPython 3.14+): a sample that ran a task shows\n"
+	      "                          that task's coroutines, then [task NAME], then each task\n"
+	      "                          awaiting it (its coroutines, [task NAME]) up to the\n"
+	      "                          root task, in place of the event loop's frames (not\n"
+	      "                          with --native); with --idle, an idle loop's time goes to\n"
+	      "                          where each waiting task awaits, ending in [await]\n"
 	      "  -g, --gil               only samples of threads holding the GIL\n"
 	      "      --max-depth N       Python frames per sample (default and max 1024)\n"
 	      "      --btf PATH          kernel BTF file (default /sys/kernel/btf/vmlinux)\n"
@@ -119,6 +125,7 @@ enum {
 	OPT_CAPTURE,
 	OPT_UNWIND,
 	OPT_MAX_NATIVE_FRAMES,
+	OPT_ASYNC_AWARE,
 };
 
 static const struct option long_options[] = {
@@ -134,6 +141,7 @@ static const struct option long_options[] = {
 	{ "kernel", no_argument, NULL, OPT_KERNEL },
 	{ "native", no_argument, NULL, 'n' },
 	{ "idle", no_argument, NULL, 'i' },
+	{ "async-aware", no_argument, NULL, OPT_ASYNC_AWARE },
 	{ "comm", required_argument, NULL, OPT_COMM },
 	{ "pid-filter", required_argument, NULL, OPT_PID_FILTER },
 	{ "native-all", no_argument, NULL, OPT_NATIVE_ALL },
@@ -219,6 +227,9 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 		return 0;
 	case 'i':
 		o->idle = true;
+		return 0;
+	case OPT_ASYNC_AWARE:
+		o->async_aware = true;
 		return 0;
 	case OPT_COMM:
 		if (!*arg) {

@@ -29,6 +29,7 @@ struct record_options {
 	bool no_lineno;         /* --nolineno */
 	bool gil;               /* --gil */
 	bool idle;              /* -i/--idle: wall clock, off-CPU time included */
+	bool async_aware;       /* --async-aware: asyncio tasks' coroutines in place of the event loop */
 	const char *comm;       /* --comm: with -a, only processes whose name contains this */
 	uint32_t pid_filter[RECORD_MAX_PIDS]; /* --pid-filter: with -a, only these processes */
 	size_t npid_filter;

@@ -23,7 +23,8 @@ static int keep_thread(const struct py_thread_stack *st, void *arg)
 		s->cap = cap;
 	}
 	struct py_thread_frames *t = &s->threads[s->n];
-	*t = (struct py_thread_frames){ .thread_id = st->thread_id, .n = st->n_frames, .truncated = st->truncated };
+	*t = (struct py_thread_frames){ .thread_id = st->thread_id, .tstate = st->tstate, .n = st->n_frames,
+					.truncated = st->truncated };
 	if (st->n_frames) {
 		t->frames = malloc(st->n_frames * sizeof(*t->frames));
 		if (!t->frames)

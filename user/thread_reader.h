@@ -18,6 +18,7 @@
 
 struct py_thread_frames {
 	uint64_t thread_id; /* pthread_self(): the thread's fs_base, as BPF matches it */
+	uint64_t tstate;    /* its PyThreadState */
 	struct py_frame_rec *frames; /* innermost first */
 	size_t n;
 	bool truncated;

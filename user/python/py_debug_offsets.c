@@ -266,6 +266,50 @@ static void fill_name_offsets(struct decoder *d, struct py_layout *out)
 	out->obj.long_digit = offset_within(field(d, "long_object.ob_digit"), long_size + 4, 4);
 }
 
+/*
+ * asyncio task support (3.14+ schemas describe generators and sets). Every
+ * offset must lie inside its struct, else tasks stay unreadable (known false)
+ * and the walker is unaffected.
+ */
+static void fill_async_offsets(struct decoder *d, struct py_layout *out)
+{
+	struct py_async_layout *a = &out->async;
+	uint64_t gen = field_or(d, "gen_object.size", 0), fr = field(d, "interpreter_frame.size");
+	uint64_t set = field_or(d, "set_object.size", 0);
+
+	memset(a, 0, sizeof(*a));
+	if (!gen || !set || gen > 0x400 || set > 0x400)
+		return;
+	a->gen_size = (uint16_t)gen;
+	a->gen_iframe = offset_within(field(d, "gen_object.gi_iframe"), gen, 8);
+	a->gen_frame_state = offset_within(field(d, "gen_object.gi_frame_state"), gen, 1);
+	a->frame_stackpointer = offset_within(field_or(d, "interpreter_frame.stackpointer", PY_OFF_NONE), fr, 8);
+	a->frame_size = (uint16_t)fr;
+	a->set_size = (uint16_t)set;
+	a->set_used = offset_within(field(d, "set_object.used"), set, 8);
+	a->set_table = offset_within(field(d, "set_object.table"), set, 8);
+	a->set_mask = offset_within(field(d, "set_object.mask"), set, 8);
+	a->llist_next = offset_within(field_or(d, "llist_node.next", PY_OFF_NONE), 16, 8);
+	/* 3.15 renumbered PyFrameState from 0 and keeps the awaited object under the sent value */
+	if (d->schema->minor == 14) {
+		a->fs_created = -3;
+		a->fs_suspended = -2;
+		a->fs_yield_from = -1;
+		a->fs_executing = 0;
+		a->awaited_slot = 1;
+	} else {
+		a->fs_created = 0;
+		a->fs_suspended = 1;
+		a->fs_yield_from = 2;
+		a->fs_executing = 4;
+		a->awaited_slot = 2;
+	}
+	a->known = a->gen_iframe != PY_OFF_NONE && a->gen_frame_state != PY_OFF_NONE &&
+		   a->frame_stackpointer != PY_OFF_NONE && a->set_used != PY_OFF_NONE &&
+		   a->set_table != PY_OFF_NONE && a->set_mask != PY_OFF_NONE && a->llist_next != PY_OFF_NONE &&
+		   !d->missing;
+}
+
 static void fill_layout(struct decoder *d, uint32_t version_hex, struct py_layout *out)
 {
 	uint64_t gil = field(d, "interpreter_state.gil_runtime_state");
@@ -322,6 +366,7 @@ static void fill_layout(struct decoder *d, uint32_t version_hex, struct py_layou
 		.long_tagged = true,
 	};
 	fill_name_offsets(d, out);
+	fill_async_offsets(d, out);
 	out->runtime_gil = PY_OFF_NONE;
 	out->interp_gil_ptr = (uint16_t)field(d, "interpreter_state.ceval_gil");
 	out->runtime_size = field(d, "runtime_state.size");

@@ -318,6 +318,7 @@ void py_target_set_layout(struct py_target *t, const struct py_layout *l, uint64
 	t->proc.off.interp_gil_ptr = l->interp_gil_ptr;
 	t->obj = l->obj;
 	t->locals = l->locals;
+	t->async = l->async;
 	fill_capture_offsets(t);
 }
 

@@ -15,6 +15,7 @@ struct py_layout {
 	struct py_offsets off;
 	struct py_object_layout obj;
 	struct py_locals_layout locals;
+	struct py_async_layout async;
 	/* Where struct _gil_runtime_state is: inside _PyRuntime (3.8-3.11) ... */
 	uint16_t runtime_gil;
 	/* ... or behind the interpreter's ceval.gil pointer (3.12+). */

@@ -73,11 +73,36 @@ struct py_type_addrs {
 	uint64_t long_type, bool_type, float_type, unicode_type, bytes_type, none;
 };
 
+/*
+ * What following asyncio tasks needs of the interpreter's own layout (3.14+,
+ * from _Py_DebugOffsets): coroutines, their embedded frames, sets (a task's
+ * awaited_by) and the task lists' nodes. known is false before 3.14.
+ */
+struct py_async_layout {
+	bool known;
+	uint16_t gen_size;           /* PyGenObject/PyCoroObject */
+	uint16_t gen_iframe;         /* the embedded _PyInterpreterFrame */
+	uint16_t gen_frame_state;    /* int8 PyFrameState */
+	uint16_t frame_stackpointer; /* _PyInterpreterFrame.stackpointer */
+	uint16_t frame_size;         /* sizeof(_PyInterpreterFrame) without localsplus */
+	uint16_t set_used, set_table, set_mask, set_size;
+	uint16_t llist_next;         /* struct llist_node.next */
+	/*
+	 * PyFrameState values (renumbered in 3.15): created, suspended, suspended
+	 * in an await (3.15 free-threaded also "locked", the next value),
+	 * executing; anything else is finished.
+	 */
+	int8_t fs_created, fs_suspended, fs_yield_from, fs_executing;
+	/* a coroutine suspended in an await holds the awaited object this many slots under its stack top */
+	uint8_t awaited_slot;
+};
+
 struct py_target {
 	struct py_proc proc;        /* what goes into the BPF py_procs map */
 	struct py_object_layout obj;
 	struct py_locals_layout locals;
 	struct py_type_addrs types;
+	struct py_async_layout async;
 	uint64_t code_type_addr;    /* &PyCode_Type in the target, 0 if unknown */
 	uint32_t version_hex;
 	char version[16];           /* "3.12.1", "3.15.0a2"; only "3.9" when the file name said it */

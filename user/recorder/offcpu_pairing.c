@@ -12,8 +12,10 @@ struct offcpu_pairing {
 
 void offcpu_interval_free(struct offcpu_interval *iv)
 {
-	if (iv)
+	if (iv) {
 		free(iv->raw);
+		free(iv->tasks);
+	}
 	free(iv);
 }
 
@@ -43,6 +45,8 @@ void offcpu_pairing_hold(struct offcpu_pairing *op, const struct bpfspy_sample *
 	iv->tid = s->tid;
 	iv->since_ns = s->ts_ns;
 	iv->raw = keep_raw ? malloc(size) : NULL;
+	iv->tasks = NULL;
+	iv->ntask_stacks = 0;
 	if (iv->raw)
 		memcpy(iv->raw, s, size);
 	iv->n = n;
@@ -50,6 +54,19 @@ void offcpu_pairing_hold(struct offcpu_pairing *op, const struct bpfspy_sample *
 	offcpu_interval_free(u32map_remove(&op->open, s->tid));
 	if (u32map_put(&op->open, s->tid, iv) != 0)
 		offcpu_interval_free(iv);
+}
+
+void offcpu_pairing_attach_tasks(struct offcpu_pairing *op, uint32_t tid, uint64_t since_ns, uint32_t *tasks,
+				 size_t ntask_stacks)
+{
+	struct offcpu_interval *iv = u32map_get(&op->open, tid);
+	if (!iv || iv->since_ns != since_ns || !ntask_stacks) {
+		free(tasks);
+		return;
+	}
+	free(iv->tasks);
+	iv->tasks = tasks;
+	iv->ntask_stacks = ntask_stacks;
 }
 
 struct offcpu_interval *offcpu_pairing_end(struct offcpu_pairing *op, uint32_t tid, uint64_t since_ns)

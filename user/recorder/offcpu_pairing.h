@@ -19,6 +19,10 @@ struct offcpu_interval {
 	/* The sample itself, kept when BPF took it before it knew the process is Python (a process
 	 * just exec'd): once detection catches up, the stack can be read again. */
 	void *raw;
+	/* --async-aware: an idle event loop's waiting tasks' stacks, each [length, frames root first...],
+	 * which share the interval's time in place of frames */
+	uint32_t *tasks;
+	size_t ntask_stacks;
 	size_t n;
 	uint32_t frames[]; /* root first */
 };
@@ -33,6 +37,10 @@ void offcpu_pairing_free(struct offcpu_pairing *op);
 /* Opens s's thread's interval with its stack (replacing one still open); a copy of s when keep_raw. */
 void offcpu_pairing_hold(struct offcpu_pairing *op, const struct bpfspy_sample *s, size_t size, bool keep_raw,
 			 const uint32_t *frames, size_t n);
+
+/* Gives tid's interval opened at since_ns the stacks of its waiting tasks (taken over; freed if none). */
+void offcpu_pairing_attach_tasks(struct offcpu_pairing *op, uint32_t tid, uint64_t since_ns, uint32_t *tasks,
+				 size_t ntask_stacks);
 
 /* The interval the thread's return ends (opened at since_ns), removed; NULL if none. */
 struct offcpu_interval *offcpu_pairing_end(struct offcpu_pairing *op, uint32_t tid, uint64_t since_ns);

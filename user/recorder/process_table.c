@@ -70,7 +70,7 @@ struct target_process *process_table_next(const struct process_table *pt, size_t
 	return NULL;
 }
 
-static void install_python(struct process_table *pt, struct target_process *p)
+void process_table_install_python(struct process_table *pt, struct target_process *p)
 {
 	if (!pt->sampler)
 		return;
@@ -139,12 +139,12 @@ bool process_table_detect(struct process_table *pt, struct target_process *p)
 {
 	bool was_python = p->python == PYTHON_YES;
 	target_process_detect_python(p, pt->elf);
-	install_python(pt, p);
+	process_table_install_python(pt, p);
 	if (p->python == PYTHON_PENDING) {
 		/* libpython may have been mapped between our read of the maps and arming the mmap hook */
 		target_process_refresh_maps(p);
 		target_process_detect_python(p, pt->elf);
-		install_python(pt, p);
+		process_table_install_python(pt, p);
 	}
 	if (p->python == PYTHON_YES && !was_python) {
 		pt->python++;
@@ -217,7 +217,7 @@ bool process_table_on_fork(struct process_table *pt, const struct bpfspy_proc_ev
 	if (parent && parent->python == PYTHON_YES) {
 		target_process_inherit_python(child, parent);
 		pt->python++;
-		install_python(pt, child);
+		process_table_install_python(pt, child);
 	} else {
 		became_python = process_table_detect(pt, child);
 	}

@@ -38,6 +38,9 @@ struct target_process *process_table_find(const struct process_table *pt, uint32
  */
 struct target_process *process_table_get(struct process_table *pt, pid_t pid, const char *comm, bool *became_python);
 
+/* Installs p's Python config in BPF again (it changed: asyncio's offsets found). */
+void process_table_install_python(struct process_table *pt, struct target_process *p);
+
 /* Python detection again (a pending process, a last look at the end). True when it became Python now. */
 bool process_table_detect(struct process_table *pt, struct target_process *p);
 

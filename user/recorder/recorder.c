@@ -17,6 +17,7 @@
 #include "python/py_memory.h"
 #include "recorder/offcpu_pairing.h"
 #include "recorder/process_table.h"
+#include "recorder/record_async.h"
 #include "recorder/stack_builder.h"
 #include "recorder/thread_naming.h"
 #include "sym/native_symbols.h"
@@ -33,6 +34,7 @@ struct recorder {
 	struct stack_builder *stacks;
 	struct offcpu_pairing *offcpu;
 	struct thread_naming *names;
+	struct record_async *async;  /* --async-aware */
 	struct u32map py_gaps;       /* tid -> 1 + samples without Python frames since its last one with */
 	struct recorder_stats stats;
 	struct native_mode *native;  /* --native, and the tables of the in-kernel unwinder */
@@ -54,14 +56,16 @@ struct recorder *recorder_new(const struct recorder_options *o, struct profile *
 		.kernel_stacks = o->kernel_stacks, .function_only = o->function_only, .no_lineno = o->no_lineno,
 		.native = o->native, .kernel_unwinder = o->kernel_unwind,
 	};
+	if (o->async_aware)
+		r->async = record_async_new();
 	if (r->elf) {
 		r->procs = process_table_new(r->elf);
-		r->stacks = stack_builder_new(&so, r->elf, r->native, profile);
+		r->stacks = stack_builder_new(&so, r->elf, r->native, r->async, profile);
 	}
 	r->offcpu = offcpu_pairing_new();
 	r->names = thread_naming_new(profile);
 	if (!r->elf || ((o->native || o->kernel_unwind) && !r->native) || !r->procs || !r->stacks || !r->offcpu ||
-	    !r->names) {
+	    !r->names || (o->async_aware && !r->async)) {
 		recorder_free(r);
 		return NULL;
 	}
@@ -76,6 +80,7 @@ void recorder_free(struct recorder *r)
 	stack_builder_free(r->stacks);
 	offcpu_pairing_free(r->offcpu);
 	thread_naming_free(r->names);
+	record_async_free(r->async);
 	u32map_free(&r->py_gaps);
 	kernel_unwind_free(r->kunwind);
 	native_mode_free(r->native);
@@ -205,6 +210,22 @@ static void on_mmap_exec(struct recorder *r, const struct bpfspy_proc_event *e)
 
 static void add_offcpu(struct recorder *r, struct offcpu_interval *iv, uint64_t duration_ns)
 {
+	/* an idle event loop's time is its waiting tasks', shared equally: the thread's total stays its wall time */
+	for (size_t i = 0, at = 0; iv && i < iv->ntask_stacks; i++) {
+		uint64_t share = duration_ns / iv->ntask_stacks + (i == 0 ? duration_ns % iv->ntask_stacks : 0);
+		uint32_t len = iv->tasks[at];
+
+		if (profile_add_sample(r->profile, iv->pid, iv->tid, iv->tasks + at + 1, len, share ? share : 1,
+				       iv->since_ns) == 0)
+			r->stats.samples++;
+		at += 1 + len;
+	}
+	if (iv && iv->ntask_stacks) {
+		r->stats.offcpu_samples++;
+		r->stats.offcpu_ns += duration_ns;
+		offcpu_interval_free(iv);
+		return;
+	}
 	if (iv && profile_add_sample(r->profile, iv->pid, iv->tid, iv->frames, iv->n, duration_ns ? duration_ns : 1,
 				     iv->since_ns) == 0) {
 		r->stats.samples++;
@@ -451,6 +472,8 @@ static void add_seeded_thread(struct recorder *r, struct target_process *p, cons
 			h.flags |= SAMPLE_PY_NO_TSTATE;
 		else if (t->truncated)
 			h.flags |= SAMPLE_PY_TRUNCATED;
+		if (t)
+			h.tstate = t->tstate;
 	}
 	size_t n_py = t ? t->n : 0;
 	uint64_t user[BPFSPY_MAX_FP_FRAMES];
@@ -529,6 +552,8 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 	bool offcpu = s->flags & SAMPLE_OFFCPU;
 	if (p && p->python == PYTHON_PENDING && target_process_refresh_stale_maps(p) && process_table_detect(r->procs, p))
 		became_python(r, p);
+	if (r->async && p && record_async_prepare(r->async, p, r->elf))
+		process_table_install_python(r->procs, p);
 	/* BPF did not know yet that the process is Python: read the thread's Python stack now */
 	if (offcpu && p && p->python == PYTHON_YES && !(s->flags & SAMPLE_PY_PROCESS) && restack_offcpu(r, p, s))
 		return;
@@ -554,6 +579,11 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		bool may_be_python = p && (p->python == PYTHON_UNKNOWN || p->python == PYTHON_PENDING) &&
 				     !(s->flags & SAMPLE_PY_PROCESS);
 		offcpu_pairing_hold(r->offcpu, s, size, may_be_python, r->frames, n);
+		if (r->async && p) {
+			uint32_t *tasks;
+			size_t ntasks = stack_builder_waiting_tasks(r->stacks, s, p, &tasks);
+			offcpu_pairing_attach_tasks(r->offcpu, s->tid, s->ts_ns, tasks, ntasks);
+		}
 		return;
 	}
 	uint64_t weight = r->opt.idle ? 1000000000ull / (r->opt.rate_hz ? r->opt.rate_hz : 100) : 1;

@@ -24,6 +24,7 @@ struct recorder_options {
 	bool native;        /* --native: unwind the stack snapshot, merge Python frames */
 	bool native_all;    /* --native-all: keep interpreter plumbing frames */
 	bool kernel_unwind; /* install CFI tables for the in-kernel unwinder (--unwind kernel) */
+	bool async_aware;   /* --async-aware: a running asyncio task's coroutines under its awaiting tasks */
 	unsigned rate_hz;   /* sampling rate: an on-CPU tick weighs 1e9/rate ns with --idle */
 	unsigned py_max_depth; /* --max-depth: Python frames read from user space too */
 	unsigned stack_bytes;  /* user stack bytes read for a blocked thread's native frames (0: default) */

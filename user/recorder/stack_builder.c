@@ -7,6 +7,7 @@
 
 #include "native/stack_root.h"
 #include "native/native_mode.h"
+#include "recorder/record_async.h"
 #include "sym/native_symbols.h"
 #include "symbolize/symbolizer.h"
 
@@ -16,6 +17,7 @@ struct stack_builder {
 	struct native_mode *native;
 	struct profile *profile;
 	struct symbolizer *names;
+	struct record_async *async;
 	/* the stack being built, innermost first */
 	uint32_t *frames;
 	size_t n;
@@ -23,7 +25,7 @@ struct stack_builder {
 };
 
 struct stack_builder *stack_builder_new(const struct stack_builder_options *o, struct elf_cache *elf,
-					struct native_mode *native, struct profile *frames)
+					struct native_mode *native, struct record_async *async, struct profile *frames)
 {
 	struct stack_builder *b = calloc(1, sizeof(*b));
 	if (!b)
@@ -32,6 +34,7 @@ struct stack_builder *stack_builder_new(const struct stack_builder_options *o, s
 	b->elf = elf;
 	b->native = native;
 	b->profile = frames;
+	b->async = async;
 	struct symbolizer_options so = { .function_only = o->function_only, .no_lineno = o->no_lineno };
 	b->names = symbolizer_new(&so, elf, native);
 	if (!b->names) {
@@ -123,6 +126,38 @@ static void push_python_frames(struct stack_builder *b, struct target_process *p
 	}
 }
 
+/* An async-aware stack (innermost first): frames, and [task NAME] markers. */
+static void push_async_items(struct stack_builder *b, struct target_process *p, const struct py_async_item *items,
+			     size_t n)
+{
+	char marker[PY_TASK_NAME_MAX + 16];
+
+	for (size_t i = 0; i < n; i++) {
+		struct frame_desc f;
+
+		if (items[i].is_task) {
+			snprintf(marker, sizeof(marker), "[task %s]", items[i].task_name);
+			push_marker(b, marker);
+			continue;
+		}
+		name_python_frame(b, p, &items[i].rec, &f);
+		push_frame(b, &f);
+	}
+}
+
+/* --async-aware: a sample that ran a task as that task's coroutines under its awaiting tasks. */
+static void push_async_frames(struct stack_builder *b, struct target_process *p, const struct bpfspy_sample *s,
+			      const struct py_frame_rec *py)
+{
+	size_t n = 0;
+	const struct py_async_item *items = b->async && p ? record_async_stack(b->async, p, s, py, &n) : NULL;
+
+	if (n)
+		push_async_items(b, p, items, n);
+	else
+		push_python_frames(b, p, py, s->n_py);
+}
+
 /* A frame-pointer walk through code built without them returns data, not return addresses. */
 static bool plausible_return_address(const struct target_process *p, uint64_t ip)
 {
@@ -209,7 +244,7 @@ size_t stack_builder_build(struct stack_builder *b, const struct bpfspy_sample *
 		push_merged_frames(b, p, s, user, py, stack);
 	} else {
 		if (s->n_py > 0) {
-			push_python_frames(b, p, py, s->n_py);
+			push_async_frames(b, p, s, py);
 			if (s->flags & SAMPLE_PY_TRUNCATED)
 				push_marker(b, "[truncated]");
 		}
@@ -232,4 +267,62 @@ size_t stack_builder_build(struct stack_builder *b, const struct bpfspy_sample *
 	b->frames = NULL;
 	b->found = NULL;
 	return b->n;
+}
+
+struct waiting_tasks {
+	struct stack_builder *b;
+	struct target_process *p;
+	uint32_t frames[STACK_BUILDER_MAX_FRAMES];
+	uint32_t *stacks; /* [length, frames root first...] per stack */
+	size_t len, cap, n;
+};
+
+static int add_waiting_task(const struct py_async_item *items, size_t n, void *arg)
+{
+	struct waiting_tasks *w = arg;
+	struct stack_builder *b = w->b;
+
+	b->frames = w->frames;
+	b->n = 0;
+	push_marker(b, "[await]");
+	push_async_items(b, w->p, items, n);
+	reverse_frames(b->frames, b->n);
+	if (w->len + 1 + b->n > w->cap) {
+		size_t cap = (w->len + 1 + b->n) * 2;
+		uint32_t *grown = realloc(w->stacks, cap * sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		w->stacks = grown;
+		w->cap = cap;
+	}
+	w->stacks[w->len] = (uint32_t)b->n;
+	memcpy(w->stacks + w->len + 1, b->frames, b->n * sizeof(uint32_t));
+	w->len += 1 + b->n;
+	w->n++;
+	return 0;
+}
+
+size_t stack_builder_waiting_tasks(struct stack_builder *b, const struct bpfspy_sample *s, struct target_process *p,
+				   uint32_t **stacks)
+{
+	struct stack_build found;
+	struct waiting_tasks *w = calloc(1, sizeof(*w));
+
+	*stacks = NULL;
+	if (!w)
+		return 0;
+	w->b = b;
+	w->p = p;
+	b->found = &found;
+	size_t given = b->async && p ? record_async_waiting(b->async, p, s, add_waiting_task, w) : 0;
+	b->found = NULL;
+	b->frames = NULL;
+	size_t n = given ? w->n : 0;
+	if (n)
+		*stacks = w->stacks;
+	else
+		free(w->stacks);
+	free(w);
+	return n;
 }

@@ -39,11 +39,15 @@ struct stack_build {
 
 struct native_mode;
 struct elf_cache;
+struct record_async;
 struct stack_builder;
 
-/* frames: where frames are interned (the profile's frame table). native: --native's unwinder, or NULL. */
+/*
+ * frames: where frames are interned (the profile's frame table). native:
+ * --native's unwinder, or NULL. async: --async-aware's task reader, or NULL.
+ */
 struct stack_builder *stack_builder_new(const struct stack_builder_options *o, struct elf_cache *elf,
-					struct native_mode *native, struct profile *frames);
+					struct native_mode *native, struct record_async *async, struct profile *frames);
 void stack_builder_free(struct stack_builder *b);
 
 /*
@@ -54,5 +58,15 @@ void stack_builder_free(struct stack_builder *b);
  */
 size_t stack_builder_build(struct stack_builder *b, const struct bpfspy_sample *s, struct target_process *p,
 			   uint32_t *out, struct stack_build *found);
+
+/*
+ * --async-aware --idle: for off-CPU sample s of a thread whose event loop
+ * waits, the stacks of its suspended tasks that await nothing (each ending
+ * in "[await]"), packed as [length, frames root first...] in a new array
+ * (*stacks, the caller's to free). Returns how many; 0 (and *stacks NULL)
+ * when it is no idle event loop.
+ */
+size_t stack_builder_waiting_tasks(struct stack_builder *b, const struct bpfspy_sample *s, struct target_process *p,
+				   uint32_t **stacks);
 
 #endif
