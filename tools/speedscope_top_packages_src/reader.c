@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "output/json_scan.h"
+#include "util/utf8.h"
 
 static void set_error(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -26,42 +27,6 @@ static void set_error(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* ---- text decoding ------------------------------------------------------ */
-
-/* Strict UTF-8 as Python's decoder sees it: no overlongs, no surrogates. */
-static bool utf8_is_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		uint32_t cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xE0) == 0xC0) {
-			n = 1; cp = c & 0x1F; min = 0x80;
-		} else if ((c & 0xF0) == 0xE0) {
-			n = 2; cp = c & 0x0F; min = 0x800;
-		} else if ((c & 0xF8) == 0xF0) {
-			n = 3; cp = c & 0x07; min = 0x10000;
-		} else {
-			return false;
-		}
-		if (len - i <= n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
-		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
 
 /* The reference falls back to latin-1 when a file is not UTF-8; every byte
  * then becomes one character, which prints as UTF-8. */

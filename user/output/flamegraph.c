@@ -18,7 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "output/utf8.h"
+#include "util/utf8.h"
 #include "profile.h"
 
 #define SVG_WIDTH 1200
@@ -102,15 +102,6 @@ static void write_xml_text(FILE *f, const char *s, size_t max_chars)
 	}
 }
 
-static size_t utf8_chars(const char *s)
-{
-	size_t chars = 0;
-
-	for (; *s; s++)
-		chars += ((unsigned char)*s & 0xC0) != 0x80;
-	return chars;
-}
-
 /* The label that fits in width_px: the whole name, a prefix and "..", or nothing. */
 static void write_label(FILE *f, const char *name, double width_px)
 {
@@ -118,7 +109,7 @@ static void write_label(FILE *f, const char *name, double width_px)
 
 	if (fits < 3)
 		return;
-	if (utf8_chars(name) <= fits) {
+	if (utf8_count_chars(name) <= fits) {
 		write_xml_text(f, name, SIZE_MAX);
 		return;
 	}

@@ -1,4 +1,5 @@
 #include "output/json_scan.h"
+#include "util/utf8.h"
 
 #include <math.h>
 #include <stdint.h>
@@ -379,28 +380,9 @@ double json_take_number(struct json_cursor *c)
 
 static size_t put_utf8(char *buf, size_t bufsize, size_t pos, uint32_t cp)
 {
-	char tmp[4];
-	size_t n;
+	char tmp[UTF8_MAX_SEQUENCE];
+	size_t n = utf8_encode(cp, tmp);
 
-	if (cp < 0x80) {
-		tmp[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		tmp[0] = (char)(0xC0 | (cp >> 6));
-		tmp[1] = (char)(0x80 | (cp & 0x3F));
-		n = 2;
-	} else if (cp < 0x10000) {
-		tmp[0] = (char)(0xE0 | (cp >> 12));
-		tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		tmp[2] = (char)(0x80 | (cp & 0x3F));
-		n = 3;
-	} else {
-		tmp[0] = (char)(0xF0 | (cp >> 18));
-		tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		tmp[3] = (char)(0x80 | (cp & 0x3F));
-		n = 4;
-	}
 	for (size_t i = 0; i < n; i++, pos++)
 		if (pos + 1 < bufsize)
 			buf[pos] = tmp[i];

@@ -25,6 +25,7 @@
 #include "python/py_layout.h"
 #include "python/py_memory.h"
 #include "python/py_objects.h"
+#include "util/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -293,12 +294,8 @@ static void copy_name(struct reader *r, uint64_t str, char *out)
 	if (!s)
 		return;
 	/* truncate at a character boundary */
-	size_t n = strlen(s);
-	if (n >= PY_THREAD_NAME_MAX) {
-		n = PY_THREAD_NAME_MAX - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
+	size_t n = utf8_truncate(s, strlen(s), PY_THREAD_NAME_MAX - 1);
+
 	memcpy(out, s, n);
 	out[n] = '\0';
 	free(s);
