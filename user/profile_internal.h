@@ -9,17 +9,13 @@
 
 #include "profile.h"
 #include "profile_id_table.h"
-
-/* Bump allocator for interned strings: they live as long as the profile. */
-struct string_arena {
-	struct arena_block *blocks;
-};
+#include "util/string_arena.h"
 
 struct frame_table {
 	struct frame_desc *frames;
 	size_t count, cap;
 	struct id_table index;
-	struct string_arena strings;
+	struct string_arena strings; /* frame names and files: they live as long as the profile */
 };
 
 /* One prefix-tree node; its id is the stack id of the path root..this node. */

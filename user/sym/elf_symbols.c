@@ -17,7 +17,7 @@
 #include "python/py_method_symbols.h"
 #include "sym/elf_debug_file.h"
 #include "sym/elf_minidebuginfo.h"
-#include "sym/string_arena.h"
+#include "util/string_arena.h"
 
 /* A lookup walks back at most this many symbols to find one that encloses nested ones. */
 #define MAX_ENCLOSING_SCAN 16

@@ -7,7 +7,7 @@
 
 #include "sym/native_symbols.h"
 #include "sym/read_file.h"
-#include "sym/string_arena.h"
+#include "util/string_arena.h"
 
 #define MAX_KALLSYMS_FILE (512u << 20)
 /* kallsyms has no sizes: an address further than this past the last symbol is not attributed to it. */
