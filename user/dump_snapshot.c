@@ -13,6 +13,7 @@
 #include "python/py_memory.h"
 #include "target_process.h"
 #include "util/log.h"
+#include "util/procfs.h"
 
 /* A walk of the thread list can race with a thread starting or exiting: retry a few times. */
 #define WALK_ATTEMPTS 20
@@ -139,29 +140,9 @@ static int name_frames(struct target_process *p, const struct raw_thread *raw, b
 
 /* ---- OS threads --------------------------------------------------------- */
 
-static void read_small_file(const char *path, char *buf, size_t len)
-{
-	buf[0] = '\0';
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return;
-	size_t n = fread(buf, 1, len - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-}
-
-static char thread_state(pid_t pid, pid_t tid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-	read_small_file(path, buf, sizeof(buf));
-	const char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
 static bool thread_exists(pid_t pid, pid_t tid)
 {
-	return thread_state(pid, tid) != 0;
+	return procfs_state(pid, tid) != 0;
 }
 
 /*
@@ -171,15 +152,13 @@ static bool thread_exists(pid_t pid, pid_t tid)
  */
 static void thread_name(pid_t pid, pid_t tid, const char *process_comm, char *out, size_t len)
 {
-	char path[64], comm[64];
+	char comm[64];
 	out[0] = '\0';
 	if (tid == pid) {
 		snprintf(out, len, "MainThread");
 		return;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
-	read_small_file(path, comm, sizeof(comm));
-	comm[strcspn(comm, "\n")] = '\0';
+	procfs_comm(pid, tid, comm, sizeof(comm));
 	if (comm[0] && strcmp(comm, process_comm) != 0)
 		snprintf(out, len, "%s", comm);
 }
@@ -244,24 +223,6 @@ static bool read_gil_holder(pid_t pid, const struct py_target *t, uint64_t *hold
 }
 
 /* ---- the snapshot ------------------------------------------------------- */
-
-static void read_cmdline(pid_t pid, char *out, size_t len)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	FILE *f = fopen(path, "r");
-	out[0] = '\0';
-	if (!f)
-		return;
-	size_t n = fread(out, 1, len - 1, f);
-	fclose(f);
-	while (n > 0 && out[n - 1] == '\0')
-		n--;
-	for (size_t i = 0; i < n; i++)
-		if (out[i] == '\0')
-			out[i] = ' ';
-	out[n] = '\0';
-}
 
 static int thread_order(const void *a, const void *b)
 {
@@ -366,7 +327,7 @@ static int fill_threads(struct target_process *p, const struct raw_walk *w, bool
 		struct dump_thread *t = &s->threads[i];
 		t->holds_gil = gil_holder && gil_holder == w->threads[i].tstate;
 		if (t->tid) {
-			t->state = thread_state(p->pid, t->tid);
+			t->state = procfs_state(p->pid, t->tid);
 			thread_name(p->pid, t->tid, p->comm, t->name, sizeof(t->name));
 		}
 		python_thread_name(names, nnames, t, w->threads[i].native_thread_id, t->name, sizeof(t->name));
@@ -385,15 +346,13 @@ static int fill_threads(struct target_process *p, const struct raw_walk *w, bool
 
 int dump_snapshot_take(pid_t pid, bool locals, bool native, struct dump_snapshot *s, char *err, size_t errlen)
 {
-	char comm_path[64], comm[32];
+	char comm[32];
 	memset(s, 0, sizeof(*s));
 	s->pid = pid;
 	s->locals = locals;
 	s->native_requested = native;
-	snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
-	read_small_file(comm_path, comm, sizeof(comm));
-	comm[strcspn(comm, "\n")] = '\0';
-	read_cmdline(pid, s->cmdline, sizeof(s->cmdline));
+	procfs_comm(pid, 0, comm, sizeof(comm));
+	procfs_cmdline(pid, s->cmdline, sizeof(s->cmdline));
 
 	struct elf_cache *cache = elf_cache_new();
 	struct target_process *p = cache ? target_process_new(pid, comm) : NULL;

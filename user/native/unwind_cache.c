@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "native/unwind_cache.h"
+#include "util/procfs.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -135,22 +136,6 @@ static struct module_entry *own_module(struct unwind_cache *c, struct module_ent
 	return e;
 }
 
-/* Through the process's root (its mount namespace), else map_files, which reaches the mapped inode itself. */
-static int open_mapped_file(pid_t pid, const struct proc_map *m)
-{
-	char path[4200];
-	struct stat st;
-	int n = snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
-	if (!m->deleted && n > 0 && (size_t)n < sizeof(path) && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_ino == m->inode)
-		return open(path, O_RDONLY | O_CLOEXEC);
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)pid, (unsigned long long)m->start,
-		 (unsigned long long)m->end);
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-		return -1;
-	return open(path, O_RDONLY | O_CLOEXEC);
-}
-
 static struct module_entry *build_module(struct unwind_cache *c, pid_t pid, const struct proc_map *m)
 {
 	const struct elf_symbols *syms = elf_cache_get(c->elf, pid, m);
@@ -158,7 +143,7 @@ static struct module_entry *build_module(struct unwind_cache *c, pid_t pid, cons
 	struct module_entry *known = find_by_build_id(c, build_id);
 	if (known)
 		return known;
-	int fd = open_mapped_file(pid, m);
+	int fd = proc_map_open(pid, m);
 	if (fd < 0)
 		return NULL;
 	struct module_entry *e = calloc(1, sizeof(*e));
@@ -183,19 +168,13 @@ static struct module_entry *vdso_module(struct unwind_cache *c, pid_t pid, const
 	if (c->vdso_tried || size == 0 || size > VDSO_MAX_SIZE)
 		return c->vdso;
 	c->vdso_tried = true;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint8_t *image = fd >= 0 ? malloc(size) : NULL;
+	uint8_t *image = procfs_read_mem(pid, m->start, size);
 	struct module_entry *e = image ? calloc(1, sizeof(*e)) : NULL;
-	if (e && (pread(fd, image, size, (off_t)m->start) != (ssize_t)size ||
-		  unwind_table_build_from_memory(image, size, &e->code.table) != 0)) {
+	if (e && unwind_table_build_from_memory(image, size, &e->code.table) != 0) {
 		free(e);
 		e = NULL;
 	}
 	free(image);
-	if (fd >= 0)
-		close(fd);
 	c->vdso = e;
 	return e;
 }

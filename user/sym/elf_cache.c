@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "sym/elf_symbols_internal.h"
+#include "util/procfs.h"
 
 /* The vDSO is one or two pages; anything much larger is not one. */
 #define MAX_VDSO_SIZE (1u << 20)
@@ -157,35 +158,6 @@ static struct elf_symbols *own(struct elf_cache *c, struct elf_symbols *s)
 	return s;
 }
 
-/* ---- opening a mapped file ---- */
-
-/*
- * Through the process's root, so its mount namespace applies; if the file
- * there is deleted or is not the mapped one (replaced since), through
- * map_files, which reaches the very inode that is mapped.
- */
-static int open_mapped_file(pid_t pid, const struct proc_map *m)
-{
-	char path[4096 + 64];
-	struct stat st;
-	if (!m->deleted) {
-		int n = snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
-		/* mapped devices (GPU, /dev/mem) are never ELF, and opening one can have side effects */
-		if (n > 0 && (size_t)n < sizeof(path) && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-			return -1;
-		int fd = n > 0 && (size_t)n < sizeof(path) ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
-		if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == m->inode)
-			return fd;
-		if (fd >= 0)
-			close(fd);
-	}
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)pid, (unsigned long long)m->start,
-		 (unsigned long long)m->end);
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-		return -1;
-	return open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-}
-
 /* Loads the file behind fd into the cache, findable by build-id; NULL if it is no ELF. */
 static const struct elf_symbols *load_and_own(struct elf_cache *c, int fd, const char *path, const char *root)
 {
@@ -198,7 +170,7 @@ static const struct elf_symbols *load_and_own(struct elf_cache *c, int fd, const
 
 static const struct elf_symbols *load_mapped_file(struct elf_cache *c, pid_t pid, const struct proc_map *m)
 {
-	int fd = open_mapped_file(pid, m);
+	int fd = proc_map_open(pid, m);
 	if (fd < 0)
 		return NULL;
 	char build_id[ELF_BUILD_ID_HEX_SIZE];
@@ -208,7 +180,7 @@ static const struct elf_symbols *load_mapped_file(struct elf_cache *c, pid_t pid
 		return known;
 	}
 	char root[64];
-	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	procfs_path(root, sizeof(root), pid, 0, "root");
 	const struct elf_symbols *s = load_and_own(c, fd, m->path, root);
 	close(fd);
 	return s;
@@ -231,17 +203,9 @@ static struct elf_symbols *load_own_vdso(uint64_t size)
 
 static struct elf_symbols *load_process_vdso(pid_t pid, const struct proc_map *m, uint64_t size)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	char *image = malloc(size);
-	struct elf_symbols *s = NULL;
-	if (image && pread(fd, image, size, (off_t)m->start) == (ssize_t)size)
-		s = elf_symbols_load_mem(image, size, "[vdso]");
+	char *image = procfs_read_mem(pid, m->start, size);
+	struct elf_symbols *s = image ? elf_symbols_load_mem(image, size, "[vdso]") : NULL;
 	free(image);
-	close(fd);
 	return s;
 }
 

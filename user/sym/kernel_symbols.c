@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "sym/native_symbols.h"
-#include "sym/read_file.h"
+#include "util/procfs.h"
 #include "util/string_arena.h"
 
 #define MAX_KALLSYMS_FILE (512u << 20)
@@ -148,7 +148,7 @@ struct kernel_symbols *kernel_symbols_parse_buffer(const char *buf, size_t len)
 struct kernel_symbols *kernel_symbols_load(void)
 {
 	size_t len;
-	char *buf = read_whole_file("/proc/kallsyms", MAX_KALLSYMS_FILE, &len);
+	char *buf = procfs_read_whole("/proc/kallsyms", MAX_KALLSYMS_FILE, &len);
 	if (!buf)
 		return NULL;
 	struct kernel_symbols *k = kernel_symbols_parse_buffer(buf, len);

@@ -1,11 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "sym/native_symbols.h"
-#include "sym/read_file.h"
+#include "util/procfs.h"
 
 /* Larger than any real maps file (64k mappings of long paths), small enough to bound memory. */
 #define MAX_MAPS_FILE (256u << 20)
@@ -181,8 +184,8 @@ struct proc_maps *proc_maps_read(pid_t pid)
 {
 	char path[64];
 	size_t len;
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	char *buf = read_whole_file(path, MAX_MAPS_FILE, &len);
+	procfs_path(path, sizeof(path), pid, 0, "maps");
+	char *buf = procfs_read_whole(path, MAX_MAPS_FILE, &len);
 	if (!buf)
 		return NULL;
 	struct proc_maps *m = proc_maps_parse_buffer(buf, len);
@@ -232,4 +235,30 @@ const struct proc_map *proc_maps_find(const struct proc_maps *m, uint64_t addr)
 	if (lo == 0 || addr >= m->maps[lo - 1].end)
 		return NULL;
 	return &m->maps[lo - 1];
+}
+
+int proc_map_open(pid_t pid, const struct proc_map *m)
+{
+	char path[4096 + 64];
+	struct stat st;
+	if (!m->deleted) {
+		int n = procfs_path(path, sizeof(path), pid, 0, "root");
+		if (n > 0 && (size_t)n < sizeof(path))
+			n += snprintf(path + n, sizeof(path) - (size_t)n, "%s", m->path);
+		/* mapped devices (GPU, /dev/mem) are never ELF, and opening one can have side effects */
+		bool fits = n > 0 && (size_t)n < sizeof(path);
+		if (fits && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+			return -1;
+		int fd = fits ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
+		if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == m->inode)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+	}
+	char range[64];
+	snprintf(range, sizeof(range), "map_files/%llx-%llx", (unsigned long long)m->start, (unsigned long long)m->end);
+	procfs_path(path, sizeof(path), pid, 0, range);
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return -1;
+	return open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 }
