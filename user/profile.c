@@ -76,8 +76,8 @@ void profile_free(struct profile *p)
 	free(p->processes);
 	free(p->process_order);
 	free(p->thread_order);
-	id_table_free(&p->thread_index);
-	id_table_free(&p->process_index);
+	id_map_free(&p->thread_index);
+	id_map_free(&p->process_index);
 	stack_tree_free(&p->stacks);
 	frame_table_free(&p->frames);
 	free(p->events);
@@ -99,8 +99,7 @@ const struct profile_meta *profile_meta_const(const struct profile *p)
 
 static uint32_t find_or_add_process(struct profile *p, uint32_t pid)
 {
-	uint64_t hash = id_hash_u64(pid);
-	uint32_t idx = id_table_find(&p->process_index, hash, NULL, NULL, NULL);
+	uint32_t idx = id_map_get(&p->process_index, pid);
 
 	if (idx != ID_NONE)
 		return idx;
@@ -108,7 +107,7 @@ static uint32_t find_or_add_process(struct profile *p, uint32_t pid)
 			    sizeof(*p->processes)) < 0)
 		return ID_NONE;
 	idx = (uint32_t)p->nprocesses;
-	if (id_table_insert(&p->process_index, hash, idx) < 0)
+	if (id_map_put(&p->process_index, pid, idx) < 0)
 		return ID_NONE;
 	p->processes[idx] = (struct profile_process){ .pid = pid };
 	p->nprocesses++;
@@ -117,8 +116,8 @@ static uint32_t find_or_add_process(struct profile *p, uint32_t pid)
 
 static uint32_t find_or_add_thread(struct profile *p, uint32_t pid, uint32_t tid)
 {
-	uint64_t hash = id_hash_u64(((uint64_t)pid << 32) | tid);
-	uint32_t idx = id_table_find(&p->thread_index, hash, NULL, NULL, NULL);
+	uint64_t key = ((uint64_t)pid << 32) | tid;
+	uint32_t idx = id_map_get(&p->thread_index, key);
 
 	if (idx != ID_NONE)
 		return idx;
@@ -129,7 +128,7 @@ static uint32_t find_or_add_thread(struct profile *p, uint32_t pid, uint32_t tid
 			    sizeof(*p->threads)) < 0)
 		return ID_NONE;
 	idx = (uint32_t)p->nthreads;
-	if (id_table_insert(&p->thread_index, hash, idx) < 0)
+	if (id_map_put(&p->thread_index, key, idx) < 0)
 		return ID_NONE;
 	p->threads[idx] = (struct profile_thread){ .pid = pid, .tid = tid, .process = process };
 	p->nthreads++;

@@ -8,17 +8,17 @@
 
 static uint64_t frame_hash(const struct frame_desc *f)
 {
-	uint64_t h = id_hash_bytes(ID_HASH_SEED, f->name, strlen(f->name) + 1);
+	uint64_t h = hash_bytes(HASH_SEED, f->name, strlen(f->name) + 1);
 	int32_t line = f->line;
 	uint8_t kind = (uint8_t)f->kind;
 	/* a distinct tag keeps "no file" apart from an empty file name */
 	uint8_t has_file = f->file != NULL;
 
-	h = id_hash_bytes(h, &has_file, 1);
+	h = hash_bytes(h, &has_file, 1);
 	if (f->file)
-		h = id_hash_bytes(h, f->file, strlen(f->file) + 1);
-	h = id_hash_bytes(h, &line, sizeof(line));
-	return id_hash_bytes(h, &kind, 1);
+		h = hash_bytes(h, f->file, strlen(f->file) + 1);
+	h = hash_bytes(h, &line, sizeof(line));
+	return hash_bytes(h, &kind, 1);
 }
 
 static bool same_string(const char *a, const char *b)

@@ -8,7 +8,7 @@
 #define BPFSPY_PROFILE_INTERNAL_H
 
 #include "profile.h"
-#include "profile_id_table.h"
+#include "util/id_table.h"
 #include "util/string_arena.h"
 
 struct frame_table {
@@ -28,7 +28,7 @@ struct stack_node {
 struct stack_tree {
 	struct stack_node *nodes;
 	size_t count, cap;
-	struct id_table index;
+	struct id_map index; /* (parent, frame) -> stack id */
 };
 
 /* Consecutive samples of one thread on one stack. */
@@ -73,11 +73,11 @@ struct profile {
 
 	struct profile_thread *threads;
 	size_t nthreads, cap_threads;
-	struct id_table thread_index; /* (pid, tid) -> index into threads */
+	struct id_map thread_index; /* (pid, tid) -> index into threads */
 
 	struct profile_process *processes;
 	size_t nprocesses, cap_processes;
-	struct id_table process_index; /* pid -> index into processes */
+	struct id_map process_index; /* pid -> index into processes */
 
 	/* Listed processes in first-sample order, and listed threads grouped by them. */
 	uint32_t *process_order;

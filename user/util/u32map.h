@@ -1,15 +1,26 @@
 /* SPDX-License-Identifier: MIT */
-/* Open-addressing hash map from a non-zero u32 (pid, tid) to a pointer. */
+/* Hash map from a non-zero u32 (pid, tid) to a pointer: a typed view of util/hash_map. */
 #ifndef BPFSPY_U32MAP_H
 #define BPFSPY_U32MAP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/hash_map.h"
+
+/*
+ * The first fields of the generic table, seen with their types: keys are
+ * u32 (0 in an empty slot), values pointers. Zero-initialised is empty.
+ */
 struct u32map {
-	uint32_t *keys; /* 0 = empty */
-	void **vals;
-	size_t cap, len;
+	union {
+		struct {
+			uint32_t *keys; /* 0 = empty */
+			void **vals;
+			size_t cap, len;
+		};
+		struct hash_map map;
+	};
 };
 
 void *u32map_get(const struct u32map *m, uint32_t key);
