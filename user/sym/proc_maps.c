@@ -5,9 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "sym/native_symbols.h"
+#include "util/hash_map.h"
 #include "util/procfs.h"
 
 /* Larger than any real maps file (64k mappings of long paths), small enough to bound memory. */
@@ -261,4 +263,19 @@ int proc_map_open(pid_t pid, const struct proc_map *m)
 	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
 		return -1;
 	return open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+}
+
+struct file_key file_key_of_map(const struct proc_map *m)
+{
+	return (struct file_key){ .dev = (uint64_t)m->dev_major << 32 | m->dev_minor, .inode = m->inode };
+}
+
+struct file_key file_key_of_stat(const struct stat *st)
+{
+	return (struct file_key){ .dev = (uint64_t)major(st->st_dev) << 32 | minor(st->st_dev), .inode = st->st_ino };
+}
+
+uint64_t file_key_hash(const struct file_key *k)
+{
+	return hash_u64_pair(k->dev, k->inode);
 }

@@ -176,6 +176,11 @@ uint64_t hash_u64(uint64_t x)
 	return x;
 }
 
+uint64_t hash_u64_pair(uint64_t a, uint64_t b)
+{
+	return hash_u64(a ^ hash_u64(b));
+}
+
 uint64_t hash_bytes(uint64_t h, const void *data, size_t len)
 {
 	const unsigned char *b = data;

@@ -76,6 +76,9 @@ static inline void *hash_map_val(const struct hash_map *m, size_t slot)
 /* splitmix64's finalizer: a bijection whose every input bit reaches the low bits a table masks with. */
 uint64_t hash_u64(uint64_t x);
 
+/* Two 64-bit words (a pair of addresses, a device and an inode). */
+uint64_t hash_u64_pair(uint64_t a, uint64_t b);
+
 /* FNV-1a over bytes, continuing from h (start with HASH_SEED). */
 #define HASH_SEED 0xcbf29ce484222325ULL
 uint64_t hash_bytes(uint64_t h, const void *data, size_t len);
