@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "output/json_scan.h"
+#include "util/id_table.h"
 #include "util/utf8.h"
 
 static void set_error(char *err, size_t errlen, const char *fmt, ...)
@@ -54,50 +55,23 @@ static char *latin1_to_utf8(const unsigned char *s, size_t len, size_t *out_len)
 
 struct str_intern {
 	char **strs;
-	uint64_t *hashes;
 	size_t count, cap;
-	uint32_t *slots;
-	size_t nslots;
+	struct id_table index;
 };
 
-static uint64_t str_hash(const char *s)
+static bool is_interned(const void *ctx, uint32_t id, const void *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h ^ (h >> 29);
-}
-
-static bool str_intern_grow(struct str_intern *t)
-{
-	size_t n = t->nslots ? t->nslots * 2 : 256;
-	uint32_t *slots = slots_rebuild(t->hashes, t->count, n);
-
-	if (!slots)
-		return false;
-	free(t->slots);
-	t->slots = slots;
-	t->nslots = n;
-	return true;
+	return strcmp(((const struct str_intern *)ctx)->strs[id], s) == 0;
 }
 
 /* Returns the id for s, taking a copy when it is new; -1 on OOM. */
 static int64_t str_intern(struct str_intern *t, const char *s)
 {
-	uint64_t h = str_hash(s);
-	size_t slot;
+	uint64_t h = hash_string(s);
+	uint32_t id = id_table_find(&t->index, h, is_interned, t, s);
 
-	if ((t->count + 1) * 2 > t->nslots && !str_intern_grow(t))
-		return -1;
-	for (slot = h & (t->nslots - 1); t->slots[slot]; slot = (slot + 1) & (t->nslots - 1)) {
-		size_t id = t->slots[slot] - 1;
-
-		if (t->hashes[id] == h && strcmp(t->strs[id], s) == 0)
-			return (int64_t)id;
-	}
+	if (id != ID_NONE)
+		return id;
 	if (t->count == t->cap) {
 		size_t cap = t->cap ? t->cap * 2 : 64;
 		char **strs = realloc(t->strs, cap * sizeof(*strs));
@@ -105,27 +79,21 @@ static int64_t str_intern(struct str_intern *t, const char *s)
 		if (!strs)
 			return -1;
 		t->strs = strs;
-		uint64_t *hashes = realloc(t->hashes, cap * sizeof(*hashes));
-
-		if (!hashes)
-			return -1;
-		t->hashes = hashes;
 		t->cap = cap;
 	}
 	t->strs[t->count] = strdup(s);
 	if (!t->strs[t->count])
 		return -1;
-	t->hashes[t->count] = h;
-	t->slots[slot] = (uint32_t)(t->count + 1);
+	if (id_table_insert(&t->index, h, (uint32_t)t->count) != 0) {
+		free(t->strs[t->count]);
+		return -1;
+	}
 	return (int64_t)t->count++;
 }
 
 static void str_intern_release_index(struct str_intern *t)
 {
-	free(t->hashes);
-	free(t->slots);
-	t->hashes = NULL;
-	t->slots = NULL;
+	id_table_free(&t->index);
 }
 
 /* ---- frames --------------------------------------------------------------- */

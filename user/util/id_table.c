@@ -14,6 +14,7 @@ static bool id_matches(const void *stored_key, const void *probe, const void *un
 	const struct id_probe *p = probe;
 	uint32_t id;
 
+	(void)unused;
 	memcpy(&id, stored_key, sizeof(id));
 	return p->match(p->ctx, id, p->key);
 }
