@@ -14,6 +14,7 @@
 #include "target_process.h"
 #include "util/log.h"
 #include "util/procfs.h"
+#include "util/array.h"
 
 /* A walk of the thread list can race with a thread starting or exiting: retry a few times. */
 #define WALK_ATTEMPTS 20
@@ -49,14 +50,8 @@ static int keep_thread_stack(const struct py_thread_stack *st, void *arg)
 	struct raw_walk *w = arg;
 	if (w->n == MAX_DUMP_THREADS)
 		return 0;
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 8;
-		struct raw_thread *t = realloc(w->threads, cap * sizeof(*t));
-		if (!t)
-			return -1;
-		w->threads = t;
-		w->cap = cap;
-	}
+	if (array_reserve((void **)&w->threads, &w->cap, w->n + 1, sizeof(*w->threads)) != 0)
+		return -1;
 	struct raw_thread *t = &w->threads[w->n];
 	*t = (struct raw_thread){ .tstate = st->tstate, .thread_id = st->thread_id,
 				  .native_thread_id = st->native_thread_id, .n = st->n_frames,

@@ -7,25 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-int profile_reserve(void **array, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t new_cap = *cap ? *cap : 16;
-
-	while (new_cap < need)
-		new_cap *= 2;
-	void *grown = reallocarray(*array, new_cap, elem);
-
-	if (!grown) {
-		errno = ENOMEM;
-		return -1;
-	}
-	*array = grown;
-	*cap = new_cap;
-	return 0;
-}
-
 static int replace_string(char **slot, const char *value)
 {
 	char *copy = value ? strdup(value) : NULL;
@@ -103,7 +84,7 @@ static uint32_t find_or_add_process(struct profile *p, uint32_t pid)
 
 	if (idx != ID_NONE)
 		return idx;
-	if (profile_reserve((void **)&p->processes, &p->cap_processes, p->nprocesses + 1,
+	if (array_reserve((void **)&p->processes, &p->cap_processes, p->nprocesses + 1,
 			    sizeof(*p->processes)) < 0)
 		return ID_NONE;
 	idx = (uint32_t)p->nprocesses;
@@ -124,7 +105,7 @@ static uint32_t find_or_add_thread(struct profile *p, uint32_t pid, uint32_t tid
 	uint32_t process = find_or_add_process(p, pid);
 
 	if (process == ID_NONE ||
-	    profile_reserve((void **)&p->threads, &p->cap_threads, p->nthreads + 1,
+	    array_reserve((void **)&p->threads, &p->cap_threads, p->nthreads + 1,
 			    sizeof(*p->threads)) < 0)
 		return ID_NONE;
 	idx = (uint32_t)p->nthreads;
@@ -161,9 +142,9 @@ static int list_thread(struct profile *p, uint32_t thread_idx)
 	struct profile_thread *t = &p->threads[thread_idx];
 	struct profile_process *proc = &p->processes[t->process];
 
-	if (profile_reserve((void **)&p->thread_order, &p->cap_thread_order,
+	if (array_reserve((void **)&p->thread_order, &p->cap_thread_order,
 			    p->nthread_order + 1, sizeof(*p->thread_order)) < 0 ||
-	    profile_reserve((void **)&p->process_order, &p->cap_process_order,
+	    array_reserve((void **)&p->process_order, &p->cap_process_order,
 			    p->nprocess_order + 1, sizeof(*p->process_order)) < 0)
 		return -1;
 
@@ -211,8 +192,8 @@ static uint32_t intern_stack(struct profile *p, struct profile_thread *t,
 
 	size_t cap = t->recent_cap;
 
-	if (profile_reserve((void **)&t->recent_frames, &cap, n, sizeof(uint32_t)) < 0 ||
-	    profile_reserve((void **)&t->recent_stacks, &t->recent_cap, n, sizeof(uint32_t)) < 0) {
+	if (array_reserve((void **)&t->recent_frames, &cap, n, sizeof(uint32_t)) < 0 ||
+	    array_reserve((void **)&t->recent_stacks, &t->recent_cap, n, sizeof(uint32_t)) < 0) {
 		t->recent_depth = 0;
 		return ID_NONE;
 	}
@@ -305,7 +286,7 @@ static int add_to_runs(struct profile *p, struct profile_thread *t, uint32_t sta
 		run_take(&t->runs[pos], weight, ts, duration);
 		return 0;
 	}
-	if (profile_reserve((void **)&t->runs, &t->cap_runs, t->nruns + 1, sizeof(*t->runs)) < 0)
+	if (array_reserve((void **)&t->runs, &t->cap_runs, t->nruns + 1, sizeof(*t->runs)) < 0)
 		return -1;
 	memmove(&t->runs[pos + 1], &t->runs[pos], (t->nruns - pos) * sizeof(*t->runs));
 	t->runs[pos] = (struct sample_run){
@@ -370,7 +351,7 @@ int profile_add_process_event(struct profile *p, uint32_t pid, enum process_even
 {
 	if (p->nevents >= PROFILE_MAX_PROCESS_EVENTS)
 		return 0;
-	if (profile_reserve((void **)&p->events, &p->cap_events, p->nevents + 1, sizeof(*p->events)) < 0)
+	if (array_reserve((void **)&p->events, &p->cap_events, p->nevents + 1, sizeof(*p->events)) < 0)
 		return -1;
 	struct profile_process_event *e = &p->events[p->nevents++];
 

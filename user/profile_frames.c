@@ -53,7 +53,7 @@ uint32_t frame_table_intern(struct frame_table *t, const struct frame_desc *f)
 	if (id != ID_NONE)
 		return id;
 	if (t->count >= ID_NONE - 1 ||
-	    profile_reserve((void **)&t->frames, &t->cap, t->count + 1, sizeof(*t->frames)) < 0)
+	    array_reserve((void **)&t->frames, &t->cap, t->count + 1, sizeof(*t->frames)) < 0)
 		return ID_NONE;
 
 	struct frame_desc copy = *f;

@@ -8,6 +8,7 @@
 #define BPFSPY_PROFILE_INTERNAL_H
 
 #include "profile.h"
+#include "util/array.h"
 #include "util/id_table.h"
 #include "util/string_arena.h"
 
@@ -90,9 +91,6 @@ struct profile {
 	struct profile_process_event *events;
 	size_t nevents, cap_events;
 };
-
-/* Grows *array (of elem bytes) so that it holds at least need elements. */
-int profile_reserve(void **array, size_t *cap, size_t need, size_t elem);
 
 void frame_table_free(struct frame_table *t);
 uint32_t frame_table_intern(struct frame_table *t, const struct frame_desc *f);

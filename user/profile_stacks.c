@@ -25,7 +25,7 @@ uint32_t stack_tree_child(struct stack_tree *t, uint32_t parent, uint32_t frame)
 	if (id != ID_NONE)
 		return id;
 	if (t->count >= ID_NONE - 1 ||
-	    profile_reserve((void **)&t->nodes, &t->cap, t->count + 1, sizeof(*t->nodes)) < 0)
+	    array_reserve((void **)&t->nodes, &t->cap, t->count + 1, sizeof(*t->nodes)) < 0)
 		return ID_NONE;
 	id = (uint32_t)t->count;
 	if (id_map_put(&t->index, key, id) < 0)

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "python/py_memory.h"
+#include "util/array.h"
 
 #define WALK_ATTEMPTS 20
 #define MAX_SET_THREADS 4096
@@ -14,14 +15,8 @@ static int keep_thread(const struct py_thread_stack *st, void *arg)
 	struct py_thread_set *s = arg;
 	if (s->n == MAX_SET_THREADS)
 		return 0;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 8;
-		struct py_thread_frames *t = realloc(s->threads, cap * sizeof(*t));
-		if (!t)
-			return -1;
-		s->threads = t;
-		s->cap = cap;
-	}
+	if (array_reserve((void **)&s->threads, &s->cap, s->n + 1, sizeof(*s->threads)) != 0)
+		return -1;
 	struct py_thread_frames *t = &s->threads[s->n];
 	*t = (struct py_thread_frames){ .thread_id = st->thread_id, .n = st->n_frames, .truncated = st->truncated };
 	if (st->n_frames) {

@@ -7,6 +7,7 @@
 
 #include "util/id_table.h"
 #include "util/string_arena.h"
+#include "util/array.h"
 
 struct row_counts {
 	struct top_row shown;
@@ -49,14 +50,8 @@ static bool row_has_label(const void *ctx, uint32_t id, const void *label)
 
 static uint32_t append_row(struct top_table *t, const char *label)
 {
-	if (t->nrows == t->caprows) {
-		size_t cap = t->caprows ? t->caprows * 2 : 64;
-		struct row_counts *rows = realloc(t->rows, cap * sizeof(*rows));
-		if (!rows)
-			return TOP_NO_ROW;
-		t->rows = rows;
-		t->caprows = cap;
-	}
+	if (array_reserve((void **)&t->rows, &t->caprows, t->nrows + 1, sizeof(*t->rows)) != 0)
+		return TOP_NO_ROW;
 	const char *copy = string_arena_strdup(&t->labels, label);
 	if (!copy)
 		return TOP_NO_ROW;

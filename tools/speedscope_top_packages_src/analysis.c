@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "seq_table.h"
+#include "util/array.h"
 #include "util/id_table.h"
 
 struct package_work {
@@ -161,15 +162,8 @@ static bool count_example(struct run_state *rs, size_t p, uint32_t key, size_t s
 	 * later keys need no bookkeeping. */
 	if (!rs->opts->most_frequent && (long)ps->nexamples >= rs->opts->max_examples)
 		return true;
-	if (ps->nexamples == w->entries_cap) {
-		size_t cap = w->entries_cap ? w->entries_cap * 2 : 8;
-		struct stack_example *e = realloc(ps->examples, cap * sizeof(*e));
-
-		if (!e)
-			return false;
-		ps->examples = e;
-		w->entries_cap = cap;
-	}
+	if (array_reserve((void **)&ps->examples, &w->entries_cap, ps->nexamples + 1, sizeof(*ps->examples)) != 0)
+		return false;
 	ps->examples[ps->nexamples] = (struct stack_example){
 		.stack_id = (uint32_t)sid, .seen = (uint32_t)ps->nexamples, .count = value,
 	};

@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "output/json_scan.h"
+#include "util/array.h"
 #include "util/id_table.h"
 #include "util/utf8.h"
 
@@ -72,15 +73,8 @@ static int64_t str_intern(struct str_intern *t, const char *s)
 
 	if (id != ID_NONE)
 		return id;
-	if (t->count == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		char **strs = realloc(t->strs, cap * sizeof(*strs));
-
-		if (!strs)
-			return -1;
-		t->strs = strs;
-		t->cap = cap;
-	}
+	if (array_reserve((void **)&t->strs, &t->cap, t->count + 1, sizeof(*t->strs)) != 0)
+		return -1;
 	t->strs[t->count] = strdup(s);
 	if (!t->strs[t->count])
 		return -1;
@@ -327,15 +321,8 @@ struct index_buf {
 
 static bool index_buf_push(struct index_buf *b, uint32_t v)
 {
-	if (b->len == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		uint32_t *items = realloc(b->items, cap * sizeof(*items));
-
-		if (!items)
-			return false;
-		b->items = items;
-		b->cap = cap;
-	}
+	if (array_reserve((void **)&b->items, &b->cap, b->len + 1, sizeof(*b->items)) != 0)
+		return false;
 	b->items[b->len++] = v;
 	return true;
 }

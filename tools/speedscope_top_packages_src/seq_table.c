@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
+
 void seq_table_init(struct seq_table *t)
 {
 	memset(t, 0, sizeof(*t));
@@ -30,24 +32,6 @@ static bool same_seq(const void *ctx, uint32_t id, const void *key)
 	return n == want->len && (!n || memcmp(have, want->seq, n * sizeof(*have)) == 0);
 }
 
-static bool reserve(void **p, size_t *cap, size_t need, size_t elem)
-{
-	size_t n;
-	void *q;
-
-	if (need <= *cap)
-		return true;
-	n = *cap ? *cap : 64;
-	while (n < need)
-		n *= 2;
-	q = realloc(*p, n * elem);
-	if (!q)
-		return false;
-	*p = q;
-	*cap = n;
-	return true;
-}
-
 int64_t seq_table_intern(struct seq_table *t, const uint32_t *seq, size_t len, bool *inserted)
 {
 	struct seq_probe probe = { seq, len };
@@ -59,9 +43,9 @@ int64_t seq_table_intern(struct seq_table *t, const uint32_t *seq, size_t len, b
 		return id;
 	if (t->count >= UINT32_MAX - 1)
 		return -1;
-	if (!reserve((void **)&t->offsets, &t->offsets_cap, t->count + 2, sizeof(*t->offsets)))
+	if (array_reserve((void **)&t->offsets, &t->offsets_cap, t->count + 2, sizeof(*t->offsets)) != 0)
 		return -1;
-	if (!reserve((void **)&t->items, &t->items_cap, t->items_len + len, sizeof(*t->items)))
+	if (array_reserve((void **)&t->items, &t->items_cap, t->items_len + len, sizeof(*t->items)) != 0)
 		return -1;
 	if (id_table_insert(&t->index, h, (uint32_t)t->count) != 0)
 		return -1;

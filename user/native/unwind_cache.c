@@ -8,6 +8,7 @@
 
 #include "util/hash_map.h"
 #include "util/procfs.h"
+#include "util/array.h"
 
 #define VDSO_MAX_SIZE (1u << 20)
 
@@ -75,15 +76,9 @@ static struct module_entry *find_by_build_id(const struct unwind_cache *c, const
 
 static struct module_entry *own_module(struct unwind_cache *c, struct module_entry *e)
 {
-	if (c->modules_n == c->modules_cap) {
-		size_t cap = c->modules_cap ? c->modules_cap * 2 : 32;
-		struct module_entry **grown = realloc(c->modules, cap * sizeof(*grown));
-		if (!grown) {
-			module_entry_free(e);
-			return NULL;
-		}
-		c->modules = grown;
-		c->modules_cap = cap;
+	if (array_reserve((void **)&c->modules, &c->modules_cap, c->modules_n + 1, sizeof(*c->modules)) != 0) {
+		module_entry_free(e);
+		return NULL;
 	}
 	c->modules[c->modules_n++] = e;
 	return e;

@@ -20,6 +20,7 @@
 
 #include "util/utf8.h"
 #include "profile.h"
+#include "util/array.h"
 
 #define SVG_WIDTH 1200
 #define PAD_X 10
@@ -224,15 +225,8 @@ static bool visit_frame(struct flamegraph_writer *w, const char *kind_cls, const
 
 static int push(struct flamegraph_writer *w, size_t *n, uint32_t stack_id, uint32_t depth, uint64_t offset)
 {
-	if (*n == w->todo_cap) {
-		size_t cap = w->todo_cap ? w->todo_cap * 2 : 1024;
-		struct visit *grown = reallocarray(w->todo, cap, sizeof(*grown));
-
-		if (!grown)
-			return -1;
-		w->todo = grown;
-		w->todo_cap = cap;
-	}
+	if (array_reserve((void **)&w->todo, &w->todo_cap, *n + 1, sizeof(*w->todo)) != 0)
+		return -1;
 	w->todo[(*n)++] = (struct visit){ stack_id, depth, offset };
 	return 0;
 }

@@ -28,6 +28,7 @@
 #include "sym/native_symbols.h"
 #include "profile.h"
 #include "util/id_table.h"
+#include "util/array.h"
 
 /* Field numbers of profile.proto. */
 enum {
@@ -169,15 +170,8 @@ static int64_t string_index(struct string_table *t, const char *s)
 
 	if (id != ID_NONE)
 		return id;
-	if (t->count == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		const char **grown = reallocarray(t->strings, cap, sizeof(*grown));
-
-		if (!grown)
-			return -1;
-		t->strings = grown;
-		t->cap = cap;
-	}
+	if (array_reserve((void **)&t->strings, &t->cap, t->count + 1, sizeof(*t->strings)) != 0)
+		return -1;
 	t->strings[t->count] = s;
 	if (id_table_insert(&t->index, hash, (uint32_t)t->count) < 0)
 		return -1;

@@ -17,6 +17,7 @@
 #include "sym/elf_symbols_internal.h"
 #include "util/hash_map.h"
 #include "util/procfs.h"
+#include "util/array.h"
 
 /* The vDSO is one or two pages; anything much larger is not one. */
 #define MAX_VDSO_SIZE (1u << 20)
@@ -83,15 +84,9 @@ static void remember_build_id(struct elf_cache *c, const struct elf_symbols *s)
 /* Takes ownership of s; frees it and returns NULL if it cannot be recorded. */
 static struct elf_symbols *own(struct elf_cache *c, struct elf_symbols *s)
 {
-	if (c->owned_n == c->owned_cap) {
-		size_t cap = c->owned_cap ? c->owned_cap * 2 : 64;
-		struct elf_symbols **owned = realloc(c->owned, cap * sizeof(*owned));
-		if (!owned) {
-			elf_symbols_free(s);
-			return NULL;
-		}
-		c->owned = owned;
-		c->owned_cap = cap;
+	if (array_reserve((void **)&c->owned, &c->owned_cap, c->owned_n + 1, sizeof(*c->owned)) != 0) {
+		elf_symbols_free(s);
+		return NULL;
 	}
 	c->owned[c->owned_n++] = s;
 	return s;

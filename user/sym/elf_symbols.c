@@ -18,6 +18,7 @@
 #include "sym/elf_debug_file.h"
 #include "sym/elf_minidebuginfo.h"
 #include "util/string_arena.h"
+#include "util/array.h"
 
 /* A lookup walks back at most this many symbols to find one that encloses nested ones. */
 #define MAX_ENCLOSING_SCAN 16
@@ -61,27 +62,6 @@ struct elf_symbols {
 	struct string_arena strings;
 };
 
-/* ---- growable arrays ---- */
-
-static int grow(void **items, size_t *cap, size_t need, size_t item_size)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 64;
-	while (n < need)
-		n *= 2;
-	if (n > SIZE_MAX / item_size) {
-		errno = ENOMEM;
-		return -1;
-	}
-	void *p = realloc(*items, n * item_size);
-	if (!p)
-		return -1;
-	*items = p;
-	*cap = n;
-	return 0;
-}
-
 struct builder {
 	struct elf_symbols *s;
 	size_t cap_functions, cap_named, cap_sections, cap_segments;
@@ -116,7 +96,7 @@ static int read_segments(struct builder *b, Elf *elf)
 		if (ph.p_type != PT_LOAD)
 			continue;
 		struct elf_symbols *s = b->s;
-		if (grow((void **)&s->segments, &b->cap_segments, s->n_segments + 1, sizeof(*s->segments)))
+		if (array_reserve((void **)&s->segments, &b->cap_segments, s->n_segments + 1, sizeof(*s->segments)))
 			return -1;
 		s->segments[s->n_segments++] = (struct load_segment){
 			.offset = ph.p_offset, .filesz = ph.p_filesz, .vaddr = ph.p_vaddr, .memsz = ph.p_memsz
@@ -138,7 +118,7 @@ static int read_sections(struct builder *b, Elf *elf)
 		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
 		if (!name || !name[0])
 			continue;
-		if (grow((void **)&s->sections, &b->cap_sections, s->n_sections + 1, sizeof(*s->sections)))
+		if (array_reserve((void **)&s->sections, &b->cap_sections, s->n_sections + 1, sizeof(*s->sections)))
 			return -1;
 		struct section_info *si = &s->sections[s->n_sections];
 		*si = (struct section_info){ .addr = sh.sh_addr, .size = sh.sh_size, .offset = sh.sh_offset };
@@ -164,7 +144,7 @@ static int read_needed(struct builder *b, Elf *elf)
 			const char *name = d.d_tag == DT_NEEDED ? elf_reader_string(str, d.d_un.d_val) : NULL;
 			if (!name)
 				continue;
-			if (grow((void **)&b->needed_names, &b->cap_needed, b->n_needed_names + 1, sizeof(uint32_t)) ||
+			if (array_reserve((void **)&b->needed_names, &b->cap_needed, b->n_needed_names + 1, sizeof(uint32_t)) ||
 			    string_arena_add(&b->s->strings, name, strlen(name), &b->needed_names[b->n_needed_names]))
 				return -1;
 			b->n_needed_names++;
@@ -189,7 +169,7 @@ static uint64_t section_limit(Elf *elf, uint16_t shndx)
 static int add_function(struct builder *b, Elf *elf, const GElf_Sym *sym, uint32_t name)
 {
 	struct elf_symbols *s = b->s;
-	if (grow((void **)&s->functions, &b->cap_functions, s->n_functions + 1, sizeof(*s->functions)))
+	if (array_reserve((void **)&s->functions, &b->cap_functions, s->n_functions + 1, sizeof(*s->functions)))
 		return -1;
 	bool sized = sym->st_size > 0 && sym->st_value <= UINT64_MAX - sym->st_size;
 	s->functions[s->n_functions++] = (struct function_symbol){
@@ -205,7 +185,7 @@ static int add_function(struct builder *b, Elf *elf, const GElf_Sym *sym, uint32
 static int add_named(struct builder *b, const GElf_Sym *sym, uint32_t name)
 {
 	struct elf_symbols *s = b->s;
-	if (grow((void **)&s->named, &b->cap_named, s->n_named + 1, sizeof(*s->named)))
+	if (array_reserve((void **)&s->named, &b->cap_named, s->n_named + 1, sizeof(*s->named)))
 		return -1;
 	s->named[s->n_named++] = (struct named_symbol){
 		.addr = sym->st_value, .size = sym->st_size, .name = name,

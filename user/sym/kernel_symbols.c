@@ -8,6 +8,7 @@
 #include "sym/native_symbols.h"
 #include "util/procfs.h"
 #include "util/string_arena.h"
+#include "util/array.h"
 
 #define MAX_KALLSYMS_FILE (512u << 20)
 /* kallsyms has no sizes: an address further than this past the last symbol is not attributed to it. */
@@ -75,14 +76,8 @@ static int add_symbol(struct kernel_symbols *k, size_t *cap, const struct kallsy
 		len = (size_t)snprintf(name, sizeof(name), "%.*s", (int)l->name_len, l->name);
 	if (len >= sizeof(name))
 		len = sizeof(name) - 1;
-	if (k->n == *cap) {
-		size_t n = *cap ? *cap * 2 : 4096;
-		struct kernel_symbol *p = realloc(k->symbols, n * sizeof(*p));
-		if (!p)
-			return -1;
-		k->symbols = p;
-		*cap = n;
-	}
+	if (array_reserve((void **)&k->symbols, cap, k->n + 1, sizeof(*k->symbols)) != 0)
+		return -1;
 	struct kernel_symbol *s = &k->symbols[k->n];
 	s->addr = l->addr;
 	s->order = (l->type == 'T' ? 0 : 1u << 31) | order;

@@ -11,6 +11,7 @@
 #include "sym/native_symbols.h"
 #include "util/hash_map.h"
 #include "util/procfs.h"
+#include "util/array.h"
 
 /* Larger than any real maps file (64k mappings of long paths), small enough to bound memory. */
 #define MAX_MAPS_FILE (256u << 20)
@@ -130,14 +131,8 @@ static int compare_start(const void *a, const void *b)
 
 static int append_map(struct proc_maps *m, size_t *cap, const struct proc_map *map)
 {
-	if (m->n == *cap) {
-		size_t n = *cap ? *cap * 2 : 64;
-		struct proc_map *p = realloc(m->maps, n * sizeof(*p));
-		if (!p)
-			return -1;
-		m->maps = p;
-		*cap = n;
-	}
+	if (array_reserve((void **)&m->maps, cap, m->n + 1, sizeof(*m->maps)) != 0)
+		return -1;
 	m->maps[m->n++] = *map;
 	return 0;
 }

@@ -19,6 +19,17 @@ static bool id_matches(const void *stored_key, const void *probe, const void *un
 	return p->match(p->ctx, id, p->key);
 }
 
+/* The id kept in slot's key or value, or ID_NONE when the lookup found no slot. */
+static uint32_t id_in_slot(const struct hash_map *m, size_t slot, bool in_value)
+{
+	uint32_t id;
+
+	if (slot == HASH_MAP_NONE)
+		return ID_NONE;
+	memcpy(&id, in_value ? hash_map_val(m, slot) : hash_map_key(m, slot), sizeof(id));
+	return id;
+}
+
 void id_table_free(struct id_table *t)
 {
 	hash_map_free(&t->map);
@@ -28,13 +39,7 @@ uint32_t id_table_find(const struct id_table *t, uint64_t hash, id_table_match_f
 		       const void *key)
 {
 	struct id_probe probe = { .match = match, .ctx = ctx, .key = key };
-	size_t slot = hash_map_find(&t->map, hash, &probe, id_matches, NULL);
-	uint32_t id;
-
-	if (slot == HASH_MAP_NONE)
-		return ID_NONE;
-	memcpy(&id, hash_map_key(&t->map, slot), sizeof(id));
-	return id;
+	return id_in_slot(&t->map, hash_map_find(&t->map, hash, &probe, id_matches, NULL), false);
 }
 
 int id_table_insert(struct id_table *t, uint64_t hash, uint32_t id)
@@ -52,13 +57,7 @@ void id_map_free(struct id_map *m)
 
 uint32_t id_map_get(const struct id_map *m, uint64_t key)
 {
-	size_t slot = hash_map_find(&m->map, hash_u64(key), &key, NULL, NULL);
-	uint32_t id;
-
-	if (slot == HASH_MAP_NONE)
-		return ID_NONE;
-	memcpy(&id, hash_map_val(&m->map, slot), sizeof(id));
-	return id;
+	return id_in_slot(&m->map, hash_map_find(&m->map, hash_u64(key), &key, NULL, NULL), true);
 }
 
 int id_map_put(struct id_map *m, uint64_t key, uint32_t id)

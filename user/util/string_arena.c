@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
+
 #define MAX_BLOCKS ((size_t)1 << (32 - STRING_ARENA_BLOCK_SHIFT))
 
 /* Adds a block of size bytes at the end of the block list; its index, or -1. */
@@ -14,15 +16,8 @@ static int add_block(struct string_arena *a, size_t size, size_t *index)
 		errno = EOVERFLOW;
 		return -1;
 	}
-	if (a->nblocks == a->cap_blocks) {
-		size_t cap = a->cap_blocks ? a->cap_blocks * 2 : 8;
-		char **blocks = realloc(a->blocks, cap * sizeof(*blocks));
-
-		if (!blocks)
-			return -1;
-		a->blocks = blocks;
-		a->cap_blocks = cap;
-	}
+	if (array_reserve((void **)&a->blocks, &a->cap_blocks, a->nblocks + 1, sizeof(*a->blocks)) != 0)
+		return -1;
 	char *block = malloc(size);
 
 	if (!block)
