@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* The profile: processes, threads and their time-ordered sample runs. */
 #include "profile_internal.h"
+#include "util/sorted.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -215,17 +216,7 @@ static uint32_t intern_stack(struct profile *p, struct profile_thread *t,
 /* Index of the first run that started after ts: where a late sample belongs. */
 static size_t runs_upper_bound(const struct profile_thread *t, uint64_t ts)
 {
-	size_t lo = 0, hi = t->nruns;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->runs[mid].first_ts_ns <= ts)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return SORTED_COUNT_AT_OR_BELOW(t->runs, t->nruns, first_ts_ns, ts);
 }
 
 /* How long one sample stands for: a sampling period, or its own weight in nanosecond profiles. */

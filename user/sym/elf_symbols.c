@@ -19,6 +19,7 @@
 #include "sym/elf_minidebuginfo.h"
 #include "util/string_arena.h"
 #include "util/array.h"
+#include "util/sorted.h"
 
 /* A lookup walks back at most this many symbols to find one that encloses nested ones. */
 #define MAX_ENCLOSING_SCAN 16
@@ -543,14 +544,7 @@ bool elf_symbols_offset_to_vaddr(const struct elf_symbols *s, uint64_t file_offs
 const char *elf_symbols_lookup(const struct elf_symbols *s, uint64_t vaddr, uint64_t *offset)
 {
 	const struct function_symbol *f = s->functions;
-	size_t lo = 0, hi = s->n_functions;
-	while (lo < hi) { /* first symbol starting after vaddr */
-		size_t mid = lo + (hi - lo) / 2;
-		if (f[mid].start <= vaddr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = SORTED_COUNT_AT_OR_BELOW(f, s->n_functions, start, vaddr);
 	for (size_t i = lo, steps = 0; i > 0 && steps < MAX_ENCLOSING_SCAN; i--, steps++) {
 		if (vaddr < f[i - 1].end) {
 			if (offset)

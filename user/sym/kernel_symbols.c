@@ -9,6 +9,7 @@
 #include "util/procfs.h"
 #include "util/string_arena.h"
 #include "util/array.h"
+#include "util/sorted.h"
 
 #define MAX_KALLSYMS_FILE (512u << 20)
 /* kallsyms has no sizes: an address further than this past the last symbol is not attributed to it. */
@@ -171,14 +172,7 @@ const char *kernel_symbols_lookup(const struct kernel_symbols *k, uint64_t addr,
 {
 	if (!k)
 		return NULL;
-	size_t lo = 0, hi = k->n;
-	while (lo < hi) { /* first symbol after addr */
-		size_t mid = lo + (hi - lo) / 2;
-		if (k->symbols[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = SORTED_COUNT_AT_OR_BELOW(k->symbols, k->n, addr, addr);
 	if (lo == 0 || addr - k->symbols[lo - 1].addr >= MAX_KERNEL_FUNCTION_SIZE)
 		return NULL;
 	if (offset)

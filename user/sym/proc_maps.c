@@ -12,6 +12,7 @@
 #include "util/hash_map.h"
 #include "util/procfs.h"
 #include "util/array.h"
+#include "util/sorted.h"
 
 /* Larger than any real maps file (64k mappings of long paths), small enough to bound memory. */
 #define MAX_MAPS_FILE (256u << 20)
@@ -221,14 +222,7 @@ const struct proc_map *proc_maps_find(const struct proc_maps *m, uint64_t addr)
 {
 	if (!m)
 		return NULL;
-	size_t lo = 0, hi = m->n;
-	while (lo < hi) { /* first mapping starting after addr */
-		size_t mid = lo + (hi - lo) / 2;
-		if (m->maps[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = SORTED_COUNT_AT_OR_BELOW(m->maps, m->n, start, addr);
 	if (lo == 0 || addr >= m->maps[lo - 1].end)
 		return NULL;
 	return &m->maps[lo - 1];
