@@ -12,9 +12,9 @@
 #include "native/native_mode.h"
 #include "python/py_memory.h"
 #include "target_process.h"
+#include "thread_reader.h"
 #include "util/log.h"
 #include "util/procfs.h"
-#include "util/array.h"
 
 /* A walk of the thread list can race with a thread starting or exiting: retry a few times. */
 #define WALK_ATTEMPTS 20
@@ -22,60 +22,14 @@
 #define STACK_READS 80
 #define MAX_DUMP_THREADS 4096
 
-struct raw_thread {
-	uint64_t tstate, thread_id, native_thread_id;
-	struct py_frame_rec *frames; /* innermost first */
-	uint64_t *addrs;             /* where each frame is */
-	size_t n;
-	bool truncated, changing;
-};
-
-struct raw_walk {
-	struct raw_thread *threads;
-	size_t n, cap;
-};
-
-static void raw_walk_clear(struct raw_walk *w)
-{
-	for (size_t i = 0; i < w->n; i++) {
-		free(w->threads[i].frames);
-		free(w->threads[i].addrs);
-	}
-	free(w->threads);
-	memset(w, 0, sizeof(*w));
-}
-
-static int keep_thread_stack(const struct py_thread_stack *st, void *arg)
-{
-	struct raw_walk *w = arg;
-	if (w->n == MAX_DUMP_THREADS)
-		return 0;
-	if (array_reserve((void **)&w->threads, &w->cap, w->n + 1, sizeof(*w->threads)) != 0)
-		return -1;
-	struct raw_thread *t = &w->threads[w->n];
-	*t = (struct raw_thread){ .tstate = st->tstate, .thread_id = st->thread_id,
-				  .native_thread_id = st->native_thread_id, .n = st->n_frames,
-				  .truncated = st->truncated, .changing = st->changing };
-	w->n++;
-	if (st->n_frames) {
-		t->frames = malloc(st->n_frames * sizeof(*t->frames));
-		t->addrs = malloc(st->n_frames * sizeof(*t->addrs));
-		if (!t->frames || !t->addrs)
-			return -1;
-		memcpy(t->frames, st->frames, st->n_frames * sizeof(*t->frames));
-		memcpy(t->addrs, st->frame_addrs, st->n_frames * sizeof(*t->addrs));
-	}
-	return 0;
-}
-
-static int walk_with_retries(pid_t pid, const struct py_target *t, struct raw_walk *w)
+static int walk_with_retries(pid_t pid, const struct py_target *t, struct py_thread_set *w)
 {
 	for (int attempt = 0; attempt < WALK_ATTEMPTS; attempt++) {
-		raw_walk_clear(w);
-		if (py_walk_thread_stacks_consistent(pid, t, BPFSPY_MAX_PY_DEPTH, STACK_READS, keep_thread_stack, w) == 0)
+		py_thread_set_clear(w);
+		if (py_walk_thread_stacks_consistent(pid, t, BPFSPY_MAX_PY_DEPTH, STACK_READS, py_thread_set_keep, w) == 0)
 			return 0;
 	}
-	raw_walk_clear(w);
+	py_thread_set_clear(w);
 	return -1;
 }
 
@@ -102,7 +56,7 @@ static int read_locals(struct target_process *p, const struct py_frame_rec *rec,
 	return 0;
 }
 
-static int name_frames(struct target_process *p, const struct raw_thread *raw, bool locals, struct dump_thread *out)
+static int name_frames(struct target_process *p, const struct py_thread_frames *raw, bool locals, struct dump_thread *out)
 {
 	out->frames = calloc(raw->n ? raw->n : 1, sizeof(*out->frames));
 	if (!out->frames)
@@ -167,7 +121,7 @@ static pid_t tid_from_fsbase(const struct thread_fsbase *fs, size_t nfs, uint64_
 	return 0;
 }
 
-static bool needs_fsbase(const struct raw_walk *w, pid_t pid)
+static bool needs_fsbase(const struct py_thread_set *w, pid_t pid)
 {
 	for (size_t i = 0; i < w->n; i++)
 		if (!w->threads[i].native_thread_id || !thread_exists(pid, (pid_t)w->threads[i].native_thread_id))
@@ -175,7 +129,7 @@ static bool needs_fsbase(const struct raw_walk *w, pid_t pid)
 	return false;
 }
 
-static void match_os_threads(pid_t pid, const struct raw_walk *w, struct dump_thread *out)
+static void match_os_threads(pid_t pid, const struct py_thread_set *w, struct dump_thread *out)
 {
 	struct thread_fsbase *fs = NULL;
 	size_t nfs = 0;
@@ -186,7 +140,7 @@ static void match_os_threads(pid_t pid, const struct raw_walk *w, struct dump_th
 			log_warn("%s; threads are shown by Python thread id", err);
 	}
 	for (size_t i = 0; i < w->n; i++) {
-		const struct raw_thread *r = &w->threads[i];
+		const struct py_thread_frames *r = &w->threads[i];
 		pid_t tid = (pid_t)r->native_thread_id;
 		if (!tid || !thread_exists(pid, tid))
 			tid = tid_from_fsbase(fs, nfs, r->thread_id);
@@ -245,7 +199,7 @@ static int detect(struct target_process *p, struct elf_cache *cache, char *err, 
 }
 
 /* --native: each thread's native stack, merged with its Python frames, in place of those alone. */
-static void add_native_stacks(struct target_process *p, struct elf_cache *cache, const struct raw_walk *w,
+static void add_native_stacks(struct target_process *p, struct elf_cache *cache, const struct py_thread_set *w,
 			      struct dump_snapshot *s)
 {
 	struct thread_fsbase *regs = calloc(MAX_DUMP_THREADS, sizeof(*regs));
@@ -301,7 +255,7 @@ static bool python_thread_name(const struct py_thread_name *names, size_t n, con
 	return false;
 }
 
-static int fill_threads(struct target_process *p, const struct raw_walk *w, bool locals, struct dump_snapshot *s)
+static int fill_threads(struct target_process *p, const struct py_thread_set *w, bool locals, struct dump_snapshot *s)
 {
 	uint64_t gil_holder = 0;
 	s->gil_known = read_gil_holder(p->pid, &p->py, &gil_holder);
@@ -351,7 +305,7 @@ int dump_snapshot_take(pid_t pid, bool locals, bool native, struct dump_snapshot
 
 	struct elf_cache *cache = elf_cache_new();
 	struct target_process *p = cache ? target_process_new(pid, comm) : NULL;
-	struct raw_walk w = { 0 };
+	struct py_thread_set w = { 0 };
 	int rc = -1;
 	if (!p) {
 		snprintf(err, errlen, "out of memory");
@@ -378,7 +332,7 @@ int dump_snapshot_take(pid_t pid, bool locals, bool native, struct dump_snapshot
 	}
 	rc = 0;
 out:
-	raw_walk_clear(&w);
+	py_thread_set_clear(&w);
 	target_process_free(p);
 	s->elf = NULL;
 	elf_cache_free(cache);

@@ -1,10 +1,11 @@
 #include "output/json_scan.h"
-#include "util/utf8.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/utf8.h"
 
 static bool is_ws(char ch)
 {
@@ -209,22 +210,24 @@ bool json_validate_document(const char *buf, size_t len, size_t *err_offset)
 	return ok;
 }
 
-bool json_object_begin(struct json_cursor *c)
+/* Steps over the opening bracket of an object ('{') or array ('['). */
+static bool container_begin(struct json_cursor *c, char open)
 {
 	json_skip_ws(c);
-	if (c->p >= c->end || *c->p != '{')
+	if (c->p >= c->end || *c->p != open)
 		return false;
 	c->p++;
 	return true;
 }
 
+bool json_object_begin(struct json_cursor *c)
+{
+	return container_begin(c, '{');
+}
+
 bool json_array_begin(struct json_cursor *c)
 {
-	json_skip_ws(c);
-	if (c->p >= c->end || *c->p != '[')
-		return false;
-	c->p++;
-	return true;
+	return container_begin(c, '[');
 }
 
 bool json_object_next(struct json_cursor *c, bool *first, struct json_span *key)
