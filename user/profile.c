@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 /* The profile: processes, threads and their time-ordered sample runs. */
 #include "profile_internal.h"
-#include "util/sorted.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/sorted.h"
 
 static int replace_string(char **slot, const char *value)
 {

@@ -5,9 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
 #include "util/id_table.h"
 #include "util/string_arena.h"
-#include "util/array.h"
 
 struct row_counts {
 	struct top_row shown;

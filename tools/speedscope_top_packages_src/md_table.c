@@ -1,10 +1,11 @@
 #include "md_table.h"
-#include "util/utf8.h"
 
 #include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/utf8.h"
 
 static void put_spaces(FILE *out, size_t n)
 {

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 #include "native/eval_code.h"
-#include "util/sorted.h"
 
 #include <errno.h>
 #include <gelf.h>
 #include <libelf.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "util/sorted.h"
 
 /* A real .cold part receives hundreds of jumps; a stray tail call a handful. */
 #define COLD_MIN_VOTES 8

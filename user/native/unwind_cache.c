@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "util/array.h"
 #include "util/hash_map.h"
 #include "util/procfs.h"
-#include "util/array.h"
 
 #define VDSO_MAX_SIZE (1u << 20)
 

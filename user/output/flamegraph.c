@@ -18,9 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "util/utf8.h"
 #include "profile.h"
 #include "util/array.h"
+#include "util/utf8.h"
 
 #define SVG_WIDTH 1200
 #define PAD_X 10

@@ -25,10 +25,10 @@
 #include <zlib.h>
 
 #include "output/protobuf.h"
-#include "sym/native_symbols.h"
 #include "profile.h"
-#include "util/id_table.h"
+#include "sym/native_symbols.h"
 #include "util/array.h"
+#include "util/id_table.h"
 
 /* Field numbers of profile.proto. */
 enum {

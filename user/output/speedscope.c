@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "output/json_string.h"
+#include "output/timeline.h"
 #include "profile.h"
 #include "util/id_table.h"
-#include "output/json_string.h"
 #include "version.h"
-#include "output/timeline.h"
 
 #define SPEEDSCOPE_SCHEMA "https://www.speedscope.app/file-format-schema.json"
 

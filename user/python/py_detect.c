@@ -5,7 +5,6 @@
  * libpython3.X.so are candidates; the one exporting _PyRuntime wins.
  */
 #include "python/py_layout.h"
-#include "python/py_memory.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -15,6 +14,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "python/py_memory.h"
 #include "util/procfs.h"
 
 /* The ELF file holding _PyRuntime, as mapped into the target. */

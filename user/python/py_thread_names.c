@@ -23,12 +23,13 @@
  * names it had.
  */
 #include "python/py_layout.h"
-#include "python/py_memory.h"
-#include "python/py_objects.h"
-#include "util/utf8.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "python/py_memory.h"
+#include "python/py_objects.h"
+#include "util/utf8.h"
 
 #define MAX_INTERPRETERS 16
 #define MAX_DICT_LOG2 20          /* a dict of more than a million slots is not what we look for */

@@ -4,9 +4,10 @@
  * header) are decoded: code-object names and file names are always compact.
  */
 #include "python/py_layout.h"
-#include "util/utf8.h"
 
 #include <string.h>
+
+#include "util/utf8.h"
 
 #define MAX_CHARS (1u << 24)
 

@@ -15,9 +15,9 @@
 #include <unistd.h>
 
 #include "sym/elf_symbols_internal.h"
+#include "util/array.h"
 #include "util/hash_map.h"
 #include "util/procfs.h"
-#include "util/array.h"
 
 /* The vDSO is one or two pages; anything much larger is not one. */
 #define MAX_VDSO_SIZE (1u << 20)

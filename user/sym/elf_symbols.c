@@ -17,9 +17,9 @@
 #include "python/py_method_symbols.h"
 #include "sym/elf_debug_file.h"
 #include "sym/elf_minidebuginfo.h"
-#include "util/string_arena.h"
 #include "util/array.h"
 #include "util/sorted.h"
+#include "util/string_arena.h"
 
 /* A lookup walks back at most this many symbols to find one that encloses nested ones. */
 #define MAX_ENCLOSING_SCAN 16

@@ -6,10 +6,10 @@
 #include <string.h>
 
 #include "sym/native_symbols.h"
-#include "util/procfs.h"
-#include "util/string_arena.h"
 #include "util/array.h"
+#include "util/procfs.h"
 #include "util/sorted.h"
+#include "util/string_arena.h"
 
 #define MAX_KALLSYMS_FILE (512u << 20)
 /* kallsyms has no sizes: an address further than this past the last symbol is not attributed to it. */

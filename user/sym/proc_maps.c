@@ -9,9 +9,9 @@
 #include <unistd.h>
 
 #include "sym/native_symbols.h"
+#include "util/array.h"
 #include "util/hash_map.h"
 #include "util/procfs.h"
-#include "util/array.h"
 #include "util/sorted.h"
 
 /* Larger than any real maps file (64k mappings of long paths), small enough to bound memory. */

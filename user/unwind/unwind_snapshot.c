@@ -5,10 +5,11 @@
  * target process and stops cleanly where the copy ends.
  */
 #include "unwind/unwind.h"
-#include "util/sorted.h"
 
 #include <errno.h>
 #include <string.h>
+
+#include "util/sorted.h"
 
 
 struct walker {
