@@ -49,6 +49,21 @@ size_t utf8_sequence_length(const unsigned char *s, size_t n)
 	return len;
 }
 
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp)
+{
+	size_t len = utf8_sequence_length(s, n);
+
+	if (len == 0) {
+		*cp = 0xFFFD;
+		return 0;
+	}
+	/* the lead byte keeps 7, 5, 4 or 3 payload bits */
+	*cp = len == 1 ? s[0] : s[0] & (0x7F >> len);
+	for (size_t i = 1; i < len; i++)
+		*cp = *cp << 6 | (s[i] & 0x3F);
+	return len;
+}
+
 bool utf8_is_valid(const unsigned char *s, size_t n)
 {
 	while (n > 0) {

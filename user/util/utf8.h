@@ -25,6 +25,12 @@
  */
 size_t utf8_sequence_length(const unsigned char *s, size_t n);
 
+/*
+ * Decodes the well-formed sequence at s into *cp and returns its length, or
+ * returns 0 (*cp = U+FFFD) where utf8_sequence_length would.
+ */
+size_t utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+
 /* Whether all n bytes at s are well-formed UTF-8 (the same rules). */
 bool utf8_is_valid(const unsigned char *s, size_t n);
 
