@@ -230,10 +230,14 @@ bool json_array_begin(struct json_cursor *c)
 	return container_begin(c, '[');
 }
 
-bool json_object_next(struct json_cursor *c, bool *first, struct json_span *key)
+/*
+ * Steps to the next member of a container closed by close: false (after the
+ * closing bracket) at its end, else true with the cursor on the member.
+ */
+static bool container_next(struct json_cursor *c, bool *first, char close)
 {
 	json_skip_ws(c);
-	if (c->p >= c->end || *c->p == '}') {
+	if (c->p >= c->end || *c->p == close) {
 		if (c->p < c->end)
 			c->p++;
 		return false;
@@ -243,6 +247,13 @@ bool json_object_next(struct json_cursor *c, bool *first, struct json_span *key)
 		json_skip_ws(c);
 	}
 	*first = false;
+	return true;
+}
+
+bool json_object_next(struct json_cursor *c, bool *first, struct json_span *key)
+{
+	if (!container_next(c, first, '}'))
+		return false;
 	const char *start = c->p;
 
 	if (!skip_string(c))
@@ -258,18 +269,7 @@ bool json_object_next(struct json_cursor *c, bool *first, struct json_span *key)
 
 bool json_array_next(struct json_cursor *c, bool *first)
 {
-	json_skip_ws(c);
-	if (c->p >= c->end || *c->p == ']') {
-		if (c->p < c->end)
-			c->p++;
-		return false;
-	}
-	if (!*first && *c->p == ',') {
-		c->p++;
-		json_skip_ws(c);
-	}
-	*first = false;
-	return true;
+	return container_next(c, first, ']');
 }
 
 bool json_key_equals(struct json_span key, const char *literal)
