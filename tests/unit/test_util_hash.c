@@ -123,6 +123,13 @@ static void test_removal_across_the_table_end(void **state)
 	hash_map_free(&m);
 }
 
+static uintptr_t freed_sum;
+
+static void count_freed(void *value)
+{
+	freed_sum += (uintptr_t)value;
+}
+
 /* A random sequence of puts and removes against a plain array as the reference. */
 static void test_u32map_against_a_model(void **state)
 {
@@ -164,6 +171,14 @@ static void test_u32map_against_a_model(void **state)
 	assert_int_equal(m.len, live);
 	u32map_free(&m);
 	assert_int_equal(m.cap, 0);
+
+	/* u32map_free_with hands every value over, once */
+	for (uintptr_t k = 1; k <= 100; k++)
+		assert_int_equal(u32map_put(&m, (uint32_t)k, (void *)k), 0);
+	freed_sum = 0;
+	u32map_free_with(&m, count_freed);
+	assert_int_equal(freed_sum, 100 * 101 / 2);
+	assert_int_equal(m.len, 0);
 }
 
 static const char *const words[] = { "main", "fib", "g", "", "main ", "fib" };

@@ -56,3 +56,11 @@ void u32map_free(struct u32map *m)
 {
 	hash_map_free(&m->map);
 }
+
+void u32map_free_with(struct u32map *m, void (*free_value)(void *))
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->keys[i])
+			free_value(m->vals[i]);
+	u32map_free(m);
+}

@@ -27,6 +27,8 @@ void *u32map_get(const struct u32map *m, uint32_t key);
 int u32map_put(struct u32map *m, uint32_t key, void *val); /* 0 or -1 (ENOMEM); key must be != 0 */
 void *u32map_remove(struct u32map *m, uint32_t key);
 void u32map_free(struct u32map *m);
+/* Calls free_value on every value (e.g. free), then u32map_free. */
+void u32map_free_with(struct u32map *m, void (*free_value)(void *));
 
 /* Iteration: for (size_t i = 0; i < m->cap; i++) if (m->keys && m->keys[i]) ... */
 
