@@ -15,16 +15,19 @@ STP_LDLIBS := -lcjson -lm
 
 # The tool never needs privileges: under sudo it drops to the invoking user
 # with bpfspy's own helper.
-STP_SHARED_SRCS := user/util/invoking_user.c user/output/json_scan.c
-$(STP_BIN): $(STP_DIR)/main.c $(STP_LIB_SRCS) $(STP_HDRS) $(STP_SHARED_SRCS) user/util/invoking_user.h user/output/json_scan.h
+STP_SHARED_SRCS := user/util/invoking_user.c user/output/json_scan.c user/util/utf8.c \
+	user/util/hash_map.c user/util/id_table.c user/util/array.c
+$(STP_BIN): $(STP_DIR)/main.c $(STP_LIB_SRCS) $(STP_HDRS) $(STP_SHARED_SRCS) $(STP_SHARED_SRCS:.c=.h)
 	$(CC) $(STP_CFLAGS) -Iuser -o $@ $(STP_DIR)/main.c $(STP_LIB_SRCS) $(STP_SHARED_SRCS) $(LDFLAGS) $(STP_LDLIBS)
 
 tools:: $(STP_BIN)
 
 STP_TEST_BIN := $(BUILD)/tests/test_speedscope_top_packages
-$(STP_TEST_BIN): tests/tools/test_speedscope_top_packages.c $(STP_LIB_SRCS) $(STP_HDRS) user/output/json_scan.c
+# The test links the library part without main.c, so only the shared sources it calls.
+STP_TEST_SHARED_SRCS := $(filter-out user/util/invoking_user.c,$(STP_SHARED_SRCS))
+$(STP_TEST_BIN): tests/tools/test_speedscope_top_packages.c $(STP_LIB_SRCS) $(STP_HDRS) $(STP_TEST_SHARED_SRCS)
 	@mkdir -p $(dir $@)
-	$(CC) $(STP_CFLAGS) -I$(STP_DIR) -Iuser -o $@ $< $(STP_LIB_SRCS) user/output/json_scan.c $(LDFLAGS) $(STP_LDLIBS) -lcmocka
+	$(CC) $(STP_CFLAGS) -I$(STP_DIR) -Iuser -o $@ $< $(STP_LIB_SRCS) $(STP_TEST_SHARED_SRCS) $(LDFLAGS) $(STP_LDLIBS) -lcmocka
 
 # The test runs from the repo root; fixtures come from $(SHARED).
 tools-unit:: $(STP_BIN) $(STP_TEST_BIN)

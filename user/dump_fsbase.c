@@ -11,14 +11,7 @@
 #include <bpf/libbpf.h>
 
 #include "dump.skel.h"
-#include "util/log.h"
-
-static int libbpf_print_verbose_only(enum libbpf_print_level level, const char *fmt, va_list ap)
-{
-	if (level == LIBBPF_DEBUG || log_verbosity() < 2)
-		return 0;
-	return vfprintf(stderr, fmt, ap);
-}
+#include "loader.h"
 
 /* Parses the iterator's "tid fsbase ip sp bp on_cpu" lines. */
 static size_t parse_lines(char *text, struct thread_fsbase *out, size_t cap)
@@ -77,7 +70,7 @@ int dump_read_fsbases(pid_t pid, struct thread_fsbase *out, size_t cap, size_t *
 	int iter_fd = -1, rc = -1;
 
 	*n = 0;
-	libbpf_set_print(libbpf_print_verbose_only);
+	loader_set_libbpf_print();
 	skel = dump_bpf__open();
 	if (!skel) {
 		snprintf(err, errlen, "cannot open the thread iterator BPF object: %s", strerror(errno));

@@ -9,6 +9,7 @@
 #include "profile.h"
 #include "python/py_memory.h"
 #include "symbolize/symbolizer.h"
+#include "util/array.h"
 
 /* As much stack as `record --unwind snapshot` copies at most. */
 #define NATIVE_STACK_BYTES (64 * 1024)
@@ -24,16 +25,9 @@ static void keep_frame(struct build *b, const struct frame_desc *f)
 {
 	if (b->failed)
 		return;
-	if (b->n == b->cap) {
-		size_t cap = b->cap ? 2 * b->cap : 32;
-		struct dump_frame *grown = reallocarray(b->frames, cap, sizeof(*grown));
-
-		if (!grown) {
-			b->failed = true;
-			return;
-		}
-		b->frames = grown;
-		b->cap = cap;
+	if (array_reserve((void **)&b->frames, &b->cap, b->n + 1, sizeof(*b->frames)) != 0) {
+		b->failed = true;
+		return;
 	}
 	struct dump_frame *d = &b->frames[b->n];
 

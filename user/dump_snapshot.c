@@ -13,7 +13,9 @@
 #include "native/native_mode.h"
 #include "python/py_memory.h"
 #include "target_process.h"
+#include "thread_reader.h"
 #include "util/log.h"
+#include "util/procfs.h"
 
 /* A walk of the thread list can race with a thread starting or exiting: retry a few times. */
 #define WALK_ATTEMPTS 20
@@ -21,66 +23,14 @@
 #define STACK_READS 80
 #define MAX_DUMP_THREADS 4096
 
-struct raw_thread {
-	uint64_t tstate, thread_id, native_thread_id;
-	struct py_frame_rec *frames; /* innermost first */
-	uint64_t *addrs;             /* where each frame is */
-	size_t n;
-	bool truncated, changing;
-};
-
-struct raw_walk {
-	struct raw_thread *threads;
-	size_t n, cap;
-};
-
-static void raw_walk_clear(struct raw_walk *w)
-{
-	for (size_t i = 0; i < w->n; i++) {
-		free(w->threads[i].frames);
-		free(w->threads[i].addrs);
-	}
-	free(w->threads);
-	memset(w, 0, sizeof(*w));
-}
-
-static int keep_thread_stack(const struct py_thread_stack *st, void *arg)
-{
-	struct raw_walk *w = arg;
-	if (w->n == MAX_DUMP_THREADS)
-		return 0;
-	if (w->n == w->cap) {
-		size_t cap = w->cap ? w->cap * 2 : 8;
-		struct raw_thread *t = realloc(w->threads, cap * sizeof(*t));
-		if (!t)
-			return -1;
-		w->threads = t;
-		w->cap = cap;
-	}
-	struct raw_thread *t = &w->threads[w->n];
-	*t = (struct raw_thread){ .tstate = st->tstate, .thread_id = st->thread_id,
-				  .native_thread_id = st->native_thread_id, .n = st->n_frames,
-				  .truncated = st->truncated, .changing = st->changing };
-	w->n++;
-	if (st->n_frames) {
-		t->frames = malloc(st->n_frames * sizeof(*t->frames));
-		t->addrs = malloc(st->n_frames * sizeof(*t->addrs));
-		if (!t->frames || !t->addrs)
-			return -1;
-		memcpy(t->frames, st->frames, st->n_frames * sizeof(*t->frames));
-		memcpy(t->addrs, st->frame_addrs, st->n_frames * sizeof(*t->addrs));
-	}
-	return 0;
-}
-
-static int walk_with_retries(pid_t pid, const struct py_target *t, struct raw_walk *w)
+static int walk_with_retries(pid_t pid, const struct py_target *t, struct py_thread_set *w)
 {
 	for (int attempt = 0; attempt < WALK_ATTEMPTS; attempt++) {
-		raw_walk_clear(w);
-		if (py_walk_thread_stacks_consistent(pid, t, BPFSPY_MAX_PY_DEPTH, STACK_READS, keep_thread_stack, w) == 0)
+		py_thread_set_clear(w);
+		if (py_walk_thread_stacks_consistent(pid, t, BPFSPY_MAX_PY_DEPTH, STACK_READS, py_thread_set_keep, w) == 0)
 			return 0;
 	}
-	raw_walk_clear(w);
+	py_thread_set_clear(w);
 	return -1;
 }
 
@@ -107,7 +57,7 @@ static int read_locals(struct target_process *p, const struct py_frame_rec *rec,
 	return 0;
 }
 
-static int name_frames(struct target_process *p, const struct raw_thread *raw, bool locals, struct dump_thread *out)
+static int name_frames(struct target_process *p, const struct py_thread_frames *raw, bool locals, struct dump_thread *out)
 {
 	out->frames = calloc(raw->n ? raw->n : 1, sizeof(*out->frames));
 	if (!out->frames)
@@ -140,29 +90,9 @@ static int name_frames(struct target_process *p, const struct raw_thread *raw, b
 
 /* ---- OS threads --------------------------------------------------------- */
 
-static void read_small_file(const char *path, char *buf, size_t len)
-{
-	buf[0] = '\0';
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return;
-	size_t n = fread(buf, 1, len - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-}
-
-static char thread_state(pid_t pid, pid_t tid)
-{
-	char path[64], buf[512];
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/stat", pid, tid);
-	read_small_file(path, buf, sizeof(buf));
-	const char *p = strrchr(buf, ')');
-	return p && p[1] == ' ' ? p[2] : 0;
-}
-
 static bool thread_exists(pid_t pid, pid_t tid)
 {
-	return thread_state(pid, tid) != 0;
+	return procfs_state(pid, tid) != 0;
 }
 
 /*
@@ -172,15 +102,13 @@ static bool thread_exists(pid_t pid, pid_t tid)
  */
 static void thread_name(pid_t pid, pid_t tid, const char *process_comm, char *out, size_t len)
 {
-	char path[64], comm[64];
+	char comm[64];
 	out[0] = '\0';
 	if (tid == pid) {
 		snprintf(out, len, "MainThread");
 		return;
 	}
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/comm", pid, tid);
-	read_small_file(path, comm, sizeof(comm));
-	comm[strcspn(comm, "\n")] = '\0';
+	procfs_comm(pid, tid, comm, sizeof(comm));
 	if (comm[0] && strcmp(comm, process_comm) != 0)
 		snprintf(out, len, "%s", comm);
 }
@@ -194,7 +122,7 @@ static pid_t tid_from_fsbase(const struct thread_fsbase *fs, size_t nfs, uint64_
 	return 0;
 }
 
-static bool needs_fsbase(const struct raw_walk *w, pid_t pid)
+static bool needs_fsbase(const struct py_thread_set *w, pid_t pid)
 {
 	for (size_t i = 0; i < w->n; i++)
 		if (!w->threads[i].native_thread_id || !thread_exists(pid, (pid_t)w->threads[i].native_thread_id))
@@ -202,7 +130,7 @@ static bool needs_fsbase(const struct raw_walk *w, pid_t pid)
 	return false;
 }
 
-static void match_os_threads(pid_t pid, const struct raw_walk *w, struct dump_thread *out)
+static void match_os_threads(pid_t pid, const struct py_thread_set *w, struct dump_thread *out)
 {
 	struct thread_fsbase *fs = NULL;
 	size_t nfs = 0;
@@ -213,7 +141,7 @@ static void match_os_threads(pid_t pid, const struct raw_walk *w, struct dump_th
 			log_warn("%s; threads are shown by Python thread id", err);
 	}
 	for (size_t i = 0; i < w->n; i++) {
-		const struct raw_thread *r = &w->threads[i];
+		const struct py_thread_frames *r = &w->threads[i];
 		pid_t tid = (pid_t)r->native_thread_id;
 		if (!tid || !thread_exists(pid, tid))
 			tid = tid_from_fsbase(fs, nfs, r->thread_id);
@@ -246,24 +174,6 @@ static bool read_gil_holder(pid_t pid, const struct py_target *t, uint64_t *hold
 
 /* ---- the snapshot ------------------------------------------------------- */
 
-static void read_cmdline(pid_t pid, char *out, size_t len)
-{
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/cmdline", pid);
-	FILE *f = fopen(path, "r");
-	out[0] = '\0';
-	if (!f)
-		return;
-	size_t n = fread(out, 1, len - 1, f);
-	fclose(f);
-	while (n > 0 && out[n - 1] == '\0')
-		n--;
-	for (size_t i = 0; i < n; i++)
-		if (out[i] == '\0')
-			out[i] = ' ';
-	out[n] = '\0';
-}
-
 static int thread_order(const void *a, const void *b)
 {
 	const struct dump_thread *x = a, *y = b;
@@ -290,7 +200,7 @@ static int detect(struct target_process *p, struct elf_cache *cache, char *err, 
 }
 
 /* --native: each thread's native stack, merged with its Python frames, in place of those alone. */
-static void add_native_stacks(struct target_process *p, struct elf_cache *cache, const struct raw_walk *w,
+static void add_native_stacks(struct target_process *p, struct elf_cache *cache, const struct py_thread_set *w,
 			      struct dump_snapshot *s)
 {
 	struct thread_fsbase *regs = calloc(MAX_DUMP_THREADS, sizeof(*regs));
@@ -346,7 +256,7 @@ static bool python_thread_name(const struct py_thread_name *names, size_t n, con
 	return false;
 }
 
-static int fill_threads(struct target_process *p, const struct raw_walk *w, bool locals, struct dump_snapshot *s)
+static int fill_threads(struct target_process *p, const struct py_thread_set *w, bool locals, struct dump_snapshot *s)
 {
 	uint64_t gil_holder = 0;
 	s->gil_known = read_gil_holder(p->pid, &p->py, &gil_holder);
@@ -367,7 +277,7 @@ static int fill_threads(struct target_process *p, const struct raw_walk *w, bool
 		struct dump_thread *t = &s->threads[i];
 		t->holds_gil = gil_holder && gil_holder == w->threads[i].tstate;
 		if (t->tid) {
-			t->state = thread_state(p->pid, t->tid);
+			t->state = procfs_state(p->pid, t->tid);
 			thread_name(p->pid, t->tid, p->comm, t->name, sizeof(t->name));
 		}
 		python_thread_name(names, nnames, t, w->threads[i].native_thread_id, t->name, sizeof(t->name));
@@ -385,7 +295,7 @@ static int fill_threads(struct target_process *p, const struct raw_walk *w, bool
 }
 
 /* --async: the tasks, with the walked stacks for the frames of the tasks running now. */
-static int take_async(struct target_process *p, struct elf_cache *cache, const struct raw_walk *w,
+static int take_async(struct target_process *p, struct elf_cache *cache, const struct py_thread_set *w,
 		      struct dump_snapshot *s, char *err, size_t errlen)
 {
 	struct dump_raw_stack *stacks = calloc(w->n ? w->n : 1, sizeof(*stacks));
@@ -406,20 +316,18 @@ static int take_async(struct target_process *p, struct elf_cache *cache, const s
 int dump_snapshot_take(pid_t pid, bool locals, bool native, bool async, struct dump_snapshot *s, char *err,
 		       size_t errlen)
 {
-	char comm_path[64], comm[32];
+	char comm[32];
 	memset(s, 0, sizeof(*s));
 	s->pid = pid;
 	s->locals = locals;
 	s->native_requested = native;
 	s->async_requested = async;
-	snprintf(comm_path, sizeof(comm_path), "/proc/%d/comm", pid);
-	read_small_file(comm_path, comm, sizeof(comm));
-	comm[strcspn(comm, "\n")] = '\0';
-	read_cmdline(pid, s->cmdline, sizeof(s->cmdline));
+	procfs_comm(pid, 0, comm, sizeof(comm));
+	procfs_cmdline(pid, s->cmdline, sizeof(s->cmdline));
 
 	struct elf_cache *cache = elf_cache_new(&py_method_names);
 	struct target_process *p = cache ? target_process_new(pid, comm) : NULL;
-	struct raw_walk w = { 0 };
+	struct py_thread_set w = { 0 };
 	int rc = -1;
 	if (!p) {
 		snprintf(err, errlen, "out of memory");
@@ -448,7 +356,7 @@ int dump_snapshot_take(pid_t pid, bool locals, bool native, bool async, struct d
 		goto out;
 	rc = 0;
 out:
-	raw_walk_clear(&w);
+	py_thread_set_clear(&w);
 	target_process_free(p);
 	s->elf = NULL;
 	elf_cache_free(cache);

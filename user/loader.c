@@ -64,6 +64,11 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 	return vfprintf(stderr, fmt, ap);
 }
 
+void loader_set_libbpf_print(void)
+{
+	libbpf_set_print(libbpf_print);
+}
+
 static bool has_cap(const struct __user_cap_data_struct d[2], int cap)
 {
 	return d[cap / 32].effective & (1u << (cap % 32));
@@ -141,7 +146,7 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	if (o->btf_path && check_btf_file(o->btf_path, err, errlen) != 0)
 		return -1;
 
-	libbpf_set_print(libbpf_print);
+	loader_set_libbpf_print();
 	struct sampler *s = calloc(1, sizeof(*s));
 	if (!s) {
 		snprintf(err, errlen, "out of memory");

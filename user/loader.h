@@ -78,6 +78,13 @@ int sampler_offcpu_since(struct sampler *s, pid_t tid, uint64_t *since_ns);
 int sampler_poll(struct sampler *s, int timeout_ms);
 void sampler_read_stats(struct sampler *s, struct sampler_stats *out);
 
+/*
+ * Routes libbpf's own messages to stderr only at -vv, never its debug
+ * chatter: every BPF object bpfspy opens (the sampler, dump's thread
+ * iterator) calls this first.
+ */
+void loader_set_libbpf_print(void);
+
 /* Checks that we may load BPF and open perf events; one line in err if not. */
 int sampler_check_privileges(char *err, size_t errlen);
 

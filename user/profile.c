@@ -7,24 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int profile_reserve(void **array, size_t *cap, size_t need, size_t elem)
-{
-	if (need <= *cap)
-		return 0;
-	size_t new_cap = *cap ? *cap : 16;
-
-	while (new_cap < need)
-		new_cap *= 2;
-	void *grown = reallocarray(*array, new_cap, elem);
-
-	if (!grown) {
-		errno = ENOMEM;
-		return -1;
-	}
-	*array = grown;
-	*cap = new_cap;
-	return 0;
-}
+#include "util/sorted.h"
 
 static int replace_string(char **slot, const char *value)
 {
@@ -76,8 +59,8 @@ void profile_free(struct profile *p)
 	free(p->processes);
 	free(p->process_order);
 	free(p->thread_order);
-	id_table_free(&p->thread_index);
-	id_table_free(&p->process_index);
+	id_map_free(&p->thread_index);
+	id_map_free(&p->process_index);
 	stack_tree_free(&p->stacks);
 	frame_table_free(&p->frames);
 	module_table_free(&p->modules);
@@ -100,16 +83,15 @@ const struct profile_meta *profile_meta_const(const struct profile *p)
 
 static uint32_t find_or_add_process(struct profile *p, uint32_t pid)
 {
-	uint64_t hash = id_hash_u64(pid);
-	uint32_t idx = id_table_find(&p->process_index, hash, NULL, NULL, NULL);
+	uint32_t idx = id_map_get(&p->process_index, pid);
 
 	if (idx != ID_NONE)
 		return idx;
-	if (profile_reserve((void **)&p->processes, &p->cap_processes, p->nprocesses + 1,
+	if (array_reserve((void **)&p->processes, &p->cap_processes, p->nprocesses + 1,
 			    sizeof(*p->processes)) < 0)
 		return ID_NONE;
 	idx = (uint32_t)p->nprocesses;
-	if (id_table_insert(&p->process_index, hash, idx) < 0)
+	if (id_map_put(&p->process_index, pid, idx) < 0)
 		return ID_NONE;
 	p->processes[idx] = (struct profile_process){ .pid = pid };
 	p->nprocesses++;
@@ -118,19 +100,19 @@ static uint32_t find_or_add_process(struct profile *p, uint32_t pid)
 
 static uint32_t find_or_add_thread(struct profile *p, uint32_t pid, uint32_t tid)
 {
-	uint64_t hash = id_hash_u64(((uint64_t)pid << 32) | tid);
-	uint32_t idx = id_table_find(&p->thread_index, hash, NULL, NULL, NULL);
+	uint64_t key = ((uint64_t)pid << 32) | tid;
+	uint32_t idx = id_map_get(&p->thread_index, key);
 
 	if (idx != ID_NONE)
 		return idx;
 	uint32_t process = find_or_add_process(p, pid);
 
 	if (process == ID_NONE ||
-	    profile_reserve((void **)&p->threads, &p->cap_threads, p->nthreads + 1,
+	    array_reserve((void **)&p->threads, &p->cap_threads, p->nthreads + 1,
 			    sizeof(*p->threads)) < 0)
 		return ID_NONE;
 	idx = (uint32_t)p->nthreads;
-	if (id_table_insert(&p->thread_index, hash, idx) < 0)
+	if (id_map_put(&p->thread_index, key, idx) < 0)
 		return ID_NONE;
 	p->threads[idx] = (struct profile_thread){ .pid = pid, .tid = tid, .process = process };
 	p->nthreads++;
@@ -163,9 +145,9 @@ static int list_thread(struct profile *p, uint32_t thread_idx)
 	struct profile_thread *t = &p->threads[thread_idx];
 	struct profile_process *proc = &p->processes[t->process];
 
-	if (profile_reserve((void **)&p->thread_order, &p->cap_thread_order,
+	if (array_reserve((void **)&p->thread_order, &p->cap_thread_order,
 			    p->nthread_order + 1, sizeof(*p->thread_order)) < 0 ||
-	    profile_reserve((void **)&p->process_order, &p->cap_process_order,
+	    array_reserve((void **)&p->process_order, &p->cap_process_order,
 			    p->nprocess_order + 1, sizeof(*p->process_order)) < 0)
 		return -1;
 
@@ -213,8 +195,8 @@ static uint32_t intern_stack(struct profile *p, struct profile_thread *t,
 
 	size_t cap = t->recent_cap;
 
-	if (profile_reserve((void **)&t->recent_frames, &cap, n, sizeof(uint32_t)) < 0 ||
-	    profile_reserve((void **)&t->recent_stacks, &t->recent_cap, n, sizeof(uint32_t)) < 0) {
+	if (array_reserve((void **)&t->recent_frames, &cap, n, sizeof(uint32_t)) < 0 ||
+	    array_reserve((void **)&t->recent_stacks, &t->recent_cap, n, sizeof(uint32_t)) < 0) {
 		t->recent_depth = 0;
 		return ID_NONE;
 	}
@@ -236,17 +218,7 @@ static uint32_t intern_stack(struct profile *p, struct profile_thread *t,
 /* Index of the first run that started after ts: where a late sample belongs. */
 static size_t runs_upper_bound(const struct profile_thread *t, uint64_t ts)
 {
-	size_t lo = 0, hi = t->nruns;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (t->runs[mid].first_ts_ns <= ts)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
+	return SORTED_COUNT_AT_OR_BELOW(t->runs, t->nruns, first_ts_ns, ts);
 }
 
 /* How long one sample stands for: a sampling period, or its own weight in nanosecond profiles. */
@@ -307,7 +279,7 @@ static int add_to_runs(struct profile *p, struct profile_thread *t, uint32_t sta
 		run_take(&t->runs[pos], weight, ts, duration);
 		return 0;
 	}
-	if (profile_reserve((void **)&t->runs, &t->cap_runs, t->nruns + 1, sizeof(*t->runs)) < 0)
+	if (array_reserve((void **)&t->runs, &t->cap_runs, t->nruns + 1, sizeof(*t->runs)) < 0)
 		return -1;
 	memmove(&t->runs[pos + 1], &t->runs[pos], (t->nruns - pos) * sizeof(*t->runs));
 	t->runs[pos] = (struct sample_run){
@@ -372,7 +344,7 @@ int profile_add_process_event(struct profile *p, uint32_t pid, enum process_even
 {
 	if (p->nevents >= PROFILE_MAX_PROCESS_EVENTS)
 		return 0;
-	if (profile_reserve((void **)&p->events, &p->cap_events, p->nevents + 1, sizeof(*p->events)) < 0)
+	if (array_reserve((void **)&p->events, &p->cap_events, p->nevents + 1, sizeof(*p->events)) < 0)
 		return -1;
 	struct profile_process_event *e = &p->events[p->nevents++];
 

@@ -6,66 +6,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define ARENA_BLOCK_SIZE (64 * 1024)
-
-struct arena_block {
-	struct arena_block *next;
-	size_t used, size;
-	char data[];
-};
-
-static const char *arena_strdup(struct string_arena *a, const char *s)
-{
-	size_t len = strlen(s) + 1;
-	struct arena_block *b = a->blocks;
-
-	if (!b || b->size - b->used < len) {
-		size_t size = len > ARENA_BLOCK_SIZE ? len : ARENA_BLOCK_SIZE;
-
-		b = malloc(sizeof(*b) + size);
-		if (!b)
-			return NULL;
-		b->used = 0;
-		b->size = size;
-		/* an oversized block goes second so the current block keeps filling */
-		if (a->blocks && size > ARENA_BLOCK_SIZE) {
-			b->next = a->blocks->next;
-			a->blocks->next = b;
-		} else {
-			b->next = a->blocks;
-			a->blocks = b;
-		}
-	}
-	char *dst = b->data + b->used;
-
-	memcpy(dst, s, len);
-	b->used += len;
-	return dst;
-}
-
-static void arena_free(struct string_arena *a)
-{
-	while (a->blocks) {
-		struct arena_block *next = a->blocks->next;
-
-		free(a->blocks);
-		a->blocks = next;
-	}
-}
-
 static uint64_t frame_hash(const struct frame_desc *f)
 {
-	uint64_t h = id_hash_bytes(ID_HASH_SEED, f->name, strlen(f->name) + 1);
+	uint64_t h = hash_bytes(HASH_SEED, f->name, strlen(f->name) + 1);
 	int32_t line = f->line;
 	uint8_t kind = (uint8_t)f->kind;
 	/* a distinct tag keeps "no file" apart from an empty file name */
 	uint8_t has_file = f->file != NULL;
 
-	h = id_hash_bytes(h, &has_file, 1);
+	h = hash_bytes(h, &has_file, 1);
 	if (f->file)
-		h = id_hash_bytes(h, f->file, strlen(f->file) + 1);
-	h = id_hash_bytes(h, &line, sizeof(line));
-	return id_hash_bytes(h, &kind, 1);
+		h = hash_bytes(h, f->file, strlen(f->file) + 1);
+	h = hash_bytes(h, &line, sizeof(line));
+	return hash_bytes(h, &kind, 1);
 }
 
 static bool same_string(const char *a, const char *b)
@@ -88,7 +41,7 @@ void frame_table_free(struct frame_table *t)
 {
 	free(t->frames);
 	id_table_free(&t->index);
-	arena_free(&t->strings);
+	string_arena_free(&t->strings);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -100,13 +53,13 @@ uint32_t frame_table_intern(struct frame_table *t, const struct frame_desc *f)
 	if (id != ID_NONE)
 		return id;
 	if (t->count >= ID_NONE - 1 ||
-	    profile_reserve((void **)&t->frames, &t->cap, t->count + 1, sizeof(*t->frames)) < 0)
+	    array_reserve((void **)&t->frames, &t->cap, t->count + 1, sizeof(*t->frames)) < 0)
 		return ID_NONE;
 
 	struct frame_desc copy = *f;
 
-	copy.name = arena_strdup(&t->strings, f->name);
-	copy.file = f->file ? arena_strdup(&t->strings, f->file) : NULL;
+	copy.name = string_arena_strdup(&t->strings, f->name);
+	copy.file = f->file ? string_arena_strdup(&t->strings, f->file) : NULL;
 	if (!copy.name || (f->file && !copy.file))
 		return ID_NONE;
 	id = (uint32_t)t->count;

@@ -8,18 +8,15 @@
 #define BPFSPY_PROFILE_INTERNAL_H
 
 #include "profile.h"
-#include "profile_id_table.h"
-
-/* Bump allocator for interned strings: they live as long as the profile. */
-struct string_arena {
-	struct arena_block *blocks;
-};
+#include "util/array.h"
+#include "util/id_table.h"
+#include "util/string_arena.h"
 
 struct frame_table {
 	struct frame_desc *frames;
 	size_t count, cap;
 	struct id_table index;
-	struct string_arena strings;
+	struct string_arena strings; /* frame names and files: they live as long as the profile */
 };
 
 /* Native module files by path (profile_modules.c). */
@@ -39,7 +36,7 @@ struct stack_node {
 struct stack_tree {
 	struct stack_node *nodes;
 	size_t count, cap;
-	struct id_table index;
+	struct id_map index; /* (parent, frame) -> stack id */
 };
 
 /* Consecutive samples of one thread on one stack. */
@@ -85,11 +82,11 @@ struct profile {
 
 	struct profile_thread *threads;
 	size_t nthreads, cap_threads;
-	struct id_table thread_index; /* (pid, tid) -> index into threads */
+	struct id_map thread_index; /* (pid, tid) -> index into threads */
 
 	struct profile_process *processes;
 	size_t nprocesses, cap_processes;
-	struct id_table process_index; /* pid -> index into processes */
+	struct id_map process_index; /* pid -> index into processes */
 
 	/* Listed processes in first-sample order, and listed threads grouped by them. */
 	uint32_t *process_order;
@@ -102,9 +99,6 @@ struct profile {
 	struct profile_process_event *events;
 	size_t nevents, cap_events;
 };
-
-/* Grows *array (of elem bytes) so that it holds at least need elements. */
-int profile_reserve(void **array, size_t *cap, size_t need, size_t elem);
 
 void frame_table_free(struct frame_table *t);
 uint32_t frame_table_intern(struct frame_table *t, const struct frame_desc *f);

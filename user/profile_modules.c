@@ -8,7 +8,7 @@
 
 static uint64_t path_hash(const char *path)
 {
-	return id_hash_bytes(ID_HASH_SEED, path, strlen(path));
+	return hash_bytes(HASH_SEED, path, strlen(path));
 }
 
 static bool module_matches(const void *ctx, uint32_t id, const void *key)
@@ -55,7 +55,7 @@ int profile_add_module(struct profile *p, const char *path, const char *build_id
 		m->build_id = copy;
 		return 0;
 	}
-	if (t->count >= ID_NONE - 1 || profile_reserve((void **)&t->modules, &t->cap, t->count + 1, sizeof(*t->modules)) < 0)
+	if (t->count >= ID_NONE - 1 || array_reserve((void **)&t->modules, &t->cap, t->count + 1, sizeof(*t->modules)) < 0)
 		return -1;
 	char *path_copy = strdup(path), *id_copy = strdup(build_id);
 

@@ -5,31 +5,30 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Bijective in (parent, frame), so the table needs no key comparison. */
-static uint64_t stack_hash(uint32_t parent, uint32_t frame)
+static uint64_t stack_key(uint32_t parent, uint32_t frame)
 {
-	return id_hash_u64(((uint64_t)parent << 32) | frame);
+	return ((uint64_t)parent << 32) | frame;
 }
 
 void stack_tree_free(struct stack_tree *t)
 {
 	free(t->nodes);
-	id_table_free(&t->index);
+	id_map_free(&t->index);
 	memset(t, 0, sizeof(*t));
 }
 
 uint32_t stack_tree_child(struct stack_tree *t, uint32_t parent, uint32_t frame)
 {
-	uint64_t hash = stack_hash(parent, frame);
-	uint32_t id = id_table_find(&t->index, hash, NULL, NULL, NULL);
+	uint64_t key = stack_key(parent, frame);
+	uint32_t id = id_map_get(&t->index, key);
 
 	if (id != ID_NONE)
 		return id;
 	if (t->count >= ID_NONE - 1 ||
-	    profile_reserve((void **)&t->nodes, &t->cap, t->count + 1, sizeof(*t->nodes)) < 0)
+	    array_reserve((void **)&t->nodes, &t->cap, t->count + 1, sizeof(*t->nodes)) < 0)
 		return ID_NONE;
 	id = (uint32_t)t->count;
-	if (id_table_insert(&t->index, hash, id) < 0)
+	if (id_map_put(&t->index, key, id) < 0)
 		return ID_NONE;
 	t->nodes[id] = (struct stack_node){
 		.parent = parent,

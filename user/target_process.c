@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "util/log.h"
+#include "util/procfs.h"
 
 /* A few hundred ms of samples: longer than any interpreter takes to initialise. */
 #define MAX_PENDING_CHECKS 200
@@ -88,25 +89,16 @@ const char *target_process_thread_name_by_native_id(const struct target_process 
 
 uint32_t target_process_ns_tid(pid_t pid, pid_t tid)
 {
-	char path[96], line[256];
+	char path[96], nspid[128];
 	struct stat a, b;
-	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)pid);
+	procfs_path(path, sizeof(path), pid, 0, "ns/pid");
 	if (stat(path, &a) == 0 && stat("/proc/self/ns/pid", &b) == 0 && a.st_ino == b.st_ino && a.st_dev == b.st_dev)
 		return (uint32_t)tid;
 	/* another PID namespace: the last NSpid field is the TID the process itself sees */
-	snprintf(path, sizeof(path), "/proc/%d/task/%d/status", (int)pid, (int)tid);
-	FILE *f = fopen(path, "r");
-	uint32_t ns_tid = 0;
-	while (f && fgets(line, sizeof(line), f)) {
-		if (strncmp(line, "NSpid:", 6) != 0)
-			continue;
-		char *last = strrchr(line, '\t');
-		ns_tid = last ? (uint32_t)strtoul(last + 1, NULL, 10) : 0;
-		break;
-	}
-	if (f)
-		fclose(f);
-	return ns_tid;
+	if (procfs_status_field(pid, tid, "NSpid", nspid, sizeof(nspid)) != 0)
+		return 0;
+	const char *last = strrchr(nspid, '\t');
+	return (uint32_t)strtoul(last ? last + 1 : nspid, NULL, 10);
 }
 
 void target_process_free(struct target_process *p)

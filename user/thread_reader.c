@@ -5,40 +5,40 @@
 #include <string.h>
 
 #include "python/py_memory.h"
+#include "util/array.h"
 
 #define WALK_ATTEMPTS 20
 #define MAX_SET_THREADS 4096
 
-static int keep_thread(const struct py_thread_stack *st, void *arg)
+int py_thread_set_keep(const struct py_thread_stack *st, void *arg)
 {
 	struct py_thread_set *s = arg;
 	if (s->n == MAX_SET_THREADS)
 		return 0;
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? 2 * s->cap : 8;
-		struct py_thread_frames *t = realloc(s->threads, cap * sizeof(*t));
-		if (!t)
-			return -1;
-		s->threads = t;
-		s->cap = cap;
-	}
+	if (array_reserve((void **)&s->threads, &s->cap, s->n + 1, sizeof(*s->threads)) != 0)
+		return -1;
 	struct py_thread_frames *t = &s->threads[s->n];
-	*t = (struct py_thread_frames){ .thread_id = st->thread_id, .tstate = st->tstate, .n = st->n_frames,
-					.truncated = st->truncated };
+	*t = (struct py_thread_frames){ .thread_id = st->thread_id, .tstate = st->tstate,
+					.native_thread_id = st->native_thread_id, .n = st->n_frames,
+					.truncated = st->truncated, .changing = st->changing };
+	s->n++; /* counted before the copies, so that py_thread_set_clear frees a half-made one */
 	if (st->n_frames) {
 		t->frames = malloc(st->n_frames * sizeof(*t->frames));
-		if (!t->frames)
+		t->addrs = malloc(st->n_frames * sizeof(*t->addrs));
+		if (!t->frames || !t->addrs)
 			return -1;
 		memcpy(t->frames, st->frames, st->n_frames * sizeof(*t->frames));
+		memcpy(t->addrs, st->frame_addrs, st->n_frames * sizeof(*t->addrs));
 	}
-	s->n++;
 	return 0;
 }
 
 void py_thread_set_clear(struct py_thread_set *s)
 {
-	for (size_t i = 0; i < s->n; i++)
+	for (size_t i = 0; i < s->n; i++) {
 		free(s->threads[i].frames);
+		free(s->threads[i].addrs);
+	}
 	free(s->threads);
 	memset(s, 0, sizeof(*s));
 }
@@ -48,7 +48,7 @@ int py_thread_set_read(pid_t pid, const struct py_target *t, size_t max_frames, 
 	memset(out, 0, sizeof(*out));
 	for (int attempt = 0; attempt < WALK_ATTEMPTS; attempt++) {
 		py_thread_set_clear(out);
-		if (py_walk_thread_stacks(pid, t, max_frames, keep_thread, out) == 0)
+		if (py_walk_thread_stacks(pid, t, max_frames, py_thread_set_keep, out) == 0)
 			return 0;
 	}
 	py_thread_set_clear(out);

@@ -18,10 +18,11 @@
 
 struct py_thread_frames {
 	uint64_t thread_id; /* pthread_self(): the thread's fs_base, as BPF matches it */
-	uint64_t tstate;    /* its PyThreadState */
+	uint64_t tstate, native_thread_id;
 	struct py_frame_rec *frames; /* innermost first */
+	uint64_t *addrs;             /* where each frame is */
 	size_t n;
-	bool truncated;
+	bool truncated, changing;
 };
 
 struct py_thread_set {
@@ -34,6 +35,11 @@ struct py_thread_set {
  * Returns 0, or -1 if no walk succeeded (out is then empty).
  */
 int py_thread_set_read(pid_t pid, const struct py_target *t, size_t max_frames, struct py_thread_set *out);
+/*
+ * A py_walk callback (arg: a struct py_thread_set) that keeps a copy of each
+ * thread's stack, for walkers other than py_thread_set_read's.
+ */
+int py_thread_set_keep(const struct py_thread_stack *st, void *arg);
 const struct py_thread_frames *py_thread_set_find(const struct py_thread_set *s, uint64_t thread_id);
 void py_thread_set_clear(struct py_thread_set *s);
 

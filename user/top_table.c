@@ -5,6 +5,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/array.h"
+#include "util/id_table.h"
+#include "util/string_arena.h"
+
 struct row_counts {
 	struct top_row shown;
 	uint64_t own_now, total_now; /* the interval in progress */
@@ -14,8 +18,8 @@ struct row_counts {
 struct top_table {
 	struct row_counts *rows;
 	size_t nrows, caprows;
-	uint32_t *slots; /* open addressing over labels: row id + 1, 0 = empty */
-	size_t nslots;
+	struct id_table index;        /* label -> row id */
+	struct string_arena labels;   /* the rows' labels: they live as long as the table */
 	uint64_t sample_stamp;
 	uint64_t samples_now, samples_interval, samples;
 	const struct top_row **sorted;
@@ -31,51 +35,24 @@ void top_table_free(struct top_table *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->nrows; i++)
-		free((char *)t->rows[i].shown.label);
 	free(t->rows);
-	free(t->slots);
+	id_table_free(&t->index);
+	string_arena_free(&t->labels);
 	free(t->sorted);
 	free(t);
 }
 
-static uint64_t hash_label(const char *s)
+static bool row_has_label(const void *ctx, uint32_t id, const void *label)
 {
-	uint64_t h = 1469598103934665603ull; /* FNV-1a */
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 1099511628211ull;
-	return h;
-}
-
-static int grow_slots(struct top_table *t)
-{
-	size_t n = t->nslots ? t->nslots * 2 : 256;
-	uint32_t *slots = calloc(n, sizeof(*slots));
-	if (!slots)
-		return -1;
-	for (size_t r = 0; r < t->nrows; r++) {
-		size_t i = hash_label(t->rows[r].shown.label) & (n - 1);
-		while (slots[i])
-			i = (i + 1) & (n - 1);
-		slots[i] = (uint32_t)r + 1;
-	}
-	free(t->slots);
-	t->slots = slots;
-	t->nslots = n;
-	return 0;
+	const struct top_table *t = ctx;
+	return strcmp(t->rows[id].shown.label, label) == 0;
 }
 
 static uint32_t append_row(struct top_table *t, const char *label)
 {
-	if (t->nrows == t->caprows) {
-		size_t cap = t->caprows ? t->caprows * 2 : 64;
-		struct row_counts *rows = realloc(t->rows, cap * sizeof(*rows));
-		if (!rows)
-			return TOP_NO_ROW;
-		t->rows = rows;
-		t->caprows = cap;
-	}
-	char *copy = strdup(label);
+	if (array_reserve((void **)&t->rows, &t->caprows, t->nrows + 1, sizeof(*t->rows)) != 0)
+		return TOP_NO_ROW;
+	const char *copy = string_arena_strdup(&t->labels, label);
 	if (!copy)
 		return TOP_NO_ROW;
 	memset(&t->rows[t->nrows], 0, sizeof(t->rows[t->nrows]));
@@ -85,15 +62,15 @@ static uint32_t append_row(struct top_table *t, const char *label)
 
 uint32_t top_table_row(struct top_table *t, const char *label)
 {
-	if ((t->nrows + 1) * 2 > t->nslots && grow_slots(t) != 0)
+	uint64_t hash = hash_string(label);
+	uint32_t id = id_table_find(&t->index, hash, row_has_label, t, label);
+	if (id != ID_NONE)
+		return id;
+	id = append_row(t, label);
+	if (id != TOP_NO_ROW && id_table_insert(&t->index, hash, id) != 0) {
+		t->nrows--; /* unindexed, the label would get a second row on its next lookup */
 		return TOP_NO_ROW;
-	size_t i = hash_label(label) & (t->nslots - 1);
-	for (; t->slots[i]; i = (i + 1) & (t->nslots - 1))
-		if (!strcmp(t->rows[t->slots[i] - 1].shown.label, label))
-			return t->slots[i] - 1;
-	uint32_t id = append_row(t, label);
-	if (id != TOP_NO_ROW)
-		t->slots[i] = id + 1;
+	}
 	return id;
 }
 

@@ -4,67 +4,14 @@
 #include <string.h>
 
 #include "seq_table.h"
-
-/* uint32 -> uint32 open-addressing map for "key id -> example entry". */
-struct u32_map {
-	uint32_t *keys; /* key + 1, 0 = empty */
-	uint32_t *vals;
-	size_t nslots, count;
-};
-
-static uint32_t *u32_map_find(struct u32_map *m, uint32_t key)
-{
-	if (!m->nslots)
-		return NULL;
-	for (size_t s = seq_hash(&key, 1) & (m->nslots - 1); m->keys[s]; s = (s + 1) & (m->nslots - 1))
-		if (m->keys[s] == key + 1)
-			return &m->vals[s];
-	return NULL;
-}
-
-static bool u32_map_put(struct u32_map *m, uint32_t key, uint32_t val)
-{
-	if ((m->count + 1) * 2 > m->nslots) {
-		size_t n = m->nslots ? m->nslots * 2 : 16;
-		uint32_t *keys = calloc(n, sizeof(*keys)), *vals = calloc(n, sizeof(*vals));
-
-		if (!keys || !vals) {
-			free(keys);
-			free(vals);
-			return false;
-		}
-		for (size_t i = 0; i < m->nslots; i++) {
-			if (!m->keys[i])
-				continue;
-			uint32_t k = m->keys[i] - 1;
-			size_t s = seq_hash(&k, 1) & (n - 1);
-
-			while (keys[s])
-				s = (s + 1) & (n - 1);
-			keys[s] = m->keys[i];
-			vals[s] = m->vals[i];
-		}
-		free(m->keys);
-		free(m->vals);
-		m->keys = keys;
-		m->vals = vals;
-		m->nslots = n;
-	}
-	size_t s = seq_hash(&key, 1) & (m->nslots - 1);
-
-	while (m->keys[s])
-		s = (s + 1) & (m->nslots - 1);
-	m->keys[s] = key + 1;
-	m->vals[s] = val;
-	m->count++;
-	return true;
-}
+#include "util/array.h"
+#include "util/id_table.h"
 
 struct package_work {
 	double *file_counts;  /* per file id */
 	uint32_t *file_order; /* per file id: first-seen rank + 1, 0 = unseen */
 	uint32_t next_order;
-	struct u32_map key_entries;
+	struct id_map key_entries; /* key id -> its entry in examples */
 	size_t entries_cap;
 	size_t last_stack;    /* stamp: stack id + 1 of the last match */
 };
@@ -204,30 +151,23 @@ static bool count_example(struct run_state *rs, size_t p, uint32_t key, size_t s
 {
 	struct package_stats *ps = &rs->out->packages[p];
 	struct package_work *w = &rs->work[p];
-	uint32_t *entry = u32_map_find(&w->key_entries, key);
+	uint32_t entry = id_map_get(&w->key_entries, key);
 
 	ps->example_total += value;
-	if (entry) {
-		ps->examples[*entry].count += value;
+	if (entry != ID_NONE) {
+		ps->examples[entry].count += value;
 		return true;
 	}
 	/* Without --most-frequent only the first N keys can ever be shown, so
 	 * later keys need no bookkeeping. */
 	if (!rs->opts->most_frequent && (long)ps->nexamples >= rs->opts->max_examples)
 		return true;
-	if (ps->nexamples == w->entries_cap) {
-		size_t cap = w->entries_cap ? w->entries_cap * 2 : 8;
-		struct stack_example *e = realloc(ps->examples, cap * sizeof(*e));
-
-		if (!e)
-			return false;
-		ps->examples = e;
-		w->entries_cap = cap;
-	}
+	if (array_reserve((void **)&ps->examples, &w->entries_cap, ps->nexamples + 1, sizeof(*ps->examples)) != 0)
+		return false;
 	ps->examples[ps->nexamples] = (struct stack_example){
 		.stack_id = (uint32_t)sid, .seen = (uint32_t)ps->nexamples, .count = value,
 	};
-	if (!u32_map_put(&w->key_entries, key, (uint32_t)ps->nexamples))
+	if (id_map_put(&w->key_entries, key, (uint32_t)ps->nexamples) != 0)
 		return false;
 	ps->nexamples++;
 	return true;
@@ -404,8 +344,7 @@ out:
 		for (size_t p = 0; p < a->npackages; p++) {
 			free(rs.work[p].file_counts);
 			free(rs.work[p].file_order);
-			free(rs.work[p].key_entries.keys);
-			free(rs.work[p].key_entries.vals);
+			id_map_free(&rs.work[p].key_entries);
 		}
 	free(rs.work);
 	free(rs.matches);

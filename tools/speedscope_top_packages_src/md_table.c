@@ -5,15 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-size_t utf8_length(const char *s)
-{
-	size_t n = 0;
-
-	for (; *s; s++)
-		if (((unsigned char)*s & 0xC0) != 0x80)
-			n++;
-	return n;
-}
+#include "util/utf8.h"
 
 static void put_spaces(FILE *out, size_t n)
 {
@@ -23,7 +15,7 @@ static void put_spaces(FILE *out, size_t n)
 
 void fput_ljust(FILE *out, const char *s, size_t width)
 {
-	size_t len = utf8_length(s);
+	size_t len = utf8_count_chars(s);
 
 	fputs(s, out);
 	if (len < width)
@@ -297,9 +289,9 @@ bool md_table_print(const struct md_table *t, FILE *out)
 					cells[r * nc + c] = nv;
 				}
 			}
-		width[c] = utf8_length(t->headers[c]) + 2;
+		width[c] = utf8_count_chars(t->headers[c]) + 2;
 		for (size_t r = 0; r < nr; r++) {
-			size_t w = utf8_length(cells[r * nc + c]);
+			size_t w = utf8_count_chars(cells[r * nc + c]);
 
 			if (w > width[c])
 				width[c] = w;
@@ -314,7 +306,7 @@ bool md_table_print(const struct md_table *t, FILE *out)
 				for (size_t k = 0; k < width[c] + 2; k++)
 					fputc('-', out);
 			} else {
-				size_t len = utf8_length(v);
+				size_t len = utf8_count_chars(v);
 
 				fputc(' ', out);
 				if (numeric[c] && len < width[c])

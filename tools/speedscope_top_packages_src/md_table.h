@@ -25,9 +25,6 @@ bool md_table_add_row(struct md_table *t, const char *const *cells);
 bool md_table_print(const struct md_table *t, FILE *out);
 void md_table_free(struct md_table *t);
 
-/* Characters (code points) in a UTF-8 string; how Python's len() counts. */
-size_t utf8_length(const char *s);
-
 /* Writes s left-justified to width characters, as Python's str.ljust. */
 void fput_ljust(FILE *out, const char *s, size_t width);
 

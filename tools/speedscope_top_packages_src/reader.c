@@ -13,6 +13,9 @@
 #include <unistd.h>
 
 #include "output/json_scan.h"
+#include "util/array.h"
+#include "util/id_table.h"
+#include "util/utf8.h"
 
 static void set_error(char *err, size_t errlen, const char *fmt, ...)
 {
@@ -26,42 +29,6 @@ static void set_error(char *err, size_t errlen, const char *fmt, ...)
 }
 
 /* ---- text decoding ------------------------------------------------------ */
-
-/* Strict UTF-8 as Python's decoder sees it: no overlongs, no surrogates. */
-static bool utf8_is_valid(const unsigned char *s, size_t len)
-{
-	size_t i = 0;
-
-	while (i < len) {
-		unsigned char c = s[i];
-		size_t n;
-		uint32_t cp, min;
-
-		if (c < 0x80) {
-			i++;
-			continue;
-		} else if ((c & 0xE0) == 0xC0) {
-			n = 1; cp = c & 0x1F; min = 0x80;
-		} else if ((c & 0xF0) == 0xE0) {
-			n = 2; cp = c & 0x0F; min = 0x800;
-		} else if ((c & 0xF8) == 0xF0) {
-			n = 3; cp = c & 0x07; min = 0x10000;
-		} else {
-			return false;
-		}
-		if (len - i <= n)
-			return false;
-		for (size_t k = 1; k <= n; k++) {
-			if ((s[i + k] & 0xC0) != 0x80)
-				return false;
-			cp = (cp << 6) | (s[i + k] & 0x3F);
-		}
-		if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp < 0xE000))
-			return false;
-		i += n + 1;
-	}
-	return true;
-}
 
 /* The reference falls back to latin-1 when a file is not UTF-8; every byte
  * then becomes one character, which prints as UTF-8. */
@@ -89,78 +56,38 @@ static char *latin1_to_utf8(const unsigned char *s, size_t len, size_t *out_len)
 
 struct str_intern {
 	char **strs;
-	uint64_t *hashes;
 	size_t count, cap;
-	uint32_t *slots;
-	size_t nslots;
+	struct id_table index;
 };
 
-static uint64_t str_hash(const char *s)
+static bool is_interned(const void *ctx, uint32_t id, const void *s)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
-
-	for (; *s; s++) {
-		h ^= (unsigned char)*s;
-		h *= 0x100000001b3ULL;
-	}
-	return h ^ (h >> 29);
-}
-
-static bool str_intern_grow(struct str_intern *t)
-{
-	size_t n = t->nslots ? t->nslots * 2 : 256;
-	uint32_t *slots = slots_rebuild(t->hashes, t->count, n);
-
-	if (!slots)
-		return false;
-	free(t->slots);
-	t->slots = slots;
-	t->nslots = n;
-	return true;
+	return strcmp(((const struct str_intern *)ctx)->strs[id], s) == 0;
 }
 
 /* Returns the id for s, taking a copy when it is new; -1 on OOM. */
 static int64_t str_intern(struct str_intern *t, const char *s)
 {
-	uint64_t h = str_hash(s);
-	size_t slot;
+	uint64_t h = hash_string(s);
+	uint32_t id = id_table_find(&t->index, h, is_interned, t, s);
 
-	if ((t->count + 1) * 2 > t->nslots && !str_intern_grow(t))
+	if (id != ID_NONE)
+		return id;
+	if (array_reserve((void **)&t->strs, &t->cap, t->count + 1, sizeof(*t->strs)) != 0)
 		return -1;
-	for (slot = h & (t->nslots - 1); t->slots[slot]; slot = (slot + 1) & (t->nslots - 1)) {
-		size_t id = t->slots[slot] - 1;
-
-		if (t->hashes[id] == h && strcmp(t->strs[id], s) == 0)
-			return (int64_t)id;
-	}
-	if (t->count == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 64;
-		char **strs = realloc(t->strs, cap * sizeof(*strs));
-
-		if (!strs)
-			return -1;
-		t->strs = strs;
-		uint64_t *hashes = realloc(t->hashes, cap * sizeof(*hashes));
-
-		if (!hashes)
-			return -1;
-		t->hashes = hashes;
-		t->cap = cap;
-	}
 	t->strs[t->count] = strdup(s);
 	if (!t->strs[t->count])
 		return -1;
-	t->hashes[t->count] = h;
-	t->slots[slot] = (uint32_t)(t->count + 1);
+	if (id_table_insert(&t->index, h, (uint32_t)t->count) != 0) {
+		free(t->strs[t->count]);
+		return -1;
+	}
 	return (int64_t)t->count++;
 }
 
 static void str_intern_release_index(struct str_intern *t)
 {
-	free(t->hashes);
-	free(t->slots);
-	t->hashes = NULL;
-	t->slots = NULL;
+	id_table_free(&t->index);
 }
 
 /* ---- frames --------------------------------------------------------------- */
@@ -394,15 +321,8 @@ struct index_buf {
 
 static bool index_buf_push(struct index_buf *b, uint32_t v)
 {
-	if (b->len == b->cap) {
-		size_t cap = b->cap ? b->cap * 2 : 256;
-		uint32_t *items = realloc(b->items, cap * sizeof(*items));
-
-		if (!items)
-			return false;
-		b->items = items;
-		b->cap = cap;
-	}
+	if (array_reserve((void **)&b->items, &b->cap, b->len + 1, sizeof(*b->items)) != 0)
+		return false;
 	b->items[b->len++] = v;
 	return true;
 }

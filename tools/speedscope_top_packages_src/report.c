@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "md_table.h"
+#include "util/utf8.h"
 
 char *path_basename(const char *path)
 {
@@ -136,7 +137,7 @@ static void print_example_table(FILE *out, const struct example_row *rows, size_
 		if (strlen(rows[i].pct_package) > pkg_w)
 			pkg_w = strlen(rows[i].pct_package);
 		for (size_t k = 0; k < rows[i].nlines; k++) {
-			size_t w = utf8_length(rows[i].lines[k]);
+			size_t w = utf8_count_chars(rows[i].lines[k]);
 
 			if (w > stack_w)
 				stack_w = w;

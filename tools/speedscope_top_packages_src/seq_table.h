@@ -9,14 +9,14 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "util/id_table.h"
+
 struct seq_table {
 	uint32_t *items;      /* all sequences back to back */
 	size_t items_len, items_cap;
 	size_t *offsets;      /* offsets[id] .. offsets[id + 1] */
-	uint64_t *hashes;
-	size_t count, hashes_cap, offsets_cap;
-	uint32_t *slots;      /* open addressing: id + 1, 0 = empty */
-	size_t nslots;
+	size_t count, offsets_cap;
+	struct id_table index; /* sequence -> id */
 };
 
 void seq_table_init(struct seq_table *t);
@@ -30,12 +30,5 @@ static inline const uint32_t *seq_table_get(const struct seq_table *t, size_t id
 	*len = t->offsets[id + 1] - t->offsets[id];
 	return t->items ? t->items + t->offsets[id] : NULL;
 }
-
-/* Hashes a uint32 key to a table slot; shared by the small maps elsewhere. */
-uint64_t seq_hash(const uint32_t *seq, size_t len);
-
-/* Open-addressing slots (id + 1, 0 = empty) for count ids with these hashes;
- * nslots is a power of two. Shared by the tables that grow by rehashing. */
-uint32_t *slots_rebuild(const uint64_t *hashes, size_t count, size_t nslots);
 
 #endif

@@ -57,10 +57,7 @@ void kernel_unwind_free(struct kernel_unwind *k)
 {
 	if (!k)
 		return;
-	for (size_t i = 0; i < k->procs.cap; i++)
-		if (k->procs.keys && k->procs.keys[i])
-			free(k->procs.vals[i]);
-	u32map_free(&k->procs);
+	u32map_free_with(&k->procs, free);
 	free(k);
 }
 

@@ -1,12 +1,14 @@
 // SPDX-License-Identifier: MIT
 #include "native/unwind_cache.h"
 
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
+
+#include "util/array.h"
+#include "util/hash_map.h"
+#include "util/procfs.h"
 
 #define VDSO_MAX_SIZE (1u << 20)
 
@@ -16,15 +18,9 @@ struct module_entry {
 	struct module_code code;
 };
 
-struct file_slot {
-	uint64_t dev, inode; /* inode 0: empty slot */
-	struct module_entry *module; /* NULL: the file could not be read */
-};
-
 struct unwind_cache {
 	struct elf_cache *elf;
-	struct file_slot *slots;
-	size_t slots_cap, slots_used;
+	struct hash_map files; /* struct file_key -> struct module_entry *; NULL: the file could not be read */
 	struct module_entry **modules;
 	size_t modules_n, modules_cap;
 	struct module_entry *vdso; /* the kernel maps one vDSO image per ABI */
@@ -34,8 +30,10 @@ struct unwind_cache {
 struct unwind_cache *unwind_cache_new(struct elf_cache *elf)
 {
 	struct unwind_cache *c = calloc(1, sizeof(*c));
-	if (c)
+	if (c) {
 		c->elf = elf;
+		hash_map_init(&c->files, sizeof(struct file_key), sizeof(struct module_entry *));
+	}
 	return c;
 }
 
@@ -55,56 +53,13 @@ void unwind_cache_free(struct unwind_cache *c)
 		module_entry_free(c->modules[i]);
 	module_entry_free(c->vdso);
 	free(c->modules);
-	free(c->slots);
+	hash_map_free(&c->files);
 	free(c);
 }
 
 size_t unwind_cache_tables_built(const struct unwind_cache *c)
 {
 	return c ? c->modules_n + (c->vdso != NULL) : 0;
-}
-
-/* ---- (dev, inode) -> module ---- */
-
-static uint64_t slot_hash(uint64_t dev, uint64_t inode)
-{
-	uint64_t x = dev * 0x9e3779b97f4a7c15ull ^ inode;
-	x ^= x >> 31;
-	x *= 0xbf58476d1ce4e5b9ull;
-	return x ^ (x >> 29);
-}
-
-static struct file_slot *slot_for(struct file_slot *slots, size_t cap, uint64_t dev, uint64_t inode)
-{
-	size_t i = slot_hash(dev, inode) & (cap - 1);
-	while (slots[i].inode && (slots[i].dev != dev || slots[i].inode != inode))
-		i = (i + 1) & (cap - 1);
-	return &slots[i];
-}
-
-static int grow_slots(struct unwind_cache *c)
-{
-	size_t cap = c->slots_cap ? c->slots_cap * 2 : 64;
-	struct file_slot *slots = calloc(cap, sizeof(*slots));
-	if (!slots)
-		return -1;
-	for (size_t i = 0; i < c->slots_cap; i++)
-		if (c->slots[i].inode)
-			*slot_for(slots, cap, c->slots[i].dev, c->slots[i].inode) = c->slots[i];
-	free(c->slots);
-	c->slots = slots;
-	c->slots_cap = cap;
-	return 0;
-}
-
-static void remember_file(struct unwind_cache *c, uint64_t dev, uint64_t inode, struct module_entry *e)
-{
-	if ((c->slots_used + 1) * 2 > c->slots_cap && grow_slots(c) != 0)
-		return;
-	struct file_slot *slot = slot_for(c->slots, c->slots_cap, dev, inode);
-	if (!slot->inode)
-		c->slots_used++;
-	*slot = (struct file_slot){ .dev = dev, .inode = inode, .module = e };
 }
 
 /* ---- building a module ---- */
@@ -121,34 +76,12 @@ static struct module_entry *find_by_build_id(const struct unwind_cache *c, const
 
 static struct module_entry *own_module(struct unwind_cache *c, struct module_entry *e)
 {
-	if (c->modules_n == c->modules_cap) {
-		size_t cap = c->modules_cap ? c->modules_cap * 2 : 32;
-		struct module_entry **grown = realloc(c->modules, cap * sizeof(*grown));
-		if (!grown) {
-			module_entry_free(e);
-			return NULL;
-		}
-		c->modules = grown;
-		c->modules_cap = cap;
+	if (array_reserve((void **)&c->modules, &c->modules_cap, c->modules_n + 1, sizeof(*c->modules)) != 0) {
+		module_entry_free(e);
+		return NULL;
 	}
 	c->modules[c->modules_n++] = e;
 	return e;
-}
-
-/* Through the process's root (its mount namespace), else map_files, which reaches the mapped inode itself. */
-static int open_mapped_file(pid_t pid, const struct proc_map *m)
-{
-	char path[4200];
-	struct stat st;
-	int n = snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
-	if (!m->deleted && n > 0 && (size_t)n < sizeof(path) && stat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    (uint64_t)st.st_ino == m->inode)
-		return open(path, O_RDONLY | O_CLOEXEC);
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)pid, (unsigned long long)m->start,
-		 (unsigned long long)m->end);
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-		return -1;
-	return open(path, O_RDONLY | O_CLOEXEC);
 }
 
 static struct module_entry *build_module(struct unwind_cache *c, pid_t pid, const struct proc_map *m)
@@ -158,7 +91,7 @@ static struct module_entry *build_module(struct unwind_cache *c, pid_t pid, cons
 	struct module_entry *known = find_by_build_id(c, build_id);
 	if (known)
 		return known;
-	int fd = open_mapped_file(pid, m);
+	int fd = proc_map_open(pid, m);
 	if (fd < 0)
 		return NULL;
 	struct module_entry *e = calloc(1, sizeof(*e));
@@ -183,19 +116,13 @@ static struct module_entry *vdso_module(struct unwind_cache *c, pid_t pid, const
 	if (c->vdso_tried || size == 0 || size > VDSO_MAX_SIZE)
 		return c->vdso;
 	c->vdso_tried = true;
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	uint8_t *image = fd >= 0 ? malloc(size) : NULL;
+	uint8_t *image = procfs_read_mem(pid, m->start, size);
 	struct module_entry *e = image ? calloc(1, sizeof(*e)) : NULL;
-	if (e && (pread(fd, image, size, (off_t)m->start) != (ssize_t)size ||
-		  unwind_table_build_from_memory(image, size, &e->code.table) != 0)) {
+	if (e && unwind_table_build_from_memory(image, size, &e->code.table) != 0) {
 		free(e);
 		e = NULL;
 	}
 	free(image);
-	if (fd >= 0)
-		close(fd);
 	c->vdso = e;
 	return e;
 }
@@ -210,14 +137,17 @@ const struct module_code *unwind_cache_get(struct unwind_cache *c, pid_t pid, co
 	}
 	if (m->path[0] != '/' || m->inode == 0)
 		return NULL;
-	uint64_t dev = (uint64_t)m->dev_major << 32 | m->dev_minor;
-	if (c->slots_cap) {
-		struct file_slot *slot = slot_for(c->slots, c->slots_cap, dev, m->inode);
-		if (slot->inode)
-			return slot->module ? &slot->module->code : NULL;
+	struct file_key key = file_key_of_map(m);
+	uint64_t hash = file_key_hash(&key);
+	size_t slot = hash_map_find(&c->files, hash, &key, NULL, NULL);
+	struct module_entry *e;
+	if (slot != HASH_MAP_NONE) {
+		memcpy(&e, hash_map_val(&c->files, slot), sizeof(e));
+	} else {
+		e = build_module(c, pid, m);
+		/* not remembered when out of memory: the file is read again next time */
+		hash_map_insert(&c->files, hash, &key, &e);
 	}
-	struct module_entry *e = build_module(c, pid, m);
-	remember_file(c, dev, m->inode, e);
 	return e ? &e->code : NULL;
 }
 

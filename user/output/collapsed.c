@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "profile.h"
-#include "output/utf8.h"
+#include "util/utf8.h"
 
 struct collapsed_writer {
 	const struct profile *p;

@@ -18,8 +18,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "output/utf8.h"
 #include "profile.h"
+#include "util/array.h"
+#include "util/utf8.h"
 
 #define SVG_WIDTH 1200
 #define PAD_X 10
@@ -102,15 +103,6 @@ static void write_xml_text(FILE *f, const char *s, size_t max_chars)
 	}
 }
 
-static size_t utf8_chars(const char *s)
-{
-	size_t chars = 0;
-
-	for (; *s; s++)
-		chars += ((unsigned char)*s & 0xC0) != 0x80;
-	return chars;
-}
-
 /* The label that fits in width_px: the whole name, a prefix and "..", or nothing. */
 static void write_label(FILE *f, const char *name, double width_px)
 {
@@ -118,7 +110,7 @@ static void write_label(FILE *f, const char *name, double width_px)
 
 	if (fits < 3)
 		return;
-	if (utf8_chars(name) <= fits) {
+	if (utf8_count_chars(name) <= fits) {
 		write_xml_text(f, name, SIZE_MAX);
 		return;
 	}
@@ -233,15 +225,8 @@ static bool visit_frame(struct flamegraph_writer *w, const char *kind_cls, const
 
 static int push(struct flamegraph_writer *w, size_t *n, uint32_t stack_id, uint32_t depth, uint64_t offset)
 {
-	if (*n == w->todo_cap) {
-		size_t cap = w->todo_cap ? w->todo_cap * 2 : 1024;
-		struct visit *grown = reallocarray(w->todo, cap, sizeof(*grown));
-
-		if (!grown)
-			return -1;
-		w->todo = grown;
-		w->todo_cap = cap;
-	}
+	if (array_reserve((void **)&w->todo, &w->todo_cap, *n + 1, sizeof(*w->todo)) != 0)
+		return -1;
 	w->todo[(*n)++] = (struct visit){ stack_id, depth, offset };
 	return 0;
 }

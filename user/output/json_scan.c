@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/utf8.h"
+
 static bool is_ws(char ch)
 {
 	return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r';
@@ -208,28 +210,34 @@ bool json_validate_document(const char *buf, size_t len, size_t *err_offset)
 	return ok;
 }
 
-bool json_object_begin(struct json_cursor *c)
+/* Steps over the opening bracket of an object ('{') or array ('['). */
+static bool container_begin(struct json_cursor *c, char open)
 {
 	json_skip_ws(c);
-	if (c->p >= c->end || *c->p != '{')
+	if (c->p >= c->end || *c->p != open)
 		return false;
 	c->p++;
 	return true;
+}
+
+bool json_object_begin(struct json_cursor *c)
+{
+	return container_begin(c, '{');
 }
 
 bool json_array_begin(struct json_cursor *c)
 {
-	json_skip_ws(c);
-	if (c->p >= c->end || *c->p != '[')
-		return false;
-	c->p++;
-	return true;
+	return container_begin(c, '[');
 }
 
-bool json_object_next(struct json_cursor *c, bool *first, struct json_span *key)
+/*
+ * Steps to the next member of a container closed by close: false (after the
+ * closing bracket) at its end, else true with the cursor on the member.
+ */
+static bool container_next(struct json_cursor *c, bool *first, char close)
 {
 	json_skip_ws(c);
-	if (c->p >= c->end || *c->p == '}') {
+	if (c->p >= c->end || *c->p == close) {
 		if (c->p < c->end)
 			c->p++;
 		return false;
@@ -239,6 +247,13 @@ bool json_object_next(struct json_cursor *c, bool *first, struct json_span *key)
 		json_skip_ws(c);
 	}
 	*first = false;
+	return true;
+}
+
+bool json_object_next(struct json_cursor *c, bool *first, struct json_span *key)
+{
+	if (!container_next(c, first, '}'))
+		return false;
 	const char *start = c->p;
 
 	if (!skip_string(c))
@@ -254,18 +269,7 @@ bool json_object_next(struct json_cursor *c, bool *first, struct json_span *key)
 
 bool json_array_next(struct json_cursor *c, bool *first)
 {
-	json_skip_ws(c);
-	if (c->p >= c->end || *c->p == ']') {
-		if (c->p < c->end)
-			c->p++;
-		return false;
-	}
-	if (!*first && *c->p == ',') {
-		c->p++;
-		json_skip_ws(c);
-	}
-	*first = false;
-	return true;
+	return container_next(c, first, ']');
 }
 
 bool json_key_equals(struct json_span key, const char *literal)
@@ -379,28 +383,9 @@ double json_take_number(struct json_cursor *c)
 
 static size_t put_utf8(char *buf, size_t bufsize, size_t pos, uint32_t cp)
 {
-	char tmp[4];
-	size_t n;
+	char tmp[UTF8_MAX_SEQUENCE];
+	size_t n = utf8_encode(cp, tmp);
 
-	if (cp < 0x80) {
-		tmp[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		tmp[0] = (char)(0xC0 | (cp >> 6));
-		tmp[1] = (char)(0x80 | (cp & 0x3F));
-		n = 2;
-	} else if (cp < 0x10000) {
-		tmp[0] = (char)(0xE0 | (cp >> 12));
-		tmp[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		tmp[2] = (char)(0x80 | (cp & 0x3F));
-		n = 3;
-	} else {
-		tmp[0] = (char)(0xF0 | (cp >> 18));
-		tmp[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-		tmp[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-		tmp[3] = (char)(0x80 | (cp & 0x3F));
-		n = 4;
-	}
 	for (size_t i = 0; i < n; i++, pos++)
 		if (pos + 1 < bufsize)
 			buf[pos] = tmp[i];

@@ -4,7 +4,7 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "output/utf8.h"
+#include "util/utf8.h"
 
 static bool needs_escape(unsigned char c)
 {

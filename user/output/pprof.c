@@ -27,7 +27,9 @@
 
 #include "output/protobuf.h"
 #include "profile.h"
-#include "profile_id_table.h"
+#include "sym/native_symbols.h"
+#include "util/array.h"
+#include "util/id_table.h"
 
 /* Field numbers of profile.proto. */
 enum {
@@ -103,7 +105,7 @@ struct pprof_writer {
 	uint32_t *mapping_file;      /* string index of each mapping's file, [id - 1] */
 	const char **mapping_path;   /* each mapping's file name, [id - 1] */
 	size_t nmappings;
-	struct id_table mapping_index; /* file string index -> mapping id - 1 */
+	struct id_map mapping_index; /* file string index -> mapping id - 1 */
 
 	/* per-thread aggregation, by stack id */
 	uint64_t *stack_weight, *stack_count;
@@ -163,20 +165,13 @@ static bool same_string(const void *ctx, uint32_t id, const void *key)
 /* Index of s in the string table, adding it; -1 on allocation failure. */
 static int64_t string_index(struct string_table *t, const char *s)
 {
-	uint64_t hash = id_hash_bytes(ID_HASH_SEED, s, strlen(s));
+	uint64_t hash = hash_bytes(HASH_SEED, s, strlen(s));
 	uint32_t id = id_table_find(&t->index, hash, same_string, t, s);
 
 	if (id != ID_NONE)
 		return id;
-	if (t->count == t->cap) {
-		size_t cap = t->cap ? t->cap * 2 : 256;
-		const char **grown = reallocarray(t->strings, cap, sizeof(*grown));
-
-		if (!grown)
-			return -1;
-		t->strings = grown;
-		t->cap = cap;
-	}
+	if (array_reserve((void **)&t->strings, &t->cap, t->count + 1, sizeof(*t->strings)) != 0)
+		return -1;
 	t->strings[t->count] = s;
 	if (id_table_insert(&t->index, hash, (uint32_t)t->count) < 0)
 		return -1;
@@ -220,7 +215,7 @@ static int assign_function(struct pprof_writer *w, uint32_t frame_id)
 {
 	const struct frame_desc *d = profile_frame(w->p, frame_id);
 	struct function_key key = { d->name, frame_file(d) };
-	uint64_t hash = id_hash_bytes(id_hash_bytes(ID_HASH_SEED, key.name, strlen(key.name) + 1),
+	uint64_t hash = hash_bytes(hash_bytes(HASH_SEED, key.name, strlen(key.name) + 1),
 				      key.file, strlen(key.file));
 	uint32_t id = id_table_find(&w->function_index, hash, same_function, w, &key);
 
@@ -245,15 +240,13 @@ static int assign_mapping(struct pprof_writer *w, uint32_t frame_id)
 
 	if (file < 0)
 		return -1;
-	/* string indices are unique per file, so the hash alone identifies it */
-	uint64_t hash = id_hash_u64((uint64_t)file);
-	uint32_t m = id_table_find(&w->mapping_index, hash, NULL, NULL, NULL);
+	uint32_t m = id_map_get(&w->mapping_index, (uint64_t)file);
 
 	if (m == ID_NONE) {
 		m = (uint32_t)w->nmappings++;
 		w->mapping_file[m] = (uint32_t)file;
 		w->mapping_path[m] = d->file;
-		if (id_table_insert(&w->mapping_index, hash, m) < 0)
+		if (id_map_put(&w->mapping_index, (uint64_t)file, m) < 0)
 			return -1;
 	}
 	w->mapping_of_frame[frame_id] = m + 1;
@@ -508,7 +501,7 @@ static void writer_free(struct pprof_writer *w)
 	id_table_free(&w->strings.index);
 	free(w->strings.strings);
 	id_table_free(&w->function_index);
-	id_table_free(&w->mapping_index);
+	id_map_free(&w->mapping_index);
 	free(w->function_of_frame);
 	free(w->first_frame_of_function);
 	free(w->mapping_of_frame);

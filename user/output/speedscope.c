@@ -14,11 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile.h"
-#include "profile_id_table.h"
 #include "output/json_string.h"
-#include "version.h"
 #include "output/timeline.h"
+#include "profile.h"
+#include "util/id_table.h"
+#include "version.h"
 
 #define SPEEDSCOPE_SCHEMA "https://www.speedscope.app/file-format-schema.json"
 
@@ -88,11 +88,11 @@ static bool same_shown_frame(const void *ctx, uint32_t out_idx, const void *key)
 
 static uint64_t shown_frame_hash(const struct frame_desc *f)
 {
-	uint64_t h = id_hash_bytes(ID_HASH_SEED, f->name, strlen(f->name) + 1);
+	uint64_t h = hash_bytes(HASH_SEED, f->name, strlen(f->name) + 1);
 
 	if (f->file)
-		h = id_hash_bytes(h, f->file, strlen(f->file) + 1);
-	return id_hash_bytes(h, &f->line, sizeof(f->line));
+		h = hash_bytes(h, f->file, strlen(f->file) + 1);
+	return hash_bytes(h, &f->line, sizeof(f->line));
 }
 
 static void write_frame(FILE *f, const struct frame_desc *d)

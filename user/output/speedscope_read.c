@@ -25,6 +25,7 @@
 #include <string.h>
 
 #include "output/json_scan.h"
+#include "util/array.h"
 
 /* Longest profile name or type kept (a longer one is cut): names label threads, nothing more. */
 #define PROFILE_TEXT_MAX 1024
@@ -284,15 +285,8 @@ static int stack_frames(struct reader *r, struct json_cursor *c, size_t *depth)
 			json_skip_value(c);
 		if (!(v >= 0 && v < (double)r->nframes) || v != floor(v))
 			return fail(r, "a sample refers to frame %g of %zu", v, r->nframes);
-		if (n == r->scratch_cap) {
-			size_t cap = r->scratch_cap ? 2 * r->scratch_cap : 64;
-			uint32_t *grown = reallocarray(r->scratch, cap, sizeof(*grown));
-
-			if (!grown)
-				return fail(r, "out of memory");
-			r->scratch = grown;
-			r->scratch_cap = cap;
-		}
+		if (array_reserve((void **)&r->scratch, &r->scratch_cap, n + 1, sizeof(*r->scratch)) != 0)
+			return fail(r, "out of memory");
 		r->scratch[n++] = r->frame_ids[(size_t)v];
 	}
 	*depth = n;

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "output/json_string.h"
+#include "util/id_table.h"
 
 uint64_t timeline_origin_ns(const struct profile *p)
 {
@@ -227,43 +228,39 @@ void timeline_write_ms(FILE *f, uint64_t ns)
 	write_decimal(f, ns, 1000000);
 }
 
-static uint64_t hash_string(uint64_t h, const char *s)
+static uint64_t function_hash(const struct frame_desc *d)
 {
-	for (; s && *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return (h ^ 0xff) * 0x100000001b3ull;
+	uint64_t h = hash_bytes(HASH_SEED ^ d->kind, d->name, strlen(d->name) + 1);
+
+	return d->file ? hash_bytes(h, d->file, strlen(d->file) + 1) : h;
 }
 
-static bool same_function(const struct frame_desc *a, const struct frame_desc *b)
+static bool same_function(const void *ctx, uint32_t id, const void *key)
 {
+	const struct frame_desc *a = profile_frame(ctx, id), *b = key;
+
 	return a->kind == b->kind && !strcmp(a->name, b->name) &&
 	       (a->file == b->file || (a->file && b->file && !strcmp(a->file, b->file)));
 }
 
-/* Maps every frame to the first frame of its function (open addressing over frame ids). */
+/* Maps every frame to the first frame of its function. */
 static int map_functions(struct frame_names *n, const struct profile *p)
 {
-	size_t cap = 16;
+	struct id_table first = { 0 }; /* function -> its first frame */
+	int rc = 0;
 
-	while (cap < 2 * n->count)
-		cap *= 2;
-	uint32_t *slots = malloc(cap * sizeof(*slots));
-
-	if (!slots)
-		return -1;
-	memset(slots, 0xff, cap * sizeof(*slots));
-	for (uint32_t id = 0; id < n->count; id++) {
+	for (uint32_t id = 0; id < n->count && rc == 0; id++) {
 		const struct frame_desc *d = profile_frame(p, id);
-		size_t i = hash_string(hash_string(0xcbf29ce484222325ull ^ d->kind, d->name), d->file) & (cap - 1);
+		uint64_t hash = function_hash(d);
 
-		while (slots[i] != UINT32_MAX && !same_function(profile_frame(p, slots[i]), d))
-			i = (i + 1) & (cap - 1);
-		if (slots[i] == UINT32_MAX)
-			slots[i] = id;
-		n->function[id] = slots[i];
+		n->function[id] = id_table_find(&first, hash, same_function, p, d);
+		if (n->function[id] == ID_NONE) {
+			n->function[id] = id;
+			rc = id_table_insert(&first, hash, id);
+		}
 	}
-	free(slots);
-	return 0;
+	id_table_free(&first);
+	return rc;
 }
 
 int frame_names_init(struct frame_names *n, const struct profile *p)

@@ -5,7 +5,6 @@
  * libpython3.X.so are candidates; the one exporting _PyRuntime wins.
  */
 #include "python/py_layout.h"
-#include "python/py_memory.h"
 
 #include <ctype.h>
 #include <fcntl.h>
@@ -14,6 +13,9 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "python/py_memory.h"
+#include "util/procfs.h"
 
 /* The ELF file holding _PyRuntime, as mapped into the target. */
 struct runtime_module {
@@ -397,7 +399,7 @@ enum py_detect_result py_detect(pid_t pid, const struct proc_maps *maps, struct 
 	memset(out, 0, sizeof(*out));
 	if (!maps || !cache)
 		return PY_DETECT_NOT_PYTHON;
-	snprintf(exe_path, sizeof(exe_path), "/proc/%d/exe", (int)pid);
+	procfs_path(exe_path, sizeof(exe_path), pid, 0, "exe");
 	if (stat(exe_path, &exe_st) == 0)
 		exe = &exe_st;
 	if (find_runtime_module(pid, maps, cache, exe, &rm))

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/sorted.h"
+
 /* A real .cold part receives hundreds of jumps; a stray tail call a handful. */
 #define COLD_MIN_VOTES 8
 /* The eval loop is tens of KiB; refuse absurd symbol sizes from corrupt files. */
@@ -114,14 +116,7 @@ static size_t read_fde_ranges(Elf *elf, struct code_range **out)
 
 static long fde_containing(const struct code_range *fdes, size_t n, uint64_t addr)
 {
-	size_t lo = 0, hi = n;
-	while (lo < hi) { /* first FDE starting after addr */
-		size_t mid = lo + (hi - lo) / 2;
-		if (fdes[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = SORTED_COUNT_AT_OR_BELOW(fdes, n, start, addr);
 	return lo > 0 && addr < fdes[lo - 1].end ? (long)(lo - 1) : -1;
 }
 

@@ -10,15 +10,14 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "util/procfs.h"
+
 void py_mem_open(struct py_mem *m, pid_t pid)
 {
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
 	m->pid = pid;
 	m->overlay = NULL;
 	m->noverlay = 0;
-	m->fd = open(path, O_RDONLY | O_CLOEXEC);
+	m->fd = procfs_open(pid, 0, "mem");
 }
 
 void py_mem_close(struct py_mem *m)

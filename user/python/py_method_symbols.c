@@ -8,6 +8,7 @@
 
 #include "sym/elf_reader.h"
 #include "unwind/cfi_image.h"
+#include "util/array.h"
 
 /*
  * Layouts read here, the same from 3.8 to 3.15 on 64-bit default (GIL)
@@ -87,21 +88,6 @@ struct image {
 	size_t nowners, owners_cap;
 	bool oom;
 };
-
-static bool grow(void **items, size_t *cap, size_t need, size_t size)
-{
-	if (need <= *cap)
-		return true;
-	size_t n = *cap ? *cap * 2 : 256;
-	while (n < need)
-		n *= 2;
-	void *p = reallocarray(*items, n, size);
-	if (!p)
-		return false;
-	*items = p;
-	*cap = n;
-	return true;
-}
 
 /* ---- reading the image ---- */
 
@@ -193,7 +179,7 @@ static int collect_fde(void *ctx, const struct cfi_fde *fde)
 	struct image *img = ctx;
 	if (fde->pc_end <= fde->pc_begin)
 		return 0;
-	if (!grow((void **)&img->funcs, &img->funcs_cap, img->nfuncs + 1, sizeof(*img->funcs)))
+	if (array_reserve((void **)&img->funcs, &img->funcs_cap, img->nfuncs + 1, sizeof(*img->funcs)) != 0)
 		return -1;
 	img->funcs[img->nfuncs++] = (struct range){ fde->pc_begin, fde->pc_end };
 	return 0;
@@ -247,7 +233,7 @@ static bool load_sections(struct image *img, Elf *elf)
 					value = sym.st_value + (uint64_t)r.r_addend;
 				else
 					continue;
-				if (!grow((void **)&img->relocs, &img->relocs_cap, img->nrelocs + 1, sizeof(*img->relocs)))
+				if (array_reserve((void **)&img->relocs, &img->relocs_cap, img->nrelocs + 1, sizeof(*img->relocs)) != 0)
 					return false;
 				img->relocs[img->nrelocs++] = (struct reloc){ r.r_offset, value };
 			}
@@ -303,7 +289,7 @@ static bool is_method_def(const struct image *img, uint64_t at, struct method_en
 
 static bool add_owner(struct image *img, uint64_t array, uint64_t func, const char *name, const char *suffix)
 {
-	if (!grow((void **)&img->owners, &img->owners_cap, img->nowners + 1, sizeof(*img->owners)))
+	if (array_reserve((void **)&img->owners, &img->owners_cap, img->nowners + 1, sizeof(*img->owners)) != 0)
 		return false;
 	struct owner *o = &img->owners[img->nowners++];
 	*o = (struct owner){ .array = array, .func = func, .suffix = suffix };
@@ -337,7 +323,7 @@ static bool scan_method_defs(struct image *img)
 			struct method_entry e;
 			if (!is_method_def(img, at, &e))
 				continue;
-			if (!grow((void **)&img->entries, &img->entries_cap, img->nentries + 1, sizeof(e)))
+			if (array_reserve((void **)&img->entries, &img->entries_cap, img->nentries + 1, sizeof(e)) != 0)
 				return false;
 			img->entries[img->nentries++] = e;
 			at += METHOD_DEF_SIZE - 8;
@@ -445,7 +431,7 @@ static int compare_named(const void *pa, const void *pb)
 static bool add_named(struct named **out, size_t *n, size_t *cap, uint64_t addr, const char *owner,
 		      const char *name)
 {
-	if (!grow((void **)out, cap, *n + 1, sizeof(**out)))
+	if (array_reserve((void **)out, cap, *n + 1, sizeof(**out)) != 0)
 		return false;
 	struct named *x = &(*out)[(*n)++];
 	x->addr = addr;

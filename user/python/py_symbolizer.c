@@ -10,11 +10,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/hash_map.h"
+
 /* Cleared when full: code objects are few and long-lived, a refill is cheap. */
 #define CACHE_MAX_ENTRIES (1u << 20)
 
-struct code_entry {
+struct code_key {
 	uint64_t code, sig;
+};
+
+struct code_entry {
 	char *name, *qualname, *filename;
 	int firstlineno;
 	uint8_t *linetable;
@@ -24,8 +29,7 @@ struct code_entry {
 struct py_symbolizer {
 	struct py_mem mem;
 	struct py_target target;
-	struct code_entry *slots; /* open addressing; code == 0 is empty */
-	size_t cap, used;
+	struct hash_map entries; /* struct code_key -> struct code_entry */
 };
 
 struct py_symbolizer *py_symbolizer_new(pid_t pid, const struct py_target *t)
@@ -35,10 +39,7 @@ struct py_symbolizer *py_symbolizer_new(pid_t pid, const struct py_target *t)
 	if (!s || !t)
 		goto fail;
 	s->target = *t;
-	s->cap = 256;
-	s->slots = calloc(s->cap, sizeof(*s->slots));
-	if (!s->slots)
-		goto fail;
+	hash_map_init(&s->entries, sizeof(struct code_key), sizeof(struct code_entry));
 	py_mem_open(&s->mem, pid);
 	return s;
 fail:
@@ -55,54 +56,29 @@ static void entry_clear(struct code_entry *e)
 	memset(e, 0, sizeof(*e));
 }
 
+static void clear_entries(struct py_symbolizer *s)
+{
+	for (size_t i = 0; i < s->entries.cap; i++)
+		if (hash_map_slot_used(&s->entries, i))
+			entry_clear(hash_map_val(&s->entries, i));
+	hash_map_clear(&s->entries);
+}
+
 void py_symbolizer_free(struct py_symbolizer *s)
 {
 	if (!s)
 		return;
-	for (size_t i = 0; i < s->cap; i++)
-		entry_clear(&s->slots[i]);
-	free(s->slots);
+	clear_entries(s);
+	hash_map_free(&s->entries);
 	py_mem_close(&s->mem);
 	free(s);
 }
 
-static size_t slot_hash(uint64_t code, uint64_t sig, size_t cap)
+static struct code_entry *find_entry(const struct py_symbolizer *s, const struct code_key *key)
 {
-	uint64_t h = (code ^ (sig * 0x9e3779b97f4a7c15ull)) * 0xff51afd7ed558ccdull;
+	size_t slot = hash_map_find(&s->entries, hash_u64_pair(key->code, key->sig), key, NULL, NULL);
 
-	return (size_t)(h >> 17) & (cap - 1);
-}
-
-static struct code_entry *find_slot(struct code_entry *slots, size_t cap, uint64_t code, uint64_t sig)
-{
-	size_t i = slot_hash(code, sig, cap);
-
-	while (slots[i].code && !(slots[i].code == code && slots[i].sig == sig))
-		i = (i + 1) & (cap - 1);
-	return &slots[i];
-}
-
-static int grow(struct py_symbolizer *s)
-{
-	size_t cap = s->cap * 2;
-	struct code_entry *slots;
-
-	if (s->used >= CACHE_MAX_ENTRIES) {
-		for (size_t i = 0; i < s->cap; i++)
-			entry_clear(&s->slots[i]);
-		s->used = 0;
-		return 0;
-	}
-	slots = calloc(cap, sizeof(*slots));
-	if (!slots)
-		return -1;
-	for (size_t i = 0; i < s->cap; i++)
-		if (s->slots[i].code)
-			*find_slot(slots, cap, s->slots[i].code, s->slots[i].sig) = s->slots[i];
-	free(s->slots);
-	s->slots = slots;
-	s->cap = cap;
-	return 0;
+	return slot == HASH_MAP_NONE ? NULL : hash_map_val(&s->entries, slot);
 }
 
 static uint64_t field_u64(const uint8_t *obj, uint16_t off)
@@ -148,8 +124,6 @@ static int read_code(struct py_symbolizer *s, uint64_t code, uint64_t sig, struc
 	if ((filename ^ name) != sig)
 		return -1;
 	memcpy(&firstlineno, obj + t->obj.code_firstlineno, sizeof(firstlineno));
-	e->code = code;
-	e->sig = sig;
 	e->firstlineno = firstlineno;
 	e->filename = py_read_string(&s->mem, t, filename);
 	e->name = py_read_string(&s->mem, t, name);
@@ -166,20 +140,21 @@ static int read_code(struct py_symbolizer *s, uint64_t code, uint64_t sig, struc
 /* The cached entry for (code, sig), reading the object on a miss; NULL if unreadable. */
 static struct code_entry *lookup_or_read(struct py_symbolizer *s, uint64_t code, uint64_t sig)
 {
-	struct code_entry *e = find_slot(s->slots, s->cap, code, sig), fresh = { 0 };
+	struct code_key key = { .code = code, .sig = sig };
+	struct code_entry *e = find_entry(s, &key), fresh = { 0 };
 
-	if (e->code)
+	if (e)
 		return e;
 	if (read_code(s, code, sig, &fresh) < 0)
 		return NULL;
-	if ((s->used + 1) * 4 > s->cap * 3 && grow(s) < 0) {
+	if (s->entries.len >= CACHE_MAX_ENTRIES)
+		clear_entries(s);
+	size_t slot = hash_map_insert(&s->entries, hash_u64_pair(code, sig), &key, &fresh);
+	if (slot == HASH_MAP_NONE) {
 		entry_clear(&fresh);
 		return NULL;
 	}
-	e = find_slot(s->slots, s->cap, code, sig);
-	*e = fresh;
-	s->used++;
-	return e;
+	return hash_map_val(&s->entries, slot);
 }
 
 size_t py_code_event_regions(const struct bpfspy_code_event *e, size_t size, struct py_mem_region *out)
@@ -207,8 +182,7 @@ int py_symbolizer_add_capture(struct py_symbolizer *s, uint64_t code, uint64_t s
 
 	if (!s || !code)
 		return -1;
-	e = find_slot(s->slots, s->cap, code, sig);
-	if (e->code)
+	if (find_entry(s, &(struct code_key){ .code = code, .sig = sig }))
 		return 0;
 	s->mem.overlay = regions;
 	s->mem.noverlay = nregions;

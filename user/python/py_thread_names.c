@@ -23,11 +23,13 @@
  * names it had.
  */
 #include "python/py_layout.h"
-#include "python/py_memory.h"
-#include "python/py_objects.h"
 
 #include <stdlib.h>
 #include <string.h>
+
+#include "python/py_memory.h"
+#include "python/py_objects.h"
+#include "util/utf8.h"
 
 #define MAX_INTERPRETERS 16
 #define MAX_DICT_LOG2 20          /* a dict of more than a million slots is not what we look for */
@@ -293,12 +295,8 @@ static void copy_name(struct reader *r, uint64_t str, char *out)
 	if (!s)
 		return;
 	/* truncate at a character boundary */
-	size_t n = strlen(s);
-	if (n >= PY_THREAD_NAME_MAX) {
-		n = PY_THREAD_NAME_MAX - 1;
-		while (n > 0 && ((unsigned char)s[n] & 0xc0) == 0x80)
-			n--;
-	}
+	size_t n = utf8_truncate(s, strlen(s), PY_THREAD_NAME_MAX - 1);
+
 	memcpy(out, s, n);
 	out[n] = '\0';
 	free(s);

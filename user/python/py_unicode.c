@@ -7,6 +7,8 @@
 
 #include <string.h>
 
+#include "util/utf8.h"
+
 #define MAX_CHARS (1u << 24)
 
 struct state_bits {
@@ -52,30 +54,6 @@ int py_unicode_header(const struct py_unicode_layout *l, const uint8_t *hdr, siz
 	return 0;
 }
 
-static size_t utf8_encode(uint32_t cp, char *out)
-{
-	if (cp < 0x80) {
-		out[0] = (char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		out[0] = (char)(0xc0 | cp >> 6);
-		out[1] = (char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		out[0] = (char)(0xe0 | cp >> 12);
-		out[1] = (char)(0x80 | (cp >> 6 & 0x3f));
-		out[2] = (char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	out[0] = (char)(0xf0 | cp >> 18);
-	out[1] = (char)(0x80 | (cp >> 12 & 0x3f));
-	out[2] = (char)(0x80 | (cp >> 6 & 0x3f));
-	out[3] = (char)(0x80 | (cp & 0x3f));
-	return 4;
-}
-
 static uint32_t code_point(unsigned kind, const uint8_t *data, uint64_t i)
 {
 	uint16_t u16;
@@ -100,7 +78,7 @@ int py_unicode_to_utf8(unsigned kind, const uint8_t *data, uint64_t length, char
 	    (length && !data))
 		return -1;
 	for (uint64_t i = 0; i < length; i++) {
-		char buf[4];
+		char buf[UTF8_MAX_SEQUENCE];
 		uint32_t cp = code_point(kind, data, i);
 		size_t n;
 

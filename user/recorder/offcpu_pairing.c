@@ -28,10 +28,7 @@ void offcpu_pairing_free(struct offcpu_pairing *op)
 {
 	if (!op)
 		return;
-	for (size_t i = 0; i < op->open.cap; i++)
-		if (op->open.keys[i])
-			offcpu_interval_free(op->open.vals[i]);
-	u32map_free(&op->open);
+	u32map_free_with(&op->open, (void (*)(void *))offcpu_interval_free);
 	free(op);
 }
 

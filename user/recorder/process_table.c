@@ -31,10 +31,7 @@ void process_table_free(struct process_table *pt)
 {
 	if (!pt)
 		return;
-	for (size_t i = 0; i < pt->procs.cap; i++)
-		if (pt->procs.keys[i])
-			target_process_free(pt->procs.vals[i]);
-	u32map_free(&pt->procs);
+	u32map_free_with(&pt->procs, (void (*)(void *))target_process_free);
 	free(pt->tables_queue);
 	free(pt);
 }

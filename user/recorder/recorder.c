@@ -23,6 +23,7 @@
 #include "sym/native_symbols.h"
 #include "thread_reader.h"
 #include "util/log.h"
+#include "util/procfs.h"
 #include "util/u32map.h"
 
 struct recorder {
@@ -164,15 +165,8 @@ void recorder_note_if_not_python(struct recorder *r, pid_t pid)
 
 void recorder_add_process(struct recorder *r, pid_t pid)
 {
-	char comm[16] = "";
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	FILE *f = fopen(path, "r");
-	if (f) {
-		if (fgets(comm, sizeof(comm), f))
-			comm[strcspn(comm, "\n")] = '\0';
-		fclose(f);
-	}
+	char comm[16];
+	procfs_comm(pid, 0, comm, sizeof(comm));
 	process_get(r, pid, comm);
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "util/procfs.h"
 #include "util/u32map.h"
 
 struct thread_naming {
@@ -25,10 +26,7 @@ void thread_naming_free(struct thread_naming *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->threads.cap; i++)
-		if (t->threads.keys[i])
-			free(t->threads.vals[i]);
-	u32map_free(&t->threads);
+	u32map_free_with(&t->threads, free);
 	free(t->names_scratch);
 	free(t);
 }
@@ -76,16 +74,9 @@ struct thread_name_state {
 static void os_thread_name(struct thread_naming *t, const struct target_process *p, uint32_t pid, uint32_t tid,
 			   const char *sample_comm)
 {
-	char path[64], comm[32] = "";
-	snprintf(path, sizeof(path), "/proc/%u/task/%u/comm", pid, tid);
-	FILE *f = fopen(path, "r");
-	if (f) {
-		if (fgets(comm, sizeof(comm), f))
-			comm[strcspn(comm, "\n")] = '\0';
-		fclose(f);
-	} else if (sample_comm) {
+	char comm[32];
+	if (procfs_comm(pid, tid, comm, sizeof(comm)) != 0 && sample_comm)
 		snprintf(comm, sizeof(comm), "%.*s", BPFSPY_COMM_LEN, sample_comm);
-	}
 	if (comm[0] && (!p || strcmp(comm, p->comm) != 0))
 		profile_set_thread_name(t->profile, pid, tid, comm);
 }

@@ -12,25 +12,17 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #include "sym/elf_symbols_internal.h"
 #include "sym/path_build_ids.h"
+#include "util/array.h"
+#include "util/hash_map.h"
+#include "util/procfs.h"
 
 /* The vDSO is one or two pages; anything much larger is not one. */
 #define MAX_VDSO_SIZE (1u << 20)
 #define MAX_VDSO_VARIANTS 4
-
-struct file_slot {
-	uint64_t dev, inode;
-	const struct elf_symbols *symbols; /* NULL: the file could not be read */
-	bool used;
-};
-
-struct build_id_slot {
-	const struct elf_symbols *symbols; /* NULL: free slot */
-};
 
 struct vdso_variant {
 	uint64_t size;
@@ -39,10 +31,8 @@ struct vdso_variant {
 
 struct elf_cache {
 	const struct elf_name_source *stripped_names;
-	struct file_slot *files;
-	size_t files_cap, files_used;
-	struct build_id_slot *ids;
-	size_t ids_cap, ids_used;
+	struct hash_map files; /* struct file_key -> const struct elf_symbols *; NULL: could not be read */
+	struct hash_map ids;   /* the elf_symbols that have a build-id, found by it (no values) */
 	struct elf_symbols **owned;
 	size_t owned_n, owned_cap;
 	struct vdso_variant vdso[MAX_VDSO_VARIANTS];
@@ -50,143 +40,59 @@ struct elf_cache {
 	struct path_build_ids *mapped; /* what the normalizer last found at each mapped path */
 };
 
-static uint64_t mix64(uint64_t x)
+/* ---- (dev, inode) table ---- */
+
+static const struct elf_symbols **find_file(const struct elf_cache *c, const struct file_key *key)
 {
-	x ^= x >> 33;
-	x *= 0xff51afd7ed558ccdull;
-	x ^= x >> 33;
-	x *= 0xc4ceb9fe1a85ec53ull;
-	return x ^ (x >> 33);
+	size_t slot = hash_map_find(&c->files, file_key_hash(key), key, NULL, NULL);
+
+	return slot == HASH_MAP_NONE ? NULL : hash_map_val(&c->files, slot);
 }
 
-static uint64_t hash_string(const char *s)
+static void remember_file(struct elf_cache *c, const struct file_key *key, const struct elf_symbols *s)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return h;
-}
-
-/* ---- (dev, inode) table: open addressing, linear probing ---- */
-
-static struct file_slot *file_slot_for(struct file_slot *files, size_t cap, uint64_t dev, uint64_t inode)
-{
-	size_t i = mix64(dev * 0x9e3779b97f4a7c15ull ^ inode) & (cap - 1);
-	while (files[i].used && (files[i].dev != dev || files[i].inode != inode))
-		i = (i + 1) & (cap - 1);
-	return &files[i];
-}
-
-static int grow_files(struct elf_cache *c)
-{
-	if ((c->files_used + 1) * 10 < c->files_cap * 7)
-		return 0;
-	size_t cap = c->files_cap ? c->files_cap * 2 : 256;
-	struct file_slot *files = calloc(cap, sizeof(*files));
-	if (!files)
-		return -1;
-	for (size_t i = 0; i < c->files_cap; i++)
-		if (c->files[i].used)
-			*file_slot_for(files, cap, c->files[i].dev, c->files[i].inode) = c->files[i];
-	free(c->files);
-	c->files = files;
-	c->files_cap = cap;
-	return 0;
-}
-
-static void remember_file(struct elf_cache *c, uint64_t dev, uint64_t inode, const struct elf_symbols *s)
-{
-	if (grow_files(c) != 0)
-		return; /* not remembered: costs a reload later, nothing worse */
-	struct file_slot *slot = file_slot_for(c->files, c->files_cap, dev, inode);
-	*slot = (struct file_slot){ .dev = dev, .inode = inode, .symbols = s, .used = true };
-	c->files_used++;
+	/* not remembered when out of memory: costs a reload later, nothing worse */
+	hash_map_insert(&c->files, file_key_hash(key), key, &s);
 }
 
 /* ---- build-id table ---- */
 
-static struct build_id_slot *id_slot_for(struct build_id_slot *ids, size_t cap, const char *build_id)
+static bool has_build_id(const void *stored_key, const void *build_id, const void *unused)
 {
-	size_t i = hash_string(build_id) & (cap - 1);
-	while (ids[i].symbols && strcmp(elf_symbols_build_id(ids[i].symbols), build_id) != 0)
-		i = (i + 1) & (cap - 1);
-	return &ids[i];
+	const struct elf_symbols *s;
+
+	memcpy(&s, stored_key, sizeof(s));
+	return strcmp(elf_symbols_build_id(s), build_id) == 0;
 }
 
 static const struct elf_symbols *find_by_build_id(const struct elf_cache *c, const char *build_id)
 {
-	if (!c->ids_cap || !build_id[0])
-		return NULL;
-	return id_slot_for(c->ids, c->ids_cap, build_id)->symbols;
+	size_t slot = build_id[0] ? hash_map_find(&c->ids, hash_string(build_id), build_id, has_build_id, NULL)
+				  : HASH_MAP_NONE;
+	const struct elf_symbols *s = NULL;
+
+	if (slot != HASH_MAP_NONE)
+		memcpy(&s, hash_map_key(&c->ids, slot), sizeof(s));
+	return s;
 }
 
 static void remember_build_id(struct elf_cache *c, const struct elf_symbols *s)
 {
-	if (!elf_symbols_build_id(s)[0])
-		return;
-	if ((c->ids_used + 1) * 10 >= c->ids_cap * 7) {
-		size_t cap = c->ids_cap ? c->ids_cap * 2 : 256;
-		struct build_id_slot *ids = calloc(cap, sizeof(*ids));
-		if (!ids)
-			return;
-		for (size_t i = 0; i < c->ids_cap; i++)
-			if (c->ids[i].symbols)
-				*id_slot_for(ids, cap, elf_symbols_build_id(c->ids[i].symbols)) = c->ids[i];
-		free(c->ids);
-		c->ids = ids;
-		c->ids_cap = cap;
-	}
-	struct build_id_slot *slot = id_slot_for(c->ids, c->ids_cap, elf_symbols_build_id(s));
-	if (!slot->symbols) {
-		slot->symbols = s;
-		c->ids_used++;
-	}
+	const char *build_id = elf_symbols_build_id(s);
+
+	if (build_id[0] && !find_by_build_id(c, build_id))
+		hash_map_insert(&c->ids, hash_string(build_id), &s, NULL);
 }
 
 /* Takes ownership of s; frees it and returns NULL if it cannot be recorded. */
 static struct elf_symbols *own(struct elf_cache *c, struct elf_symbols *s)
 {
-	if (c->owned_n == c->owned_cap) {
-		size_t cap = c->owned_cap ? c->owned_cap * 2 : 64;
-		struct elf_symbols **owned = realloc(c->owned, cap * sizeof(*owned));
-		if (!owned) {
-			elf_symbols_free(s);
-			return NULL;
-		}
-		c->owned = owned;
-		c->owned_cap = cap;
+	if (array_reserve((void **)&c->owned, &c->owned_cap, c->owned_n + 1, sizeof(*c->owned)) != 0) {
+		elf_symbols_free(s);
+		return NULL;
 	}
 	c->owned[c->owned_n++] = s;
 	return s;
-}
-
-/* ---- opening a mapped file ---- */
-
-/*
- * Through the process's root, so its mount namespace applies; if the file
- * there is deleted or is not the mapped one (replaced since), through
- * map_files, which reaches the very inode that is mapped.
- */
-static int open_mapped_file(pid_t pid, const struct proc_map *m)
-{
-	char path[4096 + 64];
-	struct stat st;
-	if (!m->deleted) {
-		int n = snprintf(path, sizeof(path), "/proc/%d/root%s", (int)pid, m->path);
-		/* mapped devices (GPU, /dev/mem) are never ELF, and opening one can have side effects */
-		if (n > 0 && (size_t)n < sizeof(path) && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
-			return -1;
-		int fd = n > 0 && (size_t)n < sizeof(path) ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
-		if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == m->inode)
-			return fd;
-		if (fd >= 0)
-			close(fd);
-	}
-	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", (int)pid, (unsigned long long)m->start,
-		 (unsigned long long)m->end);
-	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
-		return -1;
-	return open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 }
 
 /* Loads the file behind fd into the cache, findable by build-id; NULL if it is no ELF. */
@@ -201,7 +107,7 @@ static const struct elf_symbols *load_and_own(struct elf_cache *c, int fd, const
 
 static const struct elf_symbols *load_mapped_file(struct elf_cache *c, pid_t pid, const struct proc_map *m)
 {
-	int fd = open_mapped_file(pid, m);
+	int fd = proc_map_open(pid, m);
 	if (fd < 0)
 		return NULL;
 	char build_id[ELF_BUILD_ID_HEX_SIZE];
@@ -211,7 +117,7 @@ static const struct elf_symbols *load_mapped_file(struct elf_cache *c, pid_t pid
 		return known;
 	}
 	char root[64];
-	snprintf(root, sizeof(root), "/proc/%d/root", (int)pid);
+	procfs_path(root, sizeof(root), pid, 0, "root");
 	const struct elf_symbols *s = load_and_own(c, fd, m->path, root);
 	close(fd);
 	return s;
@@ -234,17 +140,9 @@ static struct elf_symbols *load_own_vdso(uint64_t size)
 
 static struct elf_symbols *load_process_vdso(pid_t pid, const struct proc_map *m, uint64_t size)
 {
-	char path[64];
-	snprintf(path, sizeof(path), "/proc/%d/mem", (int)pid);
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return NULL;
-	char *image = malloc(size);
-	struct elf_symbols *s = NULL;
-	if (image && pread(fd, image, size, (off_t)m->start) == (ssize_t)size)
-		s = elf_symbols_load_mem(image, size, "[vdso]");
+	char *image = procfs_read_mem(pid, m->start, size);
+	struct elf_symbols *s = image ? elf_symbols_load_mem(image, size, "[vdso]") : NULL;
 	free(image);
-	close(fd);
 	return s;
 }
 
@@ -270,13 +168,17 @@ static const struct elf_symbols *vdso_symbols(struct elf_cache *c, pid_t pid, co
 
 struct elf_cache *elf_cache_new(const struct elf_name_source *stripped_names)
 {
-	struct elf_cache *c = calloc(1, sizeof(struct elf_cache));
+	struct elf_cache *c = calloc(1, sizeof(*c));
+
 	if (c && !(c->mapped = path_build_ids_new())) {
 		free(c);
 		return NULL;
 	}
-	if (c)
+	if (c) {
 		c->stripped_names = stripped_names;
+		hash_map_init(&c->files, sizeof(struct file_key), sizeof(const struct elf_symbols *));
+		hash_map_init(&c->ids, sizeof(const struct elf_symbols *), 0);
+	}
 	return c;
 }
 
@@ -287,8 +189,8 @@ void elf_cache_free(struct elf_cache *c)
 	for (size_t i = 0; i < c->owned_n; i++)
 		elf_symbols_free(c->owned[i]);
 	free(c->owned);
-	free(c->files);
-	free(c->ids);
+	hash_map_free(&c->files);
+	hash_map_free(&c->ids);
 	path_build_ids_free(c->mapped);
 	free(c);
 }
@@ -301,14 +203,12 @@ const struct elf_symbols *elf_cache_get(struct elf_cache *c, pid_t pid, const st
 		return vdso_symbols(c, pid, m);
 	if (m->path[0] != '/' || m->inode == 0)
 		return NULL;
-	uint64_t dev = (uint64_t)m->dev_major << 32 | m->dev_minor;
-	if (c->files_cap) {
-		struct file_slot *slot = file_slot_for(c->files, c->files_cap, dev, m->inode);
-		if (slot->used)
-			return slot->symbols;
-	}
+	struct file_key key = file_key_of_map(m);
+	const struct elf_symbols **known = find_file(c, &key);
+	if (known)
+		return *known;
 	const struct elf_symbols *s = load_mapped_file(c, pid, m);
-	remember_file(c, dev, m->inode, s);
+	remember_file(c, &key, s);
 	return s;
 }
 
@@ -319,11 +219,9 @@ void elf_cache_preload(struct elf_cache *c, const char *path)
 	if (fd < 0)
 		return;
 	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode)) {
-		/* keyed as /proc/PID/maps will show it: device major:minor and inode */
-		uint64_t dev = (uint64_t)major(st.st_dev) << 32 | minor(st.st_dev);
-		struct file_slot *slot = c->files_cap ? file_slot_for(c->files, c->files_cap, dev, st.st_ino) : NULL;
-		if (!(slot && slot->used))
-			remember_file(c, dev, st.st_ino, load_and_own(c, fd, path, "/"));
+		struct file_key key = file_key_of_stat(&st);
+		if (!find_file(c, &key))
+			remember_file(c, &key, load_and_own(c, fd, path, "/"));
 	}
 	close(fd);
 }

@@ -16,7 +16,9 @@
 
 #include "sym/elf_debug_file.h"
 #include "sym/elf_minidebuginfo.h"
-#include "sym/string_arena.h"
+#include "util/array.h"
+#include "util/sorted.h"
+#include "util/string_arena.h"
 
 /* A lookup walks back at most this many symbols to find one that encloses nested ones. */
 #define MAX_ENCLOSING_SCAN 16
@@ -60,27 +62,6 @@ struct elf_symbols {
 	struct string_arena strings;
 };
 
-/* ---- growable arrays ---- */
-
-static int grow(void **items, size_t *cap, size_t need, size_t item_size)
-{
-	if (need <= *cap)
-		return 0;
-	size_t n = *cap ? *cap : 64;
-	while (n < need)
-		n *= 2;
-	if (n > SIZE_MAX / item_size) {
-		errno = ENOMEM;
-		return -1;
-	}
-	void *p = realloc(*items, n * item_size);
-	if (!p)
-		return -1;
-	*items = p;
-	*cap = n;
-	return 0;
-}
-
 struct builder {
 	struct elf_symbols *s;
 	size_t cap_functions, cap_named, cap_sections, cap_segments;
@@ -115,7 +96,7 @@ static int read_segments(struct builder *b, Elf *elf)
 		if (ph.p_type != PT_LOAD)
 			continue;
 		struct elf_symbols *s = b->s;
-		if (grow((void **)&s->segments, &b->cap_segments, s->n_segments + 1, sizeof(*s->segments)))
+		if (array_reserve((void **)&s->segments, &b->cap_segments, s->n_segments + 1, sizeof(*s->segments)))
 			return -1;
 		s->segments[s->n_segments++] = (struct load_segment){
 			.offset = ph.p_offset, .filesz = ph.p_filesz, .vaddr = ph.p_vaddr, .memsz = ph.p_memsz
@@ -137,7 +118,7 @@ static int read_sections(struct builder *b, Elf *elf)
 		const char *name = elf_strptr(elf, shstrndx, sh.sh_name);
 		if (!name || !name[0])
 			continue;
-		if (grow((void **)&s->sections, &b->cap_sections, s->n_sections + 1, sizeof(*s->sections)))
+		if (array_reserve((void **)&s->sections, &b->cap_sections, s->n_sections + 1, sizeof(*s->sections)))
 			return -1;
 		struct section_info *si = &s->sections[s->n_sections];
 		*si = (struct section_info){ .addr = sh.sh_addr, .size = sh.sh_size, .offset = sh.sh_offset };
@@ -163,7 +144,7 @@ static int read_needed(struct builder *b, Elf *elf)
 			const char *name = d.d_tag == DT_NEEDED ? elf_reader_string(str, d.d_un.d_val) : NULL;
 			if (!name)
 				continue;
-			if (grow((void **)&b->needed_names, &b->cap_needed, b->n_needed_names + 1, sizeof(uint32_t)) ||
+			if (array_reserve((void **)&b->needed_names, &b->cap_needed, b->n_needed_names + 1, sizeof(uint32_t)) ||
 			    string_arena_add(&b->s->strings, name, strlen(name), &b->needed_names[b->n_needed_names]))
 				return -1;
 			b->n_needed_names++;
@@ -188,7 +169,7 @@ static uint64_t section_limit(Elf *elf, uint16_t shndx)
 static int add_function(struct builder *b, Elf *elf, const GElf_Sym *sym, uint32_t name)
 {
 	struct elf_symbols *s = b->s;
-	if (grow((void **)&s->functions, &b->cap_functions, s->n_functions + 1, sizeof(*s->functions)))
+	if (array_reserve((void **)&s->functions, &b->cap_functions, s->n_functions + 1, sizeof(*s->functions)))
 		return -1;
 	bool sized = sym->st_size > 0 && sym->st_value <= UINT64_MAX - sym->st_size;
 	s->functions[s->n_functions++] = (struct function_symbol){
@@ -204,7 +185,7 @@ static int add_function(struct builder *b, Elf *elf, const GElf_Sym *sym, uint32
 static int add_named(struct builder *b, const GElf_Sym *sym, uint32_t name)
 {
 	struct elf_symbols *s = b->s;
-	if (grow((void **)&s->named, &b->cap_named, s->n_named + 1, sizeof(*s->named)))
+	if (array_reserve((void **)&s->named, &b->cap_named, s->n_named + 1, sizeof(*s->named)))
 		return -1;
 	s->named[s->n_named++] = (struct named_symbol){
 		.addr = sym->st_value, .size = sym->st_size, .name = name,
@@ -558,14 +539,7 @@ bool elf_symbols_offset_to_vaddr(const struct elf_symbols *s, uint64_t file_offs
 const char *elf_symbols_lookup(const struct elf_symbols *s, uint64_t vaddr, uint64_t *offset)
 {
 	const struct function_symbol *f = s->functions;
-	size_t lo = 0, hi = s->n_functions;
-	while (lo < hi) { /* first symbol starting after vaddr */
-		size_t mid = lo + (hi - lo) / 2;
-		if (f[mid].start <= vaddr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = SORTED_COUNT_AT_OR_BELOW(f, s->n_functions, start, vaddr);
 	for (size_t i = lo, steps = 0; i > 0 && steps < MAX_ENCLOSING_SCAN; i--, steps++) {
 		if (vaddr < f[i - 1].end) {
 			if (offset)

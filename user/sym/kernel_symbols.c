@@ -6,8 +6,10 @@
 #include <string.h>
 
 #include "sym/native_symbols.h"
-#include "sym/read_file.h"
-#include "sym/string_arena.h"
+#include "util/array.h"
+#include "util/procfs.h"
+#include "util/sorted.h"
+#include "util/string_arena.h"
 
 #define MAX_KALLSYMS_FILE (512u << 20)
 /* kallsyms has no sizes: an address further than this past the last symbol is not attributed to it. */
@@ -75,14 +77,8 @@ static int add_symbol(struct kernel_symbols *k, size_t *cap, const struct kallsy
 		len = (size_t)snprintf(name, sizeof(name), "%.*s", (int)l->name_len, l->name);
 	if (len >= sizeof(name))
 		len = sizeof(name) - 1;
-	if (k->n == *cap) {
-		size_t n = *cap ? *cap * 2 : 4096;
-		struct kernel_symbol *p = realloc(k->symbols, n * sizeof(*p));
-		if (!p)
-			return -1;
-		k->symbols = p;
-		*cap = n;
-	}
+	if (array_reserve((void **)&k->symbols, cap, k->n + 1, sizeof(*k->symbols)) != 0)
+		return -1;
 	struct kernel_symbol *s = &k->symbols[k->n];
 	s->addr = l->addr;
 	s->order = (l->type == 'T' ? 0 : 1u << 31) | order;
@@ -148,7 +144,7 @@ struct kernel_symbols *kernel_symbols_parse_buffer(const char *buf, size_t len)
 struct kernel_symbols *kernel_symbols_load(void)
 {
 	size_t len;
-	char *buf = read_whole_file("/proc/kallsyms", MAX_KALLSYMS_FILE, &len);
+	char *buf = procfs_read_whole("/proc/kallsyms", MAX_KALLSYMS_FILE, &len);
 	if (!buf)
 		return NULL;
 	struct kernel_symbols *k = kernel_symbols_parse_buffer(buf, len);
@@ -176,14 +172,7 @@ const char *kernel_symbols_lookup(const struct kernel_symbols *k, uint64_t addr,
 {
 	if (!k)
 		return NULL;
-	size_t lo = 0, hi = k->n;
-	while (lo < hi) { /* first symbol after addr */
-		size_t mid = lo + (hi - lo) / 2;
-		if (k->symbols[mid].addr <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = SORTED_COUNT_AT_OR_BELOW(k->symbols, k->n, addr, addr);
 	if (lo == 0 || addr - k->symbols[lo - 1].addr >= MAX_KERNEL_FUNCTION_SIZE)
 		return NULL;
 	if (offset)

@@ -43,6 +43,28 @@ struct proc_maps *proc_maps_copy(const struct proc_maps *m);
 /* The mapping containing addr, or NULL. */
 const struct proc_map *proc_maps_find(const struct proc_maps *m, uint64_t addr);
 
+/*
+ * A mapped file as /proc/PID/maps names it, device major:minor and inode:
+ * the key of the per-file caches (symbols, unwind tables), costing no I/O.
+ */
+struct file_key {
+	uint64_t dev, inode;
+};
+
+struct stat;
+struct file_key file_key_of_map(const struct proc_map *m);
+/* The key maps will show for the file st describes. */
+struct file_key file_key_of_stat(const struct stat *st);
+uint64_t file_key_hash(const struct file_key *k);
+
+/*
+ * Opens the file behind mapping m of pid, read-only: through the process's
+ * root, so its mount namespace applies; if the file there is deleted or is
+ * not the mapped one (replaced since), through map_files, which reaches the
+ * very inode that is mapped. -1 for anything but a regular file.
+ */
+int proc_map_open(pid_t pid, const struct proc_map *m);
+
 /* ---- ELF files ---- */
 
 struct elf_symbols; /* immutable once loaded; shared between processes by build-id */

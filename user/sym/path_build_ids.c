@@ -1,94 +1,68 @@
 // SPDX-License-Identifier: MIT
-/* Open addressing with linear probing over copied path strings. */
-#include <errno.h>
-#include <stdint.h>
+#include "sym/path_build_ids.h"
+
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "sym/path_build_ids.h"
+#include "util/hash_map.h"
 
-struct path_slot {
-	char *path; /* NULL: free */
-	const char *build_id;
-};
-
+/* copied path (char *) -> build-id (const char *, not owned) */
 struct path_build_ids {
-	struct path_slot *slots;
-	size_t cap, used; /* cap: a power of two, or 0 */
+	struct hash_map paths;
 };
 
-static uint64_t hash_path(const char *s)
+static bool same_path(const void *stored_key, const void *probe, const void *ctx)
 {
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (; *s; s++)
-		h = (h ^ (unsigned char)*s) * 0x100000001b3ull;
-	return h;
+	return strcmp(*(char *const *)stored_key, probe) == 0;
 }
 
-static struct path_slot *slot_for(struct path_slot *slots, size_t cap, const char *path)
+static size_t find(const struct path_build_ids *t, const char *path, uint64_t *hash)
 {
-	size_t i = hash_path(path) & (cap - 1);
-	while (slots[i].path && strcmp(slots[i].path, path) != 0)
-		i = (i + 1) & (cap - 1);
-	return &slots[i];
-}
-
-static int grow(struct path_build_ids *t)
-{
-	if ((t->used + 1) * 10 < t->cap * 7)
-		return 0;
-	size_t cap = t->cap ? t->cap * 2 : 64;
-	struct path_slot *slots = calloc(cap, sizeof(*slots));
-	if (!slots)
-		return -1;
-	for (size_t i = 0; i < t->cap; i++)
-		if (t->slots[i].path)
-			*slot_for(slots, cap, t->slots[i].path) = t->slots[i];
-	free(t->slots);
-	t->slots = slots;
-	t->cap = cap;
-	return 0;
+	*hash = hash_string(path);
+	return hash_map_find(&t->paths, *hash, path, same_path, NULL);
 }
 
 struct path_build_ids *path_build_ids_new(void)
 {
-	return calloc(1, sizeof(struct path_build_ids));
+	struct path_build_ids *t = malloc(sizeof(*t));
+	if (t)
+		hash_map_init(&t->paths, sizeof(char *), sizeof(const char *));
+	return t;
 }
 
 void path_build_ids_free(struct path_build_ids *t)
 {
 	if (!t)
 		return;
-	for (size_t i = 0; i < t->cap; i++)
-		free(t->slots[i].path);
-	free(t->slots);
+	for (size_t i = 0; i < t->paths.cap; i++)
+		if (hash_map_slot_used(&t->paths, i))
+			free(*(char **)hash_map_key(&t->paths, i));
+	hash_map_free(&t->paths);
 	free(t);
 }
 
 int path_build_ids_set(struct path_build_ids *t, const char *path, const char *build_id)
 {
-	if (t->cap) {
-		struct path_slot *s = slot_for(t->slots, t->cap, path);
-		if (s->path) {
-			s->build_id = build_id;
-			return 0;
-		}
+	uint64_t hash;
+	size_t slot = find(t, path, &hash);
+	if (slot != HASH_MAP_NONE) {
+		*(const char **)hash_map_val(&t->paths, slot) = build_id;
+		return 0;
 	}
-	if (grow(t) < 0)
-		return -1;
 	char *copy = strdup(path);
-	if (!copy) {
-		errno = ENOMEM;
+	if (!copy || hash_map_insert(&t->paths, hash, &copy, &build_id) == HASH_MAP_NONE) {
+		free(copy);
 		return -1;
 	}
-	*slot_for(t->slots, t->cap, path) = (struct path_slot){ .path = copy, .build_id = build_id };
-	t->used++;
 	return 0;
 }
 
 const char *path_build_ids_get(const struct path_build_ids *t, const char *path)
 {
-	if (!t || !t->cap || !path)
+	if (!t || !path)
 		return NULL;
-	return slot_for(t->slots, t->cap, path)->build_id;
+	uint64_t hash;
+	size_t slot = find(t, path, &hash);
+	return slot == HASH_MAP_NONE ? NULL : *(const char **)hash_map_val(&t->paths, slot);
 }

@@ -1,11 +1,18 @@
 // SPDX-License-Identifier: MIT
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "sym/native_symbols.h"
-#include "sym/read_file.h"
+#include "util/array.h"
+#include "util/hash_map.h"
+#include "util/procfs.h"
+#include "util/sorted.h"
 
 /* Larger than any real maps file (64k mappings of long paths), small enough to bound memory. */
 #define MAX_MAPS_FILE (256u << 20)
@@ -125,14 +132,8 @@ static int compare_start(const void *a, const void *b)
 
 static int append_map(struct proc_maps *m, size_t *cap, const struct proc_map *map)
 {
-	if (m->n == *cap) {
-		size_t n = *cap ? *cap * 2 : 64;
-		struct proc_map *p = realloc(m->maps, n * sizeof(*p));
-		if (!p)
-			return -1;
-		m->maps = p;
-		*cap = n;
-	}
+	if (array_reserve((void **)&m->maps, cap, m->n + 1, sizeof(*m->maps)) != 0)
+		return -1;
 	m->maps[m->n++] = *map;
 	return 0;
 }
@@ -181,8 +182,8 @@ struct proc_maps *proc_maps_read(pid_t pid)
 {
 	char path[64];
 	size_t len;
-	snprintf(path, sizeof(path), "/proc/%d/maps", (int)pid);
-	char *buf = read_whole_file(path, MAX_MAPS_FILE, &len);
+	procfs_path(path, sizeof(path), pid, 0, "maps");
+	char *buf = procfs_read_whole(path, MAX_MAPS_FILE, &len);
 	if (!buf)
 		return NULL;
 	struct proc_maps *m = proc_maps_parse_buffer(buf, len);
@@ -221,15 +222,49 @@ const struct proc_map *proc_maps_find(const struct proc_maps *m, uint64_t addr)
 {
 	if (!m)
 		return NULL;
-	size_t lo = 0, hi = m->n;
-	while (lo < hi) { /* first mapping starting after addr */
-		size_t mid = lo + (hi - lo) / 2;
-		if (m->maps[mid].start <= addr)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
+	size_t lo = SORTED_COUNT_AT_OR_BELOW(m->maps, m->n, start, addr);
 	if (lo == 0 || addr >= m->maps[lo - 1].end)
 		return NULL;
 	return &m->maps[lo - 1];
+}
+
+int proc_map_open(pid_t pid, const struct proc_map *m)
+{
+	char path[4096 + 64];
+	struct stat st;
+	if (!m->deleted) {
+		int n = procfs_path(path, sizeof(path), pid, 0, "root");
+		if (n > 0 && (size_t)n < sizeof(path))
+			n += snprintf(path + n, sizeof(path) - (size_t)n, "%s", m->path);
+		/* mapped devices (GPU, /dev/mem) are never ELF, and opening one can have side effects */
+		bool fits = n > 0 && (size_t)n < sizeof(path);
+		if (fits && stat(path, &st) == 0 && !S_ISREG(st.st_mode))
+			return -1;
+		int fd = fits ? open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
+		if (fd >= 0 && fstat(fd, &st) == 0 && (uint64_t)st.st_ino == m->inode)
+			return fd;
+		if (fd >= 0)
+			close(fd);
+	}
+	char range[64];
+	snprintf(range, sizeof(range), "map_files/%llx-%llx", (unsigned long long)m->start, (unsigned long long)m->end);
+	procfs_path(path, sizeof(path), pid, 0, range);
+	if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
+		return -1;
+	return open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+}
+
+struct file_key file_key_of_map(const struct proc_map *m)
+{
+	return (struct file_key){ .dev = (uint64_t)m->dev_major << 32 | m->dev_minor, .inode = m->inode };
+}
+
+struct file_key file_key_of_stat(const struct stat *st)
+{
+	return (struct file_key){ .dev = (uint64_t)major(st->st_dev) << 32 | minor(st->st_dev), .inode = st->st_ino };
+}
+
+uint64_t file_key_hash(const struct file_key *k)
+{
+	return hash_u64_pair(k->dev, k->inode);
 }

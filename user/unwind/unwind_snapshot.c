@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <string.h>
 
+#include "util/sorted.h"
+
 
 struct walker {
 	const struct unwind_snapshot_input *in;
@@ -253,16 +255,9 @@ int unwind_snapshot(const struct unwind_snapshot_input *input, uint64_t *frames,
 const struct unwind_mapping *unwind_address_space_find(void *address_space, uint64_t address)
 {
 	const struct unwind_address_space *as = address_space;
-	size_t lo = 0, hi = as->count;
+	/* the first mapping ending after address */
+	size_t lo = SORTED_COUNT_AT_OR_BELOW(as->mappings, as->count, end, address);
 
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-
-		if (as->mappings[mid].end <= address)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
 	if (lo < as->count && as->mappings[lo].start <= address)
 		return &as->mappings[lo];
 	return NULL;

@@ -19,6 +19,7 @@
 #include "unwind/cfa_program.h"
 #include "unwind/cfi_image.h"
 #include "unwind/unwind_rules.h"
+#include "util/sorted.h"
 
 #define NT_GNU_BUILD_ID_TYPE 3
 #define BUILD_ID_MAX_BYTES 32
@@ -344,33 +345,9 @@ void unwind_table_free(struct unwind_table *table)
 	free(table);
 }
 
-/*
- * How many of count records sorted by a 64-bit key (at key_offset in each
- * stride-byte record) have key <= pc: the index after the last one that
- * starts at or below pc. One binary search for rows and functions alike.
- */
-static size_t count_starting_at_or_below(const void *records, size_t count, size_t stride, size_t key_offset,
-					 uint64_t pc)
-{
-	size_t lo = 0, hi = count;
-
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		uint64_t key;
-
-		memcpy(&key, (const char *)records + mid * stride + key_offset, sizeof(key));
-		if (key <= pc)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 bool unwind_table_function_start(const struct unwind_table *table, uint64_t pc, uint64_t *start)
 {
-	size_t n = count_starting_at_or_below(table->functions, table->function_count, sizeof(*table->functions),
-					      offsetof(struct unwind_function, start), pc);
+	size_t n = SORTED_COUNT_AT_OR_BELOW(table->functions, table->function_count, start, pc);
 
 	if (!n || pc >= table->functions[n - 1].end)
 		return false;
@@ -380,8 +357,7 @@ bool unwind_table_function_start(const struct unwind_table *table, uint64_t pc, 
 
 const struct unwind_row *unwind_table_lookup(const struct unwind_table *table, uint64_t pc)
 {
-	size_t n = count_starting_at_or_below(table->rows, table->row_count, sizeof(*table->rows),
-					      offsetof(struct unwind_row, pc), pc);
+	size_t n = SORTED_COUNT_AT_OR_BELOW(table->rows, table->row_count, pc, pc);
 
 	return n ? &table->rows[n - 1] : NULL; /* the last row with row.pc <= pc */
 }

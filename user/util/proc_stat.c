@@ -1,29 +1,20 @@
 // SPDX-License-Identifier: MIT
 #include "util/proc_stat.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include "util/log.h"
+#include "util/procfs.h"
 
 #define PF_KTHREAD 0x00200000ul
 
 int proc_stat_read(pid_t pid, struct proc_stat *out)
 {
-	char path[64], buf[1024];
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	FILE *f = fopen(path, "r");
-	if (!f)
-		return -1;
-	size_t n = fread(buf, 1, sizeof(buf) - 1, f);
-	fclose(f);
-	buf[n] = '\0';
-	/* the comm field may hold spaces and parentheses: fields resume after the last ')' */
-	char *p = strrchr(buf, ')');
+	char buf[1024];
+	const char *fields = procfs_stat_fields(pid, 0, buf, sizeof(buf));
 	int ppid = 0;
-	if (!p || sscanf(p + 1, " %c %d %*d %*d %*d %*d %lu", &out->state, &ppid, &out->flags) != 3)
+	if (!fields || sscanf(fields, "%c %d %*d %*d %*d %*d %lu", &out->state, &ppid, &out->flags) != 3)
 		return -1;
 	out->ppid = ppid;
 	return 0;
@@ -44,17 +35,10 @@ bool proc_is_alive(pid_t pid)
 /* The process a thread id belongs to (Tgid in /proc/TID/status), or 0. */
 static pid_t proc_thread_group(pid_t tid)
 {
-	char path[64], line[256];
-	snprintf(path, sizeof(path), "/proc/%d/status", tid);
-	FILE *f = fopen(path, "r");
-	pid_t tgid = 0;
-	if (!f)
+	char value[32];
+	if (procfs_status_field(tid, 0, "Tgid", value, sizeof(value)) != 0)
 		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "Tgid: %d", &tgid) == 1)
-			break;
-	fclose(f);
-	return tgid;
+	return (pid_t)strtol(value, NULL, 10);
 }
 
 int proc_check_target(pid_t *target)
@@ -96,21 +80,24 @@ bool proc_descends_from(pid_t pid, const pid_t *ancestors, size_t n)
 	return false;
 }
 
+struct descendants {
+	pid_t root;
+	pid_t *out;
+	size_t n, max;
+};
+
+static int add_if_descendant(void *ctx, pid_t pid)
+{
+	struct descendants *d = ctx;
+	if (pid != d->root && proc_descends_from(pid, &d->root, 1))
+		d->out[d->n++] = pid;
+	return d->n == d->max;
+}
+
 size_t proc_list_descendants(pid_t root, pid_t *out, size_t max)
 {
-	DIR *d = opendir("/proc");
-	size_t n = 0;
-	if (!d)
-		return 0;
-	struct dirent *de;
-	while ((de = readdir(d)) && n < max) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 0 || pid == root)
-			continue;
-		if (proc_descends_from((pid_t)pid, &root, 1))
-			out[n++] = (pid_t)pid;
-	}
-	closedir(d);
-	return n;
+	struct descendants d = { .root = root, .out = out, .max = max };
+	if (max > 0)
+		procfs_for_each_pid(add_if_descendant, &d);
+	return d.n;
 }

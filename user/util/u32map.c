@@ -2,51 +2,24 @@
 #include "util/u32map.h"
 
 #include <errno.h>
-#include <stdlib.h>
+#include <stddef.h>
 
-static size_t slot_of(uint32_t key, size_t cap)
+/* the typed view must lie exactly over the generic table's fields */
+_Static_assert(offsetof(struct u32map, keys) == offsetof(struct hash_map, keys), "keys");
+_Static_assert(offsetof(struct u32map, vals) == offsetof(struct hash_map, vals), "vals");
+_Static_assert(offsetof(struct u32map, cap) == offsetof(struct hash_map, cap), "cap");
+_Static_assert(offsetof(struct u32map, len) == offsetof(struct hash_map, len), "len");
+
+static size_t slot_of(const struct u32map *m, uint32_t key)
 {
-	return (size_t)(key * 2654435761u) & (cap - 1);
+	return hash_map_find(&m->map, hash_u64(key), &key, NULL, NULL);
 }
 
 void *u32map_get(const struct u32map *m, uint32_t key)
 {
-	if (!m->cap || !key)
-		return NULL;
-	for (size_t i = slot_of(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
-		if (m->keys[i] == key)
-			return m->vals[i];
-		if (!m->keys[i])
-			return NULL;
-	}
-}
+	size_t slot = key ? slot_of(m, key) : HASH_MAP_NONE;
 
-static int grow(struct u32map *m)
-{
-	size_t cap = m->cap ? m->cap * 2 : 64;
-	uint32_t *keys = calloc(cap, sizeof(*keys));
-	void **vals = calloc(cap, sizeof(*vals));
-	if (!keys || !vals) {
-		free(keys);
-		free(vals);
-		errno = ENOMEM;
-		return -1;
-	}
-	for (size_t i = 0; i < m->cap; i++) {
-		if (!m->keys[i])
-			continue;
-		size_t j = slot_of(m->keys[i], cap);
-		while (keys[j])
-			j = (j + 1) & (cap - 1);
-		keys[j] = m->keys[i];
-		vals[j] = m->vals[i];
-	}
-	free(m->keys);
-	free(m->vals);
-	m->keys = keys;
-	m->vals = vals;
-	m->cap = cap;
-	return 0;
+	return slot == HASH_MAP_NONE ? NULL : m->vals[slot];
 }
 
 int u32map_put(struct u32map *m, uint32_t key, void *val)
@@ -55,48 +28,39 @@ int u32map_put(struct u32map *m, uint32_t key, void *val)
 		errno = EINVAL;
 		return -1;
 	}
-	if ((m->len + 1) * 2 > m->cap && grow(m) != 0)
-		return -1;
-	size_t i = slot_of(key, m->cap);
-	while (m->keys[i] && m->keys[i] != key)
-		i = (i + 1) & (m->cap - 1);
-	if (!m->keys[i])
-		m->len++;
-	m->keys[i] = key;
-	m->vals[i] = val;
-	return 0;
+	size_t slot = slot_of(m, key);
+
+	if (slot != HASH_MAP_NONE) {
+		m->vals[slot] = val;
+		return 0;
+	}
+	/* a zero-initialised map has not been told its sizes yet */
+	m->map.key_size = sizeof(key);
+	m->map.val_size = sizeof(val);
+	return hash_map_insert(&m->map, hash_u64(key), &key, &val) == HASH_MAP_NONE ? -1 : 0;
 }
 
 void *u32map_remove(struct u32map *m, uint32_t key)
 {
-	if (!m->cap || !key)
+	size_t slot = key ? slot_of(m, key) : HASH_MAP_NONE;
+
+	if (slot == HASH_MAP_NONE)
 		return NULL;
-	size_t i = slot_of(key, m->cap);
-	while (m->keys[i] && m->keys[i] != key)
-		i = (i + 1) & (m->cap - 1);
-	if (!m->keys[i])
-		return NULL;
-	void *val = m->vals[i];
-	m->keys[i] = 0;
-	m->vals[i] = NULL;
-	m->len--;
-	/* re-insert the rest of the cluster so lookups never stop early */
-	for (size_t j = (i + 1) & (m->cap - 1); m->keys[j]; j = (j + 1) & (m->cap - 1)) {
-		uint32_t k = m->keys[j];
-		void *v = m->vals[j];
-		m->keys[j] = 0;
-		m->vals[j] = NULL;
-		m->len--;
-		u32map_put(m, k, v);
-	}
+	void *val = m->vals[slot];
+
+	hash_map_remove_at(&m->map, slot);
 	return val;
 }
 
 void u32map_free(struct u32map *m)
 {
-	free(m->keys);
-	free(m->vals);
-	m->keys = NULL;
-	m->vals = NULL;
-	m->cap = m->len = 0;
+	hash_map_free(&m->map);
+}
+
+void u32map_free_with(struct u32map *m, void (*free_value)(void *))
+{
+	for (size_t i = 0; i < m->cap; i++)
+		if (m->keys[i])
+			free_value(m->vals[i]);
+	u32map_free(m);
 }
