@@ -123,6 +123,24 @@ void recorder_read_stats(const struct recorder *r, struct recorder_stats *out)
 	*out = r->stats;
 }
 
+/* A finished sample goes to the options' sink, or into the profile when none was given. */
+static int emit_sample(struct recorder *r, uint32_t pid, uint32_t tid, const uint32_t *frames, size_t n,
+		       uint64_t weight, uint64_t ts_ns)
+{
+	if (r->opt.sink.add_sample)
+		return r->opt.sink.add_sample(r->opt.sink.ctx, pid, tid, frames, n, weight, ts_ns);
+	return profile_add_sample(r->profile, pid, tid, frames, n, weight, ts_ns);
+}
+
+bool recorder_python_version(const struct recorder *r, pid_t pid, char *buf, size_t len)
+{
+	const struct target_process *p = u32map_get(&r->procs, (uint32_t)pid);
+	if (!p || p->python != PYTHON_YES || !p->py.version[0])
+		return false;
+	snprintf(buf, len, "%s", p->py.version);
+	return true;
+}
+
 /* ---- processes ---------------------------------------------------------- */
 
 static void install_python(struct recorder *r, struct target_process *p)
@@ -735,8 +753,7 @@ static void hold_offcpu(struct recorder *r, const struct bpfspy_sample *s, size_
 
 static void add_offcpu(struct recorder *r, struct pending_offcpu *p, uint64_t duration_ns)
 {
-	if (profile_add_sample(r->profile, p->pid, p->tid, p->frames, p->n, duration_ns ? duration_ns : 1,
-			       p->since_ns) == 0) {
+	if (emit_sample(r, p->pid, p->tid, p->frames, p->n, duration_ns ? duration_ns : 1, p->since_ns) == 0) {
 		r->stats.samples++;
 		r->stats.offcpu_samples++;
 		r->stats.offcpu_ns += duration_ns;
@@ -1171,7 +1188,7 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		return;
 	}
 	uint64_t weight = r->opt.idle ? 1000000000ull / (r->opt.rate_hz ? r->opt.rate_hz : 100) : 1;
-	if (profile_add_sample(r->profile, s->pid, s->tid, r->frames, r->nframes, weight, s->ts_ns) == 0)
+	if (emit_sample(r, s->pid, s->tid, r->frames, r->nframes, weight, s->ts_ns) == 0)
 		r->stats.samples++;
 }
 
