@@ -31,7 +31,6 @@ struct recorder_options {
 	const char *comm_filter; /* --comm: keep processes whose comm contains this */
 	const uint32_t *pid_filter; size_t npid_filter; /* --pid-filter */
 	struct sample_sink sink; /* where finished samples go; none set (NULL add_sample): the profile */
-	bool quiet_warnings;
 };
 
 struct recorder_stats {
