@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """make bench / bench-quick: `bpfspy top` over a long run stays flat.
 
-`top` is left running against a CPU-bound Python process (the calltree
-workload, endless) at 1 kHz in its plain, non-terminal mode, one refresh per
+`top` is left running against a CPU-bound Python process whose stack
+changes at nearly every sample (workloads/stack_churn.py) at 1 kHz in its plain, non-terminal mode, one refresh per
 second. Once per refresh interval bpfspy's CPU time (utime + stime from
 /proc/PID/stat, all its threads) and RSS (VmRSS) are read. The figures
 compare the first window after a few seconds of start-up and the last one
@@ -39,11 +39,13 @@ def rss_kib(pid):
     return 0
 
 
-def count_refreshes(stream, counter):
-    """Reads top's plain output (one table per refresh) so it never blocks on a full pipe."""
+def read_tables(stream, seen):
+    """Reads top's plain output (one table per refresh) so it never blocks on a full pipe: refreshes, samples."""
     for line in stream:
         if line.startswith("Collecting samples"):
-            counter[0] += 1
+            seen["refreshes"] += 1
+        elif line.startswith("Total Samples "):
+            seen["samples"] = int(line.split()[2])
 
 
 def window_figures(points, first, seconds):
@@ -67,12 +69,12 @@ def main():
     args = ap.parse_args()
     bpfspy = os.path.join(args.build, "bpfspy")
 
-    workload = subprocess.Popen([args.python, os.path.join(HERE, "workloads", "calltree.py"), "100000"],
+    workload = subprocess.Popen([args.python, os.path.join(HERE, "workloads", "stack_churn.py")],
                                 stdout=subprocess.DEVNULL)
     top = subprocess.Popen([bpfspy, "top", "-r", str(args.rate), "--delay", "1", "-p", str(workload.pid)],
                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    refreshes = [0]
-    reader = threading.Thread(target=count_refreshes, args=(top.stdout, refreshes), daemon=True)
+    seen = {"refreshes": 0, "samples": 0}
+    reader = threading.Thread(target=read_tables, args=(top.stdout, seen), daemon=True)
     reader.start()
     points = []
     start = time.monotonic()
@@ -80,7 +82,7 @@ def main():
         while time.monotonic() - start < args.duration and top.poll() is None:
             time.sleep(1.0)
             points.append({"t": time.monotonic() - start, "cpu": cpu_seconds(top.pid), "rss": rss_kib(top.pid),
-                           "refreshes": refreshes[0]})
+                           **seen})
     finally:
         top.terminate()
         top.wait()
@@ -92,14 +94,16 @@ def main():
     window = min(60.0, (points[-1]["t"] - WARMUP_S) / 3)
     first, last = window_figures(points, True, window), window_figures(points, False, window)
     result = {"started": time.strftime("%Y-%m-%d %H:%M:%S"), "duration_s": points[-1]["t"], "rate_hz": args.rate,
-              "window_s": window, "refreshes": points[-1]["refreshes"], "first": first, "last": last,
+              "window_s": window, "refreshes": points[-1]["refreshes"], "samples": points[-1]["samples"], "first": first, "last": last,
               "cpu_ratio": last["cpu_ms_per_s"] / first["cpu_ms_per_s"] if first["cpu_ms_per_s"] else None,
               "rss_growth_mib": last["rss_mib"] - first["rss_mib"], "points": points}
     ratio = f"{result['cpu_ratio']:.2f}" if result["cpu_ratio"] is not None else "n/a"
     md = "\n".join([
         f"## bpfspy top, {result['duration_s']:.0f} s at {args.rate} Hz against a CPU-bound Python process",
         "",
-        f"{result['refreshes']} refreshes (1 s each); windows of {window:.0f} s.",
+        f"{result['refreshes']} refreshes (1 s each), {result['samples']} samples "
+        f"({result['samples'] / result['duration_s']:.0f}/s: the target gets less than a CPU on a loaded machine); "
+        f"windows of {window:.0f} s.",
         "",
         "| window | bpfspy CPU per refresh | RSS at its end |",
         "|---|---|---|",
