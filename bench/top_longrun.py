@@ -49,13 +49,16 @@ def read_tables(stream, seen):
 
 
 def window_figures(points, first, seconds):
-    """CPU ms per refresh interval over the window, and the RSS at its end."""
+    """CPU ms per refresh interval and µs per sample over the window, and the RSS at its end."""
     if first:
         ts = [p for p in points if WARMUP_S <= p["t"] <= WARMUP_S + seconds]
     else:
         ts = [p for p in points if p["t"] >= points[-1]["t"] - seconds]
     deltas = [(b["cpu"] - a["cpu"]) * 1000 / (b["t"] - a["t"]) for a, b in zip(ts, ts[1:]) if b["t"] > a["t"]]
-    return {"cpu_ms_per_s": statistics.mean(deltas) if deltas else 0.0, "rss_mib": ts[-1]["rss"] / 1024,
+    samples = ts[-1]["samples"] - ts[0]["samples"]
+    return {"cpu_ms_per_s": statistics.mean(deltas) if deltas else 0.0,
+            "cpu_us_per_sample": (ts[-1]["cpu"] - ts[0]["cpu"]) * 1e6 / samples if samples > 0 else 0.0,
+            "rss_mib": ts[-1]["rss"] / 1024,
             "from_s": ts[0]["t"], "to_s": ts[-1]["t"]}
 
 
@@ -105,12 +108,12 @@ def main():
         f"({result['samples'] / result['duration_s']:.0f}/s: the target gets less than a CPU on a loaded machine); "
         f"windows of {window:.0f} s.",
         "",
-        "| window | bpfspy CPU per refresh | RSS at its end |",
-        "|---|---|---|",
+        "| window | bpfspy CPU per refresh | per sample | RSS at its end |",
+        "|---|---|---|---|",
         f"| first ({first['from_s']:.0f}-{first['to_s']:.0f} s) | {first['cpu_ms_per_s']:.1f} ms | "
-        f"{first['rss_mib']:.1f} MiB |",
+        f"{first['cpu_us_per_sample']:.1f} µs | {first['rss_mib']:.1f} MiB |",
         f"| last ({last['from_s']:.0f}-{last['to_s']:.0f} s) | {last['cpu_ms_per_s']:.1f} ms | "
-        f"{last['rss_mib']:.1f} MiB |",
+        f"{last['cpu_us_per_sample']:.1f} µs | {last['rss_mib']:.1f} MiB |",
         "",
         f"CPU per refresh, last / first: {ratio}; RSS growth: {result['rss_growth_mib']:+.1f} MiB.",
         "",
