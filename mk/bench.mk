@@ -1,9 +1,13 @@
-# Benchmarks (issue 9): make bench (full matrix, ~30 min), make bench-quick (<3 min).
+# Benchmarks (issue 9): make bench (full matrix, ~30 min, then 10 min of top), make bench-quick (<3 min,
+# then 30 s of top), make bench-top (only the top long run).
 # The harness is bench/bench.py; it writes bench/results/bench-*.{md,json}.
 # BENCH_ARGS passes extra options, e.g. make bench BENCH_ARGS="--reps 5".
 
 BENCH_TOOLS := $(BUILD)/bench/rusage_wrap $(BUILD)/bench/write_bench $(BUILD)/bench/deep_native
 BENCH_ARGS ?=
+# bpfspy top left running at 1 kHz: CPU per refresh and RSS, first window vs last (bench/top_longrun.py)
+TOP_LONGRUN_S ?= 600
+TOP_LONGRUN_QUICK_S ?= 30
 
 $(BUILD)/bench/rusage_wrap: bench/rusage_wrap.c
 	@mkdir -p $(dir $@)
@@ -21,6 +25,13 @@ $(BUILD)/bench/write_bench: bench/write_bench.c $(LIBBPFSPY) $(USER_HDRS)
 
 bench: deps $(BUILD)/bpfspy $(BENCH_TOOLS)
 	$(PYTHON_TEST) bench/bench.py --build $(BUILD) --extras $(EXTRAS) $(BENCH_ARGS)
+	$(PYTHON_TEST) bench/top_longrun.py --build $(BUILD) --duration $(TOP_LONGRUN_S)
 
 bench-quick: deps $(BUILD)/bpfspy $(BENCH_TOOLS)
 	$(PYTHON_TEST) bench/bench.py --quick --build $(BUILD) --extras $(EXTRAS) $(BENCH_ARGS)
+	$(PYTHON_TEST) bench/top_longrun.py --build $(BUILD) --duration $(TOP_LONGRUN_QUICK_S)
+
+# only the top long run: make bench-top TOP_LONGRUN_S=120
+.PHONY: bench-top
+bench-top: $(BUILD)/bpfspy
+	$(PYTHON_TEST) bench/top_longrun.py --build $(BUILD) --duration $(TOP_LONGRUN_S)

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "loader.h"
+#include "session/session.h"
 #include "util/cli_values.h"
 #include "util/log.h"
 #include "util/proc_stat.h"
@@ -133,13 +133,11 @@ int cmd_dump(int argc, char **argv)
 	if (e != 0)
 		return e > 0 ? 0 : 2;
 
+	/* the same checks as record and top; dump reads once with its own BPF program, not through a session */
+	int rc = session_check_targets(&o.pid, 1);
+	if (rc != 0)
+		return rc;
 	char err[512];
-	if (sampler_check_privileges(err, sizeof(err)) != 0) {
-		log_error("%s", err);
-		return 1;
-	}
-	if (proc_check_target(&o.pid) != 0)
-		return 1;
 	pid_t pids[DUMP_MAX_PROCESSES];
 	size_t npids = 1;
 	pids[0] = o.pid;
@@ -147,7 +145,6 @@ int cmd_dump(int argc, char **argv)
 		npids += proc_list_descendants(o.pid, pids + 1, DUMP_MAX_PROCESSES - 1);
 
 	/* one process: its document as before; with -s, a JSON array of them */
-	int rc = 0;
 	bool array = o.json && o.subprocesses;
 	if (array)
 		fputs("[", stdout);

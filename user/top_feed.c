@@ -11,20 +11,13 @@
 
 #define MAX_FRAMES (BPFSPY_MAX_USER_FRAMES + BPFSPY_MAX_KERNEL_FRAMES + BPFSPY_MAX_PY_DEPTH + 4)
 
-/* How far into a thread's samples the tables already are. */
-struct thread_progress {
-	uint32_t pid;
-	uint64_t samples, weight;
-};
-
 struct top_feed {
 	struct top_table *by_function, *by_line;
 	bool full_filenames;
 	bool native, native_fallback;
 	struct u32map function_rows; /* frame id + 1 -> row id + 1 */
 	struct u32map line_rows;
-	struct u32map progress;      /* tid -> struct thread_progress */
-	uint32_t frames[MAX_FRAMES];
+	uint32_t shown[MAX_FRAMES];
 	uint32_t fn_ids[MAX_FRAMES], line_ids[MAX_FRAMES];
 };
 
@@ -46,10 +39,6 @@ void top_feed_free(struct top_feed *f)
 {
 	if (!f)
 		return;
-	for (size_t i = 0; i < f->progress.cap; i++)
-		if (f->progress.keys && f->progress.keys[i])
-			free(f->progress.vals[i]);
-	u32map_free(&f->progress);
 	u32map_free(&f->function_rows);
 	u32map_free(&f->line_rows);
 	free(f);
@@ -117,89 +106,17 @@ static size_t shown_frames(const struct top_feed *f, const struct profile *p, co
 	return k;
 }
 
-static int add_stack(struct top_feed *f, const struct profile *p, uint32_t stack_id, uint64_t weight)
+int top_feed_add_sample(struct top_feed *f, const struct profile *p, const uint32_t *frames, size_t n,
+			uint64_t weight)
 {
-	uint32_t shown[MAX_FRAMES];
-	size_t depth = profile_stack_frames(p, stack_id, f->frames, MAX_FRAMES);
-	size_t n = shown_frames(f, p, f->frames, depth < MAX_FRAMES ? depth : MAX_FRAMES, shown);
-	for (size_t i = 0; i < n; i++) {
-		f->fn_ids[i] = row_of(f, f->by_function, &f->function_rows, p, shown[i], false);
-		f->line_ids[i] = row_of(f, f->by_line, &f->line_rows, p, shown[i], true);
+	size_t shown = shown_frames(f, p, frames, n < MAX_FRAMES ? n : MAX_FRAMES, f->shown);
+	for (size_t i = 0; i < shown; i++) {
+		f->fn_ids[i] = row_of(f, f->by_function, &f->function_rows, p, f->shown[i], false);
+		f->line_ids[i] = row_of(f, f->by_line, &f->line_rows, p, f->shown[i], true);
 		if (f->fn_ids[i] == TOP_NO_ROW || f->line_ids[i] == TOP_NO_ROW)
 			return -1;
 	}
-	top_table_add(f->by_function, f->fn_ids, n, weight);
-	top_table_add(f->by_line, f->line_ids, n, weight);
+	top_table_add(f->by_function, f->fn_ids, shown, weight);
+	top_table_add(f->by_line, f->line_ids, shown, weight);
 	return 0;
-}
-
-struct thread_walk {
-	struct top_feed *feed;
-	const struct profile *p;
-	/* already in the tables; the last run seen may have grown since (same stack again) */
-	uint64_t skip_samples, skip_weight;
-	uint64_t added_samples, added_weight;
-	int err;
-};
-
-static int on_run(void *arg, const struct profile_run *run)
-{
-	uint32_t stack_id = run->stack_id;
-	uint64_t weight = run->weight, nsamples = run->nsamples;
-	struct thread_walk *w = arg;
-	if (w->skip_samples >= nsamples) {
-		w->skip_samples -= nsamples;
-		w->skip_weight -= w->skip_weight < weight ? w->skip_weight : weight;
-		return 0;
-	}
-	uint64_t fresh_samples = nsamples - w->skip_samples;
-	uint64_t fresh_weight = weight > w->skip_weight ? weight - w->skip_weight : 0;
-	w->skip_samples = w->skip_weight = 0;
-	if (add_stack(w->feed, w->p, stack_id, fresh_weight) != 0)
-		w->err = -1;
-	w->added_samples += fresh_samples;
-	w->added_weight += fresh_weight;
-	return 0;
-}
-
-static struct thread_progress *progress_of(struct top_feed *f, uint32_t pid, uint32_t tid)
-{
-	struct thread_progress *t = u32map_get(&f->progress, tid);
-	if (t && t->pid != pid) {
-		/* a TID reused by another process: the profile keeps it as a new thread */
-		t->pid = pid;
-		t->samples = t->weight = 0;
-	}
-	if (t)
-		return t;
-	t = calloc(1, sizeof(*t));
-	if (!t || u32map_put(&f->progress, tid, t) != 0) {
-		free(t);
-		return NULL;
-	}
-	t->pid = pid;
-	return t;
-}
-
-int top_feed_drain(struct top_feed *f, const struct profile *p)
-{
-	int rc = 0;
-	size_t n = profile_thread_count(p);
-	for (size_t i = 0; i < n; i++) {
-		struct profile_thread_info info;
-		if (!profile_thread_at(p, i, &info) || !info.tid)
-			continue;
-		struct thread_progress *t = progress_of(f, info.pid, info.tid);
-		if (!t)
-			return -1;
-		if (info.samples <= t->samples)
-			continue;
-		struct thread_walk w = { .feed = f, .p = p, .skip_samples = t->samples, .skip_weight = t->weight };
-		profile_thread_runs(p, i, on_run, &w);
-		t->samples += w.added_samples;
-		t->weight += w.added_weight;
-		if (w.err)
-			rc = -1;
-	}
-	return rc;
 }

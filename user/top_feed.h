@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * Moves the samples a profile received since the last call into the two
- * `top` tables (rows by function and by function + line). Stacks show their
+ * Counts each sample, as the recorder finishes it, in the two `top` tables
+ * (rows by function and by function + line): nothing is kept per sample,
+ * and frame ids map to rows through a cache, so the cost of a sample is its
+ * depth and memory grows with the distinct frames only. Stacks show their
  * Python frames only, as py-spy's top does: a stack without any (a native
  * process, interpreter start-up) counts in the totals but adds no row, unless
  * native_fallback asks to show its native frames (whole-host view); with
@@ -22,7 +24,11 @@ struct top_feed *top_feed_new(struct top_table *by_function, struct top_table *b
 			      bool native, bool native_fallback);
 void top_feed_free(struct top_feed *f);
 
-/* Returns 0, or -1 when out of memory (some samples are then missing from the tables). */
-int top_feed_drain(struct top_feed *f, const struct profile *p);
+/*
+ * One sample: frames are frame ids of p, root first. Returns 0, or -1 when
+ * out of memory (the sample is then missing from the tables).
+ */
+int top_feed_add_sample(struct top_feed *f, const struct profile *p, const uint32_t *frames, size_t n,
+			uint64_t weight);
 
 #endif

@@ -8,7 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -19,6 +21,48 @@
 static struct termios saved_termios;
 static volatile sig_atomic_t active, keys_raw, redraw_pending;
 static bool handlers_installed;
+/*
+ * Diagnostics (warnings, errors) written while the view is up would land
+ * in the middle of it and vanish with the alternate screen: stderr, when it
+ * is a terminal, goes to a memory file meanwhile and is copied to the real
+ * one when the terminal is given back. Nothing is silenced.
+ */
+static volatile sig_atomic_t real_stderr = -1, held_stderr = -1;
+
+static void hold_stderr(void)
+{
+	if (real_stderr >= 0 || !isatty(STDERR_FILENO))
+		return;
+	int held = memfd_create("bpfspy-top-stderr", MFD_CLOEXEC);
+	int real = held >= 0 ? fcntl(STDERR_FILENO, F_DUPFD_CLOEXEC, 3) : -1;
+	if (real < 0 || dup2(held, STDERR_FILENO) < 0) {
+		if (real >= 0)
+			close(real);
+		if (held >= 0)
+			close(held);
+		return;
+	}
+	real_stderr = real;
+	held_stderr = held;
+}
+
+/* Async-signal-safe. */
+static void release_stderr(void)
+{
+	if (real_stderr < 0)
+		return;
+	dup2(real_stderr, STDERR_FILENO);
+	close(real_stderr);
+	real_stderr = -1;
+	char buf[4096];
+	ssize_t n;
+	lseek(held_stderr, 0, SEEK_SET);
+	while ((n = read(held_stderr, buf, sizeof(buf))) > 0)
+		if (write(STDERR_FILENO, buf, (size_t)n) != n)
+			break;
+	close(held_stderr);
+	held_stderr = -1;
+}
 
 static void write_all(const char *s, size_t n)
 {
@@ -41,6 +85,7 @@ static void restore_terminal(void)
 	if (keys_raw)
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &saved_termios);
 	write_all(LEAVE_SEQ, sizeof(LEAVE_SEQ) - 1);
+	release_stderr();
 	active = 0;
 }
 
@@ -55,6 +100,7 @@ static void take_terminal(void)
 		tcsetattr(STDIN_FILENO, TCSAFLUSH, &raw);
 	}
 	write_all(ENTER_SEQ, sizeof(ENTER_SEQ) - 1);
+	hold_stderr();
 	active = 1;
 }
 

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * The terminal while `bpfspy top` runs: alternate screen, hidden cursor,
- * keys read one at a time without echo. Every way out (close, exit, fatal
- * signal, Ctrl-Z) gives the terminal back as it was.
+ * keys read one at a time without echo, diagnostics held until the view
+ * closes (then printed). Every way out (close, exit, fatal signal, Ctrl-Z)
+ * gives the terminal back as it was.
  */
 #ifndef BPFSPY_TOP_SCREEN_H
 #define BPFSPY_TOP_SCREEN_H

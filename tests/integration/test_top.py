@@ -309,3 +309,51 @@ def test_pid_target_that_becomes_a_zombie_ends_top(tmp_path):
     finally:
         parent.kill()
         parent.wait()
+
+
+FORKING_PARENT = '''\
+import os, sys, time
+
+child = os.fork()
+if child == 0:
+    end = time.time() + float(sys.argv[2])
+    while time.time() < end:
+        sum(i * i for i in range(1000))
+    os._exit(0)
+with open(sys.argv[1], "w") as f:
+    f.write(str(child))
+time.sleep(120)  # never waits: the child stays a zombie
+'''
+
+
+def test_pid_child_of_a_python_parent_that_never_reaps_ends_top(tmp_path):
+    """A Python parent forks a busy Python child and never waits for it: top -p CHILD ends soon after it exits."""
+    prog, pidfile = tmp_path / "parent.py", tmp_path / "pid"
+    prog.write_text(FORKING_PARENT)
+    parent = subprocess.Popen([PYTHON, prog, pidfile, "3"])
+    try:
+        deadline = time.time() + 10
+        while time.time() < deadline and not (pidfile.exists() and pidfile.read_text().strip()):
+            time.sleep(0.05)
+        child = int(pidfile.read_text())
+        top = subprocess.Popen([BPFSPY, "top", "-p", str(child)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+        zombie_at = None
+        deadline = time.time() + 30
+        while top.poll() is None and time.time() < deadline:
+            if zombie_at is None and open(f"/proc/{child}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+                zombie_at = time.monotonic()
+            time.sleep(0.02)
+        ended_at = time.monotonic()
+        if top.poll() is None:
+            top.kill()
+        out, err = top.communicate()
+        assert zombie_at is not None, "the child never became a zombie, or top ended before it did"
+        took = ended_at - zombie_at
+        print(f"top -p ended {took:.2f} s after its target became a zombie")
+        assert top.returncode == 0, err
+        assert took < 10, f"top -p ran {took:.1f} s past its target's exit"
+        assert "Collecting samples" in out, out
+    finally:
+        parent.kill()
+        parent.wait()

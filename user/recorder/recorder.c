@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "launch.h"
 #include "native/kernel_unwind.h"
 #include "native/native_mode.h"
 #include "python/py_memory.h"
@@ -130,6 +129,24 @@ size_t recorder_install_queued_tables(struct recorder *r, size_t max_processes)
 	return process_table_install_queued_tables(r->procs, max_processes);
 }
 
+/* A finished sample goes to the command's sink, or into the profile. */
+static int emit_sample(struct recorder *r, uint32_t pid, uint32_t tid, const uint32_t *frames, size_t n,
+		       uint64_t weight, uint64_t ts_ns)
+{
+	if (r->opt.sink.add_sample)
+		return r->opt.sink.add_sample(r->opt.sink.ctx, pid, tid, frames, n, weight, ts_ns);
+	return profile_add_sample(r->profile, pid, tid, frames, n, weight, ts_ns);
+}
+
+bool recorder_python_version(const struct recorder *r, pid_t pid, char *buf, size_t len)
+{
+	const struct target_process *p = process_table_find(r->procs, (uint32_t)pid);
+	if (!p || p->python != PYTHON_YES || !p->py.version[0])
+		return false;
+	snprintf(buf, len, "%s", p->py.version);
+	return true;
+}
+
 /* ---- processes ---------------------------------------------------------- */
 
 static void restack_pending_offcpu(struct recorder *r, struct target_process *p);
@@ -170,11 +187,9 @@ void recorder_add_process(struct recorder *r, pid_t pid)
 	process_get(r, pid, comm);
 }
 
-void recorder_preload_command(struct recorder *r, const char *command)
+void recorder_preload_program(struct recorder *r, const char *path)
 {
-	char path[4096];
-	if (launch_resolve_path(command, path, sizeof(path)))
-		elf_cache_preload(r->elf, path);
+	elf_cache_preload(r->elf, path);
 }
 
 static void on_exec(struct recorder *r, const struct bpfspy_proc_event *e)
@@ -209,7 +224,7 @@ static void add_offcpu(struct recorder *r, struct offcpu_interval *iv, uint64_t 
 		uint64_t share = duration_ns / iv->ntask_stacks + (i == 0 ? duration_ns % iv->ntask_stacks : 0);
 		uint32_t len = iv->tasks[at];
 
-		if (profile_add_sample(r->profile, iv->pid, iv->tid, iv->tasks + at + 1, len, share ? share : 1,
+		if (emit_sample(r, iv->pid, iv->tid, iv->tasks + at + 1, len, share ? share : 1,
 				       iv->since_ns) == 0)
 			r->stats.samples++;
 		at += 1 + len;
@@ -220,7 +235,7 @@ static void add_offcpu(struct recorder *r, struct offcpu_interval *iv, uint64_t 
 		offcpu_interval_free(iv);
 		return;
 	}
-	if (iv && profile_add_sample(r->profile, iv->pid, iv->tid, iv->frames, iv->n, duration_ns ? duration_ns : 1,
+	if (iv && emit_sample(r, iv->pid, iv->tid, iv->frames, iv->n, duration_ns ? duration_ns : 1,
 				     iv->since_ns) == 0) {
 		r->stats.samples++;
 		r->stats.offcpu_samples++;
@@ -581,7 +596,7 @@ static void on_sample(struct recorder *r, const struct bpfspy_sample *s, size_t 
 		return;
 	}
 	uint64_t weight = r->opt.idle ? 1000000000ull / (r->opt.rate_hz ? r->opt.rate_hz : 100) : 1;
-	if (profile_add_sample(r->profile, s->pid, s->tid, r->frames, n, weight, s->ts_ns) == 0)
+	if (emit_sample(r, s->pid, s->tid, r->frames, n, weight, s->ts_ns) == 0)
 		r->stats.samples++;
 }
 

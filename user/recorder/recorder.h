@@ -14,6 +14,7 @@
 
 #include "loader.h"
 #include "profile.h"
+#include "sample_sink.h"
 
 struct recorder_options {
 	bool kernel_stacks; /* --kernel */
@@ -30,7 +31,7 @@ struct recorder_options {
 	unsigned stack_bytes;  /* user stack bytes read for a blocked thread's native frames (0: default) */
 	const char *comm_filter; /* --comm: keep processes whose comm contains this */
 	const uint32_t *pid_filter; size_t npid_filter; /* --pid-filter */
-	bool quiet_warnings;
+	struct sample_sink sink; /* where finished samples go; none set (NULL add_sample): the profile */
 };
 
 struct recorder_stats {
@@ -68,11 +69,11 @@ int recorder_on_record(void *ctx, const void *data, size_t size);
  */
 void recorder_add_process(struct recorder *r, pid_t pid);
 /*
- * Reads the symbols of the program a command about to be launched will run
- * (found as execvp finds it): after its exec, Python starts running within
+ * Reads the symbols of the program at path, which a command about to be
+ * launched will run: after its exec, Python starts running within
  * milliseconds, too soon to parse a large interpreter binary then.
  */
-void recorder_preload_command(struct recorder *r, const char *command);
+void recorder_preload_program(struct recorder *r, const char *path);
 
 void recorder_read_stats(const struct recorder *r, struct recorder_stats *out);
 
@@ -86,6 +87,12 @@ size_t recorder_install_queued_tables(struct recorder *r, size_t max_processes);
 struct kernel_unwind_stats;
 /* The in-kernel unwinder's tables (all zero without it). */
 void recorder_read_unwind_stats(const struct recorder *r, struct kernel_unwind_stats *out);
+
+/* The Python version detected in pid ("3.12.1") while it is followed; false if none (yet). */
+bool recorder_python_version(const struct recorder *r, pid_t pid, char *buf, size_t len);
+
+/* The Python version detected in pid ("3.12.1") while it is followed; false if none (yet). */
+bool recorder_python_version(const struct recorder *r, pid_t pid, char *buf, size_t len);
 
 /* Says once that a process the user named is not Python (its native stacks are shown). */
 void recorder_note_if_not_python(struct recorder *r, pid_t pid);
