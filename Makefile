@@ -44,7 +44,7 @@ SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
 
 USER_SRCS := $(wildcard user/*.c user/*/*.c)
-USER_LIB_SRCS := $(filter-out user/main.c,$(USER_SRCS))
+USER_LIB_SRCS := $(filter-out user/cmd/main.c,$(USER_SRCS))
 USER_HDRS := $(wildcard user/*.h user/*/*.h include/*.h)
 USER_LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(USER_LIB_SRCS))
 LIBBPFSPY := $(BUILD)/libbpfspy.a
@@ -115,15 +115,15 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
--include $(USER_LIB_OBJS:.o=.d) $(BUILD)/obj/user/main.d
+-include $(USER_LIB_OBJS:.o=.d) $(BUILD)/obj/user/cmd/main.d
 
-# only the loader includes the generated skeletons
-$(BUILD)/obj/user/loader.o: $(SKELS)
+# only the sampler and dump's thread iterator include the generated skeletons
+$(BUILD)/obj/user/sampler/sampler.o $(BUILD)/obj/user/dump/dump_fsbase.o: $(SKELS)
 
 $(LIBBPFSPY): $(USER_LIB_OBJS)
 	rm -f $@ && ar rcs $@ $^
 
-$(BUILD)/bpfspy: $(BUILD)/obj/user/main.o $(LIBBPFSPY)
+$(BUILD)/bpfspy: $(BUILD)/obj/user/cmd/main.o $(LIBBPFSPY)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # ---- tools ---------------------------------------------------------------

@@ -21,7 +21,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 #include "output/formats.h"
 #include "output/json_string.h"
 

@@ -32,7 +32,7 @@ FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefine
 # both readers of speedscope files: the tool's and the one bpfspy convert ships, over one scanner
 FUZZ_SRCS_speedscope_reader := $(filter-out tools/speedscope_top_packages_src/main.c,\
 	$(wildcard tools/speedscope_top_packages_src/*.c)) user/output/json_scan.c user/util/utf8.c user/output/speedscope_read.c \
-	user/profile.c user/profile_frames.c user/profile_modules.c user/profile_stacks.c user/util/id_table.c user/util/hash_map.c user/util/string_arena.c user/util/array.c
+	user/profile/profile.c user/profile/profile_frames.c user/profile/profile_modules.c user/profile/profile_stacks.c user/util/id_table.c user/util/hash_map.c user/util/string_arena.c user/util/array.c
 FUZZ_INCS_speedscope_reader := -Itools/speedscope_top_packages_src
 FUZZ_LIBS_speedscope_reader := -lcjson -lm
 

@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 #include "test_write_fixture.h"
 
 static struct profile *new_profile(void)

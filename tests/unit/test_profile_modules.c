@@ -15,7 +15,7 @@
 #include <cmocka.h>
 
 #include "output/speedscope_read.h"
-#include "profile.h"
+#include "profile/profile.h"
 
 #define LIBC "/usr/lib/x86_64-linux-gnu/libc.so.6"
 #define GONE "/opt/app/bin/gone (a file that never existed)"

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "output/speedscope_read.h"
-#include "profile.h"
+#include "profile/profile.h"
 #include "test_write_fixture.h"
 
 typedef int (*writer_fn)(const struct profile *, FILE *, const struct write_options *);

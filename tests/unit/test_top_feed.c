@@ -8,9 +8,9 @@
 
 #include <cmocka.h>
 
-#include "profile.h"
-#include "top_feed.h"
-#include "top_table.h"
+#include "profile/profile.h"
+#include "top/top_feed.h"
+#include "top/top_table.h"
 
 struct fixture {
 	struct profile *p;

@@ -8,9 +8,9 @@
 
 #include <cmocka.h>
 
-#include "top_screen.h"
-#include "top_table.h"
-#include "top_view.h"
+#include "top/top_screen.h"
+#include "top/top_table.h"
+#include "top/top_view.h"
 
 static const struct top_row *find_row(struct top_table *t, const char *label)
 {

@@ -18,7 +18,7 @@
 
 #include <cmocka.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 #include "test_write_fixture.h"
 
 #define PERIOD_NS (1000000000ull / FIX_RATE_HZ)

@@ -9,7 +9,7 @@
 
 #include <cmocka.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 #include "test_write_fixture.h"
 
 #define MAX_LINES 256

@@ -15,7 +15,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 
 struct fix_frame {
 	const char *name, *file;

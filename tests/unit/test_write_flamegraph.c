@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 #include "test_write_fixture.h"
 
 #define INNER_WIDTH 1180.0 /* 1200 px minus 10 px margins */

@@ -16,7 +16,7 @@
 
 #include <cmocka.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 #include "test_write_fixture.h"
 
 static cJSON *write_and_parse(const struct profile *p)

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "output/protobuf.h"
-#include "profile.h"
+#include "profile/profile.h"
 #include "test_write_fixture.h"
 
 /* ---- the encoder against protoc --decode_raw ---- */

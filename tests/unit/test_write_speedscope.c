@@ -21,8 +21,8 @@
 #include <cmocka.h>
 
 #include "output/output_file.h"
-#include "profile.h"
-#include "version.h"
+#include "profile/profile.h"
+#include "util/version.h"
 #include "test_write_fixture.h"
 
 static char *write_to_memory(const struct profile *p, size_t *len)

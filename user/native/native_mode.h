@@ -15,7 +15,7 @@
 
 #include "bpfspy_types.h"
 #include "bpfspy_events.h"
-#include "profile.h"
+#include "profile/profile.h"
 #include "python/py_native_merge.h"
 #include "pyoffsets.h"
 #include "sym/native_symbols.h"

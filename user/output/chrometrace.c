@@ -23,10 +23,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 #include "output/json_string.h"
 #include "output/timeline.h"
-#include "version.h"
+#include "util/version.h"
 
 struct open_frame {
 	uint32_t frame; /* its function's frame id (see frame_names) */

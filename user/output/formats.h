@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 
 /* The names -f accepts, for help and error messages. */
 #define OUTPUT_FORMAT_NAMES "speedscope, collapsed, flamegraph, pprof, chrometrace or gecko"

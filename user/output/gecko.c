@@ -25,10 +25,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 #include "output/json_string.h"
 #include "output/timeline.h"
-#include "version.h"
+#include "util/version.h"
 
 #define GECKO_FORMAT_VERSION 36
 #define NONE UINT32_MAX

@@ -26,7 +26,7 @@
 #include <zlib.h>
 
 #include "output/protobuf.h"
-#include "profile.h"
+#include "profile/profile.h"
 #include "sym/native_symbols.h"
 #include "util/array.h"
 #include "util/id_table.h"

@@ -16,9 +16,9 @@
 
 #include "output/json_string.h"
 #include "output/timeline.h"
-#include "profile.h"
+#include "profile/profile.h"
 #include "util/id_table.h"
-#include "version.h"
+#include "util/version.h"
 
 #define SPEEDSCOPE_SCHEMA "https://www.speedscope.app/file-format-schema.json"
 

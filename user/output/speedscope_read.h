@@ -16,7 +16,7 @@
 
 #include <stddef.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 
 /* More samples than this in a sample-count file is refused rather than expanded. */
 #define SPEEDSCOPE_READ_MAX_SAMPLES 1000000000ull

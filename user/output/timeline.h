@@ -11,7 +11,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "profile.h"
+#include "profile/profile.h"
 
 /* The time every timeline counts from: the recording's start, or the first sample if earlier. */
 uint64_t timeline_origin_ns(const struct profile *p);

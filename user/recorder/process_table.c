@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "loader.h"
+#include "sampler/sampler.h"
 #include "native/kernel_unwind.h"
 #include "util/u32map.h"
 

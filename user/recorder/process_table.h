@@ -14,7 +14,7 @@
 #include <sys/types.h>
 
 #include "bpfspy_events.h"
-#include "target_process.h"
+#include "process/target_process.h"
 
 struct sampler;
 struct kernel_unwind;

@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "target_process.h"
+#include "process/target_process.h"
 #include "util/log.h"
 #include "util/u32map.h"
 

@@ -20,7 +20,7 @@
 #include "recorder/stack_builder.h"
 #include "recorder/thread_naming.h"
 #include "sym/native_symbols.h"
-#include "thread_reader.h"
+#include "process/thread_reader.h"
 #include "util/log.h"
 #include "util/procfs.h"
 #include "util/u32map.h"

@@ -12,9 +12,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "loader.h"
-#include "profile.h"
-#include "sample_sink.h"
+#include "sampler/sampler.h"
+#include "profile/profile.h"
+#include "recorder/sample_sink.h"
 
 struct recorder_options {
 	bool kernel_stacks; /* --kernel */

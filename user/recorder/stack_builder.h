@@ -15,8 +15,8 @@
 #include <stdint.h>
 
 #include "bpfspy_events.h"
-#include "profile.h"
-#include "target_process.h"
+#include "profile/profile.h"
+#include "process/target_process.h"
 
 /* The longest stack a sample can make: every walk at its limit, plus markers. */
 #define STACK_BUILDER_MAX_FRAMES (BPFSPY_MAX_USER_FRAMES + BPFSPY_MAX_KERNEL_FRAMES + BPFSPY_MAX_PY_DEPTH + 4)

@@ -9,8 +9,8 @@
 #define BPFSPY_RECORDER_THREAD_NAMING_H
 
 #include "bpfspy_events.h"
-#include "profile.h"
-#include "target_process.h"
+#include "profile/profile.h"
+#include "process/target_process.h"
 
 struct thread_naming;
 

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include "bpfspy_events.h"
-#include "launch.h"
-#include "target_process.h"
+#include "session/launch.h"
+#include "process/target_process.h"
 #include "util/log.h"
 #include "util/proc_stat.h"
 

@@ -21,10 +21,10 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "loader.h"
-#include "profile.h"
+#include "sampler/sampler.h"
+#include "profile/profile.h"
 #include "recorder/recorder.h"
-#include "sample_sink.h"
+#include "recorder/sample_sink.h"
 
 struct session_options {
 	/* targets: a command, PIDs, or the whole host */

@@ -15,9 +15,9 @@
 #include <stdint.h>
 
 #include "bpfspy_events.h"
-#include "profile.h"
+#include "profile/profile.h"
 #include "sym/native_symbols.h"
-#include "target_process.h"
+#include "process/target_process.h"
 
 enum symbol_source {
 	SYMBOL_SOURCE_KERNEL = 0, /* a kernel text address */
