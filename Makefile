@@ -95,6 +95,11 @@ deps:
 
 # ---- BPF -----------------------------------------------------------------
 
+# vmlinux.h is generated from the build machine's BTF, not committed: the BPF
+# programs use it only for CO-RE-relocated types (libbpf fixes the offsets for
+# the running kernel at load), every machine bpfspy builds on has BTF (it is
+# required to run: tp_btf programs), and one file per architecture would be
+# ~3 MB of generated text to keep current by hand.
 $(BUILD)/vmlinux.h:
 	@mkdir -p $(BUILD)
 	$(BPFTOOL) btf dump file /sys/kernel/btf/vmlinux format c > $@.$$$$.tmp && mv $@.$$$$.tmp $@
@@ -207,10 +212,10 @@ fresh-check:
 
 # ---- install -------------------------------------------------------------
 
-install: $(BUILD)/bpfspy
+install: $(BUILD)/bpfspy $(STP_BIN)
 	install -D -m 0755 $(BUILD)/bpfspy $(DESTDIR)$(PREFIX)/bin/bpfspy
 	install -D -m 0644 docs/bpfspy.1 $(DESTDIR)$(PREFIX)/share/man/man1/bpfspy.1
-	@if [ -x tools/speedscope_top_packages ]; then install -D -m 0755 tools/speedscope_top_packages $(DESTDIR)$(PREFIX)/bin/speedscope_top_packages; fi
+	install -D -m 0755 $(STP_BIN) $(DESTDIR)$(PREFIX)/bin/speedscope_top_packages
 
 clean:
 	rm -rf build build-asan build-fuzz

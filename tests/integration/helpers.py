@@ -13,6 +13,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BPFSPY = os.environ.get("BPFSPY", str(ROOT / "build" / "bpfspy"))
+# the tool of the same build as bpfspy (an ASan bpfspy is tested with an ASan tool)
+TOP_PACKAGES = Path(os.environ.get("BPFSPY_BUILD", str(ROOT / "build"))) / "tools" / "speedscope_top_packages"
 SHARED = Path(os.environ.get("SHARED", ROOT.parent / "shared"))
 EXTRAS = Path(os.environ.get("EXTRAS", "/opt/bpfspy-extras"))
 # the real speedscope app in headless Chromium (tests/e2e/speedscope-check, installed by make deps)

@@ -18,11 +18,10 @@ from pathlib import Path
 
 import pytest
 
-from helpers import BPFSPY, Profile, build_c, run_bpfspy
+from helpers import BPFSPY, TOP_PACKAGES, Profile, build_c, run_bpfspy
 
 PROGS = Path(__file__).parent / "progs"
 ROOT = Path(__file__).resolve().parents[2]
-TOP_PACKAGES = ROOT / "tools" / "speedscope_top_packages"
 PYTHON = "/usr/bin/python3"
 BUSY_PY = "import time\nend = time.time() + {secs}\nwhile time.time() < end:\n    sum(range(1000))\n"
 

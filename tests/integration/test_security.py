@@ -16,9 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from helpers import BPFSPY, ROOT, Profile
+from helpers import BPFSPY, ROOT, TOP_PACKAGES, Profile
 
-TOP_PACKAGES = ROOT / "tools" / "speedscope_top_packages"
 
 
 @pytest.fixture(scope="module")

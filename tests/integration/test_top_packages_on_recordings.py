@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from helpers import ROOT, run_bpfspy
+from helpers import ROOT, TOP_PACKAGES, run_bpfspy
 
-TOOL = ROOT / "tools" / "speedscope_top_packages"
+TOOL = TOP_PACKAGES
 TREE = ROOT / "examples" / "pytest-startup"
 
 

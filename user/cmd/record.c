@@ -32,11 +32,11 @@ static char *default_output_name(const struct record_options *o)
 	struct tm tm;
 	localtime_r(&now, &tm);
 	strftime(stamp, sizeof(stamp), "%Y%m%d-%H%M%S", &tm);
-	if (o->ncommand > 0) {
-		const char *base = strrchr(o->command[0], '/');
-		snprintf(name, sizeof(name), "%s", base ? base + 1 : o->command[0]);
-	} else if (o->npids > 0) {
-		snprintf(name, sizeof(name), "pid%d", o->pids[0]);
+	if (o->target.ncommand > 0) {
+		const char *base = strrchr(o->target.command[0], '/');
+		snprintf(name, sizeof(name), "%s", base ? base + 1 : o->target.command[0]);
+	} else if (o->target.npids > 0) {
+		snprintf(name, sizeof(name), "pid%d", o->target.pids[0]);
 	}
 	char *out = NULL;
 	if (asprintf(&out, "bpfspy-%s-%s%s", name, stamp, output_format_extension(o->format)) < 0)
@@ -48,18 +48,18 @@ static void describe_command(const struct record_options *o, char *buf, size_t l
 {
 	size_t pos = 0;
 	buf[0] = '\0';
-	if (o->all) {
+	if (o->target.all) {
 		snprintf(buf, len, "all processes");
 		return;
 	}
-	if (o->npids) {
+	if (o->target.npids) {
 		pos += (size_t)snprintf(buf, len, "pid");
-		for (size_t i = 0; i < o->npids && pos < len; i++)
-			pos += (size_t)snprintf(buf + pos, len - pos, "%s%d", i ? "," : " ", o->pids[i]);
+		for (size_t i = 0; i < o->target.npids && pos < len; i++)
+			pos += (size_t)snprintf(buf + pos, len - pos, "%s%d", i ? "," : " ", o->target.pids[i]);
 		return;
 	}
-	for (int i = 0; i < o->ncommand && pos < len; i++)
-		pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", i ? " " : "", o->command[i]);
+	for (int i = 0; i < o->target.ncommand && pos < len; i++)
+		pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", i ? " " : "", o->target.command[i]);
 }
 
 static int write_profile_to(const struct profile *p, enum output_format format, const struct write_options *wo,
@@ -181,7 +181,7 @@ static void print_summary(struct session *s, const struct record_options *o, con
 	recorder_native_summary(session_recorder(s), native_line, sizeof(native_line));
 	if (native_line[0])
 		fprintf(stderr, "bpfspy: %s\n", native_line);
-	if (!o->native && rs.native_only_samples)
+	if (!o->target.native && rs.native_only_samples)
 		fprintf(stderr, "bpfspy: native stacks (no Python frames): %.1f%% of %llu samples reached the "
 				"program's entry%s\n",
 			100.0 * (double)rs.native_only_complete / (double)rs.native_only_samples,
@@ -239,7 +239,7 @@ static int run(struct session *s, const struct record_options *o, char **paths)
 	if (tty)
 		fprintf(stderr, "\r\033[K");
 	if (end == SESSION_TARGETS_EXITED && !session_launched(s))
-		log_info("the target process%s exited", o->npids > 1 ? "es" : "");
+		log_info("the target process%s exited", o->target.npids > 1 ? "es" : "");
 	session_finish(s);
 
 	rc = write_profiles(session_profile(s), o, paths) == 0 ? 0 : 1;
@@ -272,7 +272,7 @@ int cmd_record(int argc, char **argv)
 		return e > 0 ? 0 : 2;
 	log_set_verbosity(o.verbosity);
 
-	int rc = session_check(o.pids, o.npids, o.command, o.ncommand);
+	int rc = session_check(o.target.pids, o.target.npids, o.target.command, o.target.ncommand);
 	if (rc != 0)
 		return rc;
 
@@ -296,22 +296,14 @@ int cmd_record(int argc, char **argv)
 	describe_command(&o, command, sizeof(command));
 	struct profile_meta meta = {
 		.command = command,
-		.rate_hz = o.rate_hz,
-		.unit = o.idle ? PROFILE_UNIT_NANOSECONDS : PROFILE_UNIT_SAMPLES,
+		.rate_hz = o.target.rate_hz,
+		.unit = o.target.idle ? PROFILE_UNIT_NANOSECONDS : PROFILE_UNIT_SAMPLES,
 		.start_ns = monotonic_ns(), /* both set again when sampling starts */
 		.start_realtime_ns = (uint64_t)time(NULL) * 1000000000ull,
 	};
 	struct session_options so = {
-		.command = o.command,
-		.ncommand = o.ncommand,
-		.pids = o.pids,
-		.npids = o.npids,
-		.all = o.all,
-		.subprocesses = o.subprocesses,
-		.rate_hz = o.rate_hz,
+		.target = o.target,
 		.kernel = o.kernel,
-		.native = o.native,
-		.idle = o.idle,
 		.max_depth = o.max_depth,
 		.stack_size = o.stack_size,
 		.max_native_frames = o.max_native_frames,
@@ -324,7 +316,7 @@ int cmd_record(int argc, char **argv)
 		.recording = {
 			.function_only = o.function_only,
 			.no_lineno = o.no_lineno,
-			.gil_only = o.gil,
+			.gil_only = o.target.gil,
 			.comm_filter = o.comm,
 			.pid_filter = o.pid_filter,
 			.npid_filter = o.npid_filter,

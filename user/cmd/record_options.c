@@ -110,8 +110,7 @@ void record_usage(FILE *f)
 }
 
 enum {
-	OPT_NO_SUBPROCESSES = 1000,
-	OPT_KERNEL,
+	OPT_KERNEL = 1000,
 	OPT_NOLINENO,
 	OPT_MAX_DEPTH,
 	OPT_BTF,
@@ -119,7 +118,6 @@ enum {
 	OPT_COMM,
 	OPT_PID_FILTER,
 	OPT_STACK_SIZE,
-	OPT_NONBLOCKING,
 	OPT_FULL_FILENAMES,
 	OPT_HIDEPROGRESS,
 	OPT_CAPTURE,
@@ -129,18 +127,13 @@ enum {
 };
 
 static const struct option long_options[] = {
-	{ "pid", required_argument, NULL, 'p' },
-	{ "all", no_argument, NULL, 'a' },
+	SESSION_LONG_OPTIONS,
 	{ "output", required_argument, NULL, 'o' },
 	{ "format", required_argument, NULL, 'f' },
-	{ "rate", required_argument, NULL, 'r' },
 	{ "duration", required_argument, NULL, 'd' },
 	{ "function", no_argument, NULL, 'F' },
 	{ "nolineno", no_argument, NULL, OPT_NOLINENO },
-	{ "gil", no_argument, NULL, 'g' },
 	{ "kernel", no_argument, NULL, OPT_KERNEL },
-	{ "native", no_argument, NULL, 'n' },
-	{ "idle", no_argument, NULL, 'i' },
 	{ "async-aware", no_argument, NULL, OPT_ASYNC_AWARE },
 	{ "comm", required_argument, NULL, OPT_COMM },
 	{ "pid-filter", required_argument, NULL, OPT_PID_FILTER },
@@ -148,10 +141,7 @@ static const struct option long_options[] = {
 	{ "stack-size", required_argument, NULL, OPT_STACK_SIZE },
 	{ "unwind", required_argument, NULL, OPT_UNWIND },
 	{ "max-native-frames", required_argument, NULL, OPT_MAX_NATIVE_FRAMES },
-	{ "no-subprocesses", no_argument, NULL, OPT_NO_SUBPROCESSES },
-	{ "subprocesses", no_argument, NULL, 's' },
 	{ "threads", no_argument, NULL, 't' },
-	{ "nonblocking", no_argument, NULL, OPT_NONBLOCKING },
 	{ "full-filenames", no_argument, NULL, OPT_FULL_FILENAMES },
 	{ "hideprogress", no_argument, NULL, OPT_HIDEPROGRESS },
 	{ "capture", no_argument, NULL, OPT_CAPTURE },
@@ -178,15 +168,14 @@ static int add_format(const char *arg, struct record_options *o)
 	return 0;
 }
 
-static int parse_one(int c, const char *arg, struct record_options *o)
+static int parse_one(int c, const char *arg, void *ctx)
 {
+	struct record_options *o = ctx;
 	unsigned long v;
+	int shared = session_args_parse(&o->target, c, arg);
+	if (shared != SESSION_ARGS_NOT_MINE)
+		return shared;
 	switch (c) {
-	case 'p':
-		return cli_parse_pid_list(arg, o->pids, &o->npids, RECORD_MAX_PIDS);
-	case 'a':
-		o->all = true;
-		return 0;
 	case 'o':
 		if (!*arg) {
 			log_error("-o needs a file name");
@@ -196,13 +185,6 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 		return 0;
 	case 'f':
 		return add_format(arg, o);
-	case 'r':
-		if (cli_parse_uint(arg, 1, RECORD_MAX_RATE, &v) != 0) {
-			log_error("invalid rate '%s' (expected 1 to %d samples per second)", arg, RECORD_MAX_RATE);
-			return -1;
-		}
-		o->rate_hz = (unsigned)v;
-		return 0;
 	case 'd':
 		if (!strcmp(arg, "unlimited")) {
 			o->duration_s = 0;
@@ -218,15 +200,6 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 		return 0;
 	case OPT_NOLINENO:
 		o->no_lineno = true;
-		return 0;
-	case 'g':
-		o->gil = true;
-		return 0;
-	case 'n':
-		o->native = true;
-		return 0;
-	case 'i':
-		o->idle = true;
 		return 0;
 	case OPT_ASYNC_AWARE:
 		o->async_aware = true;
@@ -248,7 +221,7 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 		return 0;
 	}
 	case OPT_NATIVE_ALL:
-		o->native = o->native_all = true;
+		o->target.native = o->native_all = true;
 		return 0;
 	case OPT_STACK_SIZE:
 		if (cli_parse_uint(arg, 1024, BPFSPY_MAX_STACK_SNAPSHOT, &v) != 0) {
@@ -275,19 +248,12 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 	case OPT_KERNEL:
 		o->kernel = true;
 		return 0;
-	case OPT_NO_SUBPROCESSES:
-		o->subprocesses = false;
-		return 0;
-	case 's': /* py-spy's opt-in is bpfspy's default */
-		o->subprocesses = true;
-		return 0;
 	case 't':
 		o->threads = true;
 		return 0;
 	case OPT_HIDEPROGRESS:
 		o->hide_progress = true;
 		return 0;
-	case OPT_NONBLOCKING:     /* BPF reads the target without ever pausing it */
 	case OPT_FULL_FILENAMES:  /* record writes full paths already */
 	case OPT_CAPTURE:         /* the command's output goes where bpfspy's goes */
 		return 0;
@@ -314,16 +280,9 @@ static int parse_one(int c, const char *arg, struct record_options *o)
 
 static int validate(struct record_options *o)
 {
-	int targets = (o->npids > 0) + o->all + (o->ncommand > 0);
-	if (targets == 0) {
-		log_error("nothing to profile: give -p PID, -a, or a command after --  (see bpfspy record --help)");
+	if (session_args_validate(&o->target, "record", "profile") != 0)
 		return -1;
-	}
-	if (targets > 1) {
-		log_error("give only one of -p PID, -a, or a command");
-		return -1;
-	}
-	if ((o->comm || o->npid_filter) && !o->all) {
+	if ((o->comm || o->npid_filter) && !o->target.all) {
 		log_error("--comm and --pid-filter narrow -a; use -p PID to profile given processes");
 		return -1;
 	}
@@ -356,35 +315,16 @@ int record_options_parse(int argc, char **argv, struct record_options *o)
 {
 	memset(o, 0, sizeof(*o));
 	o->format = OUTPUT_SPEEDSCOPE;
-	o->rate_hz = 100;
-	o->subprocesses = true;
+	session_args_defaults(&o->target);
 	o->max_depth = BPFSPY_DEFAULT_PY_DEPTH;
 	o->stack_size = BPFSPY_DEFAULT_STACK_SNAPSHOT;
 	o->max_native_frames = BPFSPY_DEFAULT_NATIVE_FRAMES;
 	o->verbosity = 1;
 
-	optind = 1;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "+p:ao:f:r:d:Fgnivqhst", long_options, NULL)) != -1) {
-		if (c == 'h') {
-			record_usage(stdout);
-			return 1;
-		}
-		if (c == '?' || c == ':') {
-			if (optopt && optopt < 256 && strchr("pofrd", optopt))
-				log_error("option -%c needs a value (see bpfspy record --help)", optopt);
-			else if (optopt && optopt < 256)
-				log_error("unknown option -%c (see bpfspy record --help)", optopt);
-			else
-				log_error("unknown or incomplete option '%s' (see bpfspy record --help)", argv[optind - 1]);
-			return -1;
-		}
-		if (parse_one(c, optarg, o) != 0)
-			return -1;
-	}
-	o->command = argv + optind;
-	o->ncommand = argc - optind;
+	int rc = session_args_getopt(argc, argv, "+" SESSION_SHORT_OPTIONS "o:f:d:Fvqht", long_options, "record",
+				     record_usage, parse_one, o, &o->target);
+	if (rc != 0)
+		return rc;
 	choose_format(o);
 	return validate(o);
 }

@@ -9,31 +9,24 @@
 #include <sys/types.h>
 
 #include "profile/profile.h"
+#include "session/session_args.h"
 
-#define RECORD_MAX_PIDS 64
-#define RECORD_MAX_RATE 20000
+#define RECORD_MAX_PIDS SESSION_MAX_PIDS
 
 struct record_options {
+	struct session_args target; /* -p/-a/COMMAND, -s, -r, -g, -n, -i */
 	const char *output;     /* -o; NULL = derived name */
 	enum output_format formats[OUTPUT_FORMAT_COUNT]; /* -f, in the order given, each once */
 	size_t nformats;        /* >= 1 after parsing: speedscope when no -f */
 	enum output_format format; /* formats[0] */
-	unsigned rate_hz;
 	double duration_s;      /* 0 = until the command exits / Ctrl-C */
-	pid_t pids[RECORD_MAX_PIDS];
-	size_t npids;
-	bool all;               /* -a */
-	bool subprocesses;      /* default true; --no-subprocesses */
 	bool kernel;            /* --kernel */
 	bool function_only;     /* -F */
 	bool no_lineno;         /* --nolineno */
-	bool gil;               /* --gil */
-	bool idle;              /* -i/--idle: wall clock, off-CPU time included */
 	bool async_aware;       /* --async-aware: asyncio tasks' coroutines in place of the event loop */
 	const char *comm;       /* --comm: with -a, only processes whose name contains this */
 	uint32_t pid_filter[RECORD_MAX_PIDS]; /* --pid-filter: with -a, only these processes */
 	size_t npid_filter;
-	bool native;            /* -n/--native: native frames, Python frames merged in */
 	bool native_all;        /* --native-all: keep interpreter plumbing frames */
 	unsigned stack_size;    /* --stack-size: user stack bytes copied per sample (--unwind snapshot, and
 				   the kernel unwinder's fallback for code it has no table for yet) */
@@ -45,8 +38,6 @@ struct record_options {
 	bool threads;           /* -t/--threads: thread ids in collapsed output, as py-spy */
 	bool hide_progress;     /* --hideprogress: no status line */
 	int verbosity;          /* -v / -q */
-	char **command;         /* argv after options / "--" */
-	int ncommand;
 };
 
 /*

@@ -115,26 +115,26 @@ static int on_record(void *ctx, const void *data, size_t size)
  */
 static unsigned new_code_snapshot_bytes(const struct session_options *o)
 {
-	return o->native && !o->unwind_snapshot && !o->unwind_compare ? BPFSPY_MAX_STACK_SNAPSHOT : 0;
+	return o->target.native && !o->unwind_snapshot && !o->unwind_compare ? BPFSPY_MAX_STACK_SNAPSHOT : 0;
 }
 
 static int open_sampler(struct session *s, char *err, size_t errlen)
 {
 	const struct session_options *o = &s->o;
 	struct sampler_options so = {
-		.rate_hz = o->rate_hz,
-		.follow_all = o->all,
-		.follow_children = o->subprocesses,
+		.rate_hz = o->target.rate_hz,
+		.follow_all = o->target.all,
+		.follow_children = o->target.subprocesses,
 		.kernel_stacks = o->kernel,
 		.py_max_depth = o->max_depth,
 		/* default mode copies a stack only for a process whose tables are not installed yet
 		   (its first milliseconds): frame pointers would give the leaf alone */
-		.stack_snapshot_bytes = o->native || !o->unwind_snapshot ? o->stack_size : 0,
-		.native_merge = o->native,
+		.stack_snapshot_bytes = o->target.native || !o->unwind_snapshot ? o->stack_size : 0,
+		.native_merge = o->target.native,
 		.new_code_snapshot_bytes = new_code_snapshot_bytes(o),
-		.offcpu = o->idle,
+		.offcpu = o->target.idle,
 		.kernel_unwind = !o->unwind_snapshot,
-		.unwind_compare = o->unwind_compare && o->native,
+		.unwind_compare = o->unwind_compare && o->target.native,
 		.native_max_frames = o->max_native_frames,
 		.btf_path = o->btf_path,
 	};
@@ -152,10 +152,10 @@ struct session *session_new(const struct session_options *o, const struct profil
 	s->child = (struct launched){ .go_fd = -1, .status_fd = -1 };
 	struct recorder_options ro = o->recording;
 	ro.kernel_stacks = o->kernel;
-	ro.idle = o->idle;
-	ro.native = o->native;
+	ro.idle = o->target.idle;
+	ro.native = o->target.native;
 	ro.kernel_unwind = !o->unwind_snapshot;
-	ro.rate_hz = o->rate_hz;
+	ro.rate_hz = o->target.rate_hz;
 	ro.py_max_depth = o->max_depth;
 	ro.stack_bytes = o->stack_size;
 	ro.sink = o->sink;
@@ -211,7 +211,7 @@ pid_t session_root_pid(const struct session *s)
 {
 	if (s->launched)
 		return s->child.pid;
-	return s->o.npids ? s->o.pids[0] : 0;
+	return s->o.target.npids ? s->o.target.pids[0] : 0;
 }
 
 bool session_launched(const struct session *s)
@@ -240,8 +240,8 @@ static void reap_child(struct session *s, bool block)
 /* One rule for every command: a zombie has exited, only its parent's wait is missing. */
 static bool targets_alive(const struct session_options *o)
 {
-	for (size_t i = 0; i < o->npids; i++)
-		if (proc_is_alive(o->pids[i]))
+	for (size_t i = 0; i < o->target.npids; i++)
+		if (proc_is_alive(o->target.pids[i]))
 			return true;
 	return false;
 }
@@ -266,7 +266,7 @@ static void for_each_pid(struct session *s, pid_fn fn)
 
 static void follow_existing_descendant(struct session *s, pid_t pid)
 {
-	if (proc_descends_from(pid, s->o.pids, s->o.npids)) {
+	if (proc_descends_from(pid, s->o.target.pids, s->o.target.npids)) {
 		sampler_follow(s->sampler, pid);
 		recorder_add_process(s->recorder, pid);
 	}
@@ -289,7 +289,7 @@ static int launch_command(struct session *s, char *err, size_t errlen)
 			dup2(null, fd);
 		}
 	}
-	int rc = launch_prepare(s->o.command, &s->child, err, errlen);
+	int rc = launch_prepare(s->o.target.command, &s->child, err, errlen);
 	for (int fd = 0; fd < 3; fd++)
 		if (saved[fd] >= 0) {
 			dup2(saved[fd], fd);
@@ -303,24 +303,24 @@ static int launch_command(struct session *s, char *err, size_t errlen)
 static int start_targets(struct session *s, char *err, size_t errlen)
 {
 	const struct session_options *o = &s->o;
-	if (o->ncommand > 0) {
+	if (o->target.ncommand > 0) {
 		if (launch_command(s, err, errlen) != 0)
 			return -1;
 		s->launched = true;
 		sampler_follow(s->sampler, s->child.pid);
 		char program[4096]; /* found as execvp finds it */
-		if (launch_resolve_path(o->command[0], program, sizeof(program)))
+		if (launch_resolve_path(o->target.command[0], program, sizeof(program)))
 			recorder_preload_program(s->recorder, program);
 	}
-	for (size_t i = 0; i < o->npids; i++) {
-		sampler_follow(s->sampler, o->pids[i]);
-		recorder_add_process(s->recorder, o->pids[i]);
+	for (size_t i = 0; i < o->target.npids; i++) {
+		sampler_follow(s->sampler, o->target.pids[i]);
+		recorder_add_process(s->recorder, o->target.pids[i]);
 		if (o->note_not_python)
-			recorder_note_if_not_python(s->recorder, o->pids[i]);
+			recorder_note_if_not_python(s->recorder, o->target.pids[i]);
 	}
-	if (o->npids && o->subprocesses)
+	if (o->target.npids && o->target.subprocesses)
 		for_each_pid(s, follow_existing_descendant);
-	if (o->all)
+	if (o->target.all)
 		for_each_pid(s, prescan_process);
 
 	/*
@@ -337,7 +337,7 @@ static int start_targets(struct session *s, char *err, size_t errlen)
 		return -1;
 	/* a thread that waits all along never leaves a CPU while we look: read it as it is now */
 	char seed_err[256];
-	if (o->idle && (o->npids || o->all) && recorder_seed_offcpu(s->recorder, seed_err, sizeof(seed_err)) < 0)
+	if (o->target.idle && (o->target.npids || o->target.all) && recorder_seed_offcpu(s->recorder, seed_err, sizeof(seed_err)) < 0)
 		log_warn("%s: threads blocked since before the attach are missing", seed_err);
 	if (s->launched && launch_release(&s->child, err, errlen) != 0) {
 		reap_child(s, true);
@@ -411,7 +411,7 @@ enum session_end session_run(struct session *s, const struct session_hooks *h)
 			break;
 		}
 		reap_child(s, false);
-		if (s->child_done || (o->npids && !targets_alive(o))) {
+		if (s->child_done || (o->target.npids && !targets_alive(o))) {
 			end = SESSION_TARGETS_EXITED;
 			break;
 		}

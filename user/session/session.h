@@ -24,19 +24,14 @@
 #include "sampler/sampler.h"
 #include "profile/profile.h"
 #include "recorder/recorder.h"
+#include "session/session_args.h"
 #include "recorder/sample_sink.h"
 
 struct session_options {
-	/* targets: a command, PIDs, or the whole host */
-	char **command; /* argv of the command to launch; NULL when ncommand is 0 */
-	int ncommand;
-	const pid_t *pids;
-	size_t npids;
-	bool all;          /* -a */
-	bool subprocesses; /* follow children (and, with -p, the existing descendants) */
+	/* targets (a command, PIDs, or the whole host), following, rate, -g/-n/-i */
+	struct session_args target;
 
 	/* sampling, as record's options name them (top passes record's defaults) */
-	unsigned rate_hz;
 	bool kernel;          /* --kernel */
 	bool native;          /* -n */
 	bool idle;            /* -i: off-CPU time too */

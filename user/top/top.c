@@ -115,13 +115,13 @@ static void describe_target(struct top_session *s)
 	const struct top_options *o = s->o;
 	size_t pos = 0, len = sizeof(s->target) - 2;
 	char *buf = s->target + 1;
-	if (o->all) {
+	if (o->target.all) {
 		snprintf(s->target, sizeof(s->target), "%zu processes (all processes)", s->iv.pids.len);
 		return;
 	}
-	if (o->ncommand > 0) {
-		for (int i = 0; i < o->ncommand && pos < len; i++)
-			pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", i ? " " : "", o->command[i]);
+	if (o->target.ncommand > 0) {
+		for (int i = 0; i < o->target.ncommand && pos < len; i++)
+			pos += (size_t)snprintf(buf + pos, len - pos, "%s%s", i ? " " : "", o->target.command[i]);
 	} else {
 		char path[64];
 		snprintf(path, sizeof(path), "/proc/%d/cmdline", s->root_pid);
@@ -135,8 +135,8 @@ static void describe_target(struct top_session *s)
 			if (buf[i] == '\0')
 				buf[i] = ' ';
 		pos = n ? n : (size_t)snprintf(buf, len, "pid %d", s->root_pid);
-		if (o->npids > 1)
-			pos += (size_t)snprintf(buf + pos, len - pos, " and %zu more processes", o->npids - 1);
+		if (o->target.npids > 1)
+			pos += (size_t)snprintf(buf + pos, len - pos, " and %zu more processes", o->target.npids - 1);
 	}
 	if (pos > len - 1)
 		pos = len - 1;
@@ -151,12 +151,12 @@ static void close_interval(struct top_session *s, uint64_t now)
 	struct interval_counts *iv = &s->iv;
 	double secs = (double)(now - iv->start_ns) / 1e9;
 	unsigned threads = (unsigned)iv->threads.len;
-	if (!s->o->all && s->root_pid) {
+	if (!s->o->target.all && s->root_pid) {
 		unsigned live = live_threads(s->root_pid);
 		if (live > threads)
 			threads = live;
 	}
-	double possible = secs * s->o->rate_hz * (threads ? threads : 1);
+	double possible = secs * s->o->target.rate_hz * (threads ? threads : 1);
 	double active = possible > 0 ? 100.0 * (double)iv->samples / possible : 0.0;
 	describe_target(s);
 	s->header.gil_percent = iv->python_samples ? 100.0 * (double)iv->gil_samples / (double)iv->python_samples : 0;
@@ -197,7 +197,7 @@ static void draw(struct top_session *s)
 		int h = top_screen_rows();
 		rows = h > TOP_VIEW_CHROME_LINES ? (size_t)(h - TOP_VIEW_CHROME_LINES) : 0;
 	}
-	double units_per_second = s->o->idle ? 1e9 : s->o->rate_hz;
+	double units_per_second = s->o->target.idle ? 1e9 : s->o->target.rate_hz;
 	if (top_view_render(&s->header, t, s->sort, units_per_second, rows, &s->lines) != 0)
 		return;
 	if (s->screen) {
@@ -263,7 +263,7 @@ static void describe_end(struct top_session *s)
 		snprintf(s->status, sizeof(s->status), "the command exited with status %d%s", code,
 			 s->screen && top_screen_has_keys() && !s->o->once ? ": press any key to quit" : "");
 	} else {
-		snprintf(s->status, sizeof(s->status), "the process%s exited%s", s->o->npids > 1 ? "es" : "",
+		snprintf(s->status, sizeof(s->status), "the process%s exited%s", s->o->target.npids > 1 ? "es" : "",
 			 s->screen && top_screen_has_keys() && !s->o->once ? ": press any key to quit" : "");
 	}
 }
@@ -354,16 +354,18 @@ int cmd_top(int argc, char **argv)
 	int e = top_options_parse(argc, argv, &o);
 	if (e != 0)
 		return e > 0 ? 0 : 2;
-	int rc = session_check(o.pids, o.npids, o.command, o.ncommand);
+	int rc = session_check(o.target.pids, o.target.npids, o.target.command, o.target.ncommand);
 	if (rc != 0)
 		return rc;
 
-	struct profile_meta meta = { .command = "top", .rate_hz = o.rate_hz, .start_ns = monotonic_ns(),
-				     .unit = o.idle ? PROFILE_UNIT_NANOSECONDS : PROFILE_UNIT_SAMPLES };
+	struct profile_meta meta = { .command = "top", .rate_hz = o.target.rate_hz, .start_ns = monotonic_ns(),
+				     .unit = o.target.idle ? PROFILE_UNIT_NANOSECONDS : PROFILE_UNIT_SAMPLES };
 	struct top_session s = { .o = &o, .sort = TOP_SORT_OWN_TIME };
 	s.by_function = top_table_new();
 	s.by_line = top_table_new();
-	s.feed = s.by_function && s.by_line ? top_feed_new(s.by_function, s.by_line, o.full_filenames, o.native, o.all) : NULL;
+	s.feed = s.by_function && s.by_line
+			 ? top_feed_new(s.by_function, s.by_line, o.full_filenames, o.target.native, o.target.all)
+			 : NULL;
 	if (!s.feed) {
 		log_error("out of memory");
 		top_session_free(&s);
@@ -371,20 +373,12 @@ int cmd_top(int argc, char **argv)
 	}
 	/* record's sampling defaults: native stacks unwound in the kernel, a stack copy only where no table is loaded yet */
 	struct session_options so = {
-		.command = o.command,
-		.ncommand = o.ncommand,
-		.pids = o.pids,
-		.npids = o.npids,
-		.all = o.all,
-		.subprocesses = o.subprocesses,
-		.rate_hz = o.rate_hz,
-		.native = o.native,
-		.idle = o.idle,
+		.target = o.target,
 		.max_depth = BPFSPY_DEFAULT_PY_DEPTH,
 		.stack_size = BPFSPY_DEFAULT_STACK_SNAPSHOT,
 		.max_native_frames = BPFSPY_DEFAULT_NATIVE_FRAMES,
 		.command_stdio_null = isatty(STDOUT_FILENO), /* the full-screen view */
-		.recording = { .gil_only = o.gil },
+		.recording = { .gil_only = o.target.gil },
 		.sink = { .add_sample = add_sample, .ctx = &s },
 		.on_sample_record = on_sample_record,
 		.on_sample_record_ctx = &s,

@@ -10,8 +10,6 @@
 #include "util/cli_values.h"
 #include "util/log.h"
 
-#define TOP_MAX_RATE 20000
-
 void top_usage(FILE *f)
 {
 	fputs("Usage: bpfspy top [OPTIONS] (-p PID[,PID...] | -a | -- COMMAND [ARGS...])\n"
@@ -47,49 +45,29 @@ void top_usage(FILE *f)
 	      f);
 }
 
-enum { OPT_DELAY = 1000, OPT_ONCE, OPT_FULL_FILENAMES, OPT_NO_SUBPROCESSES, OPT_NONBLOCKING };
+enum { OPT_DELAY = 1000, OPT_ONCE, OPT_FULL_FILENAMES };
 
 static const struct option long_options[] = {
-	{ "pid", required_argument, NULL, 'p' },
-	{ "all", no_argument, NULL, 'a' },
-	{ "rate", required_argument, NULL, 'r' },
+	SESSION_LONG_OPTIONS,
 	{ "delay", required_argument, NULL, OPT_DELAY },
-	{ "gil", no_argument, NULL, 'g' },
 	{ "once", no_argument, NULL, OPT_ONCE },
 	{ "full-filenames", no_argument, NULL, OPT_FULL_FILENAMES },
-	{ "no-subprocesses", no_argument, NULL, OPT_NO_SUBPROCESSES },
-	{ "native", no_argument, NULL, 'n' },
-	{ "idle", no_argument, NULL, 'i' },
-	{ "subprocesses", no_argument, NULL, 's' },
-	{ "nonblocking", no_argument, NULL, OPT_NONBLOCKING },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
 
-static int parse_one(int c, const char *arg, struct top_options *o)
+static int parse_one(int c, const char *arg, void *ctx)
 {
-	unsigned long v;
+	struct top_options *o = ctx;
+	int shared = session_args_parse(&o->target, c, arg);
+	if (shared != SESSION_ARGS_NOT_MINE)
+		return shared;
 	switch (c) {
-	case 'p':
-		return cli_parse_pid_list(arg, o->pids, &o->npids, TOP_MAX_PIDS);
-	case 'a':
-		o->all = true;
-		return 0;
-	case 'r':
-		if (cli_parse_uint(arg, 1, TOP_MAX_RATE, &v) != 0) {
-			log_error("invalid rate '%s' (expected 1 to %d samples per second)", arg, TOP_MAX_RATE);
-			return -1;
-		}
-		o->rate_hz = (unsigned)v;
-		return 0;
 	case OPT_DELAY:
 		if (cli_parse_seconds(arg, 0.0999, 3600, &o->delay_s) != 0) {
 			log_error("invalid --delay '%s' (expected 0.1 to 3600 seconds)", arg);
 			return -1;
 		}
-		return 0;
-	case 'g':
-		o->gil = true;
 		return 0;
 	case OPT_ONCE:
 		o->once = true;
@@ -97,64 +75,17 @@ static int parse_one(int c, const char *arg, struct top_options *o)
 	case OPT_FULL_FILENAMES:
 		o->full_filenames = true;
 		return 0;
-	case OPT_NO_SUBPROCESSES:
-		o->subprocesses = false;
-		return 0;
-	case 's': /* py-spy's opt-in is bpfspy's default */
-		o->subprocesses = true;
-		return 0;
-	case OPT_NONBLOCKING: /* BPF reads the target without ever pausing it */
-		return 0;
-	case 'n':
-		o->native = true;
-		return 0;
-	case 'i':
-		o->idle = true;
-		return 0;
 	default:
 		return -1;
 	}
 }
 
-static int validate(const struct top_options *o)
-{
-	int targets = (o->npids > 0) + o->all + (o->ncommand > 0);
-	if (targets == 0) {
-		log_error("nothing to watch: give -p PID, -a, or a command after --  (see bpfspy top --help)");
-		return -1;
-	}
-	if (targets > 1) {
-		log_error("give only one of -p PID, -a, or a command");
-		return -1;
-	}
-	return 0;
-}
-
 int top_options_parse(int argc, char **argv, struct top_options *o)
 {
 	memset(o, 0, sizeof(*o));
-	o->rate_hz = 100;
+	session_args_defaults(&o->target);
 	o->delay_s = 1.0;
-	o->subprocesses = true;
-	optind = 1;
-	opterr = 0;
-	int c;
-	while ((c = getopt_long(argc, argv, "+p:ar:gnihs", long_options, NULL)) != -1) {
-		if (c == 'h') {
-			top_usage(stdout);
-			return 1;
-		}
-		if (c == '?' || c == ':') {
-			if (optopt && optopt < 256 && strchr("pr", optopt))
-				log_error("option -%c needs a value (see bpfspy top --help)", optopt);
-			else
-				log_error("unknown or incomplete option '%s' (see bpfspy top --help)", argv[optind - 1]);
-			return -1;
-		}
-		if (parse_one(c, optarg, o) != 0)
-			return -1;
-	}
-	o->command = argv + optind;
-	o->ncommand = argc - optind;
-	return validate(o);
+	int rc = session_args_getopt(argc, argv, "+" SESSION_SHORT_OPTIONS "h", long_options, "top", top_usage, parse_one,
+				     o, &o->target);
+	return rc != 0 ? rc : session_args_validate(&o->target, "top", "watch");
 }
