@@ -116,6 +116,12 @@ void dump_async_print_text(const struct dump_snapshot *s, FILE *f);
 void dump_async_add_json(const struct dump_snapshot *s, void *root);
 
 /* `bpfspy dump` */
+/* A Python frame record named as a traceback shows it ("<unknown>" when its code object cannot be read); 0 or -1 (ENOMEM). */
+int dump_frame_from_record(struct target_process *p, const struct py_frame_rec *rec, struct dump_frame *f);
+
+/* A frame as dump's JSON writes it: name, file (null when unknown), line. */
+void *dump_frame_json(const struct dump_frame *f);
+
 int cmd_dump(int argc, char **argv);
 
 #endif

@@ -17,21 +17,6 @@
 
 /* ---- reading ----------------------------------------------------------- */
 
-static int name_frame(struct target_process *p, const struct py_frame_rec *rec, struct dump_frame *f)
-{
-	struct py_code_info info;
-	int line = 0;
-
-	if (p->pysym && py_symbolize(p->pysym, rec->code, rec->sig, py_lasti_widen(rec->lasti), &info, &line) == 0) {
-		f->name = strdup(info.qualname ? info.qualname : info.name);
-		f->file = info.filename ? strdup(info.filename) : NULL;
-		f->line = line;
-	} else {
-		f->name = strdup("<unknown>");
-	}
-	return f->name ? 0 : -1;
-}
-
 /*
  * A running task's chain is on its thread's stack: from the top frame down
  * to the task coroutine's own frame. NULL when that frame is not on the
@@ -74,7 +59,7 @@ static int fill_task(struct target_process *p, const struct py_task *task, const
 	for (size_t i = n; i-- > 0;) {
 		if (recs[i].flags & PYF_SHIM)
 			continue;
-		if (name_frame(p, &recs[i], &out->frames[out->nframes]) != 0)
+		if (dump_frame_from_record(p, &recs[i], &out->frames[out->nframes]) != 0)
 			return -1;
 		out->nframes++;
 	}
@@ -434,16 +419,10 @@ void dump_async_add_json(const struct dump_snapshot *s, void *root_obj)
 		cJSON_AddBoolToObject(o, "truncated", t->truncated);
 		frames = cJSON_AddArrayToObject(o, "frames");
 		for (size_t j = 0; frames && j < t->nframes; j++) {
-			cJSON *fr = cJSON_CreateObject();
+			cJSON *fr = dump_frame_json(&t->frames[j]);
 
 			if (!fr)
 				break;
-			cJSON_AddStringToObject(fr, "name", t->frames[j].name);
-			if (t->frames[j].file)
-				cJSON_AddStringToObject(fr, "file", t->frames[j].file);
-			else
-				cJSON_AddNullToObject(fr, "file");
-			cJSON_AddNumberToObject(fr, "line", t->frames[j].line);
 			cJSON_AddItemToArray(frames, fr);
 		}
 		by = cJSON_AddArrayToObject(o, "awaited_by");

@@ -145,6 +145,20 @@ void dump_print_text(const struct dump_snapshot *s, bool show_gil, FILE *f)
 		dump_async_print_text(s, f);
 }
 
+void *dump_frame_json(const struct dump_frame *f)
+{
+	cJSON *fr = cJSON_CreateObject();
+	if (!fr)
+		return NULL;
+	cJSON_AddStringToObject(fr, "name", f->name);
+	if (f->file)
+		cJSON_AddStringToObject(fr, "file", f->file);
+	else
+		cJSON_AddNullToObject(fr, "file");
+	cJSON_AddNumberToObject(fr, "line", f->line);
+	return fr;
+}
+
 static void add_locals_json(cJSON *fr, const struct dump_frame *frame)
 {
 	cJSON *arr;
@@ -193,15 +207,9 @@ static cJSON *thread_json(const struct dump_thread *t, bool show_gil, bool gil_k
 		cJSON_AddStringToObject(o, "native_note", t->native_note);
 	cJSON *frames = cJSON_AddArrayToObject(o, "frames");
 	for (size_t j = 0; frames && j < t->nframes; j++) {
-		cJSON *fr = cJSON_CreateObject();
+		cJSON *fr = dump_frame_json(&t->frames[j]);
 		if (!fr)
 			break;
-		cJSON_AddStringToObject(fr, "name", t->frames[j].name);
-		if (t->frames[j].file)
-			cJSON_AddStringToObject(fr, "file", t->frames[j].file);
-		else
-			cJSON_AddNullToObject(fr, "file");
-		cJSON_AddNumberToObject(fr, "line", t->frames[j].line);
 		if (locals)
 			add_locals_json(fr, &t->frames[j]);
 		if (t->native)

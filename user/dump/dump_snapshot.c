@@ -57,6 +57,20 @@ static int read_locals(struct target_process *p, const struct py_frame_rec *rec,
 	return 0;
 }
 
+int dump_frame_from_record(struct target_process *p, const struct py_frame_rec *rec, struct dump_frame *f)
+{
+	struct py_code_info info;
+	int line = 0;
+	if (p->pysym && py_symbolize(p->pysym, rec->code, rec->sig, py_lasti_widen(rec->lasti), &info, &line) == 0) {
+		f->name = strdup(info.qualname ? info.qualname : info.name);
+		f->file = info.filename ? strdup(info.filename) : NULL;
+		f->line = line;
+	} else {
+		f->name = strdup("<unknown>");
+	}
+	return f->name ? 0 : -1;
+}
+
 static int name_frames(struct target_process *p, const struct py_thread_frames *raw, bool locals, struct dump_thread *out)
 {
 	out->frames = calloc(raw->n ? raw->n : 1, sizeof(*out->frames));
@@ -68,16 +82,7 @@ static int name_frames(struct target_process *p, const struct py_thread_frames *
 		if (rec->flags & PYF_SHIM)
 			continue;
 		struct dump_frame *f = &out->frames[out->nframes];
-		struct py_code_info info;
-		int line = 0;
-		if (p->pysym && py_symbolize(p->pysym, rec->code, rec->sig, py_lasti_widen(rec->lasti), &info, &line) == 0) {
-			f->name = strdup(info.qualname ? info.qualname : info.name);
-			f->file = info.filename ? strdup(info.filename) : NULL;
-			f->line = line;
-		} else {
-			f->name = strdup("<unknown>");
-		}
-		if (!f->name)
+		if (dump_frame_from_record(p, rec, f) != 0)
 			return -1;
 		out->nframes++;
 		if (locals && read_locals(p, rec, raw->addrs[i], f) != 0)
