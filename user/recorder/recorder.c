@@ -40,6 +40,9 @@ struct recorder {
 	struct native_mode *native;  /* --native, and the tables of the in-kernel unwinder */
 	struct kernel_unwind *kunwind; /* installs those tables in BPF maps (--unwind kernel) */
 	uint32_t frames[STACK_BUILDER_MAX_FRAMES]; /* the sample being built, root first */
+	/* records copied in the ring-buffer callback, each [size_t size, bytes] at an 8-byte boundary */
+	unsigned char *batch;
+	size_t batch_len, batch_cap;
 };
 
 struct recorder *recorder_new(const struct recorder_options *o, struct profile *profile)
@@ -81,6 +84,7 @@ void recorder_free(struct recorder *r)
 	offcpu_pairing_free(r->offcpu);
 	thread_naming_free(r->names);
 	record_async_free(r->async);
+	free(r->batch);
 	u32map_free(&r->py_gaps);
 	kernel_unwind_free(r->kunwind);
 	native_mode_free(r->native);
@@ -272,6 +276,7 @@ static void on_process_exit(struct recorder *r, const struct bpfspy_proc_event *
 
 void recorder_finish(struct recorder *r, uint64_t now_ns)
 {
+	recorder_process_records(r);
 	/* a process that blocked before its interpreter could be read gets one more look */
 	uint32_t pids[64];
 	size_t npids = 0, cursor = 0;
@@ -612,29 +617,28 @@ static void on_code(struct recorder *r, const struct bpfspy_code_event *e, size_
 		r->stats.code_captures_unusable++;
 }
 
-int recorder_on_record(void *ctx, const void *data, size_t size)
+static void handle_record(struct recorder *r, const void *data, size_t size)
 {
-	struct recorder *r = ctx;
 	if (size < sizeof(__u32))
-		return 0;
+		return;
 	__u32 type = *(const __u32 *)data;
 	if (type == EV_OFFCPU_END) {
 		if (size >= sizeof(struct bpfspy_offcpu_end))
 			on_offcpu_end(r, data);
-		return 0;
+		return;
 	}
 	if (type == EV_CODE) {
 		if (size >= sizeof(struct bpfspy_code_event))
 			on_code(r, data, size);
-		return 0;
+		return;
 	}
 	if (type == EV_SAMPLE) {
 		if (size >= sizeof(struct bpfspy_sample))
 			on_sample(r, data, size);
-		return 0;
+		return;
 	}
 	if (size < sizeof(struct bpfspy_proc_event))
-		return 0;
+		return;
 	const struct bpfspy_proc_event *e = data;
 	switch (type) {
 	case EV_EXEC:
@@ -652,5 +656,40 @@ int recorder_on_record(void *ctx, const void *data, size_t size)
 	default:
 		r->stats.malformed++;
 	}
+}
+
+#define RECORD_ALIGN 8
+
+int recorder_on_record(void *ctx, const void *data, size_t size)
+{
+	struct recorder *r = ctx;
+	size_t need = r->batch_len + sizeof(size_t) + (size + RECORD_ALIGN - 1) / RECORD_ALIGN * RECORD_ALIGN;
+	if (need > r->batch_cap) {
+		size_t cap = r->batch_cap ? r->batch_cap : 1 << 20;
+		while (cap < need)
+			cap *= 2;
+		unsigned char *grown = realloc(r->batch, cap);
+		if (!grown) { /* no room to copy it: handle it now rather than lose it */
+			recorder_process_records(r);
+			handle_record(r, data, size);
+			return 0;
+		}
+		r->batch = grown;
+		r->batch_cap = cap;
+	}
+	memcpy(r->batch + r->batch_len, &size, sizeof(size));
+	memcpy(r->batch + r->batch_len + sizeof(size_t), data, size);
+	r->batch_len = need;
 	return 0;
+}
+
+void recorder_process_records(struct recorder *r)
+{
+	for (size_t at = 0; at < r->batch_len;) {
+		size_t size;
+		memcpy(&size, r->batch + at, sizeof(size));
+		handle_record(r, r->batch + at + sizeof(size_t), size);
+		at += sizeof(size_t) + (size + RECORD_ALIGN - 1) / RECORD_ALIGN * RECORD_ALIGN;
+	}
+	r->batch_len = 0;
 }

@@ -60,8 +60,15 @@ void recorder_free(struct recorder *r);
 /* Must be set before records arrive: the recorder installs Python configs through it. */
 void recorder_set_sampler(struct recorder *r, struct sampler *s);
 
-/* sampler_record_fn */
+/*
+ * sampler_record_fn, called from the ring-buffer callback: it only copies
+ * the record. recorder_process_records handles the copies once the poll
+ * returns, so Python detection, ELF parsing and /proc reads never hold the
+ * ring buffer's space while more samples arrive.
+ */
 int recorder_on_record(void *ctx, const void *data, size_t size);
+/* Handles the records copied since the last call, in the order BPF sent them. */
+void recorder_process_records(struct recorder *r);
 
 /*
  * Makes pid known before it runs (launch, -p, -a pre-scan): snapshots its

@@ -400,6 +400,7 @@ enum session_end session_run(struct session *s, const struct session_hooks *h)
 		/* unwind tables wait for a pause in the records, one process at a time */
 		size_t tables_waiting = recorder_install_queued_tables(s->recorder, 1);
 		int n = sampler_poll(s->sampler, tables_waiting ? 0 : next_wait_ms(h, next_period, deadline, stop_at));
+		recorder_process_records(s->recorder);
 		if (n < 0 && n != -EINTR) {
 			log_error("reading samples failed: %s", strerror(-n));
 			end = SESSION_FAILED;
@@ -430,7 +431,8 @@ enum session_end session_run(struct session *s, const struct session_hooks *h)
 	}
 	/* whatever is still queued belongs to the profile */
 	while (sampler_poll(s->sampler, 0) > 0)
-		;
+		recorder_process_records(s->recorder);
+	recorder_process_records(s->recorder);
 	return end;
 }
 
