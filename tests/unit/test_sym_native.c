@@ -75,43 +75,21 @@ static int remove_all(void **state)
 }
 
 struct child {
-	pid_t pid;
-	int stdin_fd;
+	struct sym_test_child proc;
 	uint64_t alpha, beta;
 };
 
 static void start_child(const char *path, struct child *c)
 {
-	int in[2], out[2];
-	assert_int_equal(pipe(in), 0);
-	assert_int_equal(pipe(out), 0);
-	c->pid = fork();
-	assert_true(c->pid >= 0);
-	if (c->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[1]);
-		close(out[0]);
-		execl(path, path, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	c->stdin_fd = in[1];
-	FILE *f = fdopen(out[0], "r");
-	unsigned long long alpha, beta;
-	assert_int_equal(fscanf(f, "%llx %llx", &alpha, &beta), 2);
-	fclose(f);
-	c->alpha = alpha;
-	c->beta = beta;
+	uint64_t addrs[2];
+	sym_test_child_start(path, &c->proc, addrs, 2);
+	c->alpha = addrs[0];
+	c->beta = addrs[1];
 }
 
 static void stop_child(struct child *c)
 {
-	close(c->stdin_fd);
-	int status;
-	assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
-	assert_true(WIFEXITED(status));
+	sym_test_child_stop(&c->proc);
 }
 
 static void assert_frame(struct elf_cache *cache, pid_t pid, const struct proc_maps *maps, uint64_t addr,
@@ -135,14 +113,14 @@ static void check_child(struct elf_cache *cache, const char *binary, const char 
 {
 	struct child c;
 	start_child(binary, &c);
-	struct proc_maps *maps = proc_maps_read(c.pid);
+	struct proc_maps *maps = proc_maps_read(c.proc.pid);
 	assert_non_null(maps);
-	assert_frame(cache, c.pid, maps, c.alpha, "known_alpha", binary);
-	assert_frame(cache, c.pid, maps, c.beta + 2, "known_beta", binary);
+	assert_frame(cache, c.proc.pid, maps, c.alpha, "known_alpha", binary);
+	assert_frame(cache, c.proc.pid, maps, c.beta + 2, "known_beta", binary);
 	uint64_t nm_addr, nm_size;
 	assert_true(sym_test_nm_find(nm_of, false, "known_beta", &nm_addr, &nm_size));
 	struct native_frame f;
-	native_symbolize(cache, c.pid, maps, c.beta, false, &f);
+	native_symbolize(cache, c.proc.pid, maps, c.beta, false, &f);
 	assert_int_equal(f.vaddr, nm_addr);
 	proc_maps_free(maps);
 	stop_child(&c);
@@ -173,12 +151,12 @@ static void test_deleted_binary(void **state)
 	struct child c;
 	start_child(path, &c);
 	assert_int_equal(unlink(path), 0);
-	struct proc_maps *maps = proc_maps_read(c.pid);
+	struct proc_maps *maps = proc_maps_read(c.proc.pid);
 	const struct proc_map *m = proc_maps_find(maps, c.alpha);
 	assert_non_null(m);
 	assert_true(m->deleted);
 	struct elf_cache *cache = elf_cache_new(NULL);
-	assert_frame(cache, c.pid, maps, c.alpha, "known_alpha", path);
+	assert_frame(cache, c.proc.pid, maps, c.alpha, "known_alpha", path);
 	elf_cache_free(cache);
 	proc_maps_free(maps);
 	stop_child(&c);
@@ -285,14 +263,14 @@ static void test_vdso(void **state)
 	/* another process: same image at its own address (ASLR), read through /proc/PID/mem */
 	struct child c;
 	start_child(path_in_dir("child_pie"), &c);
-	struct proc_maps *child_maps = proc_maps_read(c.pid);
+	struct proc_maps *child_maps = proc_maps_read(c.proc.pid);
 	const struct proc_map *theirs = NULL;
 	for (size_t i = 0; i < child_maps->n; i++)
 		if (child_maps->maps[i].path && strcmp(child_maps->maps[i].path, "[vdso]") == 0)
 			theirs = &child_maps->maps[i];
 	assert_non_null(theirs);
 	struct elf_cache *fresh = elf_cache_new(NULL);
-	assert_frame(fresh, c.pid, child_maps, theirs->start + ((uintptr_t)fn - own->start), "__vdso_clock_gettime", "[vdso]");
+	assert_frame(fresh, c.proc.pid, child_maps, theirs->start + ((uintptr_t)fn - own->start), "__vdso_clock_gettime", "[vdso]");
 	elf_cache_free(fresh);
 	proc_maps_free(child_maps);
 	stop_child(&c);

@@ -145,42 +145,20 @@ static void test_own_function(void **state)
 }
 
 struct child {
-	pid_t pid;
-	int stdin_fd;
+	struct sym_test_child proc;
 	uint64_t alpha;
 };
 
 static void start_child(const char *path, struct child *c)
 {
-	int in[2], out[2];
-	assert_int_equal(pipe(in), 0);
-	assert_int_equal(pipe(out), 0);
-	c->pid = fork();
-	assert_true(c->pid >= 0);
-	if (c->pid == 0) {
-		dup2(in[0], 0);
-		dup2(out[1], 1);
-		close(in[1]);
-		close(out[0]);
-		execl(path, path, (char *)NULL);
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	c->stdin_fd = in[1];
-	FILE *f = fdopen(out[0], "r");
-	unsigned long long alpha;
-	assert_int_equal(fscanf(f, "%llx", &alpha), 1);
-	fclose(f);
-	c->alpha = alpha;
+	uint64_t addrs[1];
+	sym_test_child_start(path, &c->proc, addrs, 1);
+	c->alpha = addrs[0];
 }
 
 static void stop_child(struct child *c)
 {
-	close(c->stdin_fd);
-	int status;
-	assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
-	assert_true(WIFEXITED(status));
+	sym_test_child_stop(&c->proc);
 }
 
 static void test_replaced_binary_keeps_its_build_id(void **state)
@@ -193,11 +171,11 @@ static void test_replaced_binary_keeps_its_build_id(void **state)
 	/* a new build takes the path while the old one runs, as a package upgrade does */
 	assert_int_equal(sym_test_run("cp %s %s.new && mv %s.new %s", path_in_dir("child_v2"), path, path, path), 0);
 
-	struct proc_maps *maps = proc_maps_read(c.pid);
+	struct proc_maps *maps = proc_maps_read(c.proc.pid);
 	assert_non_null(maps);
 	struct elf_cache *cache = elf_cache_new(NULL);
 	struct normalized_address got;
-	assert_true(normalize_user_address(cache, c.pid, maps, c.alpha, &got));
+	assert_true(normalize_user_address(cache, c.proc.pid, maps, c.alpha, &got));
 	assert_string_equal(got.module, path); /* as the process sees it */
 	expect_function(&got, original, "known_alpha");
 

@@ -2,6 +2,9 @@
 #include "helpers/sym_test_util.h"
 
 #include <fcntl.h>
+#include <setjmp.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <gelf.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -9,6 +12,8 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 static char *vformat(const char *fmt, va_list ap)
 {
@@ -164,4 +169,40 @@ int sym_test_compress_section(const char *path, const char *section)
 		elf_end(elf);
 	close(fd);
 	return rc;
+}
+
+void sym_test_child_start(const char *path, struct sym_test_child *c, uint64_t *addrs, size_t naddrs)
+{
+	int in[2], out[2];
+	assert_int_equal(pipe(in), 0);
+	assert_int_equal(pipe(out), 0);
+	c->pid = fork();
+	assert_true(c->pid >= 0);
+	if (c->pid == 0) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		close(in[1]);
+		close(out[0]);
+		execl(path, path, (char *)NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	c->stdin_fd = in[1];
+	FILE *f = fdopen(out[0], "r");
+	assert_non_null(f);
+	for (size_t i = 0; i < naddrs; i++) {
+		unsigned long long v;
+		assert_int_equal(fscanf(f, "%llx", &v), 1);
+		addrs[i] = v;
+	}
+	fclose(f);
+}
+
+void sym_test_child_stop(struct sym_test_child *c)
+{
+	close(c->stdin_fd);
+	int status;
+	assert_int_equal(waitpid(c->pid, &status, 0), c->pid);
+	assert_true(WIFEXITED(status));
 }

@@ -21,6 +21,18 @@ int sym_test_write_file(const char *path, const char *text);
 char *sym_test_make_tmpdir(void);
 void sym_test_remove_tree(const char *dir);
 
+/*
+ * A test child: path runs with a pipe on stdin (it exits when the pipe
+ * closes) and prints naddrs hex addresses on stdout, read into addrs.
+ */
+struct sym_test_child {
+	int pid;
+	int stdin_fd;
+};
+void sym_test_child_start(const char *path, struct sym_test_child *c, uint64_t *addrs, size_t naddrs);
+/* Closes its stdin and waits for a clean exit. */
+void sym_test_child_stop(struct sym_test_child *c);
+
 struct sym_test_nm_symbol {
 	char name[256];
 	char type;
