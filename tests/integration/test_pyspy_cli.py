@@ -171,7 +171,8 @@ def test_idle_mode_entries_are_proportional_to_wall_time(tmp_path):
 
 def test_threads_flag_gives_thread_roots(tmp_path):
     out = tmp_path / "x.txt"
-    prog = ("import threading\ndef spin():\n    sum(range(20000000))\n"
+    # each thread outlives the reader's 200 ms drain interval: a name is read while its thread lives
+    prog = ("import threading\ndef spin():\n    sum(range(60000000))\n"
             "ts = [threading.Thread(target=spin) for _ in range(2)]\n[t.start() for t in ts]\n[t.join() for t in ts]\n")
     p = run_bpfspy(["record", "-t", "-o", out, "--", PYTHON, "-c", prog], timeout=120)
     assert p.returncode == 0, p.stderr
