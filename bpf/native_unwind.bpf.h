@@ -86,18 +86,26 @@ static long mapping_search_step(__u32 i, struct mapping_search *s)
 	return 0;
 }
 
-static __always_inline const struct unwind_proc_mapping *find_unwind_mapping(const struct unwind_proc *proc,
-									     __u32 tgid, __u64 pc)
+/* The index of the first of the process's count mappings that ends above pc, or UNWIND_MAX_PROC_MAPPINGS. */
+BPF_SUBPROG __u32 unwind_mapping_index(__u32 tgid, __u32 count, __u64 pc)
 {
-	struct mapping_search s = { .tgid = tgid, .hi = proc->count, .pc = pc };
+	struct mapping_search s = { .tgid = tgid, .hi = count, .pc = pc };
 
 	if (s.hi > UNWIND_MAX_PROC_MAPPINGS)
 		s.hi = UNWIND_MAX_PROC_MAPPINGS;
 	bpf_loop(12, mapping_search_step, &s, 0); /* 2^11 > UNWIND_MAX_PROC_MAPPINGS */
-	__u32 lo = s.lo;
-	if (lo >= UNWIND_MAX_PROC_MAPPINGS || lo >= proc->count || s.lo != s.hi)
+	if (s.lo >= UNWIND_MAX_PROC_MAPPINGS || s.lo >= count || s.lo != s.hi)
+		return UNWIND_MAX_PROC_MAPPINGS;
+	return s.lo;
+}
+
+static __always_inline const struct unwind_proc_mapping *find_unwind_mapping(const struct unwind_proc *proc,
+									     __u32 tgid, __u64 pc)
+{
+	__u32 i = unwind_mapping_index(tgid, proc->count, pc);
+	if (i >= UNWIND_MAX_PROC_MAPPINGS)
 		return NULL;
-	const struct unwind_proc_mapping *m = &proc->m[lo];
+	const struct unwind_proc_mapping *m = &proc->m[i];
 	return m->start <= pc ? m : NULL;
 }
 
@@ -126,17 +134,24 @@ static long row_search_step(__u32 i, struct row_search *s)
 	return 0;
 }
 
-/* The last row with row.pc <= vaddr in the file's rows (count of them). */
-static __always_inline const struct unwind_row *find_unwind_row(__u32 file, __u32 count, __u64 vaddr)
+/* How many of the file's count rows have row.pc <= vaddr (the last of them applies), or 0. */
+BPF_SUBPROG __u32 unwind_rows_at_or_below(__u32 file, __u32 count, __u64 vaddr)
 {
 	struct row_search s = { .file = file, .hi = count, .vaddr = vaddr };
 
 	/* 2^24 rows: far more than any file has (libxul-sized code is ~2^21) */
 	bpf_loop(25, row_search_step, &s, 0);
-	if (s.lo == 0 || s.lo != s.hi)
+	return s.lo == s.hi ? s.lo : 0;
+}
+
+/* The last row with row.pc <= vaddr in the file's rows (count of them). */
+static __always_inline const struct unwind_row *find_unwind_row(__u32 file, __u32 count, __u64 vaddr)
+{
+	__u32 n = unwind_rows_at_or_below(file, count, vaddr);
+	if (n == 0)
 		return NULL;
+	__u32 idx = n - 1;
 	void *rows = bpf_map_lookup_elem(&unwind_files, &file);
-	__u32 idx = s.lo - 1;
 	return rows ? bpf_map_lookup_elem(rows, &idx) : NULL;
 }
 
@@ -306,22 +321,29 @@ static __always_inline bool has_unwind_tables(__u32 tgid)
 	return kernel_unwind && bpf_map_lookup_elem(&unwind_procs, &tgid) != NULL;
 }
 
-/*
- * Walks the user stack from (ip, sp, bp) into the sample buffer at pos;
- * returns the frame count (frames[0] = ip) and sets *stop.
- */
-static __always_inline __u32 unwind_user_stack(__u32 buf, __u32 pos, __u32 tgid, __u64 ip, __u64 sp, __u64 bp,
-					       __u32 *stop)
+/* unwind_user_stack's arguments and result: a global function takes at most five arguments. */
+struct native_unwind_request {
+	__u64 ip, sp, bp; /* the user registers the walk starts from */
+	__u32 buf;        /* sample buffer index */
+	__u32 pos;        /* where frames[0] goes in the sample buffer */
+	__u32 tgid;
+	__u32 stop;       /* out: enum unwind_stop_reason */
+};
+
+/* Walks the user stack into the sample buffer; returns the frame count (frames[0] = ip) and sets r->stop. */
+BPF_SUBPROG __u32 unwind_user_stack(struct native_unwind_request *r)
 {
+	if (!r)
+		return 0;
 	struct native_walk w = {
-		.ip = ip, .sp = sp, .bp = bp, .tgid = tgid, .buf = buf, .pos = pos,
+		.ip = r->ip, .sp = r->sp, .bp = r->bp, .tgid = r->tgid, .buf = r->buf, .pos = r->pos,
 		.max = native_max_frames, .stop = UNWIND_STOP_DEPTH, .bp_known = true,
 	};
 
 	if (w.max > BPFSPY_MAX_NATIVE_FRAMES)
 		w.max = BPFSPY_MAX_NATIVE_FRAMES;
 	bpf_loop(BPFSPY_MAX_NATIVE_FRAMES + 1, native_unwind_step, &w, 0);
-	*stop = w.stop;
+	r->stop = w.stop;
 	return w.n;
 }
 

@@ -106,7 +106,7 @@ static __always_inline __u64 captured_ptr(const __u8 *obj, __u32 off)
 }
 
 /* Sends the bytes of a code object userspace has not seen yet. Returns 0 when sent. */
-static __noinline int capture_code(__u32 tgid, __u64 code, __u64 sig)
+BPF_SUBPROG int capture_code(__u32 tgid, __u64 code, __u64 sig)
 {
 	__u32 zero = 0;
 	struct py_proc *py = bpf_map_lookup_elem(&py_procs, &tgid);
@@ -314,17 +314,30 @@ static __always_inline __u32 walk_frames(__u32 buf, __u32 tgid, __u64 tstate, co
 	return w.n;
 }
 
-/* The Python frames of the thread tid whose fs_base is fsbase: walk_frames from its thread state. */
-static __always_inline __u32 walk_python(__u32 buf, __u32 tgid, __u32 tid, __u64 fsbase, const struct py_proc *py, __u32 base,
-					 __u32 max, __u32 *flags, __u64 *tstate_out)
+/* walk_python's arguments and results: a global function takes at most five arguments. */
+struct py_walk_request {
+	__u32 buf;    /* sample buffer index */
+	__u32 tgid;
+	__u32 tid;
+	__u32 base;   /* byte offset of the first py_frame_rec in the buffer */
+	__u32 max;    /* frames allowed */
+	__u32 flags;  /* out: SAMPLE_PY_* ORed in */
+	__u64 fsbase; /* the thread's fs_base: finds its thread state */
+	__u64 tstate; /* out: the thread state, 0 if none */
+};
+
+/* The Python frames of thread r->tid: walk_frames from its thread state. Returns their count. */
+BPF_SUBPROG __u32 walk_python(struct py_walk_request *r, const struct py_proc *py)
 {
-	__u64 tstate = find_tstate(tid, fsbase, py);
-	*tstate_out = tstate;
+	if (!r || !py)
+		return 0;
+	__u64 tstate = find_tstate(r->tid, r->fsbase, py);
+	r->tstate = tstate;
 	if (!tstate) {
-		*flags |= SAMPLE_PY_NO_TSTATE;
+		r->flags |= SAMPLE_PY_NO_TSTATE;
 		return 0;
 	}
-	return walk_frames(buf, tgid, tstate, py, base, max, flags);
+	return walk_frames(r->buf, r->tgid, tstate, py, r->base, r->max, &r->flags);
 }
 
 /*

@@ -129,7 +129,11 @@ static __always_inline void send_sample(void *ctx, const struct sample_request *
 	__u32 n_user = 0, stop = UNWIND_STOP_NO_TABLE;
 	bool cfi = has_unwind_tables(tgid);
 	if (cfi) {
-		n_user = unwind_user_stack(req->buf, pos, tgid, h->ip, h->sp, h->bp, &stop);
+		struct native_unwind_request u = {
+			.ip = h->ip, .sp = h->sp, .bp = h->bp, .buf = req->buf, .pos = pos, .tgid = tgid,
+		};
+		n_user = unwind_user_stack(&u);
+		stop = u.stop;
 		b = sample_buffer(req->buf);
 		if (!b)
 			return;
@@ -169,9 +173,13 @@ static __always_inline void send_sample(void *ctx, const struct sample_request *
 	__u32 n_py = 0;
 	struct py_proc *py = bpf_map_lookup_elem(&py_procs, &tgid);
 	if (py) {
-		__u32 flags = SAMPLE_PY_PROCESS;
-		__u64 tstate = 0;
-		n_py = walk_python(req->buf, tgid, tid, h->fsbase, py, pos, py_max_depth, &flags, &tstate);
+		struct py_walk_request w = {
+			.buf = req->buf, .tgid = tgid, .tid = tid, .base = pos, .max = py_max_depth,
+			.flags = SAMPLE_PY_PROCESS, .fsbase = h->fsbase,
+		};
+		n_py = walk_python(&w, py);
+		__u32 flags = w.flags;
+		__u64 tstate = w.tstate;
 		h = (void *)b->data;
 		h->flags |= flags;
 		h->tstate = tstate;

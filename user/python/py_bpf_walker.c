@@ -21,6 +21,7 @@
 #ifndef __noinline
 #define __noinline __attribute__((noinline))
 #endif
+#define BPF_SUBPROG static /* verified alone in BPF; here a plain function of this file */
 
 /*
  * The helpers, and the walker's maps and settings, stay inside this file:
@@ -168,10 +169,10 @@ void py_bpf_walk_thread(const struct py_walker_source *src, const struct py_proc
 			uint64_t fsbase, size_t max, struct py_frame_rec *frames, uint64_t *addrs,
 			struct py_walker_result *res)
 {
-	__u32 flags = 0, n;
-	__u64 tstate;
+	struct py_walk_request r = { .buf = SAMPLE_BUF_ONCPU, .tgid = WALK_TGID, .tid = tid, .max = (__u32)max,
+				     .fsbase = fsbase };
 
 	start(src, proc, addrs);
-	n = walk_python(SAMPLE_BUF_ONCPU, WALK_TGID, tid, fsbase, &walk_proc, 0, (__u32)max, &flags, &tstate);
-	finish(n, flags, tstate, frames, res);
+	__u32 n = walk_python(&r, &walk_proc);
+	finish(n, r.flags, r.tstate, frames, res);
 }
