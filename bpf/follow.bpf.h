@@ -32,10 +32,15 @@ static __always_inline void emit_proc_event(__u32 type, __u32 pid, __u32 ppid, _
 	bpf_ringbuf_submit(e, BPF_RB_FORCE_WAKEUP);
 }
 
-SEC("tp_btf/sched_process_fork")
+/*
+ * Raw tracepoints, not tp_btf: a tp_btf program makes libbpf parse the
+ * kernel's whole BTF (~45 ms of every start) to find its attach point; these
+ * read the few task fields they need through CO-RE instead.
+ */
+SEC("raw_tp/sched_process_fork")
 int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 {
-	__u32 ptgid = parent->tgid, ctgid = child->tgid;
+	__u32 ptgid = BPF_CORE_READ(parent, tgid), ctgid = BPF_CORE_READ(child, tgid);
 
 	if (ctgid == ptgid) /* a new thread, not a new process */
 		return 0;
@@ -64,10 +69,10 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exec")
+SEC("raw_tp/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
 {
-	__u32 tgid = p->tgid;
+	__u32 tgid = BPF_CORE_READ(p, tgid);
 
 	if (!is_followed(tgid))
 		return 0;
@@ -78,10 +83,10 @@ int BPF_PROG(on_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm 
 	return 0;
 }
 
-SEC("tp_btf/sched_process_exit")
+SEC("raw_tp/sched_process_exit")
 int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 {
-	__u32 tgid = p->tgid, tid = p->pid;
+	__u32 tgid = BPF_CORE_READ(p, tgid), tid = BPF_CORE_READ(p, pid);
 
 	bpf_map_delete_elem(&tstate_cache, &tid);
 	bpf_map_delete_elem(&offcpu_since, &tid);
@@ -91,7 +96,7 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 	bpf_map_delete_elem(&unwind_procs, &tgid);
 	/* the pid may be reused by an unrelated process */
 	bpf_map_delete_elem(&followed, &tgid);
-	emit_proc_event(EV_EXIT, tgid, 0, (__u32)p->exit_code, 0);
+	emit_proc_event(EV_EXIT, tgid, 0, (__u32)BPF_CORE_READ(p, exit_code), 0);
 	return 0;
 }
 

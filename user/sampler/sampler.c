@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "sampler/sampler.h"
+#include "sampler/kernel_btf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -156,7 +157,13 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	s->ctx = ctx;
 	s->rate_hz = o->rate_hz;
 
-	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = o->btf_path);
+	/* the kernel types the programs use, when the build cut them from this kernel's BTF */
+	char min_btf[64];
+	int min_btf_fd = o->btf_path ? -1 : kernel_btf_min_open(min_btf, sizeof(min_btf));
+	log_debug("kernel types from %s", o->btf_path ? o->btf_path
+					 : min_btf_fd >= 0 ? "the minimal BTF built for this kernel"
+							   : "/sys/kernel/btf/vmlinux (bpfspy was built on another kernel)");
+	LIBBPF_OPTS(bpf_object_open_opts, open_opts, .btf_custom_path = min_btf_fd >= 0 ? min_btf : o->btf_path);
 	s->skel = sampler_bpf__open_opts(&open_opts);
 	if (!s->skel) {
 		snprintf(err, errlen, "cannot open BPF object: %s", strerror(errno));
@@ -175,8 +182,12 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	s->skel->rodata->unwind_compare = o->unwind_compare;
 	if (o->native_max_frames)
 		s->skel->rodata->native_max_frames = o->native_max_frames;
-	/* the scheduler hook runs on every context switch of the host: only when asked for */
-	bpf_program__set_autoattach(s->skel->progs.on_switch, o->offcpu);
+	/*
+	 * The scheduler hook runs on every context switch of the host: only when
+	 * asked for. Not even loaded otherwise: as a tp_btf program it would make
+	 * libbpf parse the kernel's whole BTF.
+	 */
+	bpf_program__set_autoload(s->skel->progs.on_switch, o->offcpu);
 	/* run on demand (sampler_seed_offcpu), never attached with the rest */
 	bpf_program__set_autoload(s->skel->progs.seed_offcpu, o->offcpu);
 	bpf_program__set_autoattach(s->skel->progs.seed_offcpu, false);
@@ -198,6 +209,9 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	}
 
 	int e = sampler_bpf__load(s->skel);
+	if (min_btf_fd >= 0)
+		close(min_btf_fd);
+	min_btf_fd = -1;
 	if (e) {
 		char reason[128];
 		libbpf_strerror(e, reason, sizeof(reason));
@@ -213,6 +227,8 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	*out = s;
 	return 0;
 fail:
+	if (min_btf_fd >= 0)
+		close(min_btf_fd);
 	sampler_close(s);
 	return -1;
 }
