@@ -98,7 +98,7 @@ deps:
 # vmlinux.h is generated from the build machine's BTF, not committed: the BPF
 # programs use it only for CO-RE-relocated types (libbpf fixes the offsets for
 # the running kernel at load), every machine bpfspy builds on has BTF (it is
-# required to run: tp_btf programs), and one file per architecture would be
+# required to run: CO-RE, the sched_switch hook), and one file per architecture would be
 # ~3 MB of generated text to keep current by hand.
 $(BUILD)/vmlinux.h:
 	@mkdir -p $(BUILD)
