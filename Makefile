@@ -62,7 +62,7 @@ all: $(BUILD)/bpfspy tools
 DEB_PACKAGES := libbpf-dev libelf-dev zlib1g-dev liblzma-dev xz-utils binutils libcjson-dev libcmocka-dev clang llvm bpftool \
 	libiberty-dev python3-pytest python3-numpy python3-astropy tmux jq libcap2-bin nodejs chromium \
 	linux-perf valgrind libclang-rt-14-dev golang-go gdb protobuf-compiler python3-pytest-xdist strace \
-	sudo patchelf
+	sudo patchelf python3-matplotlib
 # Node.js 20 or newer for playwright-core; Debian 12's own is 18, so an older one gets node@20 from
 # the npm registry under $(DEPS_DIR)/node (the tests put its bin/ first on PATH).
 DEPS_DIR ?= $(abspath .deps)

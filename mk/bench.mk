@@ -1,5 +1,5 @@
-# Benchmarks (issue 9): make bench (full matrix, ~30 min, then 10 min of top), make bench-quick (<3 min,
-# then 30 s of top), make bench-top (only the top long run).
+# Benchmarks (issue 9): make bench (full matrix, ~30 min, then ~17 min of attach cost and 10 min of top),
+# make bench-quick (<3 min, then 20 s of attach cost and 30 s of top), make bench-attach, make bench-top.
 # The harness is bench/bench.py; it writes bench/results/bench-*.{md,json}.
 # BENCH_ARGS passes extra options, e.g. make bench BENCH_ARGS="--reps 5".
 
@@ -23,13 +23,24 @@ $(BUILD)/bench/write_bench: bench/write_bench.c $(LIBBPFSPY) $(USER_HDRS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIBBPFSPY) $(LDFLAGS) $(LDLIBS)
 
+# the profiler's own CPU attached to a CPU-bound python3, bpfspy against Austin and perf (bench/attach_cost.py)
+ATTACH_ARGS ?=
+
 bench: deps $(BUILD)/bpfspy $(BENCH_TOOLS)
 	$(PYTHON_TEST) bench/bench.py --build $(BUILD) --extras $(EXTRAS) $(BENCH_ARGS)
+	$(PYTHON_TEST) bench/attach_cost.py --build $(BUILD) --extras $(EXTRAS) $(ATTACH_ARGS)
 	$(PYTHON_TEST) bench/top_longrun.py --build $(BUILD) --duration $(TOP_LONGRUN_S)
 
 bench-quick: deps $(BUILD)/bpfspy $(BENCH_TOOLS)
 	$(PYTHON_TEST) bench/bench.py --quick --build $(BUILD) --extras $(EXTRAS) $(BENCH_ARGS)
+	$(PYTHON_TEST) bench/attach_cost.py --build $(BUILD) --extras $(EXTRAS) --duration 5 --reps 1 \
+		--tools "bpfspy,bpfspy --native" $(ATTACH_ARGS)
 	$(PYTHON_TEST) bench/top_longrun.py --build $(BUILD) --duration $(TOP_LONGRUN_QUICK_S)
+
+# only the attach cost: make bench-attach ATTACH_ARGS="--duration 20 --reps 5"
+.PHONY: bench-attach
+bench-attach: $(BUILD)/bpfspy
+	$(PYTHON_TEST) bench/attach_cost.py --build $(BUILD) --extras $(EXTRAS) $(ATTACH_ARGS)
 
 # only the top long run: make bench-top TOP_LONGRUN_S=120
 .PHONY: bench-top
