@@ -276,9 +276,10 @@ static bool is_method_def(const struct image *img, uint64_t at, struct method_en
 	uint64_t name, meth, doc;
 	uint32_t flags, pad;
 	char buf[MAX_NAME];
-	if (!read_ptr(img, at + 8, &meth) || !function_end(img, meth) || !read_u32(img, at + 16, &flags) ||
-	    !flags || (flags & ~METH_FLAGS_MASK) || !read_u32(img, at + 20, &pad) || pad ||
-	    !read_ptr(img, at, &name) || !read_name(img, name, false, buf) || !read_ptr(img, at + 24, &doc))
+	/* the flags and padding words first: one load each rejects almost every word of .data */
+	if (!read_u32(img, at + 16, &flags) || !flags || (flags & ~METH_FLAGS_MASK) || !read_u32(img, at + 20, &pad) ||
+	    pad || !read_ptr(img, at + 8, &meth) || !function_end(img, meth) || !read_ptr(img, at, &name) ||
+	    !read_name(img, name, false, buf) || !read_ptr(img, at + 24, &doc))
 		return false;
 	const struct section *ds = doc ? section_of(img, doc, 1) : NULL;
 	if (doc && (!ds || ds->writable))
