@@ -8,6 +8,7 @@ a C program built with -fomit-frame-pointer shows its whole call chain.
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,30 @@ def test_bad_unwind_mode_is_one_clear_line():
     p = run_bpfspy(["record", "--unwind", "sideways", "--", "true"])
     assert p.returncode == 2 or p.returncode == 1, p
     assert "invalid --unwind 'sideways'" in p.stderr, p.stderr
+
+
+def test_python_process_tables_only_when_a_sample_needs_them(tmp_path):
+    """Without --native a sample with Python frames shows only them: attached to a process busy in Python,
+    bpfspy builds no unwind tables for it (the interpreter's are tens of ms of its start-up); with --native,
+    or once a sample has no Python frames (a launched interpreter's start-up), it does."""
+    python = interpreter("debian-3.11")
+    busy = subprocess.Popen([python, "-c", "while True: pass"])
+    try:
+        time.sleep(0.5)
+        out = tmp_path / "out.txt"
+        default = run_bpfspy(["record", "-v", "-p", busy.pid, "-d", "1", "-f", "raw", "-o", out], check=True)
+        assert "unwind tables:" not in default.stderr, default.stderr
+        assert sum(read_collapsed(out).values()) >= 50, default.stderr
+        native = run_bpfspy(["record", "-v", "--native", "-p", busy.pid, "-d", "1", "-f", "raw", "-o", out],
+                            check=True)
+        [installs] = summary_value(native.stderr, r"unwind tables: (\d+) installs")
+        assert installs >= 1, native.stderr
+    finally:
+        busy.kill()
+        busy.wait()
+    launched = run_bpfspy(["record", "-v", "-r", "500", "-f", "raw", "-o", out, "--", python, "-c",
+                           "import json, decimal; sum(range(10**7))"], check=True)
+    [installs] = summary_value(launched.stderr, r"unwind tables: (\d+) installs")
+    [complete, samples] = summary_value(launched.stderr, r"native stacks \(no Python frames\): ([0-9.]+)% of (\d+)")
+    assert installs >= 1 and samples >= 1, launched.stderr
+    assert complete >= 80, launched.stderr

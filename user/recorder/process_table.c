@@ -15,6 +15,7 @@ struct process_table {
 	struct kernel_unwind *kunwind;
 	struct u32map procs; /* pid -> struct target_process */
 	size_t seen, python;
+	bool python_tables_on_demand; /* a Python process's tables wait for a sample without Python frames */
 	uint32_t *tables_queue; /* pids whose tables to (re)install, oldest first */
 	size_t tables_head, tables_count, tables_cap;
 };
@@ -90,6 +91,8 @@ static void queue_unwind_tables(struct process_table *pt, struct target_process 
 {
 	if (!pt->kunwind || !p || p->tables_queued)
 		return;
+	if (pt->python_tables_on_demand && p->python == PYTHON_YES && !p->tables_wanted)
+		return;
 	if (pt->tables_head + pt->tables_count == pt->tables_cap) {
 		if (pt->tables_head) { /* reuse the consumed front */
 			memmove(pt->tables_queue, pt->tables_queue + pt->tables_head, pt->tables_count * sizeof(uint32_t));
@@ -124,6 +127,19 @@ size_t process_table_install_queued_tables(struct process_table *pt, size_t max_
 	if (!pt->tables_count)
 		pt->tables_head = 0;
 	return pt->tables_count;
+}
+
+void process_table_defer_python_tables(struct process_table *pt, bool on_demand)
+{
+	pt->python_tables_on_demand = on_demand;
+}
+
+void process_table_native_stack_needed(struct process_table *pt, struct target_process *p)
+{
+	if (!pt->python_tables_on_demand || !p || p->python != PYTHON_YES || p->tables_wanted)
+		return;
+	p->tables_wanted = true;
+	queue_unwind_tables(pt, p);
 }
 
 void process_table_table_missed(struct process_table *pt, struct target_process *p)
@@ -190,6 +206,7 @@ bool process_table_on_exec(struct process_table *pt, const struct bpfspy_proc_ev
 	if (p->python == PYTHON_YES && pt->python)
 		pt->python--;
 	target_process_reset(p);
+	p->tables_wanted = false; /* a new image: its samples say again whether they need native stacks */
 	if (pt->sampler)
 		sampler_set_pending(pt->sampler, p->pid, false);
 	became_python = process_table_detect(pt, p);

@@ -93,6 +93,7 @@ void recorder_set_sampler(struct recorder *r, struct sampler *s)
 			log_warn("out of memory: native stacks fall back to frame pointers");
 	}
 	process_table_connect(r->procs, s, r->kunwind);
+	process_table_defer_python_tables(r->procs, !r->opt.native);
 }
 
 void recorder_read_unwind_stats(const struct recorder *r, struct kernel_unwind_stats *out)
@@ -346,6 +347,8 @@ void recorder_take_sample(struct recorder *r, const struct bpfspy_sample *s, siz
 		return;
 	if ((s->flags & SAMPLE_USER_CFI) && s->unwind_stop == UNWIND_STOP_NO_TABLE)
 		process_table_table_missed(r->procs, p);
+	if (!(s->flags & SAMPLE_USER_CFI) && s->n_py == 0)
+		process_table_native_stack_needed(r->procs, p);
 
 	struct stack_build found;
 	size_t n = stack_builder_build(r->stacks, s, p, r->frames, &found);
