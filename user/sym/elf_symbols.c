@@ -25,9 +25,10 @@
 
 struct function_symbol {
 	uint64_t start, end; /* [start, end) */
-	uint32_t name;
+	uint32_t name;       /* in strings, or in source_strings when from_source */
 	uint8_t rank;        /* binding preference: higher wins at equal addresses */
 	bool sized;
+	bool from_source;
 };
 
 struct named_symbol {
@@ -60,6 +61,18 @@ struct elf_symbols {
 	const char **needed;
 	size_t n_needed;
 	struct string_arena strings;
+	/*
+	 * A stripped file whose functions a name source can name (CPython's
+	 * method tables): the scan costs tens of milliseconds for an interpreter
+	 * and only naming addresses needs it, not finding a symbol by name (how
+	 * a process's runtime is found), so it runs on the first lookup by
+	 * address, reopening the file (open_path) and checking its build-id.
+	 * Its names go to an arena of their own: pointers into strings already
+	 * handed out stay valid.
+	 */
+	const struct elf_name_source *pending_source;
+	char *open_path;
+	struct string_arena source_strings;
 };
 
 struct builder {
@@ -236,7 +249,12 @@ static int add_symbol_tables(struct builder *b, Elf *elf, Elf64_Word type)
 
 /* ---- ordering ---- */
 
-static int compare_functions(const void *pa, const void *pb, void *arena)
+static const char *function_name(const struct elf_symbols *s, const struct function_symbol *f)
+{
+	return string_arena_get(f->from_source ? &s->source_strings : &s->strings, f->name);
+}
+
+static int compare_functions(const void *pa, const void *pb, void *symbols)
 {
 	const struct function_symbol *a = pa, *b = pb;
 	if (a->start != b->start)
@@ -245,7 +263,7 @@ static int compare_functions(const void *pa, const void *pb, void *arena)
 		return b->rank - a->rank;
 	if (a->sized != b->sized)
 		return b->sized - a->sized;
-	return strcmp(string_arena_get(arena, a->name), string_arena_get(arena, b->name));
+	return strcmp(function_name(symbols, a), function_name(symbols, b));
 }
 
 static int compare_named(const void *pa, const void *pb, void *arena)
@@ -275,7 +293,7 @@ static void finish_functions(struct elf_symbols *s)
 	struct function_symbol *f = s->functions;
 	if (!s->n_functions)
 		return;
-	qsort_r(f, s->n_functions, sizeof(*f), compare_functions, &s->strings);
+	qsort_r(f, s->n_functions, sizeof(*f), compare_functions, s);
 	size_t kept = 0;
 	for (size_t i = 0; i < s->n_functions; i++) {
 		if (kept && f[kept - 1].start == f[i].start) {
@@ -359,14 +377,48 @@ static int add_minidebuginfo_symbols(struct builder *b, Elf *elf)
 static int add_source_symbol(void *ctx, uint64_t start, uint64_t size, const char *name)
 {
 	struct builder *b = ctx;
+	struct elf_symbols *s = b->s;
+	uint32_t off;
+	if (!name[0] || start > UINT64_MAX - size)
+		return 0;
+	if (string_arena_add(&s->source_strings, name, strlen(name), &off) ||
+	    array_reserve((void **)&s->functions, &b->cap_functions, s->n_functions + 1, sizeof(*s->functions)))
+		return -1;
 	/* local binding: an exported symbol at the same address keeps its real name */
-	GElf_Sym sym = { .st_info = GELF_ST_INFO(STB_LOCAL, STT_FUNC), .st_value = start, .st_size = size,
-			 .st_shndx = SHN_UNDEF + 1 /* any defined section: only the address matters */ };
-	return add_symbol(b, NULL, &sym, name) ? -1 : 0;
+	s->functions[s->n_functions++] = (struct function_symbol){
+		.start = start, .end = size ? start + size : UINT64_MAX, .name = off,
+		.rank = binding_rank(STB_LOCAL), .sized = size > 0, .from_source = true,
+	};
+	return 0;
+}
+
+/* The pending source's names, added to the finished functions (see struct elf_symbols). */
+static void add_pending_source_names(struct elf_symbols *s)
+{
+	const struct elf_name_source *source = s->pending_source;
+	s->pending_source = NULL;
+	int fd = s->open_path ? open(s->open_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
+	Elf *elf = fd >= 0 ? elf_reader_open_fd(fd) : NULL;
+	char build_id[ELF_BUILD_ID_HEX_SIZE] = "";
+	if (elf)
+		elf_reader_build_id(elf, build_id);
+	/* the file at the path now is the one loaded (an upgrade may have replaced it since) */
+	if (elf && strcmp(build_id, s->build_id) == 0) {
+		struct builder b = { .s = s, .cap_functions = s->n_functions };
+		size_t before = s->n_functions;
+		if (source->scan(elf, add_source_symbol, &b) < 0)
+			s->n_functions = before; /* out of memory: the names the file itself has */
+		finish_functions(s);
+		string_arena_shrink(&s->source_strings);
+	}
+	if (elf)
+		elf_end(elf);
+	if (fd >= 0)
+		close(fd);
 }
 
 static int load_from_elf(struct builder *b, Elf *elf, const char *logical_path, const char *root, bool search_debug,
-			 const struct elf_name_source *source)
+			 const struct elf_name_source *source, const char *open_path)
 {
 	GElf_Ehdr eh;
 	if (!gelf_getehdr(elf, &eh))
@@ -392,19 +444,19 @@ static int load_from_elf(struct builder *b, Elf *elf, const char *logical_path, 
 		symtabs += mini;
 	}
 	/* stripped: the file may still name its static functions itself (a CPython interpreter's method tables) */
-	if (symtabs == 0 && source && source->scan(elf, add_source_symbol, b) < 0)
-		return -1;
+	if (symtabs == 0 && source && open_path && (s->open_path = strdup(open_path)))
+		s->pending_source = source;
 	return finish(b);
 }
 
 static struct elf_symbols *load(Elf *elf, const char *logical_path, const char *root, bool search_debug,
-				const struct elf_name_source *source)
+				const struct elf_name_source *source, const char *open_path)
 {
 	struct elf_symbols *s = calloc(1, sizeof(*s));
 	struct builder b = { .s = s };
 	int err = ENOMEM;
 	if (s && (s->path = strdup(logical_path ? logical_path : "")) &&
-	    load_from_elf(&b, elf, logical_path, root, search_debug, source) == 0) {
+	    load_from_elf(&b, elf, logical_path, root, search_debug, source, open_path) == 0) {
 		free(b.needed_names);
 		return s;
 	}
@@ -421,7 +473,12 @@ struct elf_symbols *elf_symbols_load_fd(int fd, const char *logical_path, const 
 	Elf *elf = elf_reader_open_fd(fd);
 	if (!elf)
 		return NULL;
-	struct elf_symbols *s = load(elf, logical_path, root, true, source);
+	/* where to reopen it for a pending name source: the path under root (see elf_symbols_load_named) */
+	char open_path[PATH_MAX];
+	int n = snprintf(open_path, sizeof(open_path), "%s%s", root && root[0] && logical_path && logical_path[0] == '/'
+							     ? root : "", logical_path ? logical_path : "");
+	bool reopenable = logical_path && logical_path[0] == '/' && n > 0 && (size_t)n < sizeof(open_path);
+	struct elf_symbols *s = load(elf, logical_path, root, true, source, reopenable ? open_path : NULL);
 	elf_end(elf);
 	return s;
 }
@@ -468,7 +525,7 @@ struct elf_symbols *elf_symbols_load_mem(const void *image, size_t size, const c
 	struct elf_symbols *s = NULL;
 	Elf *elf = elf_reader_open_mem(copy, size);
 	if (elf) {
-		s = load(elf, name, NULL, false, NULL);
+		s = load(elf, name, NULL, false, NULL, NULL);
 		elf_end(elf);
 	}
 	int err = errno;
@@ -498,7 +555,9 @@ void elf_symbols_free(struct elf_symbols *s)
 	free(s->named);
 	free(s->sections);
 	free(s->needed);
+	free(s->open_path);
 	string_arena_free(&s->strings);
+	string_arena_free(&s->source_strings);
 	free(s);
 }
 
@@ -538,13 +597,15 @@ bool elf_symbols_offset_to_vaddr(const struct elf_symbols *s, uint64_t file_offs
 
 const char *elf_symbols_lookup(const struct elf_symbols *s, uint64_t vaddr, uint64_t *offset)
 {
+	if (s->pending_source)
+		add_pending_source_names((struct elf_symbols *)s); /* once: see struct elf_symbols */
 	const struct function_symbol *f = s->functions;
 	size_t lo = SORTED_COUNT_AT_OR_BELOW(f, s->n_functions, start, vaddr);
 	for (size_t i = lo, steps = 0; i > 0 && steps < MAX_ENCLOSING_SCAN; i--, steps++) {
 		if (vaddr < f[i - 1].end) {
 			if (offset)
 				*offset = vaddr - f[i - 1].start;
-			return string_arena_get(&s->strings, f[i - 1].name);
+			return function_name(s, &f[i - 1]);
 		}
 	}
 	return NULL;

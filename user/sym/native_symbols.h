@@ -86,8 +86,9 @@ struct elf_symbols *elf_symbols_load(const char *path, const char *root);
  * python/py_method_symbols.h). scan calls fn once per function
  * [start, start + size) and returns how many it named, fn's nonzero value, or
  * -1. Symbolization asks a source only when no .symtab or debug file named
- * the file's local functions; the source is the caller's, so sym/ knows no
- * interpreter.
+ * the file's local functions, and only on the first lookup of an address in
+ * the file (elf_symbols_find never needs it); the source is the caller's, so
+ * sym/ knows no interpreter.
  */
 struct Elf; /* libelf's */
 typedef int (*elf_function_fn)(void *ctx, uint64_t start, uint64_t size, const char *name);
