@@ -15,7 +15,24 @@
 #define NATIVE_MAX_MAPPINGS 4096
 #define ROOT_SEARCH_FRAMES 4 /* _start sits under main and __libc_start_main; clone under start_thread */
 
+/*
+ * The name and role of a frame address, per maps snapshot: a profile meets
+ * the same few hundred return addresses in sample after sample, and naming
+ * one costs a symbol search, a demangling and a comparison with every
+ * interpreter plumbing name. Direct-mapped; a collision only costs a lookup.
+ */
+#define FRAME_CACHE_SLOTS 2048 /* a power of two */
+
+struct frame_cache_slot {
+	uint64_t maps_serial; /* 0: empty */
+	uint64_t addr;
+	bool is_return;
+	uint8_t role;
+	struct native_frame frame;
+};
+
 struct native_mode {
+	struct frame_cache_slot *frame_cache; /* FRAME_CACHE_SLOTS */
 	struct elf_cache *elf;
 	struct unwind_cache *unwind;
 	bool keep_all;
@@ -38,7 +55,10 @@ struct native_mode *native_mode_new(struct elf_cache *elf, bool keep_all_frames)
 	m->elf = elf;
 	m->keep_all = keep_all_frames;
 	m->unwind = unwind_cache_new(elf);
-	if (!m->unwind) {
+	m->frame_cache = calloc(FRAME_CACHE_SLOTS, sizeof(*m->frame_cache));
+	if (!m->unwind || !m->frame_cache) {
+		unwind_cache_free(m->unwind);
+		free(m->frame_cache);
 		free(m);
 		return NULL;
 	}
@@ -50,6 +70,7 @@ void native_mode_free(struct native_mode *m)
 	if (!m)
 		return;
 	unwind_cache_free(m->unwind);
+	free(m->frame_cache);
 	free(m);
 }
 
@@ -243,10 +264,24 @@ void native_mode_build(struct native_mode *m, const struct native_sample *s, str
 
 	for (size_t i = 0; i < n; i++) {
 		bool is_return = i > 0; /* frames[0] is the sampled ip */
+		struct frame_cache_slot *slot = NULL;
+		if (maps && maps->serial) {
+			uint64_t h = (m->frames[i] ^ (m->frames[i] >> 17) ^ maps->serial * 0x9e3779b97f4a7c15ull) * 2 + is_return;
+			slot = &m->frame_cache[(h ^ (h >> 29)) & (FRAME_CACHE_SLOTS - 1)];
+			if (slot->maps_serial == maps->serial && slot->addr == m->frames[i] && slot->is_return == is_return) {
+				m->names[i] = slot->frame;
+				m->roles[i] = slot->role;
+				continue;
+			}
+		}
 		native_symbolize(m->elf, s->pid, maps, m->frames[i], is_return, &m->names[i]);
 		uint64_t pc = is_return ? m->frames[i] - 1 : m->frames[i];
 		m->roles[i] = classify(&ss, pc, &m->names[i]);
 		native_mode_name_by_function(m, s->pid, maps, pc, &m->names[i]);
+		if (slot)
+			*slot = (struct frame_cache_slot){ .maps_serial = maps->serial, .addr = m->frames[i],
+							   .is_return = is_return, .role = m->roles[i],
+							   .frame = m->names[i] };
 	}
 	bool root = reached_root(m, n);
 	struct merge_input in = {

@@ -30,6 +30,7 @@ struct proc_map {
 struct proc_maps {
 	struct proc_map *maps; /* sorted by start */
 	size_t n;
+	uint64_t serial; /* unique per snapshot in this process: what caches key on (a freed one's address is reused) */
 };
 
 /* Parses one line of /proc/PID/maps. Returns 0, or -1 for a malformed line. out->path is malloc'd. */

@@ -138,9 +138,17 @@ static int append_map(struct proc_maps *m, size_t *cap, const struct proc_map *m
 	return 0;
 }
 
+static uint64_t next_serial(void)
+{
+	static uint64_t serial;
+	return ++serial;
+}
+
 struct proc_maps *proc_maps_parse_buffer(const char *buf, size_t len)
 {
 	struct proc_maps *m = calloc(1, sizeof(*m));
+	if (m)
+		m->serial = next_serial();
 	char *line = NULL;
 	size_t line_cap = 0, cap = 0;
 	if (!m)
@@ -208,6 +216,7 @@ struct proc_maps *proc_maps_copy(const struct proc_maps *m)
 		free(c);
 		return NULL;
 	}
+	c->serial = next_serial();
 	for (; c->n < m->n; c->n++) {
 		c->maps[c->n] = m->maps[c->n];
 		if (m->maps[c->n].path && !(c->maps[c->n].path = strdup(m->maps[c->n].path))) {
