@@ -18,7 +18,8 @@ STP_LDLIBS := -lcjson -lm
 
 # The tool never needs privileges: under sudo it drops to the invoking user
 # with bpfspy's own helper.
-STP_SHARED_SRCS := user/util/invoking_user.c user/output/json_scan.c user/util/utf8.c \
+# It reads files with bpfspy convert's speedscope reader (user/output/speedscope_doc.c).
+STP_SHARED_SRCS := user/util/invoking_user.c user/output/speedscope_doc.c user/output/json_scan.c user/util/utf8.c \
 	user/util/hash_map.c user/util/id_table.c user/util/array.c
 $(STP_BIN): $(STP_DIR)/main.c $(STP_LIB_SRCS) $(STP_HDRS) $(STP_SHARED_SRCS) $(STP_SHARED_SRCS:.c=.h)
 	@mkdir -p $(dir $@)

@@ -29,9 +29,10 @@ FUZZ_CFLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=fuzzer,address,undefine
 -include $(wildcard tests/fuzz/fuzz_*.mk)
 
 # ---- per-harness sources -------------------------------------------------
-# both readers of speedscope files: the tool's and the one bpfspy convert ships, over one scanner
+# the speedscope document layer as shipped, through both model builders on it: the tool's and bpfspy convert's
 FUZZ_SRCS_speedscope_reader := $(filter-out tools/speedscope_top_packages_src/main.c,\
-	$(wildcard tools/speedscope_top_packages_src/*.c)) user/output/json_scan.c user/util/utf8.c user/output/speedscope_read.c \
+	$(wildcard tools/speedscope_top_packages_src/*.c)) user/output/speedscope_doc.c user/output/json_scan.c \
+	user/util/utf8.c user/output/speedscope_read.c \
 	user/profile/profile.c user/profile/profile_frames.c user/profile/profile_modules.c user/profile/profile_stacks.c user/util/id_table.c user/util/hash_map.c user/util/string_arena.c user/util/array.c
 FUZZ_INCS_speedscope_reader := -Itools/speedscope_top_packages_src
 FUZZ_LIBS_speedscope_reader := -lcjson -lm

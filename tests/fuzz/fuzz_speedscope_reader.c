@@ -1,6 +1,7 @@
-/* libFuzzer harness: both speedscope readers over one scanner - the tool's
- * (with its analysis and report paths) and the one `bpfspy convert` ships -
- * must never crash, leak or misbehave under ASan and UBSan on any bytes. */
+/* libFuzzer harness: the speedscope reader as shipped (output/speedscope_doc.h),
+ * through both model builders on it - the tool's (with its analysis and
+ * report paths, and the latin-1 decoding) and `bpfspy convert`'s - must never
+ * crash, leak or misbehave under ASan and UBSan on any bytes. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>

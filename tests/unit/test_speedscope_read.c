@@ -26,14 +26,22 @@ static char *write_to_memory(const struct profile *p, writer_fn fn, size_t *len)
 	return buf;
 }
 
+static struct profile *read_or_fail(const char *json, size_t len)
+{
+	char err[256] = "";
+	struct profile *p = profile_read_speedscope(json, len, err, sizeof(err));
+
+	if (!p)
+		fail_msg("speedscope_read: %s", err);
+	return p;
+}
+
 static struct profile *round_trip(const struct profile *p)
 {
 	size_t len;
-	char err[256] = "", *json = write_to_memory(p, write_speedscope, &len);
-	struct profile *back = profile_read_speedscope(json, len, err, sizeof(err));
+	char *json = write_to_memory(p, write_speedscope, &len);
+	struct profile *back = read_or_fail(json, len);
 
-	if (!back)
-		fail_msg("speedscope_read: %s", err);
 	free(json);
 	return back;
 }
@@ -158,6 +166,25 @@ static void test_foreign_file(void **state)
 	profile_free(p);
 }
 
+/* Of duplicate keys the last wins, as in JSON.parse (speedscope) and Python's json; NaN is a number. */
+static void test_duplicate_keys_and_nan(void **state)
+{
+	static const char json[] =
+		"{\"shared\":{\"frames\":[{\"name\":\"x\"}]},"
+		"\"shared\":{\"frames\":[{\"name\":\"a\",\"name\":\"b\",\"file\":\"b.py\",\"line\":NaN}]},"
+		"\"profiles\":[{\"type\":\"evented\",\"type\":\"sampled\",\"name\":\"w\",\"unit\":\"none\","
+		"\"samples\":[[0]],\"weights\":[1],\"weights\":[3]}],"
+		"\"bpfspy\":{\"unit\":\"samples\",\"rate_hz\":1},\"bpfspy\":{\"unit\":\"samples\",\"rate_hz\":250}}";
+	struct profile *p = read_or_fail(json, strlen(json));
+
+	assert_int_equal(profile_meta_const(p)->rate_hz, 250);
+	assert_int_equal(profile_frame_count(p), 1);
+	assert_string_equal(profile_frame(p, 0)->name, "b");
+	assert_int_equal(profile_frame(p, 0)->line, 0);
+	assert_int_equal(profile_sample_count(p), 3);
+	profile_free(p);
+}
+
 static void expect_refused(const char *json, const char *why)
 {
 	char err[256] = "";
@@ -197,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_samples_round_trip),
 		cmocka_unit_test(test_nanoseconds_round_trip),
 		cmocka_unit_test(test_foreign_file),
+		cmocka_unit_test(test_duplicate_keys_and_nan),
 		cmocka_unit_test(test_bad_files_are_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

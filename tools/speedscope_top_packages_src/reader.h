@@ -1,7 +1,9 @@
-/* Reads a speedscope JSON document into distinct stacks with their sample
- * counts and weights. Samples are pooled from every profile, as the
- * reference script does; the big arrays are walked in place (json_scan) so
- * memory stays near the file size plus the distinct stacks. */
+/* The tool's model of a speedscope JSON document: its frames, and distinct
+ * stacks with their sample counts and weights. Samples are pooled from every
+ * profile, as the reference script does. Built on the document layer
+ * (output/speedscope_doc.h) that bpfspy convert reads with: the big arrays
+ * are walked in place, so memory stays near the file size plus the distinct
+ * stacks. */
 #ifndef SPEEDSCOPE_READER_H
 #define SPEEDSCOPE_READER_H
 

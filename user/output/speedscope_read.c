@@ -1,22 +1,13 @@
 // SPDX-License-Identifier: MIT
 /*
- * speedscope JSON -> profile (see speedscope_read.h).
- *
- * The document is validated and walked in place with the scanner
- * (output/json_scan.h, shared with tools/speedscope_top_packages): the big
- * "samples" and "weights" arrays are never turned into a tree, so memory
- * stays near the file's size plus the profile model (a cJSON tree was 22x
- * the file). Only the small parts - shared.frames and the "bpfspy" block -
- * go through cJSON.
+ * speedscope JSON -> profile (see speedscope_read.h), built on the document
+ * layer (output/speedscope_doc.h) that tools/speedscope_top_packages reads
+ * with too: the file is walked in place, never turned into a tree, so
+ * memory stays near the file's size plus the profile model (a cJSON tree
+ * was 22x the file).
  */
 #include "output/speedscope_read.h"
 
-#include <cjson/cJSON.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
-#include <unistd.h>
 #include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
@@ -24,20 +15,21 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "output/json_scan.h"
+#include "output/speedscope_doc.h"
 #include "util/array.h"
 
 /* Longest profile name or type kept (a longer one is cut): names label threads, nothing more. */
 #define PROFILE_TEXT_MAX 1024
 
 struct reader {
+	struct speedscope_doc doc;
+	struct speedscope_bpfspy_fields extra; /* the "bpfspy" block; all absent in other files */
 	char *name;              /* the document's "name", or NULL */
-	cJSON *shared;           /* the "shared" object, parsed (frames are few) */
-	cJSON *extra;            /* the "bpfspy" block, parsed, or NULL */
-	struct json_span profiles; /* the "profiles" array, walked in place */
+	char *frame_kinds;       /* the bpfspy block's, or NULL */
+	size_t nframe_kinds;
 	struct profile *p;
 	uint32_t *frame_ids;     /* shared frame index -> profile frame id */
-	size_t nframes;
+	size_t nframes, frame_ids_cap;
 	uint32_t *scratch;
 	size_t scratch_cap;
 	uint64_t samples_added;  /* expanded sample count, bounded */
@@ -56,19 +48,20 @@ static int fail(struct reader *r, const char *fmt, ...)
 	return -1;
 }
 
-static const char *string_at(const cJSON *obj, const char *key)
+/* A finite number, or fallback. */
+static double finite_or(struct json_span v, double fallback)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	double d;
 
-	return cJSON_IsString(v) ? v->valuestring : NULL;
+	return speedscope_value_number(v, &d) && isfinite(d) ? d : fallback;
 }
 
-/* A finite number at key, or fallback. */
-static double number_at(const cJSON *obj, const char *key, double fallback)
+/* A count of nanoseconds: negative and unrepresentable values are 0. */
+static uint64_t nanoseconds(struct json_span v)
 {
-	const cJSON *v = cJSON_GetObjectItemCaseSensitive(obj, key);
+	double d = finite_or(v, 0);
 
-	return cJSON_IsNumber(v) && isfinite(v->valuedouble) ? v->valuedouble : fallback;
+	return d > 0 && d < 0x1p64 ? (uint64_t)d : 0;
 }
 
 /* ---- units ---- */
@@ -86,61 +79,15 @@ static double unit_ns(const char *unit)
 	return 0;
 }
 
-/* The members of one profile object that the reader uses; spans point into the document. */
-struct profile_fields {
-	char type[64], unit[64], name[PROFILE_TEXT_MAX];
-	bool have_type, have_unit, have_name;
-	double start_value, end_value;
-	struct json_span samples, weights;
-};
-
-static void read_profile_fields(struct json_cursor *c, struct profile_fields *f)
-{
-	struct json_span key;
-	bool first = true;
-
-	memset(f, 0, sizeof(*f));
-	if (!json_object_begin(c))
-		return;
-	while (json_object_next(c, &first, &key)) {
-		enum json_kind kind = json_peek_kind(c);
-
-		if (json_key_equals(key, "type") && kind == JSON_KIND_STRING) {
-			json_take_string(c, f->type, sizeof(f->type));
-			f->have_type = true;
-		} else if (json_key_equals(key, "unit") && kind == JSON_KIND_STRING) {
-			json_take_string(c, f->unit, sizeof(f->unit));
-			f->have_unit = true;
-		} else if (json_key_equals(key, "name") && kind == JSON_KIND_STRING) {
-			json_take_string(c, f->name, sizeof(f->name));
-			f->have_name = true;
-		} else if (json_key_equals(key, "startValue") && kind == JSON_KIND_NUMBER) {
-			f->start_value = json_take_number(c);
-		} else if (json_key_equals(key, "endValue") && kind == JSON_KIND_NUMBER) {
-			f->end_value = json_take_number(c);
-		} else if (json_key_equals(key, "samples")) {
-			f->samples = json_take_value(c);
-		} else if (json_key_equals(key, "weights")) {
-			f->weights = json_take_value(c);
-		} else {
-			json_skip_value(c);
-		}
-	}
-}
-
 /* The first profile's "unit", if there is a first profile with one. */
 static bool first_profile_unit(const struct reader *r, char *unit, size_t len)
 {
-	struct json_cursor c = { r->profiles.start, r->profiles.start ? r->profiles.start + r->profiles.len : NULL };
-	bool first = true;
-	struct profile_fields f;
+	struct speedscope_array profiles;
+	struct speedscope_profile_fields f;
+	bool is_object;
 
-	if (!r->profiles.start || !json_array_begin(&c) || !json_array_next(&c, &first) ||
-	    json_peek_kind(&c) != JSON_KIND_OBJECT)
-		return false;
-	read_profile_fields(&c, &f);
-	snprintf(unit, len, "%s", f.unit);
-	return f.have_unit;
+	return speedscope_array_begin(&profiles, r->doc.profiles) &&
+	       speedscope_profiles_next(&profiles, &f, &is_object) && speedscope_value_text(f.unit, unit, len);
 }
 
 /*
@@ -149,23 +96,20 @@ static bool first_profile_unit(const struct reader *r, char *unit, size_t len)
  */
 static void choose_meta(struct reader *r, struct profile_meta *m)
 {
-	const char *unit = r->extra ? string_at(r->extra, "unit") : NULL;
-	double rate = r->extra ? number_at(r->extra, "rate_hz", 0) : 0;
+	double rate = finite_or(r->extra.rate_hz, 0);
 	char first_unit[64];
 	bool have_first = first_profile_unit(r, first_unit, sizeof(first_unit));
 
 	m->command = r->name;
 	m->rate_hz = rate >= 1 && rate <= 1e6 ? (unsigned)rate : 0;
-	if (unit && !strcmp(unit, "samples") && m->rate_hz)
+	if (speedscope_value_is(r->extra.unit, "samples") && m->rate_hz)
 		m->unit = PROFILE_UNIT_SAMPLES;
 	else if (have_first && unit_ns(first_unit) == 0)
 		m->unit = PROFILE_UNIT_SAMPLES;
 	else
 		m->unit = PROFILE_UNIT_NANOSECONDS;
-	if (r->extra) {
-		m->start_realtime_ns = (uint64_t)fmax(0, number_at(r->extra, "start_realtime_ns", 0));
-		m->end_ns = (uint64_t)fmax(0, number_at(r->extra, "duration_ns", 0));
-	}
+	m->start_realtime_ns = nanoseconds(r->extra.start_realtime_ns);
+	m->end_ns = nanoseconds(r->extra.duration_ns);
 }
 
 /* A weight in the file's unit -> the profile's (samples or nanoseconds); -1 if unusable. */
@@ -196,10 +140,8 @@ static enum frame_kind guess_kind(const char *name, const char *file)
 
 static enum frame_kind kind_at(const struct reader *r, size_t idx, const char *name, const char *file)
 {
-	const char *kinds = r->extra ? string_at(r->extra, "frame_kinds") : NULL;
-
-	if (kinds && idx < strlen(kinds)) {
-		const char *k = strchr("PNKM", kinds[idx]);
+	if (idx < r->nframe_kinds) {
+		const char *k = strchr("PNKM", r->frame_kinds[idx]);
 
 		if (k && *k)
 			return (enum frame_kind)(k - "PNKM");
@@ -207,33 +149,55 @@ static enum frame_kind kind_at(const struct reader *r, size_t idx, const char *n
 	return guess_kind(name, file);
 }
 
+static int read_frame(struct reader *r, size_t idx, struct json_span frame)
+{
+	struct speedscope_frame_fields f;
+	char *name, *file;
+
+	speedscope_frame_read(frame, &f);
+	if (speedscope_value_kind(f.name) != JSON_KIND_STRING)
+		return fail(r, "frame %zu has no name", idx);
+	name = speedscope_value_strdup(f.name);
+	file = speedscope_value_strdup(f.file);
+	if (!name || (!file && speedscope_value_kind(f.file) == JSON_KIND_STRING)) {
+		free(name);
+		free(file);
+		return fail(r, "out of memory");
+	}
+	double line = finite_or(f.line, 0);
+	struct frame_desc d = {
+		.name = name,
+		.file = file && *file ? file : NULL,
+		.line = line >= 1 && line <= INT32_MAX ? (int)line : 0,
+		.kind = kind_at(r, idx, name, file),
+	};
+	uint32_t id = profile_intern_frame(r->p, &d);
+
+	free(name);
+	free(file);
+	if (id == UINT32_MAX ||
+	    array_reserve((void **)&r->frame_ids, &r->frame_ids_cap, idx + 1, sizeof(*r->frame_ids)) != 0)
+		return fail(r, "out of memory");
+	r->frame_ids[idx] = id;
+	return 0;
+}
+
 static int read_frames(struct reader *r)
 {
-	const cJSON *frames = cJSON_GetObjectItemCaseSensitive(r->shared, "frames"), *fr;
-	size_t i = 0;
+	struct speedscope_array frames;
+	struct json_span frame;
 
-	if (!cJSON_IsArray(frames))
-		return fail(r, "no shared.frames array: not a speedscope file");
-	r->nframes = (size_t)cJSON_GetArraySize(frames);
-	r->frame_ids = malloc((r->nframes ? r->nframes : 1) * sizeof(*r->frame_ids));
-	if (!r->frame_ids)
-		return fail(r, "out of memory");
-	cJSON_ArrayForEach(fr, frames) {
-		const char *name = string_at(fr, "name"), *file = string_at(fr, "file");
-		double line = number_at(fr, "line", 0);
-
-		if (!name)
-			return fail(r, "frame %zu has no name", i);
-		struct frame_desc d = {
-			.name = name,
-			.file = file && *file ? file : NULL,
-			.line = line >= 1 && line <= INT32_MAX ? (int)line : 0,
-			.kind = kind_at(r, i, name, file),
-		};
-		r->frame_ids[i] = profile_intern_frame(r->p, &d);
-		if (r->frame_ids[i] == UINT32_MAX)
+	if (speedscope_value_kind(r->extra.frame_kinds) == JSON_KIND_STRING) {
+		if (!(r->frame_kinds = speedscope_value_strdup(r->extra.frame_kinds)))
 			return fail(r, "out of memory");
-		i++;
+		r->nframe_kinds = strlen(r->frame_kinds);
+	}
+	if (!speedscope_array_begin(&frames, speedscope_shared_frames(&r->doc)))
+		return fail(r, "no shared.frames array: not a speedscope file");
+	while (speedscope_array_take(&frames, &frame)) {
+		if (read_frame(r, r->nframes, frame) < 0)
+			return -1;
+		r->nframes++;
 	}
 	return 0;
 }
@@ -244,26 +208,29 @@ struct thread_id {
 	uint32_t pid, tid;
 };
 
-/* From the bpfspy block, else a made-up id per profile named after it. */
-static struct thread_id identify_thread(struct reader *r, size_t idx, const char *name)
+/* A number that is a pid or tid, or 0. */
+static uint32_t task_id(struct json_span v)
 {
-	const cJSON *threads = r->extra ? cJSON_GetObjectItemCaseSensitive(r->extra, "threads") : NULL;
-	const cJSON *t = cJSON_GetArrayItem(threads, (int)idx);
-	struct thread_id id = { (uint32_t)idx + 1, (uint32_t)idx + 1 };
+	double id = finite_or(v, 0);
 
-	if (t) {
-		double pid = number_at(t, "pid", 0), tid = number_at(t, "tid", 0);
+	return id >= 1 && id <= UINT32_MAX ? (uint32_t)id : 0;
+}
 
-		if (pid >= 1 && pid <= UINT32_MAX && tid >= 1 && tid <= UINT32_MAX) {
-			id = (struct thread_id){ (uint32_t)pid, (uint32_t)tid };
-			const char *process = string_at(t, "process"), *thread = string_at(t, "thread");
+/* From the bpfspy block's entry t, else a made-up id per profile named after it. */
+static struct thread_id identify_thread(struct reader *r, size_t idx, const struct speedscope_thread_fields *t,
+					const char *name)
+{
+	struct thread_id id = { task_id(t->pid), task_id(t->tid) };
+	char process[PROFILE_TEXT_MAX], thread[PROFILE_TEXT_MAX];
 
-			profile_set_process_name(r->p, id.pid, process ? process : "?");
-			if (thread)
-				profile_set_thread_name(r->p, id.pid, id.tid, thread);
-			return id;
-		}
+	if (id.pid && id.tid) {
+		profile_set_process_name(r->p, id.pid,
+					 speedscope_value_text(t->process, process, sizeof(process)) ? process : "?");
+		if (speedscope_value_text(t->thread, thread, sizeof(thread)))
+			profile_set_thread_name(r->p, id.pid, id.tid, thread);
+		return id;
 	}
+	id = (struct thread_id){ (uint32_t)idx + 1, (uint32_t)idx + 1 };
 	profile_set_process_name(r->p, id.pid, name && *name ? name : "?");
 	return id;
 }
@@ -352,34 +319,31 @@ static int add_weighted(struct reader *r, struct thread_id id, size_t depth, dou
 	return 0;
 }
 
-/* The bpfspy block's "runs" string of profile idx, or NULL. */
-static const char *thread_runs(const struct reader *r, size_t idx)
-{
-	const cJSON *threads = r->extra ? cJSON_GetObjectItemCaseSensitive(r->extra, "threads") : NULL;
-
-	return string_at(cJSON_GetArrayItem(threads, (int)idx), "runs");
-}
-
-/* The bpfspy block's process start/exec/exit events, for timelines. */
+/* The bpfspy block's process start/exec/exit events, for timelines: [pid, kind, ts, comm] each. */
 static void read_process_events(struct reader *r)
 {
 	static const char *const kinds[] = { [PROCESS_EVENT_START] = "start", [PROCESS_EVENT_EXEC] = "exec",
 					     [PROCESS_EVENT_EXIT] = "exit" };
-	const cJSON *events = r->extra ? cJSON_GetObjectItemCaseSensitive(r->extra, "process_events") : NULL;
-	const cJSON *e;
+	struct speedscope_array events, fields;
+	struct json_span e, pid, kind, ts, comm;
+	char comm_text[PROFILE_TEXT_MAX];
+	double pid_v, ts_v;
 
-	cJSON_ArrayForEach(e, events) {
-		const cJSON *pid = cJSON_GetArrayItem(e, 0), *kind = cJSON_GetArrayItem(e, 1);
-		const cJSON *ts = cJSON_GetArrayItem(e, 2), *comm = cJSON_GetArrayItem(e, 3);
-
-		if (!cJSON_IsNumber(pid) || !cJSON_IsString(kind) || !cJSON_IsNumber(ts) || pid->valuedouble < 1 ||
-		    pid->valuedouble > UINT32_MAX || !(ts->valuedouble >= 0 && ts->valuedouble < 1.8e19))
+	speedscope_array_begin(&events, r->extra.process_events);
+	while (speedscope_array_take(&events, &e)) {
+		pid = kind = ts = comm = (struct json_span){ NULL, 0 };
+		if (speedscope_array_begin(&fields, e) && speedscope_array_take(&fields, &pid) &&
+		    speedscope_array_take(&fields, &kind) && speedscope_array_take(&fields, &ts))
+			speedscope_array_take(&fields, &comm);
+		if (!speedscope_value_number(pid, &pid_v) || !speedscope_value_number(ts, &ts_v) || pid_v < 1 ||
+		    pid_v > UINT32_MAX || !(ts_v >= 0 && ts_v < 1.8e19))
 			continue;
+		bool have_comm = speedscope_value_text(comm, comm_text, sizeof(comm_text));
+
 		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
-			if (!strcmp(kind->valuestring, kinds[k]))
-				profile_add_process_event(r->p, (uint32_t)pid->valuedouble, (enum process_event_kind)k,
-							  (uint64_t)ts->valuedouble,
-							  cJSON_IsString(comm) ? comm->valuestring : NULL);
+			if (speedscope_value_is(kind, kinds[k]))
+				profile_add_process_event(r->p, (uint32_t)pid_v, (enum process_event_kind)k,
+							  (uint64_t)ts_v, have_comm ? comm_text : NULL);
 	}
 }
 
@@ -394,121 +358,127 @@ static bool plausible_build_id(const char *s)
 /* The bpfspy block's module table: build-ids recorded with the profile. Bad entries are skipped. */
 static int read_modules(struct reader *r)
 {
-	const cJSON *modules = r->extra ? cJSON_GetObjectItemCaseSensitive(r->extra, "modules") : NULL;
-	const cJSON *m;
+	struct speedscope_array modules;
+	struct speedscope_module_fields m;
+	struct json_span entry;
 
-	cJSON_ArrayForEach(m, modules) {
-		const char *path = string_at(m, "path"), *build_id = string_at(m, "build_id");
+	speedscope_array_begin(&modules, r->extra.modules);
+	while (speedscope_array_take(&modules, &entry)) {
+		speedscope_module_read(entry, &m);
+		if (speedscope_value_kind(m.path) != JSON_KIND_STRING ||
+		    speedscope_value_kind(m.build_id) != JSON_KIND_STRING)
+			continue;
+		char *path = speedscope_value_strdup(m.path), *build_id = speedscope_value_strdup(m.build_id);
+		int rc = !path || !build_id ? -1 : 0;
 
-		if (path && *path && build_id && plausible_build_id(build_id) &&
-		    profile_add_module(r->p, path, build_id) < 0)
+		if (rc == 0 && *path && plausible_build_id(build_id))
+			rc = profile_add_module(r->p, path, build_id);
+		free(path);
+		free(build_id);
+		if (rc < 0)
 			return fail(r, "out of memory");
 	}
 	return 0;
 }
 
-static int read_profile(struct reader *r, size_t idx, struct json_cursor *pc)
+static int read_profile(struct reader *r, size_t idx, const struct speedscope_profile_fields *f,
+			const struct speedscope_thread_fields *thread)
 {
-	struct profile_fields f;
+	struct speedscope_samples s;
+	struct json_span weight_value;
+	char type[64], unit_text[64], name[PROFILE_TEXT_MAX];
+	char *runs = NULL;
 
-	if (json_peek_kind(pc) != JSON_KIND_OBJECT)
-		return fail(r, "profile %zu is not an object", idx);
-	read_profile_fields(pc, &f);
-	if (!f.have_type || strcmp(f.type, "sampled"))
+	bool have_type = speedscope_value_text(f->type, type, sizeof(type));
+
+	if (!have_type || strcmp(type, "sampled"))
 		return fail(r, "profile %zu is of type \"%s\"; only \"sampled\" profiles can be converted", idx,
-			    f.have_type ? f.type : "?");
-
-	if (!f.samples.start || !f.weights.start)
-		return fail(r, "profile %zu needs samples and weights arrays of the same length", idx);
-	struct json_cursor s = { f.samples.start, f.samples.start + f.samples.len };
-	struct json_cursor w = { f.weights.start, f.weights.start + f.weights.len };
-	if (!json_array_begin(&s) || !json_array_begin(&w))
+			    have_type ? type : "?");
+	if (!speedscope_samples_begin(&s, f) || !s.have_weights)
 		return fail(r, "profile %zu needs samples and weights arrays of the same length", idx);
 
-	struct thread_id id = identify_thread(r, idx, f.have_name ? f.name : NULL);
+	bool have_name = speedscope_value_text(f->name, name, sizeof(name));
+	struct thread_id id = identify_thread(r, idx, thread, have_name ? name : NULL);
 	const struct profile_meta *m = profile_meta_const(r->p);
-	const char *unit = f.have_unit ? f.unit : NULL;
-	bool first_s = true, first_w = true;
-	struct run_timing timing = { .cursor = thread_runs(r, idx) };
+	const char *unit = speedscope_value_text(f->unit, unit_text, sizeof(unit_text)) ? unit_text : NULL;
 
-	for (;;) {
-		bool more_s = json_array_next(&s, &first_s), more_w = json_array_next(&w, &first_w);
+	if (speedscope_value_kind(thread->runs) == JSON_KIND_STRING && !(runs = speedscope_value_strdup(thread->runs)))
+		return fail(r, "out of memory");
+	struct run_timing timing = { .cursor = runs };
+	int rc = 0;
 
-		if (more_s != more_w)
-			return fail(r, "profile %zu needs samples and weights arrays of the same length", idx);
-		if (!more_s)
-			break;
+	while (rc == 0 && speedscope_samples_next(&s, &weight_value)) {
 		size_t depth = 0;
 		double raw = -1;
-		if (json_peek_kind(&w) == JSON_KIND_NUMBER)
-			raw = json_take_number(&w);
-		else
-			json_skip_value(&w);
+
+		if (!weight_value.start) {
+			rc = fail(r, "profile %zu needs samples and weights arrays of the same length", idx);
+			break;
+		}
+		speedscope_value_number(weight_value, &raw);
 		double weight = convert_weight(m, unit, raw);
 
 		if (weight < 0)
-			return fail(r, "profile %zu has a weight that is not a number >= 0", idx);
-		if (stack_frames(r, &s, &depth) < 0 || add_weighted(r, id, depth, weight, &timing) < 0)
-			return -1;
+			rc = fail(r, "profile %zu has a weight that is not a number >= 0", idx);
+		else if (stack_frames(r, &s.at, &depth) < 0 || add_weighted(r, id, depth, weight, &timing) < 0)
+			rc = -1;
 	}
-	double span = f.end_value - f.start_value;
+	free(runs);
+	if (rc == 0 && speedscope_samples_weights_left(&s))
+		rc = fail(r, "profile %zu needs samples and weights arrays of the same length", idx);
+	if (rc < 0)
+		return rc;
+	double start = 0, end = 0;
+
+	speedscope_value_number(f->start_value, &start);
+	speedscope_value_number(f->end_value, &end);
+	double span = end - start;
 
 	if (unit_ns(unit) && isfinite(span) && span * unit_ns(unit) > r->max_end_ns)
 		r->max_end_ns = span * unit_ns(unit);
 	return 0;
 }
 
+/* Profile i takes its thread's pid, tid, names and runs from the bpfspy block's threads[i]. */
 static int read_profiles(struct reader *r)
 {
-	struct json_cursor c = { r->profiles.start, r->profiles.start ? r->profiles.start + r->profiles.len : NULL };
-	bool first = true;
-	size_t i = 0;
+	struct speedscope_array profiles, threads;
+	struct speedscope_profile_fields profile;
+	struct speedscope_thread_fields thread;
+	struct json_span thread_entry;
+	bool is_object;
 
-	if (!r->profiles.start || !json_array_begin(&c))
+	if (!speedscope_array_begin(&profiles, r->doc.profiles))
 		return fail(r, "no profiles array: not a speedscope file");
-	while (json_array_next(&c, &first))
-		if (read_profile(r, i++, &c) < 0)
+	bool have_threads = speedscope_array_begin(&threads, r->extra.threads);
+
+	for (size_t i = 0; speedscope_profiles_next(&profiles, &profile, &is_object); i++) {
+		if (!is_object)
+			return fail(r, "profile %zu is not an object", i);
+		have_threads = have_threads && speedscope_array_take(&threads, &thread_entry);
+		speedscope_thread_read(have_threads ? thread_entry : (struct json_span){ NULL, 0 }, &thread);
+		if (read_profile(r, i, &profile, &thread) < 0)
 			return -1;
+	}
 	return 0;
 }
 
-/* Finds the top-level members the reader needs; parses the small ones. */
-static int scan_document(struct reader *r, const char *json, size_t len)
+/* Validates the document and reads the small top-level members. */
+static int open_document(struct reader *r, const char *json, size_t len)
 {
-	struct json_cursor c = { json, json + len };
-	struct json_span key;
-	bool first = true;
-	size_t bad;
-
-	if (!json_validate_document(json, len, &bad))
-		return fail(r, "not JSON (invalid at byte %zu)", bad);
-	if (!json_object_begin(&c))
+	switch (speedscope_doc_open(&r->doc, json, len, NULL)) {
+	case SPEEDSCOPE_DOC_OK:
+		break;
+	case SPEEDSCOPE_DOC_NOT_JSON:
+		return fail(r, "not JSON (invalid at byte %zu)", r->doc.error_offset);
+	case SPEEDSCOPE_DOC_NOT_OBJECT:
 		return fail(r, "not JSON, or not a JSON object");
-	while (json_object_next(&c, &first, &key)) {
-		enum json_kind kind = json_peek_kind(&c);
-		struct json_span v;
-
-		if (json_key_equals(key, "profiles") && kind == JSON_KIND_ARRAY) {
-			r->profiles = json_take_value(&c);
-		} else if (json_key_equals(key, "shared") && kind == JSON_KIND_OBJECT && !r->shared) {
-			v = json_take_value(&c);
-			if (!(r->shared = cJSON_ParseWithLength(v.start, v.len)))
-				return fail(r, "out of memory");
-		} else if (json_key_equals(key, "bpfspy") && kind == JSON_KIND_OBJECT && !r->extra) {
-			v = json_take_value(&c);
-			if (!(r->extra = cJSON_ParseWithLength(v.start, v.len)))
-				return fail(r, "out of memory");
-		} else if (json_key_equals(key, "name") && kind == JSON_KIND_STRING && !r->name) {
-			struct json_cursor peek = c;
-			size_t n = json_take_string(&peek, NULL, 0);
-
-			if (!(r->name = malloc(n + 1)))
-				return fail(r, "out of memory");
-			json_take_string(&c, r->name, n + 1);
-		} else {
-			json_skip_value(&c);
-		}
+	default:
+		return fail(r, "out of memory");
 	}
+	speedscope_bpfspy_read(r->doc.bpfspy, &r->extra);
+	if (speedscope_value_kind(r->doc.name) == JSON_KIND_STRING && !(r->name = speedscope_value_strdup(r->doc.name)))
+		return fail(r, "out of memory");
 	return 0;
 }
 
@@ -517,7 +487,7 @@ struct profile *profile_read_speedscope(const char *json, size_t len, char *err,
 	struct reader r = { .err = err, .errlen = errlen };
 	struct profile_meta meta = { 0 };
 
-	if (scan_document(&r, json, len) == 0) {
+	if (open_document(&r, json, len) == 0) {
 		choose_meta(&r, &meta);
 		r.p = profile_new(&meta);
 		if (!r.p)
@@ -534,39 +504,29 @@ struct profile *profile_read_speedscope(const char *json, size_t len, char *err,
 	free(r.frame_ids);
 	free(r.scratch);
 	free(r.name);
-	cJSON_Delete(r.shared);
-	cJSON_Delete(r.extra);
+	free(r.frame_kinds);
+	speedscope_doc_close(&r.doc);
 	return r.p;
 }
 
 struct profile *profile_read_speedscope_file(const char *path, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	struct stat st;
+	struct speedscope_bytes bytes;
 	char why[256];
 
-	if (fd < 0 || fstat(fd, &st) != 0) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		if (fd >= 0)
-			close(fd);
+	switch (speedscope_bytes_load(path, true, &bytes, why, sizeof(why))) {
+	case SPEEDSCOPE_LOADED:
+		break;
+	case SPEEDSCOPE_LOAD_FAILED:
+		snprintf(err, errlen, "cannot read %s: %s", path, why);
+		return NULL;
+	default:
+		snprintf(err, errlen, "%s: %s", path, why);
 		return NULL;
 	}
-	if (!S_ISREG(st.st_mode) || st.st_size == 0) {
-		snprintf(err, errlen, "%s: %s", path, S_ISREG(st.st_mode) ? "empty file" : "not a regular file");
-		close(fd);
-		return NULL;
-	}
-	/* mapped, not copied: the file's pages are the only copy of the document in memory */
-	void *json = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
-	close(fd);
-	if (json == MAP_FAILED) {
-		snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-		return NULL;
-	}
-	madvise(json, (size_t)st.st_size, MADV_SEQUENTIAL);
-	struct profile *p = profile_read_speedscope(json, (size_t)st.st_size, why, sizeof(why));
+	struct profile *p = profile_read_speedscope(bytes.data, bytes.len, why, sizeof(why));
 
-	munmap(json, (size_t)st.st_size);
+	speedscope_bytes_release(&bytes);
 	if (!p)
 		snprintf(err, errlen, "%s: %s", path, why);
 	return p;
