@@ -117,8 +117,8 @@ def test_bad_unwind_mode_is_one_clear_line():
 
 def test_python_process_tables_only_when_a_sample_needs_them(tmp_path):
     """Without --native a sample with Python frames shows only them: attached to a process busy in Python,
-    bpfspy builds no unwind tables for it (the interpreter's are tens of ms of its start-up); with --native,
-    or once a sample has no Python frames (a launched interpreter's start-up), it does."""
+    bpfspy builds no unwind tables for it (the interpreter's are tens of ms of its start-up); with --native
+    it does, and a launched interpreter, whose start-up is all native samples, gets them at once."""
     python = interpreter("debian-3.11")
     busy = subprocess.Popen([python, "-c", "while True: pass"])
     try:
@@ -134,9 +134,9 @@ def test_python_process_tables_only_when_a_sample_needs_them(tmp_path):
     finally:
         busy.kill()
         busy.wait()
-    launched = run_bpfspy(["record", "-v", "-r", "500", "-f", "raw", "-o", out, "--", python, "-c",
-                           "import json, decimal; sum(range(10**7))"], check=True)
+    # long enough for a sanitizer build to install them before the process ends (how complete the
+    # start-up stacks are is test_nested_import_chain_reaches_start's business)
+    launched = run_bpfspy(["record", "-v", "-f", "raw", "-o", out, "--", python, "-c",
+                           "import json, decimal; sum(range(10**8))"], check=True)
     [installs] = summary_value(launched.stderr, r"unwind tables: (\d+) installs")
-    [complete, samples] = summary_value(launched.stderr, r"native stacks \(no Python frames\): ([0-9.]+)% of (\d+)")
-    assert installs >= 1 and samples >= 1, launched.stderr
-    assert complete >= 80, launched.stderr
+    assert installs >= 1, launched.stderr

@@ -91,7 +91,7 @@ static void queue_unwind_tables(struct process_table *pt, struct target_process 
 {
 	if (!pt->kunwind || !p || p->tables_queued)
 		return;
-	if (pt->python_tables_on_demand && p->python == PYTHON_YES && !p->tables_wanted)
+	if (pt->python_tables_on_demand && p->tables_on_demand && p->python == PYTHON_YES && !p->tables_wanted)
 		return;
 	if (pt->tables_head + pt->tables_count == pt->tables_cap) {
 		if (pt->tables_head) { /* reuse the consumed front */
@@ -134,9 +134,16 @@ void process_table_defer_python_tables(struct process_table *pt, bool on_demand)
 	pt->python_tables_on_demand = on_demand;
 }
 
+void process_table_mark_running(struct process_table *pt, struct target_process *p)
+{
+	p->tables_on_demand = true;
+	if (pt->python_tables_on_demand && p->python == PYTHON_YES && !p->tables_wanted)
+		p->tables_queued = false; /* the queue skips its entry */
+}
+
 void process_table_native_stack_needed(struct process_table *pt, struct target_process *p)
 {
-	if (!pt->python_tables_on_demand || !p || p->python != PYTHON_YES || p->tables_wanted)
+	if (!pt->python_tables_on_demand || !p || !p->tables_on_demand || p->python != PYTHON_YES || p->tables_wanted)
 		return;
 	p->tables_wanted = true;
 	queue_unwind_tables(pt, p);
@@ -206,7 +213,9 @@ bool process_table_on_exec(struct process_table *pt, const struct bpfspy_proc_ev
 	if (p->python == PYTHON_YES && pt->python)
 		pt->python--;
 	target_process_reset(p);
-	p->tables_wanted = false; /* a new image: its samples say again whether they need native stacks */
+	/* a new image, started during the session: its tables from the start, as for a launched command */
+	p->tables_on_demand = false;
+	p->tables_wanted = false;
 	if (pt->sampler)
 		sampler_set_pending(pt->sampler, p->pid, false);
 	became_python = process_table_detect(pt, p);
@@ -226,8 +235,10 @@ bool process_table_on_fork(struct process_table *pt, const struct bpfspy_proc_ev
 		return false;
 	}
 	pt->seen++;
-	if (parent)
+	if (parent) {
 		target_process_inherit_maps(child, parent);
+		child->tables_on_demand = parent->tables_on_demand; /* the same image */
+	}
 	if (parent && parent->python == PYTHON_YES) {
 		target_process_inherit_python(child, parent);
 		pt->python++;

@@ -26,12 +26,17 @@ struct process_table *process_table_new(struct elf_cache *elf);
  * Without --native a sample with Python frames shows only them, so a Python
  * process's native stacks matter only in samples without any (interpreter
  * start-up and exit, threads that run no Python); until its tables are
- * installed those unwind from a stack copy. With on_demand its tables (an
- * interpreter's are tens of milliseconds of work) wait for the first such
- * sample (process_table_native_stack_needed): attached to a process that
- * runs Python, they are never built.
+ * installed those unwind from a stack copy. With on_demand, the tables (an
+ * interpreter's are tens of milliseconds of work) of a Python process that
+ * ran before the session (process_table_mark_running) wait for its first
+ * such sample (process_table_native_stack_needed): attached to a process
+ * that runs Python, they are never built. A process started during the
+ * session (a launched command, an exec) gets them at once: its start-up is
+ * all native samples.
  */
 void process_table_defer_python_tables(struct process_table *pt, bool on_demand);
+/* p ran before the session started (an attach target, a process found by -a). */
+void process_table_mark_running(struct process_table *pt, struct target_process *p);
 /* A sample of p had no Python frames and was not unwound from tables: install them now. */
 void process_table_native_stack_needed(struct process_table *pt, struct target_process *p);
 /* Frees every process. */

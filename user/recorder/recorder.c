@@ -169,7 +169,9 @@ void recorder_add_process(struct recorder *r, pid_t pid)
 {
 	char comm[16];
 	procfs_comm(pid, 0, comm, sizeof(comm));
-	recorder_process_get(r, pid, comm);
+	struct target_process *p = recorder_process_get(r, pid, comm);
+	if (p)
+		process_table_mark_running(r->procs, p);
 }
 
 void recorder_preload_program(struct recorder *r, const char *path)
