@@ -140,6 +140,12 @@ static int write_profile(const struct profile *p, enum output_format format, con
  * cost of a profiler attached to an idle or lightly loaded host).
  */
 #define DRAIN_EVERY_MS 200
+/*
+ * --async-aware reads a sample's awaiting tasks from the live process when
+ * the sample is handled: the sooner, the fewer tasks have moved on (or
+ * ended) since it was taken. 50 wake-ups a second, in that mode only.
+ */
+#define ASYNC_DRAIN_EVERY_MS 20
 #define STATUS_EVERY_NS 500000000ull
 #define SIGINT_GRACE_NS 2000000000ull /* after Ctrl-C, wait this long for a launched command to end */
 
@@ -230,7 +236,7 @@ static int run(struct session *s, const struct record_options *o, char **paths)
 	if (rc != 0)
 		return rc;
 	bool tty = isatty(STDERR_FILENO) && o->verbosity > 0 && !o->hide_progress;
-	struct session_hooks h = { .ctx = s, .max_wait_ms = DRAIN_EVERY_MS };
+	struct session_hooks h = { .ctx = s, .max_wait_ms = o->async_aware ? ASYNC_DRAIN_EVERY_MS : DRAIN_EVERY_MS };
 	if (tty) {
 		h.period_ns = STATUS_EVERY_NS;
 		h.on_period = print_status;
