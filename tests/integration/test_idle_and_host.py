@@ -153,7 +153,9 @@ def test_process_in_other_namespaces(tmp_path, how):
 
 def test_multiprocessing_fork_and_spawn(tmp_path):
     out = tmp_path / "mp.json"
-    run_bpfspy(["record", "-r", "500", "-o", out, "--", DEBIAN_PY, PY / "multiproc.py", "1500000"], check=True,
+    # each worker spins ~0.3 s: a spawned one is found to be Python only once its exec is handled, which a
+    # sanitizer build of bpfspy can do 0.1 s late (workers of ~0.1 s were then sometimes missed whole)
+    run_bpfspy(["record", "-r", "500", "-o", out, "--", DEBIAN_PY, PY / "multiproc.py", "4000000"], check=True,
                timeout=300)
     doc = json.loads(out.read_text())
     workers = {p["name"].split("(pid ")[1].split(")")[0] for p in profile_with(doc, "worker_fn")}
