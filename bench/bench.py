@@ -59,9 +59,10 @@ def calltree_truth():
     return {profilers.frame_key(k, "calltree.py"): v for k, v in calltree.SHARES.items()}
 
 
-def workloads(quick):
+def workloads(quick, scale=None):
     w = os.path.join(HERE, "workloads")
-    scale = "0.5" if quick else "1"  # bench-quick: about 1 s of CPU instead of 2
+    # bench-quick: about 1 s of CPU instead of 2; --scale 6: calltree ~12 s, long enough to resolve 1 %
+    scale = str(scale) if scale else ("0.5" if quick else "1")
     return {
         "calltree": Workload("calltree", "script", (f"{w}/calltree.py", scale), truth=calltree_truth(),
                              root=profilers.frame_key("run_tree", "calltree.py")),
@@ -203,6 +204,8 @@ def main():
     ap.add_argument("--no-writers", action="store_true", help="skip the output-writer benchmark")
     ap.add_argument("--no-unwind", action="store_true", help="skip the unwinding-depth benchmark")
     ap.add_argument("--unwind-only", action="store_true", help="only the unwinding-depth benchmark")
+    ap.add_argument("--scale", type=float, help="size of calltree, sleeps and asyncio (1: ~2 s of CPU; 6: ~12 s)")
+    ap.add_argument("--rates", help="comma-separated sampling rates instead of the plan's, e.g. 100,1000")
     args = ap.parse_args()
     build = os.path.abspath(args.build)
     bpfspy_bin = os.path.join(build, "bpfspy")
@@ -217,11 +220,14 @@ def main():
         if unknown:
             sys.exit(f"bench: unknown workload {', '.join(unknown)} (this plan has {', '.join(names)})")
         names = wanted
-    all_workloads = workloads(args.quick)
+    all_workloads = workloads(args.quick, args.scale)
+    if args.rates:
+        rates = [int(r) for r in args.rates.split(",")]
     baseline = profilers.Baseline()
     tools = [profilers.Bpfspy(bpfspy_bin, help_text), profilers.Bpfspy(bpfspy_bin, help_text, "native"),
              profilers.Austin(f"{args.extras}/root/usr/bin/austin"),
-             profilers.Tachyon(f"{args.extras}/root/usr/bin/python3.15"), profilers.Perf()]
+             profilers.Tachyon(f"{args.extras}/root/usr/bin/python3.15"), profilers.Perf(),
+             profilers.Perf("fp")]
     idle = profilers.Bpfspy(bpfspy_bin, help_text, "idle")  # wall-clock mode: only the threaded mix
     async_aware = profilers.Bpfspy(bpfspy_bin, help_text, "async-aware")  # only the asyncio workload
 
@@ -324,7 +330,7 @@ def run_case(case, w, py, tools, idle, baseline, rates, reps, tmp, wrap, bpfspy_
     }
     for row in case["rows"]:
         row["summary"] = {key: figures.summary([f.get(key) for f in row["figures"]])
-                          for key in ("slowdown_pct", "coverage_pct", "accuracy_err_pp", "loss_pct", "cpu_ms_per_s",
+                          for key in ("slowdown_pct", "cpu_slowdown_pct", "coverage_pct", "accuracy_err_pp", "loss_pct", "cpu_ms_per_s",
                                       "cpu_us_per_sample", "bpf_us_per_sample", "bpf_ms_per_s", "rss_mb")}
         row["cpu_from_baseline"] = any(f.get("cpu_from_baseline") for f in row["figures"])
         row["lost_total"] = sum(f.get("lost", 0) for f in row["figures"])

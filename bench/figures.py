@@ -67,6 +67,10 @@ def run_figures(run, baseline, rate, truth, root):
     else:  # the profiler launched the workload itself: compare whole commands
         f["slowdown_pct"] = 100 * (run["wall_s"] / baseline["wall_s"] - 1)
     target_cpu = (run["target"]["user_s"] + run["target"]["sys_s"]) if run.get("target") else None
+    base_cpu = (baseline["target"]["user_s"] + baseline["target"]["sys_s"]) if baseline.get("target") else None
+    if target_cpu is not None and base_cpu:
+        # the target tree's own CPU (rusage_wrap): unlike wall time, not moved by what else the VM runs
+        f["cpu_slowdown_pct"] = 100 * (target_cpu / base_cpu - 1)
     f["cpu_from_baseline"] = target_cpu is None
     if target_cpu is None:
         target_cpu = baseline["target"]["user_s"] + baseline["target"]["sys_s"]

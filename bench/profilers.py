@@ -179,12 +179,13 @@ class Tachyon(Profiler):
 
 
 class Perf(Profiler):
-    """perf record with DWARF call graphs. It follows children and runs the
-    wrapper fine, but sees the interpreter's C functions, not Python ones."""
+    """perf record with call graphs from DWARF (a stack copy per sample) or
+    frame pointers (-g). It follows children and runs the wrapper fine, but
+    sees the interpreter's C functions, not Python ones."""
 
-    name = "perf"
-
-    def __init__(self):
+    def __init__(self, call_graph="dwarf"):
+        self.call_graph = call_graph
+        self.name = "perf" if call_graph == "dwarf" else "perf -g"
         self.binary = "perf"
         try:
             subprocess.run(["perf", "--version"], capture_output=True, check=True)
@@ -196,7 +197,8 @@ class Perf(Profiler):
         return self.missing
 
     def command(self, rate, target, out):
-        return ["perf", "record", "-F", str(rate), "-g", "--call-graph", "dwarf", "-o", out, "--", *target]
+        graph = ["--call-graph", "dwarf"] if self.call_graph == "dwarf" else []
+        return ["perf", "record", "-F", str(rate), "-g", *graph, "-o", out, "--", *target]
 
     def parse(self, out, stderr):
         m = re.search(r"\((\d+) samples\)", stderr)

@@ -5,6 +5,7 @@ import figures
 
 COLUMNS = [
     ("slowdown_pct", "slowdown", "{:+.1f} %"),
+    ("cpu_slowdown_pct", "CPU slowdown", "{:+.2f} %"),
     ("coverage_pct", "coverage", "{:.1f} %"),
     ("accuracy_err_pp", "accuracy err", "{:.1f} pp"),
     ("loss_pct", "lost", "{:.2f} %"),
@@ -136,9 +137,19 @@ def goals(results):
                    else f"| {text} | not measured | {figure} |")
 
     for rate, limit in ((100, 0.5), (1000, 3.0)):
-        w = worst(results, rate, "slowdown_pct", max) if rate in rates else None
+        # judged on the target's CPU time where the wrapper measured it, on wall time otherwise
+        w = worst(results, rate, "cpu_slowdown_pct", max) if rate in rates else None
+        what = "CPU"
+        if w is None and rate in rates:
+            w, what = worst(results, rate, "slowdown_pct", max), "wall"
         goal(f"slowdown ≤{limit} % at {rate_text(rate)}", None if w is None else w[0] <= limit,
-             f"worst {w[0]:+.2f} % ({w[1]})" if w else f"no {rate_text(rate)} runs")
+             f"worst {w[0]:+.2f} % of target {what} time ({w[1]})" if w else f"no {rate_text(rate)} runs")
+    noise = [(100 * (b["max"] - b["min"]) / b["median"], case["workload"] + "/" + case["interpreter"].split()[0])
+             for case in results["cases"] for b in [case.get("baseline", {}).get("cpu_s")] if b and b["median"]]
+    if noise:
+        n = max(noise)
+        out.append(f"| resolving 1 % needs the unprofiled runs' CPU time to agree within ~1 % | "
+                   f"{'ok' if n[0] <= 1 else 'TOO NOISY'} | their spread: up to {n[0]:.1f} % ({n[1]}) |")
     w = worst(results, 100, "coverage_pct", min) if 100 in rates else None
     goal("coverage ≥99 % at 100 Hz", None if w is None else w[0] >= 99, f"lowest {w[0]:.1f} % ({w[1]})" if w else "-")
     lost = [row["lost_total"] for _, row in bpfspy_rows(results, 1000)]
