@@ -61,7 +61,7 @@ def calltree_truth():
 
 def workloads(quick, scale=None):
     w = os.path.join(HERE, "workloads")
-    # bench-quick: about 1 s of CPU instead of 2; --scale 6: calltree ~12 s, long enough to resolve 1 %
+    # bench-quick: about 1 s of CPU instead of 2; --scale 18: calltree ~11 s on Debian's 3.11
     scale = str(scale) if scale else ("0.5" if quick else "1")
     return {
         "calltree": Workload("calltree", "script", (f"{w}/calltree.py", scale), truth=calltree_truth(),
@@ -204,7 +204,7 @@ def main():
     ap.add_argument("--no-writers", action="store_true", help="skip the output-writer benchmark")
     ap.add_argument("--no-unwind", action="store_true", help="skip the unwinding-depth benchmark")
     ap.add_argument("--unwind-only", action="store_true", help="only the unwinding-depth benchmark")
-    ap.add_argument("--scale", type=float, help="size of calltree, sleeps and asyncio (1: ~2 s of CPU; 6: ~12 s)")
+    ap.add_argument("--scale", type=float, help="size of calltree, sleeps and asyncio (calltree on Debian's 3.11: 0.6 s of CPU per unit)")
     ap.add_argument("--rates", help="comma-separated sampling rates instead of the plan's, e.g. 100,1000")
     args = ap.parse_args()
     build = os.path.abspath(args.build)

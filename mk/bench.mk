@@ -37,11 +37,11 @@ bench-quick: deps $(BUILD)/bpfspy $(BENCH_TOOLS)
 		--tools "bpfspy,bpfspy --native" $(ATTACH_ARGS)
 	$(PYTHON_TEST) bench/top_longrun.py --build $(BUILD) --duration $(TOP_LONGRUN_QUICK_S)
 
-# target slowdown resolved to ~1 %: the call tree scaled to ~12 s of CPU, 5 interleaved repetitions, judged
-# on the target tree's CPU time (rusage), every profiler at 100 Hz and 1 kHz on Debian's python3 (~15 min)
+# target slowdown resolved to ~1 %: the call tree scaled to ~11 s of CPU, 5 interleaved repetitions, judged
+# on the target tree's CPU time (rusage), every profiler at 100 Hz and 1 kHz on Debian's python3 (~12 min)
 .PHONY: bench-slowdown
 bench-slowdown: deps $(BUILD)/bpfspy $(BENCH_TOOLS)
-	$(PYTHON_TEST) bench/bench.py --quick --workloads calltree --scale 6 --reps 5 --rates 100,1000 \
+	$(PYTHON_TEST) bench/bench.py --quick --workloads calltree --scale 18 --reps 5 --rates 100,1000 \
 		--no-writers --no-unwind --build $(BUILD) --extras $(EXTRAS) $(BENCH_ARGS)
 
 # only the attach cost: make bench-attach ATTACH_ARGS="--duration 20 --reps 5"
