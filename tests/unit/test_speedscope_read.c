@@ -185,6 +185,18 @@ static void test_duplicate_keys_and_nan(void **state)
 	profile_free(p);
 }
 
+/* Numbers beyond 64 bits are not a crash (a cast would be undefined): a span is dropped, a weight refused. */
+static void test_numbers_beyond_64_bits(void **state)
+{
+	static const char json[] = "{\"shared\":{\"frames\":[{\"name\":\"a\"}]},\"profiles\":[{\"type\":\"sampled\","
+				   "\"unit\":\"seconds\",\"startValue\":0,\"endValue\":3.17778e+95,"
+				   "\"samples\":[[0]],\"weights\":[1]}]}";
+	struct profile *p = read_or_fail(json, strlen(json));
+
+	assert_int_equal(profile_meta_const(p)->end_ns, 0);
+	profile_free(p);
+}
+
 static void expect_refused(const char *json, const char *why)
 {
 	char err[256] = "";
@@ -216,6 +228,9 @@ static void test_bad_files_are_refused(void **state)
 	expect_refused("{\"shared\":{\"frames\":[{\"name\":\"a\"}]},\"profiles\":[{\"type\":\"sampled\","
 		       "\"unit\":\"none\",\"samples\":[[0]],\"weights\":[1e12]}]}",
 		       "more than");
+	expect_refused("{\"shared\":{\"frames\":[{\"name\":\"a\"}]},\"profiles\":[{\"type\":\"sampled\","
+		       "\"unit\":\"seconds\",\"samples\":[[0]],\"weights\":[1e300]}]}",
+		       "weight");
 }
 
 int main(void)
@@ -226,6 +241,7 @@ int main(void)
 		cmocka_unit_test(test_foreign_file),
 		cmocka_unit_test(test_duplicate_keys_and_nan),
 		cmocka_unit_test(test_bad_files_are_refused),
+		cmocka_unit_test(test_numbers_beyond_64_bits),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

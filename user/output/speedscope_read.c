@@ -56,12 +56,15 @@ static double finite_or(struct json_span v, double fallback)
 	return speedscope_value_number(v, &d) && isfinite(d) ? d : fallback;
 }
 
-/* A count of nanoseconds: negative and unrepresentable values are 0. */
+/* Negative, NaN and unrepresentable counts of nanoseconds are 0 (a cast would be undefined). */
+static uint64_t ns_or_zero(double d)
+{
+	return d > 0 && d < 0x1p64 ? (uint64_t)d : 0;
+}
+
 static uint64_t nanoseconds(struct json_span v)
 {
-	double d = finite_or(v, 0);
-
-	return d > 0 && d < 0x1p64 ? (uint64_t)d : 0;
+	return ns_or_zero(finite_or(v, 0));
 }
 
 /* ---- units ---- */
@@ -116,13 +119,16 @@ static void choose_meta(struct reader *r, struct profile_meta *m)
 static double convert_weight(const struct profile_meta *m, const char *unit, double w)
 {
 	double ns = unit_ns(unit);
+	double out;
 
 	if (!isfinite(w) || w < 0)
 		return -1;
 	if (m->unit == PROFILE_UNIT_NANOSECONDS)
-		return ns ? w * ns : w;
-	/* seconds x rate = samples; "none" is already a count */
-	return ns ? w * ns * m->rate_hz / 1e9 : w;
+		out = ns ? w * ns : w;
+	else /* seconds x rate = samples; "none" is already a count */
+		out = ns ? w * ns * m->rate_hz / 1e9 : w;
+	/* llround() and the sample count's sums need it well inside 64 bits */
+	return out < 0x1p62 ? out : -1;
 }
 
 /* ---- frames ---- */
@@ -498,7 +504,7 @@ struct profile *profile_read_speedscope(const char *json, size_t len, char *err,
 		} else {
 			read_process_events(&r);
 			if (!profile_meta(r.p)->end_ns)
-				profile_meta(r.p)->end_ns = (uint64_t)r.max_end_ns;
+				profile_meta(r.p)->end_ns = ns_or_zero(r.max_end_ns);
 		}
 	}
 	free(r.frame_ids);
