@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <sys/epoll.h>
 #include <sys/stat.h>
 #include <linux/capability.h>
 #include <linux/perf_event.h>
@@ -40,7 +41,12 @@ struct sampler {
 	unsigned rate_hz;
 	int npending;
 	uint64_t switch_hook_ns; /* CLOCK_MONOTONIC right after sched_switch was attached (--idle) */
+	int wait_fd;             /* epoll: the ring buffer's own epoll, and the fds of sampler_wake_on_fd */
+	bool fd_ready;           /* one of those fds was ready since sampler_take_fd_ready */
 };
+
+/* epoll data of the wait set: the ring buffer, or one of the caller's fds */
+enum { WAIT_RING_BUFFER = 0, WAIT_CALLER_FD = 1 };
 
 /*
  * Ring buffer size: enough for ~100 ms of samples at the highest rate on
@@ -153,6 +159,7 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	s->wait_fd = -1;
 	s->fn = fn;
 	s->ctx = ctx;
 	s->rate_hz = o->rate_hz;
@@ -222,6 +229,13 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	s->rb = ring_buffer__new(bpf_map__fd(s->skel->maps.events), on_record, s, NULL);
 	if (!s->rb) {
 		snprintf(err, errlen, "cannot create ring buffer: %s", strerror(errno));
+		goto fail;
+	}
+	/* libbpf's epoll reads every event's data as a ring index: the caller's fds wait in an epoll around it */
+	struct epoll_event ring_ready = { .events = EPOLLIN, .data.u32 = WAIT_RING_BUFFER };
+	s->wait_fd = epoll_create1(EPOLL_CLOEXEC);
+	if (s->wait_fd < 0 || epoll_ctl(s->wait_fd, EPOLL_CTL_ADD, ring_buffer__epoll_fd(s->rb), &ring_ready) != 0) {
+		snprintf(err, errlen, "cannot create the wait set: %s", strerror(errno));
 		goto fail;
 	}
 	*out = s;
@@ -302,6 +316,8 @@ void sampler_close(struct sampler *s)
 	}
 	free(s->perf_links);
 	free(s->perf_fds);
+	if (s->wait_fd >= 0)
+		close(s->wait_fd);
 	ring_buffer__free(s->rb);
 	sampler_bpf__destroy(s->skel);
 	free(s);
@@ -427,16 +443,33 @@ out:
 	return count;
 }
 
+int sampler_wake_on_fd(struct sampler *s, int fd)
+{
+	/* one-shot: a pidfd stays readable once its process exited, and the wait must not spin on it */
+	struct epoll_event ready = { .events = EPOLLIN | EPOLLONESHOT, .data.u32 = WAIT_CALLER_FD };
+	return epoll_ctl(s->wait_fd, EPOLL_CTL_ADD, fd, &ready) == 0 ? 0 : -errno;
+}
+
+bool sampler_take_fd_ready(struct sampler *s)
+{
+	bool ready = s->fd_ready;
+	s->fd_ready = false;
+	return ready;
+}
+
 int sampler_poll(struct sampler *s, int timeout_ms)
 {
-	int n = ring_buffer__poll(s->rb, timeout_ms);
-	if (n < 0 && n != -EINTR)
-		return n;
+	struct epoll_event ev[4];
+	int n = epoll_wait(s->wait_fd, ev, 4, timeout_ms);
+	if (n < 0 && errno != EINTR)
+		return -errno;
+	for (int i = 0; i < n; i++)
+		s->fd_ready |= ev[i].data.u32 == WAIT_CALLER_FD;
 	/* samples are queued without wakeups: drain whatever is there */
 	int m = ring_buffer__consume(s->rb);
 	if (m < 0 && m != -EINTR)
 		return m;
-	return (n > 0 ? n : 0) + (m > 0 ? m : 0);
+	return m > 0 ? m : 0;
 }
 
 static uint64_t sum_percpu_stat(struct sampler *s, __u32 idx)

@@ -74,8 +74,16 @@ int sampler_seed_offcpu(struct sampler *s, sampler_seed_fn fn, void *ctx, char *
 /* --idle: when tid left the CPU if BPF counts it off-CPU now; -1 if it does not. */
 int sampler_offcpu_since(struct sampler *s, pid_t tid, uint64_t *since_ns);
 
-/* Waits up to timeout_ms for data, then drains everything queued. Returns records seen or <0. */
+/* Waits up to timeout_ms for data (or a sampler_wake_on_fd fd), then drains everything queued. Returns records seen or <0. */
 int sampler_poll(struct sampler *s, int timeout_ms);
+
+/*
+ * sampler_poll also wakes, once, when fd becomes readable (a pidfd: its
+ * process exited); sampler_take_fd_ready then says so, and clears it.
+ * Returns 0 or -errno. The caller keeps fd open while the sampler lives.
+ */
+int sampler_wake_on_fd(struct sampler *s, int fd);
+bool sampler_take_fd_ready(struct sampler *s);
 void sampler_read_stats(struct sampler *s, struct sampler_stats *out);
 
 /*

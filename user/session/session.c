@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -29,6 +30,8 @@ struct session {
 	bool launched, child_done;
 	int child_status;
 	uint64_t start_ns;
+	int *exit_fds;          /* a pidfd per -p PID: the wait wakes when one exits */
+	bool poll_target_state; /* some PID has no pidfd (kernel < 5.3): read /proc at every wake */
 };
 
 static volatile sig_atomic_t stop_signal;
@@ -182,6 +185,10 @@ void session_free(struct session *s)
 	if (!s)
 		return;
 	sampler_close(s->sampler);
+	for (size_t i = 0; s->exit_fds && i < s->o.target.npids; i++)
+		if (s->exit_fds[i] >= 0)
+			close(s->exit_fds[i]);
+	free(s->exit_fds);
 	recorder_free(s->recorder);
 	profile_free(s->profile);
 	free(s);
@@ -234,6 +241,29 @@ static void reap_child(struct session *s, bool block)
 	if (waitpid(s->child.pid, &st, block ? 0 : WNOHANG) == s->child.pid) {
 		s->child_done = true;
 		s->child_status = st;
+	}
+}
+
+/*
+ * -p PIDs end the session when they have all exited. Each has a pidfd in
+ * the sampler's wait set, so /proc is read only after one of them exited,
+ * not at every wake (5 times a second at rest).
+ */
+static void watch_target_exits(struct session *s)
+{
+	const struct session_options *o = &s->o;
+
+	s->exit_fds = malloc(o->target.npids * sizeof(*s->exit_fds));
+	for (size_t i = 0; i < o->target.npids; i++) {
+		int fd = s->exit_fds ? (int)syscall(SYS_pidfd_open, o->target.pids[i], 0) : -1;
+
+		if (fd >= 0 && sampler_wake_on_fd(s->sampler, fd) != 0) {
+			close(fd);
+			fd = -1;
+		}
+		if (s->exit_fds)
+			s->exit_fds[i] = fd;
+		s->poll_target_state |= fd < 0;
 	}
 }
 
@@ -312,6 +342,8 @@ static int start_targets(struct session *s, char *err, size_t errlen)
 		if (launch_resolve_path(o->target.command[0], program, sizeof(program)))
 			recorder_preload_program(s->recorder, program);
 	}
+	if (o->target.npids)
+		watch_target_exits(s);
 	for (size_t i = 0; i < o->target.npids; i++) {
 		sampler_follow(s->sampler, o->target.pids[i]);
 		recorder_add_process(s->recorder, o->target.pids[i]);
@@ -412,7 +444,8 @@ enum session_end session_run(struct session *s, const struct session_hooks *h)
 			break;
 		}
 		reap_child(s, false);
-		if (s->child_done || (o->target.npids && !targets_alive(o))) {
+		bool target_exited = sampler_take_fd_ready(s->sampler) || s->poll_target_state;
+		if (s->child_done || (o->target.npids && target_exited && !targets_alive(o))) {
 			end = SESSION_TARGETS_EXITED;
 			break;
 		}
