@@ -14,7 +14,9 @@ wake-ups that count. The goal, on 2 CPUs: bpfspy --native at most 0.06 s at
 100 Hz and 0.2 s at 1 kHz over 20 s (0.3 % and 1 % of a core).
 
 Peers: Austin 3.7 (-p, -x duration, same interval; Python frames only, its
-default mode), perf record -g (frame pointers) and --call-graph dwarf (perf's
+default mode), Tachyon (CPython 3.15's profiling.sampling attach, CPU mode,
+all threads; it attaches only to a 3.15, so it gets its own python3.15 spinner),
+perf record -g (frame pointers) and --call-graph dwarf (perf's
 own CPU: the kernel-side sampling cost lands on the target, not on perf; and
 perf only writes the samples, it names nothing until perf report).
 
@@ -36,7 +38,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import measure  # noqa: E402
 
-TARGET = ["/usr/bin/python3", "-c", "while True: pass"]
+SPIN = ["-c", "while True: pass"]
 # issue 20's goals as a share of one core: 0.06 s and 0.2 s over 20 s
 GOAL_CORE_SHARE = {("bpfspy --native", 100): 0.003, ("bpfspy --native", 1000): 0.01}
 
@@ -45,18 +47,23 @@ def tools(build, extras):
     """(name, argv builder, why not) per profiler."""
     bpfspy = os.path.join(build, "bpfspy")
     austin = os.path.join(extras, "root", "usr", "bin", "austin")
+    python315 = os.path.join(extras, "root", "usr", "bin", "python3.15")
 
     def bpfspy_cmd(*mode):
         return lambda pid, rate, dur, out: [bpfspy, "record", *mode, "-p", str(pid), "-r", str(rate), "-d",
                                             str(dur), "-f", "raw", "-o", out]
 
     have_perf = shutil.which("perf") is not None
+    tachyon = None if os.access(python315, os.X_OK) else "python3.15 not installed (make deps)"
     return [
         ("bpfspy", bpfspy_cmd(), None),
         ("bpfspy --native", bpfspy_cmd("--native"), None),
         ("austin", lambda pid, rate, dur, out: [austin, "-s", "-i", str(round(1e6 / rate)), "-x", str(round(dur)), "-p",
                                                 str(pid), "-o", out],
          None if os.access(austin, os.X_OK) else "austin not installed (make deps)"),
+        ("tachyon", lambda pid, rate, dur, out: [python315, "-m", "profiling.sampling", "attach", "--collapsed",
+                                                 "--mode", "cpu", "-a", "-r", str(rate), "-d", str(round(dur)),
+                                                 "-o", out, str(pid)], tachyon),
         ("perf -g", lambda pid, rate, dur, out: ["perf", "record", "-q", "-F", str(rate), "-g", "-p", str(pid), "-o",
                                                  out, "--", "sleep", str(dur)],
          None if have_perf else "perf not installed"),
@@ -134,7 +141,10 @@ def main():
     chosen = [t for t in tools(args.build, args.extras)
               if not args.tools or t[0] in [x.strip() for x in args.tools.split(",")]]
     results = {(name, rate): [] for name, _, why in chosen if not why for rate in rates}
-    target = subprocess.Popen(TARGET)
+    # every tool attaches to Debian's python3, but Tachyon reads only a 3.15
+    spinners = {"debian": subprocess.Popen(["/usr/bin/python3", *SPIN])}
+    if any(name == "tachyon" and not why for name, _, why in chosen):
+        spinners["tachyon"] = subprocess.Popen([os.path.join(args.extras, "root", "usr", "bin", "python3.15"), *SPIN])
     time.sleep(1)
     try:
         with measure.BpfStats() as stats, tempfile.TemporaryDirectory() as tmp:
@@ -146,13 +156,14 @@ def main():
                         print(f"[{rep + 1}/{args.reps}] {name} at {rate} Hz for {args.duration:g} s", flush=True)
                         out = os.path.join(tmp, "out")
                         results[(name, rate)].append(
-                            run_once(cmd(target.pid, rate, args.duration, out), tmp,
+                            run_once(cmd(spinners.get(name, spinners["debian"]).pid, rate, args.duration, out), tmp,
                                      watch=name.startswith("bpfspy") and stats.enabled))
                         if os.path.exists(out):
                             os.unlink(out)
     finally:
-        target.kill()
-        target.wait()
+        for spinner in spinners.values():
+            spinner.kill()
+            spinner.wait()
 
     rows = []
     for name, _, why in chosen:
@@ -174,7 +185,8 @@ def main():
     lines = [f"# Profiler cost attached {args.duration:g} s to a CPU-bound python3",
              "",
              f"{args.reps} interleaved repetitions; the profiler's own CPU (user + system, rusage), median "
-             f"[min-max]; load average {measure.load_average():.2f} at the end.",
+             f"[min-max]; load average {measure.load_average():.2f} at the end. The target is Debian's python3 "
+             "(3.11); Tachyon's is a python3.15 (it reads only 3.15).",
              "",
              "| profiler | rate | own CPU (s) | % of a core | peak RSS (MB) | BPF µs/sample | goal |",
              "|---|---|---|---|---|---|---|"]
