@@ -1,13 +1,17 @@
-# Benchmarks (issue 9): make bench (full matrix, ~30 min, then ~17 min of attach cost and 10 min of top),
-# make bench-quick (<3 min, then 20 s of attach cost and 30 s of top), make bench-attach, make bench-top.
+# Benchmarks (issue 9): make bench (full matrix, ~30 min, then ~21 min of attach cost, ~12 min of the 60 s attach,
+# 10 min of top and a 10 min soak of record -a on a busy host), make bench-quick (<3 min, then 20 s of attach cost,
+# 30 s of top and 30 s of record -a), make bench-attach, make bench-top, make bench-soak.
 # The harness is bench/bench.py; it writes bench/results/bench-*.{md,json}.
 # BENCH_ARGS passes extra options, e.g. make bench BENCH_ARGS="--reps 5".
 
 BENCH_TOOLS := $(BUILD)/bench/rusage_wrap $(BUILD)/bench/write_bench $(BUILD)/bench/deep_native
 BENCH_ARGS ?=
-# bpfspy top left running at 1 kHz: CPU per refresh and RSS, first window vs last (bench/top_longrun.py)
+# bpfspy left running: top at 1 kHz (CPU per refresh and RSS), record -a on a busy host (CPU per second and RSS),
+# first window vs last (bench/longrun.py)
 TOP_LONGRUN_S ?= 600
 TOP_LONGRUN_QUICK_S ?= 30
+SOAK_S ?= 600
+SOAK_QUICK_S ?= 30
 
 $(BUILD)/bench/rusage_wrap: bench/rusage_wrap.c
 	@mkdir -p $(dir $@)
@@ -29,13 +33,17 @@ ATTACH_ARGS ?=
 bench: deps $(BUILD)/bpfspy $(BENCH_TOOLS)
 	$(PYTHON_TEST) bench/bench.py --build $(BUILD) --extras $(EXTRAS) $(BENCH_ARGS)
 	$(PYTHON_TEST) bench/attach_cost.py --build $(BUILD) --extras $(EXTRAS) $(ATTACH_ARGS)
-	$(PYTHON_TEST) bench/top_longrun.py --build $(BUILD) --duration $(TOP_LONGRUN_S)
+	$(PYTHON_TEST) bench/attach_cost.py --build $(BUILD) --extras $(EXTRAS) --duration 60 --reps 3 \
+		--tools "bpfspy,bpfspy --native,austin,tachyon"
+	$(PYTHON_TEST) bench/longrun.py --mode top --build $(BUILD) --duration $(TOP_LONGRUN_S)
+	$(PYTHON_TEST) bench/longrun.py --mode record-all --build $(BUILD) --duration $(SOAK_S)
 
 bench-quick: deps $(BUILD)/bpfspy $(BENCH_TOOLS)
 	$(PYTHON_TEST) bench/bench.py --quick --build $(BUILD) --extras $(EXTRAS) $(BENCH_ARGS)
 	$(PYTHON_TEST) bench/attach_cost.py --build $(BUILD) --extras $(EXTRAS) --duration 5 --reps 1 \
 		--tools "bpfspy,bpfspy --native" $(ATTACH_ARGS)
-	$(PYTHON_TEST) bench/top_longrun.py --build $(BUILD) --duration $(TOP_LONGRUN_QUICK_S)
+	$(PYTHON_TEST) bench/longrun.py --mode top --build $(BUILD) --duration $(TOP_LONGRUN_QUICK_S)
+	$(PYTHON_TEST) bench/longrun.py --mode record-all --build $(BUILD) --duration $(SOAK_QUICK_S)
 
 # target slowdown resolved to ~1 %: the call tree scaled to ~11 s of CPU, 5 interleaved repetitions, judged
 # on the target tree's CPU time (rusage), every profiler at 100 Hz and 1 kHz on Debian's python3 (~12 min)
@@ -52,4 +60,10 @@ bench-attach: $(BUILD)/bpfspy
 # only the top long run: make bench-top TOP_LONGRUN_S=120
 .PHONY: bench-top
 bench-top: $(BUILD)/bpfspy
-	$(PYTHON_TEST) bench/top_longrun.py --build $(BUILD) --duration $(TOP_LONGRUN_S)
+	$(PYTHON_TEST) bench/longrun.py --mode top --build $(BUILD) --duration $(TOP_LONGRUN_S)
+
+# only the soak: record -a on a busy host, make bench-soak SOAK_S=120 (add BENCH_SOAK_ARGS=--native)
+.PHONY: bench-soak
+BENCH_SOAK_ARGS ?=
+bench-soak: $(BUILD)/bpfspy
+	$(PYTHON_TEST) bench/longrun.py --mode record-all --build $(BUILD) --duration $(SOAK_S) $(BENCH_SOAK_ARGS)
