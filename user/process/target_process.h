@@ -30,7 +30,7 @@ struct target_process {
 	struct py_target py;
 	struct py_symbolizer *pysym;
 	bool tables_queued; /* its unwind tables wait to be installed (recorder_install_queued_tables) */
-	bool tables_on_demand; /* ran before the session (-p, -a): see process_table_mark_running */
+	bool tables_on_demand; /* ran before the session (-p, -a): see process_table_get */
 	bool tables_wanted; /* a sample needed its native stack: install its tables even if they wait for one */
 	bool warned;
 	unsigned pending_checks; /* detections that said "not yet" */

@@ -134,13 +134,6 @@ void process_table_defer_python_tables(struct process_table *pt, bool on_demand)
 	pt->python_tables_on_demand = on_demand;
 }
 
-void process_table_mark_running(struct process_table *pt, struct target_process *p)
-{
-	p->tables_on_demand = true;
-	if (pt->python_tables_on_demand && p->python == PYTHON_YES && !p->tables_wanted)
-		p->tables_queued = false; /* the queue skips its entry */
-}
-
 void process_table_native_stack_needed(struct process_table *pt, struct target_process *p)
 {
 	if (!pt->python_tables_on_demand || !p || !p->tables_on_demand || p->python != PYTHON_YES || p->tables_wanted)
@@ -173,7 +166,8 @@ bool process_table_detect(struct process_table *pt, struct target_process *p)
 	return false;
 }
 
-struct target_process *process_table_get(struct process_table *pt, pid_t pid, const char *comm, bool *became_python)
+struct target_process *process_table_get(struct process_table *pt, pid_t pid, const char *comm, bool ran_before,
+					 bool *became_python)
 {
 	struct target_process *p = u32map_get(&pt->procs, (uint32_t)pid);
 	if (became_python)
@@ -186,6 +180,7 @@ struct target_process *process_table_get(struct process_table *pt, pid_t pid, co
 		return NULL;
 	}
 	pt->seen++;
+	p->tables_on_demand = ran_before; /* before queue_unwind_tables, which reads it */
 	bool now_python = process_table_detect(pt, p);
 	if (became_python)
 		*became_python = now_python;
@@ -198,7 +193,7 @@ bool process_table_on_exec(struct process_table *pt, const struct bpfspy_proc_ev
 	struct target_process *p = u32map_get(&pt->procs, e->pid);
 	bool became_python = false;
 	if (!p) {
-		process_table_get(pt, (pid_t)e->pid, e->comm, &became_python);
+		process_table_get(pt, (pid_t)e->pid, e->comm, false, &became_python);
 		return became_python;
 	}
 	snprintf(p->comm, sizeof(p->comm), "%s", e->comm);

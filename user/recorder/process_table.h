@@ -28,15 +28,13 @@ struct process_table *process_table_new(struct elf_cache *elf);
  * start-up and exit, threads that run no Python); until its tables are
  * installed those unwind from a stack copy. With on_demand, the tables (an
  * interpreter's are tens of milliseconds of work) of a Python process that
- * ran before the session (process_table_mark_running) wait for its first
+ * ran before the session (process_table_get's ran_before) wait for its first
  * such sample (process_table_native_stack_needed): attached to a process
  * that runs Python, they are never built. A process started during the
  * session (a launched command, an exec) gets them at once: its start-up is
  * all native samples.
  */
 void process_table_defer_python_tables(struct process_table *pt, bool on_demand);
-/* p ran before the session started (an attach target, a process found by -a). */
-void process_table_mark_running(struct process_table *pt, struct target_process *p);
 /* A sample of p had no Python frames and was not unwound from tables: install them now. */
 void process_table_native_stack_needed(struct process_table *pt, struct target_process *p);
 /* Frees every process. */
@@ -49,11 +47,13 @@ struct target_process *process_table_find(const struct process_table *pt, uint32
 
 /*
  * The process, read now if it is new (maps, Python detection, unwind tables
- * queued). *became_python (may be NULL) says Python was detected by this
- * call: the caller's per-thread state about it may need a second look.
- * NULL when out of memory.
+ * queued, unless ran_before defers a Python process's: an attach target, a
+ * process found by -a). *became_python (may be NULL) says Python was
+ * detected by this call: the caller's per-thread state about it may need a
+ * second look. NULL when out of memory.
  */
-struct target_process *process_table_get(struct process_table *pt, pid_t pid, const char *comm, bool *became_python);
+struct target_process *process_table_get(struct process_table *pt, pid_t pid, const char *comm, bool ran_before,
+					 bool *became_python);
 
 /* Installs p's Python config in BPF again (it changed: asyncio's offsets found). */
 void process_table_install_python(struct process_table *pt, struct target_process *p);

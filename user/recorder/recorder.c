@@ -143,13 +143,18 @@ static void became_python(struct recorder *r, struct target_process *p)
 	thread_naming_read(r->names, p); /* attached: its threads are there; launched: nothing yet */
 }
 
-struct target_process *recorder_process_get(struct recorder *r, pid_t pid, const char *comm)
+static struct target_process *process_get(struct recorder *r, pid_t pid, const char *comm, bool ran_before)
 {
 	bool now_python;
-	struct target_process *p = process_table_get(r->procs, pid, comm, &now_python);
+	struct target_process *p = process_table_get(r->procs, pid, comm, ran_before, &now_python);
 	if (now_python)
 		became_python(r, p);
 	return p;
+}
+
+struct target_process *recorder_process_get(struct recorder *r, pid_t pid, const char *comm)
+{
+	return process_get(r, pid, comm, false);
 }
 
 void recorder_note_if_not_python(struct recorder *r, pid_t pid)
@@ -169,9 +174,7 @@ void recorder_add_process(struct recorder *r, pid_t pid)
 {
 	char comm[16];
 	procfs_comm(pid, 0, comm, sizeof(comm));
-	struct target_process *p = recorder_process_get(r, pid, comm);
-	if (p)
-		process_table_mark_running(r->procs, p);
+	process_get(r, pid, comm, true);
 }
 
 void recorder_preload_program(struct recorder *r, const char *path)

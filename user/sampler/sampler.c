@@ -50,7 +50,8 @@ enum { WAIT_RING_BUFFER = 0, WAIT_CALLER_FD = 1 };
 
 /*
  * Ring buffer size: enough for ~100 ms of samples at the highest rate on
- * every CPU (the reader drains every 10 ms), as a power of two. Its pages are
+ * every CPU, as a power of two. The reader drains it when BPF wakes it (1 MiB
+ * queued) and at least every 200 ms (20 ms with --async-aware). Its pages are
  * mapped into bpfspy, so an oversized buffer is resident memory for nothing.
  */
 static __u32 ring_buffer_bytes(int ncpus, bool snapshots, bool offcpu)
