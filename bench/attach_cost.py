@@ -37,6 +37,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
 import measure  # noqa: E402
+import plots  # noqa: E402
 
 SPIN = ["-c", "while True: pass"]
 # issue 20's goals as a share of one core: 0.06 s and 0.2 s over 20 s
@@ -92,37 +93,14 @@ def summary(values):
 
 
 def plot(path, rows, rates):
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return False
-    names = [n for n in dict.fromkeys(r["tool"] for r in rows)]
-    fig, ax = plt.subplots(figsize=(8, 4.5))
-    width = 0.8 / max(1, len(names))
-    for i, name in enumerate(names):
-        xs, ys, lo, hi = [], [], [], []
-        for k, rate in enumerate(rates):
-            r = next((r for r in rows if r["tool"] == name and r["rate"] == rate and r.get("cpu")), None)
-            if not r:
-                continue
-            xs.append(k + (i - (len(names) - 1) / 2) * width)
-            ys.append(r["cpu"]["median"])
-            lo.append(r["cpu"]["median"] - r["cpu"]["min"])
-            hi.append(r["cpu"]["max"] - r["cpu"]["median"])
-        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=3, label=name)
-    for (name, rate), share in GOAL_CORE_SHARE.items():
-        if rate in rates:
-            k = rates.index(rate)
-            ax.hlines(share * rows[0]["duration"], k - 0.45, k + 0.45, colors="black", linestyles="dashed")
-    ax.set_xticks(range(len(rates)), [f"{r} Hz" for r in rates])
-    ax.set_ylabel("profiler's own CPU (s), median and min-max")
-    ax.set_title(f"Attached {rows[0]['duration']} s to a CPU-bound python3 (dashed: bpfspy --native goal)")
-    ax.legend(fontsize="small")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    return True
+    series = {}
+    for r in rows:
+        if r.get("cpu"):
+            series.setdefault(r["tool"], {})[r["rate"]] = r["cpu"]
+    goals = [(rate, share * rows[0]["duration"]) for (_, rate), share in GOAL_CORE_SHARE.items()]
+    return plots.grouped_bars(path, f"Attached {rows[0]['duration']} s to a CPU-bound python3 "
+                              "(dashed: bpfspy --native goal)", "profiler's own CPU (s), median and min-max",
+                              rates, list(series.items()), goals)
 
 
 def main():

@@ -11,7 +11,6 @@ See bench/README.md for what each figure means.
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -26,6 +25,7 @@ sys.path.insert(0, HERE)
 import figures  # noqa: E402
 import measure  # noqa: E402
 import profilers  # noqa: E402
+import plots  # noqa: E402
 import report  # noqa: E402
 
 
@@ -264,6 +264,8 @@ def main():
 
     os.makedirs(args.out, exist_ok=True)
     stem = os.path.join(args.out, f"bench-{results['mode']}-{time.strftime('%Y%m%d-%H%M%S')}")
+    for case in results["cases"]:
+        case["plots"] = [(caption, os.path.basename(path)) for caption, path in plots.case_plots(stem, case)]
     markdown = report.markdown(results)
     with open(stem + ".json", "w") as f:
         json.dump(results, f, indent=1)

@@ -67,6 +67,9 @@ def case_table(case):
                 text += " †"
             cells.append(text or why_empty(row, key))
         lines.append(f"| {row['tool']} | {rate_text(row['rate'])} | " + " | ".join(cells) + " |")
+    if case.get("plots"):
+        lines.append("")
+        lines += [f"![{caption}]({path})" for caption, path in case["plots"]]
     return lines + [""]
 
 
