@@ -13,9 +13,11 @@
 #include <cmocka.h>
 
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "helpers/pyenv_path.h"
@@ -181,6 +183,37 @@ static void test_names_stripped_debian_python(void **state)
 	free(r.items);
 }
 
+/*
+ * Loaded through a process's /proc/PID/root (a process in a container), the
+ * scan's names still come once that process is gone: the same path from
+ * here holds the same build.
+ */
+static void test_names_after_the_first_process_is_gone(void **state)
+{
+	struct scan_result r = { 0 };
+	assert_true(scan_file(DEBIAN_PYTHON, &r) > 0);
+	const struct scanned *m = find(&r, known[0].python);
+	assert_non_null(m);
+	pid_t child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		pause();
+		_exit(0);
+	}
+	char root[64];
+	snprintf(root, sizeof(root), "/proc/%d/root", (int)child);
+	struct elf_symbols *s = elf_symbols_load_named(DEBIAN_PYTHON, root, &py_method_names);
+	kill(child, SIGKILL);
+	waitpid(child, NULL, 0);
+	assert_non_null(s);
+	uint64_t off;
+	const char *name = elf_symbols_lookup(s, m->start, &off); /* the scan runs now */
+	assert_non_null(name);
+	assert_string_equal(name, known[0].python);
+	elf_symbols_free(s);
+	free(r.items);
+}
+
 static void test_not_python_names_nothing(void **state)
 {
 	struct scan_result r = { 0 };
@@ -194,6 +227,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_matches_symtab_of_unstripped_builds),
 		cmocka_unit_test(test_names_stripped_debian_python),
+		cmocka_unit_test(test_names_after_the_first_process_is_gone),
 		cmocka_unit_test(test_not_python_names_nothing),
 	};
 	setvbuf(stdout, NULL, _IONBF, 0);

@@ -398,6 +398,10 @@ static void add_pending_source_names(struct elf_symbols *s)
 	const struct elf_name_source *source = s->pending_source;
 	s->pending_source = NULL;
 	int fd = s->open_path ? open(s->open_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
+	/* open_path went through the first process's /proc/PID/root, and that process may be gone:
+	 * the same path from here, if it holds the same build (checked below) */
+	if (fd < 0 && s->path && s->path[0] == '/' && (!s->open_path || strcmp(s->path, s->open_path) != 0))
+		fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	Elf *elf = fd >= 0 ? elf_reader_open_fd(fd) : NULL;
 	char build_id[ELF_BUILD_ID_HEX_SIZE] = "";
 	if (elf)
