@@ -113,6 +113,7 @@ def main():
     ap.add_argument("--tools", help="comma-separated subset, e.g. 'bpfspy,bpfspy --native'")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
+    args.build = os.path.abspath(args.build)  # runs happen in a scratch directory
     if os.geteuid() != 0:
         sys.exit("attach_cost.py: run as root (BPF, perf events, attaching to a process)")
     rates = [int(r) for r in args.rates.split(",")]

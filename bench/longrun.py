@@ -101,6 +101,7 @@ def main():
     ap.add_argument("--python", default="/usr/bin/python3")
     ap.add_argument("--out", default=os.path.join(HERE, "results"))
     args = ap.parse_args()
+    args.build = os.path.abspath(args.build)  # runs happen in a scratch directory
     bpfspy = os.path.join(args.build, "bpfspy")
     rate = args.rate or (1000 if args.mode == "top" else 100)
     tag = f"{args.mode}-longrun"
