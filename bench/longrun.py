@@ -117,8 +117,9 @@ def main():
             reader = threading.Thread(target=read_tables, args=(tool.stdout, seen), daemon=True)
         else:
             workload, lanes = busy_host(args.python)
+            # no -d: the soak ends it with SIGINT, so that writing the file is outside the last window
             tool = subprocess.Popen([bpfspy, "record", "-a", "-r", str(rate), *(["--native"] if args.native else []),
-                                     "-d", str(args.duration), "-f", "raw", "-o", os.path.join(tmp, "all.raw")],
+                                     "-f", "raw", "-o", os.path.join(tmp, "all.raw")],
                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
             reader = threading.Thread(target=read_summary, args=(tool.stderr, seen), daemon=True)
         reader.start()
@@ -134,6 +135,8 @@ def main():
         finally:
             if args.mode == "top":
                 tool.terminate()
+            else:
+                tool.send_signal(signal.SIGINT)
             tool.wait(timeout=120)
             reader.join(timeout=5)
             workload.kill()
