@@ -253,7 +253,7 @@ static void check_names(unsigned minor, enum attrs_as how)
 
 	fake_init(&f, minor, &t);
 	t.proc.runtime_addr = fake_process(&f, THREADS, 3, how, true);
-	assert_int_equal(py_read_thread_names(getpid(), &t, out, 8, &n), 0);
+	assert_int_equal(py_read_thread_names(getpid(), &t, NULL, out, 8, &n), 0);
 	assert_int_equal(n, 3);
 	for (size_t i = 0; i < 3; i++) {
 		assert_int_equal(out[i].ident, THREADS[i].ident);
@@ -261,7 +261,7 @@ static void check_names(unsigned minor, enum attrs_as how)
 		assert_int_equal(out[i].native_id, THREADS[i].native_id < 0 ? 0 : (uint64_t)THREADS[i].native_id);
 	}
 	/* room for fewer: the first ones */
-	assert_int_equal(py_read_thread_names(getpid(), &t, out, 2, &n), 0);
+	assert_int_equal(py_read_thread_names(getpid(), &t, NULL, out, 2, &n), 0);
 	assert_int_equal(n, 2);
 	fake_free(&f);
 }
@@ -287,7 +287,7 @@ static void test_no_threading_module_is_no_names(void **state)
 
 	fake_init(&f, 12, &t);
 	t.proc.runtime_addr = fake_process(&f, THREADS, 3, ATTRS_NATURAL, false);
-	assert_int_equal(py_read_thread_names(getpid(), &t, out, 4, &n), 0);
+	assert_int_equal(py_read_thread_names(getpid(), &t, NULL, out, 4, &n), 0);
 	assert_int_equal(n, 0);
 	fake_free(&f);
 }
@@ -305,7 +305,7 @@ static void test_long_names_are_cut_at_a_character(void **state)
 	struct spec one[] = { { 0x7f0000001000ull, name, 7 } };
 	fake_init(&f, 13, &t);
 	t.proc.runtime_addr = fake_process(&f, one, 1, ATTRS_NATURAL, true);
-	assert_int_equal(py_read_thread_names(getpid(), &t, out, 4, &n), 0);
+	assert_int_equal(py_read_thread_names(getpid(), &t, NULL, out, 4, &n), 0);
 	assert_int_equal(n, 1);
 	assert_int_equal(strlen(out[0].name), PY_THREAD_NAME_MAX - 1);
 	fake_free(&f);
@@ -341,32 +341,80 @@ static void test_corrupt_memory_fails_cleanly(void **state)
 			put64(k, 0x8, 1ull << 40);
 		else
 			k[0x8] = 60;
-		assert_int_equal(py_read_thread_names(getpid(), &t, out, 4, &n), -1);
+		assert_int_equal(py_read_thread_names(getpid(), &t, NULL, out, 4, &n), -1);
 		memcpy(k, saved, sizeof(saved));
 		put64(k, minor <= 10 ? 0x20 : 0x18, 1ull << 50);
-		assert_int_equal(py_read_thread_names(getpid(), &t, out, 4, &n), -1);
+		assert_int_equal(py_read_thread_names(getpid(), &t, NULL, out, 4, &n), -1);
 		memcpy(k, saved, sizeof(saved));
 		/* 3.11+: an unknown dict kind */
 		if (minor >= 11) {
 			k[0xa] = 7;
-			assert_int_equal(py_read_thread_names(getpid(), &t, out, 4, &n), -1);
+			assert_int_equal(py_read_thread_names(getpid(), &t, NULL, out, 4, &n), -1);
 			memcpy(k, saved, sizeof(saved));
 		}
 		/* a pointer into the null page, and one past user space */
 		t.proc.runtime_addr = 0x10;
-		assert_int_equal(py_read_thread_names(getpid(), &t, out, 4, &n), -1);
+		assert_int_equal(py_read_thread_names(getpid(), &t, NULL, out, 4, &n), -1);
 		t.proc.runtime_addr = 0xffff800000000000ull;
-		assert_int_equal(py_read_thread_names(getpid(), &t, out, 4, &n), -1);
+		assert_int_equal(py_read_thread_names(getpid(), &t, NULL, out, 4, &n), -1);
 		/* intact again: all three */
 		t.proc.runtime_addr = rt;
-		assert_int_equal(py_read_thread_names(getpid(), &t, out, 4, &n), 0);
+		assert_int_equal(py_read_thread_names(getpid(), &t, NULL, out, 4, &n), 0);
 		assert_int_equal(n, 3);
 		/* unknown offsets or a free-threaded build: no walk at all */
 		t.obj.type_cached_keys = PY_OFF_NONE;
-		assert_int_equal(py_read_thread_names(getpid(), &t, out, 4, &n), -1);
+		assert_int_equal(py_read_thread_names(getpid(), &t, NULL, out, 4, &n), -1);
 		t.obj = f.l.obj;
 		t.free_threaded = true;
-		assert_int_equal(py_read_thread_names(getpid(), &t, out, 4, &n), -1);
+		assert_int_equal(py_read_thread_names(getpid(), &t, NULL, out, 4, &n), -1);
+		fake_free(&f);
+	}
+}
+
+/*
+ * Read again with a memo: the same names; a module imported since (a new
+ * entry in sys.modules) is found; the remembered key changed in place is
+ * looked for again, not trusted.
+ */
+static void test_memo_follows_sys_modules(void **state)
+{
+	struct fake f;
+	struct py_target t;
+	struct py_thread_name out[4];
+	size_t n;
+
+	for (unsigned minor = 8; minor <= 15; minor++) {
+		struct py_thread_names_memo memo = { 0 };
+		fake_init(&f, minor, &t);
+		uint64_t rt = fake_process(&f, THREADS, 3, ATTRS_NATURAL, true);
+		t.proc.runtime_addr = rt;
+		uint8_t *k = modules_keys(&f, rt);
+		size_t nentries_at = minor <= 10 ? 0x20 : 0x18;
+
+		/* threading not imported yet: its entry not inserted */
+		put64(k, nentries_at, 2);
+		assert_int_equal(py_read_thread_names(getpid(), &t, &memo, out, 4, &n), 0);
+		assert_int_equal(n, 0);
+		assert_true(memo.threading.known && !memo.threading.found);
+		assert_int_equal(py_read_thread_names(getpid(), &t, &memo, out, 4, &n), 0);
+		assert_int_equal(n, 0);
+		/* imported */
+		put64(k, nentries_at, 3);
+		for (int again = 0; again < 2; again++) {
+			assert_int_equal(py_read_thread_names(getpid(), &t, &memo, out, 4, &n), 0);
+			assert_int_equal(n, 3);
+			assert_string_equal(out[2].name, THREADS[2].name);
+			assert_true(memo.threading.found && memo.threading.index == 2 && memo.active.found);
+		}
+		/* the remembered key no longer says "threading": looked for again, and not there */
+		uint64_t key;
+		memcpy(&key, k + (minor <= 10 ? 0x28 + 8 + 24 * 2 + 8 : 0x20 + 8 + 16 * 2), 8);
+		char *text = (char *)(uintptr_t)key + (minor <= 11 ? 0x30 : 0x28);
+		assert_memory_equal(text, "threading", 9);
+		text[8] = 'x';
+		assert_int_equal(py_read_thread_names(getpid(), &t, &memo, out, 4, &n), 0);
+		assert_int_equal(n, 0);
+		assert_false(memo.threading.found);
 		fake_free(&f);
 	}
 }
@@ -396,7 +444,7 @@ static void test_odd_objects_are_skipped(void **state)
 	first_key = akeys + 0x20 + asize + 8;
 	uint64_t none = fake_none(&f);
 	memcpy((void *)(uintptr_t)first_key, &none, 8);
-	assert_int_equal(py_read_thread_names(getpid(), &t, out, 4, &n), 0);
+	assert_int_equal(py_read_thread_names(getpid(), &t, NULL, out, 4, &n), 0);
 	assert_int_equal(n, 2);
 	assert_string_equal(out[0].name, "worker-with-a-long-name-1");
 	fake_free(&f);
@@ -410,6 +458,7 @@ int main(void)
 		cmocka_unit_test(test_no_threading_module_is_no_names),
 		cmocka_unit_test(test_long_names_are_cut_at_a_character),
 		cmocka_unit_test(test_corrupt_memory_fails_cleanly),
+		cmocka_unit_test(test_memo_follows_sys_modules),
 		cmocka_unit_test(test_odd_objects_are_skipped),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -272,7 +272,7 @@ static int fill_threads(struct target_process *p, const struct py_thread_set *w,
 	size_t nnames = 0;
 	struct py_thread_name *names = calloc(PY_THREAD_NAMES_MAX, sizeof(*names));
 	for (int attempt = 0; names && attempt < 3; attempt++)
-		if (py_read_thread_names(p->pid, &p->py, names, PY_THREAD_NAMES_MAX, &nnames) == 0)
+		if (py_read_thread_names(p->pid, &p->py, NULL, names, PY_THREAD_NAMES_MAX, &nnames) == 0)
 			break;
 		else
 			nnames = 0;

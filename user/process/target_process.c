@@ -42,6 +42,7 @@ static void drop_python(struct target_process *p)
 	free(p->thread_names);
 	p->thread_names = NULL;
 	p->nthread_names = 0;
+	memset(&p->names_memo, 0, sizeof(p->names_memo));
 	p->thread_names_read_ns = p->thread_names_ok_ns = 0;
 	p->names_waiting = p->names_lookups = 0;
 	p->names_next_lookup_ns = 0;
@@ -51,7 +52,7 @@ int target_process_read_thread_names(struct target_process *p, struct py_thread_
 {
 	size_t n = 0;
 	p->thread_names_read_ns = monotonic_ns();
-	if (p->python != PYTHON_YES || py_read_thread_names(p->pid, &p->py, scratch, max, &n) != 0)
+	if (p->python != PYTHON_YES || py_read_thread_names(p->pid, &p->py, &p->names_memo, scratch, max, &n) != 0)
 		return -1;
 	struct py_thread_name *names = n ? malloc(n * sizeof(*names)) : NULL;
 	if (n && !names)

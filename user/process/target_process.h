@@ -37,6 +37,7 @@ struct target_process {
 	/* threading's names of its threads (py_read_thread_names), as last read */
 	struct py_thread_name *thread_names;
 	size_t nthread_names;
+	struct py_thread_names_memo names_memo; /* where the last read found threading's tables */
 	uint64_t thread_names_read_ns; /* last read attempt, 0: never */
 	uint64_t thread_names_ok_ns;   /* last read that succeeded: what thread_names holds */
 	unsigned names_waiting;        /* threads seen that the table did not have (the recorder's count) */

@@ -66,6 +66,7 @@ static int rd_u64(struct reader *r, uint64_t addr, uint64_t *out)
 /* ---- dicts ---------------------------------------------------------------- */
 
 struct dict_view {
+	uint64_t keys;      /* the keys table */
 	uint64_t entries;   /* the first entry */
 	uint64_t nentries;
 	unsigned entry_size, key_off, value_off;
@@ -141,6 +142,7 @@ static int dict_view(struct reader *r, uint64_t dict, struct dict_view *v)
 		return -1;
 	if (keys_view(r, keys, v) < 0)
 		return -1;
+	v->keys = keys;
 	return set_values(r, v, values);
 }
 
@@ -195,7 +197,7 @@ static bool str_is(struct reader *r, uint64_t addr, const char *s)
 }
 
 /* The value of key s in the dict: 1 and *value, 0 if absent, -1 if the dict could not be read. */
-static int dict_get_str(struct reader *r, uint64_t dict, const char *s, uint64_t *value)
+static int dict_get_str(struct reader *r, uint64_t dict, const char *s, struct py_dict_memo *memo, uint64_t *value)
 {
 	struct dict_view v;
 	uint64_t key;
@@ -203,10 +205,25 @@ static int dict_get_str(struct reader *r, uint64_t dict, const char *s, uint64_t
 
 	if (dict_view(r, dict, &v) < 0)
 		return -1;
+	bool same = memo && memo->known && memo->dict == dict && memo->keys == v.keys && memo->nentries == v.nentries;
+	if (same && !memo->found)
+		return 0;
+	if (same) {
+		v.pos = memo->index;
+		if (dict_next(r, &v, &key, value) == 1 && v.pos == memo->index + 1 && str_is(r, key, s))
+			return 1;
+		v.pos = 0; /* replaced in place: look again */
+		v.chunk_n = 0;
+	}
 	while ((rc = dict_next(r, &v, &key, value)) == 1)
 		if (str_is(r, key, s))
-			return 1;
-	return rc < 0 || r->budget < 0 ? -1 : 0;
+			break;
+	if (rc < 0 || r->budget < 0)
+		return -1;
+	if (memo)
+		*memo = (struct py_dict_memo){ .dict = dict, .keys = v.keys, .nentries = v.nentries,
+					       .index = v.pos - 1, .known = true, .found = rc == 1 };
+	return rc;
 }
 
 static bool type_is(struct reader *r, uint64_t obj, const char *name)
@@ -326,7 +343,8 @@ static bool read_thread(struct reader *r, uint64_t thread, struct py_thread_name
 	return out->name[0] != '\0';
 }
 
-static int read_interpreter(struct reader *r, uint64_t interp, struct py_thread_name *out, size_t max, size_t *n)
+static int read_interpreter(struct reader *r, uint64_t interp, struct py_thread_names_memo *memo,
+			    struct py_thread_name *out, size_t max, size_t *n)
 {
 	uint64_t modules, threading, globals, active, key, value;
 	struct dict_view v;
@@ -336,11 +354,11 @@ static int read_interpreter(struct reader *r, uint64_t interp, struct py_thread_
 		return -1;
 	if (!modules)
 		return 0; /* not initialised yet */
-	rc = dict_get_str(r, modules, "threading", &threading);
+	rc = dict_get_str(r, modules, "threading", memo ? &memo->threading : NULL, &threading);
 	if (rc <= 0)
 		return rc; /* 0: not imported (yet) */
-	if (rd_u64(r, threading + MODULE_DICT, &globals) < 0 || dict_get_str(r, globals, "_active", &active) <= 0 ||
-	    dict_view(r, active, &v) < 0)
+	if (rd_u64(r, threading + MODULE_DICT, &globals) < 0 ||
+	    dict_get_str(r, globals, "_active", memo ? &memo->active : NULL, &active) <= 0 || dict_view(r, active, &v) < 0)
 		return -1;
 	while (*n < max && (rc = dict_next(r, &v, &key, &value)) == 1) {
 		struct py_thread_name *t = &out[*n];
@@ -365,7 +383,8 @@ static bool layout_known(const struct py_target *t)
 	return true;
 }
 
-int py_read_thread_names(pid_t pid, const struct py_target *t, struct py_thread_name *out, size_t max, size_t *n)
+int py_read_thread_names(pid_t pid, const struct py_target *t, struct py_thread_names_memo *memo,
+			 struct py_thread_name *out, size_t max, size_t *n)
 {
 	struct reader r = { .t = t, .budget = READ_BUDGET };
 	uint64_t interp = 0;
@@ -379,7 +398,7 @@ int py_read_thread_names(pid_t pid, const struct py_target *t, struct py_thread_
 	if (rd_u64(&r, t->proc.runtime_addr + t->proc.off.rt_interpreters_head, &interp) < 0)
 		rc = -1;
 	for (int i = 0; rc == 0 && interp && i < MAX_INTERPRETERS; i++) {
-		rc = read_interpreter(&r, interp, out, max, n);
+		rc = read_interpreter(&r, interp, i == 0 ? memo : NULL, out, max, n); /* subinterpreters: rare */
 		if (rc == 0 && rd_u64(&r, interp + t->proc.off.interp_next, &interp) < 0)
 			rc = -1;
 	}

@@ -298,7 +298,28 @@ struct py_thread_name {
  * Returns 0 (with *n == 0 when threading is not imported yet), or -1 when
  * the memory could not be read consistently (retry later).
  */
-int py_read_thread_names(pid_t pid, const struct py_target *t, struct py_thread_name *out, size_t max, size_t *n);
+/*
+ * Where a key was last found in a dict, or that it was absent. An insertion
+ * always takes a new entry (the count of entries grows) and a resize a new
+ * keys table, so while both are unchanged the next lookup reads that entry
+ * again (and checks its key) instead of comparing every key: sys.modules and
+ * threading's globals hold hundreds, one read of another process each.
+ */
+struct py_dict_memo {
+	uint64_t dict, keys, nentries; /* what was looked up, as it was then */
+	uint64_t index;                /* the entry, when found */
+	bool known, found;
+};
+
+/* What py_read_thread_names remembers of a process between reads (zeroed: nothing yet). */
+struct py_thread_names_memo {
+	struct py_dict_memo threading;	/* sys.modules["threading"] of the main interpreter */
+	struct py_dict_memo active;	/* its globals' "_active" */
+};
+
+/* memo: NULL, or the process's own, kept between calls */
+int py_read_thread_names(pid_t pid, const struct py_target *t, struct py_thread_names_memo *memo,
+			 struct py_thread_name *out, size_t max, size_t *n);
 
 /* The lasti the walker reports is u32; this widens it with sign for the legacy -1. */
 static inline int64_t py_lasti_widen(uint32_t raw) { return (int64_t)(int32_t)raw; }
