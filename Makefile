@@ -44,7 +44,7 @@ SKELS := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
 BPF_HDRS := $(wildcard bpf/*.h) $(wildcard include/*.h)
 
 USER_SRCS := $(wildcard user/*.c user/*/*.c)
-USER_LIB_SRCS := $(filter-out user/cmd/main.c,$(USER_SRCS))
+USER_LIB_SRCS := $(filter-out user/cmd/main.c user/sampler/kernel_identity_print.c,$(USER_SRCS))
 USER_HDRS := $(wildcard user/*.h user/*/*.h include/*.h)
 USER_LIB_OBJS := $(patsubst %.c,$(BUILD)/obj/%.o,$(USER_LIB_SRCS)) $(BUILD)/obj/user/sampler/kernel_btf_min.o
 LIBBPFSPY := $(BUILD)/libbpfspy.a
@@ -113,17 +113,19 @@ $(BUILD)/%.skel.h: $(BUILD)/%.bpf.o
 	$(BPFTOOL) gen skeleton $< > $@.$$$$.tmp && mv $@.$$$$.tmp $@
 
 # The kernel types sampler.bpf.o uses, cut from this machine's BTF, and which
-# kernel they fit (user/sampler/kernel_btf.h; the CRC-32 of the BTF is the one
-# gzip writes in its trailer): on this kernel libbpf relocates
-# against them instead of parsing the whole BTF at every start. Without a BTF
-# to cut (or a bpftool that cannot), both are empty and bpfspy parses the
-# running kernel's BTF as before.
+# kernel they fit (user/sampler/kernel_btf.h, written by the same code that
+# checks it at start: user/sampler/kernel_identity.c): on this kernel libbpf
+# relocates against them instead of parsing the whole BTF at every start.
+# Without a BTF to cut (or a bpftool that cannot), both are empty and bpfspy
+# parses the running kernel's BTF as before.
 KERNEL_BTF := /sys/kernel/btf/vmlinux
-$(BUILD)/sampler.min.btf: $(BUILD)/sampler.bpf.o
+KERNEL_BTF_IDENTITY := $(BUILD)/kernel-btf-identity
+$(KERNEL_BTF_IDENTITY): $(BUILD)/obj/user/sampler/kernel_identity_print.o $(BUILD)/obj/user/sampler/kernel_identity.o
+	$(CC) $(LDFLAGS) -o $@ $^
+$(BUILD)/sampler.min.btf: $(BUILD)/sampler.bpf.o $(KERNEL_BTF_IDENTITY)
 	@rm -f $@.kernel
 	@if $(BPFTOOL) gen min_core_btf $(KERNEL_BTF) $@.$$$$.tmp $< 2>/dev/null && \
-	    crc=$$(gzip -1 -c $(KERNEL_BTF) | tail -c 8 | od -An -tu4 -N4 | tr -d ' ') && [ -n "$$crc" ] && \
-	    printf '%s\n%s\n%s\n' "$$(uname -r)" "$$(stat -c %s $(KERNEL_BTF))" "$$crc" > $@.kernel.$$$$.tmp; then \
+	    $(KERNEL_BTF_IDENTITY) > $@.kernel.$$$$.tmp; then \
 		mv $@.kernel.$$$$.tmp $@.kernel && mv $@.$$$$.tmp $@; \
 	else \
 		echo "note: no minimal kernel BTF embedded (bpftool gen min_core_btf failed): every start parses the kernel's BTF"; \
@@ -144,7 +146,7 @@ $(BUILD)/obj/user/sampler/kernel_btf_min.o: user/sampler/kernel_btf_min.S $(BUIL
 	$(CC) $(SAN_FLAGS) -DKERNEL_BTF_MIN='"$(BUILD)/sampler.min.btf"' \
 		-DKERNEL_BTF_MIN_KERNEL='"$(BUILD)/sampler.min.btf.kernel"' -c $< -o $@
 
--include $(filter-out %/kernel_btf_min.d,$(USER_LIB_OBJS:.o=.d)) $(BUILD)/obj/user/cmd/main.d
+-include $(filter-out %/kernel_btf_min.d,$(USER_LIB_OBJS:.o=.d)) $(BUILD)/obj/user/cmd/main.d $(BUILD)/obj/user/sampler/kernel_identity_print.d
 
 # only the sampler and dump's thread iterator include the generated skeletons
 $(BUILD)/obj/user/sampler/sampler.o $(BUILD)/obj/user/dump/dump_fsbase.o: $(SKELS)

@@ -25,7 +25,7 @@ def built_for_this_kernel():
     ident = BUILD / "sampler.min.btf.kernel"
     if not ident.exists() or not ident.read_text():
         return False
-    release, size, _crc = ident.read_text().split("\n")[:3]
+    release, size, _build_id = ident.read_text().split("\n")[:3]
     return release == os.uname().release and int(size) == os.stat("/sys/kernel/btf/vmlinux").st_size
 
 

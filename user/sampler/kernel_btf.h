@@ -9,14 +9,11 @@
  * a BTF it parses first: the running kernel's whole one is ~5 MB and ~45 ms
  * of every start. The build cuts from the build machine's BTF only the types
  * the programs use and embeds them, with the identity of that BTF (kernel
- * release, size, CRC-32: reading it costs a few milliseconds, parsing it
- * ten times more). On that kernel this returns a file descriptor holding
- * them and writes a path libbpf can open to path; on any other kernel it
- * returns -1 and libbpf parses the running kernel's BTF as before.
+ * release, BTF size and kernel build ID: sampler/kernel_identity.h). On
+ * that kernel this returns a file descriptor holding them and writes a path
+ * libbpf can open to path; on any other kernel it returns -1 and libbpf
+ * parses the running kernel's BTF as before.
  */
 int kernel_btf_min_open(char *path, size_t path_size);
-
-/* The identity kernel_btf_min_open compares, as the build writes it: "release\nbtf-size\nbtf-crc32\n". */
-int kernel_btf_identity(char *out, size_t size);
 
 #endif
