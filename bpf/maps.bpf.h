@@ -62,9 +62,10 @@ struct {
 	__type(value, __u8);
 } followed SEC(".maps");
 
-/* tgid -> how to walk its Python frames (filled by userspace) */
+/* tgid -> how to walk its Python frames (filled by userspace, copied to a forked child) */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__uint(max_entries, MAX_PY_PROCS);
 	__type(key, __u32);
 	__type(value, struct py_proc);
