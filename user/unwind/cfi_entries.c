@@ -131,14 +131,7 @@ static bool parse_cie(const struct cfi_section *section, struct cfi_record *rec,
 }
 
 /* Parses the CIE at a section offset; cached because FDEs share a handful of CIEs. */
-struct cie_cache {
-	bool valid;
-	size_t offset;
-	bool parsed_ok;
-	struct cfi_cie cie;
-};
-
-static bool lookup_cie(const struct cfi_section *section, size_t offset, struct cie_cache *cache,
+static bool lookup_cie(const struct cfi_section *section, size_t offset, struct cfi_cie_cache *cache,
 		       struct cfi_walk_stats *stats)
 {
 	struct dwarf_cursor c;
@@ -161,7 +154,7 @@ static bool lookup_cie(const struct cfi_section *section, size_t offset, struct 
 	if (rec.body.failed || !is_cie_id(section, &rec, id))
 		return false;
 	cache->parsed_ok = parse_cie(section, &rec, &cache->cie);
-	if (cache->parsed_ok)
+	if (cache->parsed_ok && stats)
 		stats->cie_parses++;
 	return cache->parsed_ok;
 }
@@ -201,11 +194,24 @@ static size_t fde_cie_offset(const struct cfi_section *section, size_t id_offset
 	return id_offset - (size_t)id;
 }
 
+/* The FDE in rec, whose id (read from id_offset) is not a CIE's; false if it does not parse. */
+static bool fde_of_record(const struct cfi_section *section, struct cfi_record *rec, size_t id_offset, uint64_t id,
+			  struct cfi_cie_cache *cache, struct cfi_walk_stats *stats, struct cfi_fde *fde)
+{
+	bool ok;
+	size_t cie_offset = fde_cie_offset(section, id_offset, id, &ok);
+
+	if (!ok || !lookup_cie(section, cie_offset, cache, stats) || !parse_fde(section, rec, &cache->cie, fde))
+		return false;
+	fde->offset = rec->offset;
+	return true;
+}
+
 int cfi_section_walk(const struct cfi_section *section, cfi_fde_fn fn, void *ctx, struct cfi_walk_stats *stats)
 {
 	struct dwarf_cursor c;
 	struct cfi_record rec;
-	struct cie_cache cache = { 0 };
+	struct cfi_cie_cache cache = { 0 };
 	bool truncated;
 
 	memset(stats, 0, sizeof(*stats));
@@ -214,8 +220,6 @@ int cfi_section_walk(const struct cfi_section *section, cfi_fde_fn fn, void *ctx
 		size_t id_offset = dwarf_cursor_offset(&rec.body);
 		uint64_t id = read_id(&rec);
 		struct cfi_fde fde;
-		size_t cie_offset;
-		bool ok;
 		int ret;
 
 		if (rec.body.failed) {
@@ -224,9 +228,7 @@ int cfi_section_walk(const struct cfi_section *section, cfi_fde_fn fn, void *ctx
 		}
 		if (is_cie_id(section, &rec, id))
 			continue; /* parsed on demand from its FDEs */
-		cie_offset = fde_cie_offset(section, id_offset, id, &ok);
-		if (!ok || !lookup_cie(section, cie_offset, &cache, stats) ||
-		    !parse_fde(section, &rec, &cache.cie, &fde)) {
+		if (!fde_of_record(section, &rec, id_offset, id, &cache, stats, &fde)) {
 			stats->bad_records++;
 			continue;
 		}
@@ -237,4 +239,21 @@ int cfi_section_walk(const struct cfi_section *section, cfi_fde_fn fn, void *ctx
 	}
 	stats->truncated = truncated;
 	return 0;
+}
+
+bool cfi_fde_at(const struct cfi_section *section, size_t offset, struct cfi_cie_cache *cache, struct cfi_fde *fde)
+{
+	struct dwarf_cursor c;
+	struct cfi_record rec;
+	bool truncated;
+
+	if (offset >= section->size)
+		return false;
+	dwarf_cursor_init(&c, section->data, section->size, section->vaddr);
+	if (!dwarf_cursor_skip(&c, offset) || !next_record(&c, &rec, &truncated))
+		return false;
+	size_t id_offset = dwarf_cursor_offset(&rec.body);
+	uint64_t id = read_id(&rec);
+	return !rec.body.failed && !is_cie_id(section, &rec, id) &&
+	       fde_of_record(section, &rec, id_offset, id, cache, NULL, fde);
 }

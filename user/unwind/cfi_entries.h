@@ -34,6 +34,7 @@ struct cfi_cie {
 };
 
 struct cfi_fde {
+	size_t offset;             /* of its record in the section: cfi_fde_at parses it again from there */
 	uint64_t pc_begin, pc_end; /* [begin, end) */
 	struct cfi_cie cie;
 	struct dwarf_cursor instructions;
@@ -53,5 +54,21 @@ typedef int (*cfi_fde_fn)(void *ctx, const struct cfi_fde *fde);
 /* Returns 0, or the callback's nonzero value. Malformed input only shows in stats. */
 int cfi_section_walk(const struct cfi_section *section, cfi_fde_fn fn, void *ctx,
 		     struct cfi_walk_stats *stats);
+
+/* The last CIE parsed: FDEs share a handful of them. Zeroed: empty. */
+struct cfi_cie_cache {
+	bool valid;
+	size_t offset;
+	bool parsed_ok;
+	struct cfi_cie cie;
+};
+
+/*
+ * The FDE whose record starts at offset (a cfi_fde's offset from a walk of
+ * the same section), parsed again: a caller that sorts FDEs keeps 32 bytes
+ * of each instead of the whole cfi_fde. false if it is not an FDE that parses.
+ */
+bool cfi_fde_at(const struct cfi_section *section, size_t offset, struct cfi_cie_cache *cache,
+		struct cfi_fde *fde);
 
 #endif

@@ -12,9 +12,11 @@
 
 #include "unwind/cfi_entries.h"
 
+#define CFI_IMAGE_MAX_SECTIONS 2 /* .eh_frame, .debug_frame */
+
 struct cfi_image {
 	Elf *elf;
-	struct cfi_section sections[2]; /* .eh_frame first: it wins where both describe a pc */
+	struct cfi_section sections[CFI_IMAGE_MAX_SECTIONS]; /* .eh_frame first: it wins where both describe a pc */
 	size_t section_count;
 };
 

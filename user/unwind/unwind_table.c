@@ -19,13 +19,16 @@
 #include "unwind/cfa_program.h"
 #include "unwind/cfi_image.h"
 #include "unwind/unwind_rules.h"
+#include "util/array.h"
 #include "util/sorted.h"
 
 #define NT_GNU_BUILD_ID_TYPE 3
 #define BUILD_ID_MAX_BYTES 32
 
+/* An FDE as collected: enough to sort it, and to parse it again (cfi_fde_at) when its rows are made. */
 struct fde_entry {
-	struct cfi_fde fde;
+	uint64_t pc_begin, pc_end;
+	size_t offset;	 /* of its record */
 	unsigned source; /* index into cfi_image.sections: lower wins overlaps (.eh_frame first) */
 };
 
@@ -95,16 +98,11 @@ static int collect_fde(void *ctx, const struct cfi_fde *fde)
 
 	if (fde->pc_begin == fde->pc_end)
 		return 0; /* describes no code */
-	if (list->count == list->capacity) {
-		size_t capacity = list->capacity ? 2 * list->capacity : 1024;
-		struct fde_entry *grown = realloc(list->entries, capacity * sizeof(*grown));
-
-		if (!grown)
-			return 1;
-		list->entries = grown;
-		list->capacity = capacity;
-	}
-	list->entries[list->count++] = (struct fde_entry){ .fde = *fde, .source = list->source };
+	if (array_reserve((void **)&list->entries, &list->capacity, list->count + 1, sizeof(*list->entries)) != 0)
+		return 1;
+	list->entries[list->count++] = (struct fde_entry){
+		.pc_begin = fde->pc_begin, .pc_end = fde->pc_end, .offset = fde->offset, .source = list->source,
+	};
 	return 0;
 }
 
@@ -112,8 +110,8 @@ static int compare_fdes(const void *a, const void *b)
 {
 	const struct fde_entry *x = a, *y = b;
 
-	if (x->fde.pc_begin != y->fde.pc_begin)
-		return x->fde.pc_begin < y->fde.pc_begin ? -1 : 1;
+	if (x->pc_begin != y->pc_begin)
+		return x->pc_begin < y->pc_begin ? -1 : 1;
 	return (int)x->source - (int)y->source;
 }
 
@@ -161,6 +159,7 @@ static int emit_cfi_row(void *ctx, uint64_t begin, uint64_t end, const struct cf
 }
 
 /* glibc's __restore_rt and musl's __restore_rt: mov $15,%rax; syscall (rt_sigreturn). */
+#define SIGRETURN_FDE_MAX_BYTES 32 /* the trampoline is 10 bytes (nop, mov, syscall) */
 static bool is_sigreturn_trampoline(Elf *elf, uint64_t pc)
 {
 	static const uint8_t sigreturn[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
@@ -180,7 +179,9 @@ static void add_fde_rows(struct table_builder *b, Elf *elf, const struct cfi_fde
 	struct unwind_row end_marker = { .pc = fde->pc_end, .cfa_rule = UNWIND_CFA_NONE };
 	int ret;
 
-	b->signal_frame = fde->cie.signal_frame || is_sigreturn_trampoline(elf, fde->pc_begin);
+	/* Only a tiny FDE can be a trampoline: reading each function's first bytes would fault in all of .text. */
+	b->signal_frame = fde->cie.signal_frame ||
+			  (fde->pc_end - fde->pc_begin <= SIGRETURN_FDE_MAX_BYTES && is_sigreturn_trampoline(elf, fde->pc_begin));
 	b->ra_register = fde->cie.ra_register;
 	ret = cfa_program_run(fde, emit_cfi_row, b);
 	if (ret != 0 && !b->out_of_memory) {
@@ -198,39 +199,52 @@ static void add_fde_rows(struct table_builder *b, Elf *elf, const struct cfi_fde
 	append_row(b, &end_marker);
 }
 
-static bool add_function(struct unwind_table *t, const struct cfi_fde *fde)
+/* The table's arrays at their final size, give or take: FDEs make 6-8 rows each. */
+#define ROWS_PER_FDE_GUESS 8
+
+static bool reserve_table(struct table_builder *b, size_t fdes)
 {
-	size_t n = t->function_count;
-	if (n == 0 || (n >= 64 && (n & (n - 1)) == 0)) { /* capacity 64, then doubled whenever full */
-		size_t cap = t->function_count ? t->function_count * 2 : 64;
-		struct unwind_function *grown = realloc(t->functions, cap * sizeof(*grown));
-		if (!grown)
-			return false;
-		t->functions = grown;
-	}
-	t->functions[t->function_count++] = (struct unwind_function){ .start = fde->pc_begin, .end = fde->pc_end };
+	struct unwind_table *t = b->table;
+	size_t rows = fdes > SIZE_MAX / (2 * ROWS_PER_FDE_GUESS) ? fdes : fdes * ROWS_PER_FDE_GUESS;
+
+	t->rows = malloc(rows * sizeof(*t->rows));
+	t->functions = malloc(fdes * sizeof(*t->functions));
+	if (!t->rows || !t->functions)
+		return false;
+	b->capacity = rows;
+	/* written once, front to back: one call maps them, instead of a page fault per page */
+	array_populate(t->rows, rows * sizeof(*t->rows));
+	array_populate(t->functions, fdes * sizeof(*t->functions));
 	return true;
 }
 
-static void add_all_fdes(struct table_builder *b, Elf *elf, struct fde_list *fdes)
+static void add_all_fdes(struct table_builder *b, const struct cfi_image *image, Elf *elf, struct fde_list *fdes)
 {
+	struct cfi_cie_cache caches[CFI_IMAGE_MAX_SECTIONS] = { 0 };
 	uint64_t covered_until = 0;
 
 	if (fdes->count == 0)
 		return;
+	if (!reserve_table(b, fdes->count)) {
+		b->out_of_memory = true;
+		return;
+	}
 	qsort(fdes->entries, fdes->count, sizeof(*fdes->entries), compare_fdes);
 	for (size_t i = 0; i < fdes->count && !b->out_of_memory; i++) {
-		const struct cfi_fde *fde = &fdes->entries[i].fde;
+		const struct fde_entry *e = &fdes->entries[i];
+		struct cfi_fde fde;
 
-		if (fde->pc_begin < covered_until) {
+		if (e->pc_begin < covered_until || !cfi_fde_at(&image->sections[e->source], e->offset,
+							       &caches[e->source], &fde)) {
 			b->table->stats.fdes_rejected++;
 			continue;
 		}
 		size_t used = b->table->stats.fdes;
-		add_fde_rows(b, elf, fde);
-		covered_until = fde->pc_end;
-		if (b->table->stats.fdes > used && !add_function(b->table, fde))
-			b->out_of_memory = true;
+		add_fde_rows(b, elf, &fde);
+		covered_until = fde.pc_end;
+		if (b->table->stats.fdes > used) /* room for every FDE was reserved */
+			b->table->functions[b->table->function_count++] =
+				(struct unwind_function){ .start = fde.pc_begin, .end = fde.pc_end };
 	}
 }
 
@@ -273,11 +287,17 @@ static int build_from_elf(Elf *elf, struct unwind_table **out)
 	}
 	builder.table = table;
 	if (!builder.out_of_memory)
-		add_all_fdes(&builder, elf, &fdes);
+		add_all_fdes(&builder, &image, elf, &fdes);
 	free(fdes.entries);
 	if (builder.out_of_memory) {
 		unwind_table_free(table);
 		return -ENOMEM;
+	}
+	/* give back what the guess reserved beyond the rows made (shrinking moves nothing) */
+	if (table->row_count && table->row_count < builder.capacity) {
+		struct unwind_row *fitted = realloc(table->rows, table->row_count * sizeof(*table->rows));
+		if (fitted)
+			table->rows = fitted;
 	}
 	count_rules(table);
 	read_build_id(elf, table->build_id, sizeof(table->build_id));

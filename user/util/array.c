@@ -4,6 +4,8 @@
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 int array_reserve(void **items, size_t *cap, size_t need, size_t item_size)
 {
@@ -27,4 +29,21 @@ int array_reserve(void **items, size_t *cap, size_t need, size_t item_size)
 	*items = grown;
 	*cap = new_cap;
 	return 0;
+}
+
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE 23
+#endif
+#define POPULATE_MIN_BYTES (64u << 10)
+
+void array_populate(void *items, size_t bytes)
+{
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+	uintptr_t start = ((uintptr_t)items + page - 1) & ~(page - 1), end = ((uintptr_t)items + bytes) & ~(page - 1);
+
+	if (!items || bytes < POPULATE_MIN_BYTES || end <= start)
+		return;
+	int saved = errno;
+	madvise((void *)start, end - start, MADV_POPULATE_WRITE);
+	errno = saved;
 }
