@@ -7,6 +7,7 @@
  * Expected addresses come from nm and readelf, never from the code under test.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +15,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "helpers/sym_test_util.h"
+#include "sym/elf_reader.h"
 #include "sym/native_symbols.h"
 
 static const char program_source[] =
@@ -382,6 +385,41 @@ static void test_truncated_files_fail(void **state)
 	}
 }
 
+/*
+ * A file truncated while it is open (mapped): reading past its new end reads
+ * zeros instead of killing the reader with SIGBUS, and the sections read
+ * that way end in an error or in nonsense, not a crash.
+ */
+static void test_file_truncated_while_open_reads_zeros(void **state)
+{
+	(void)state;
+	assert_int_equal(sym_test_run("cp %s/prog_pie %s/shrinking", dir, dir), 0);
+	int fd = open(path_in_dir("shrinking"), O_RDWR | O_CLOEXEC);
+	assert_true(fd >= 0);
+	Elf *elf = elf_reader_open_fd(fd);
+	assert_non_null(elf);
+	size_t size = 0;
+	const unsigned char *image = (const unsigned char *)elf_rawfile(elf, &size);
+	assert_non_null(image);
+	long page = sysconf(_SC_PAGESIZE);
+	assert_true(size > (size_t)(4 * page));
+	size_t probe = size - 1; /* the section headers, at the end: not zero */
+	while (probe > (size_t)(2 * page) && image[probe] == 0)
+		probe--;
+	assert_true(probe > (size_t)(2 * page));
+	assert_int_equal(ftruncate(fd, page), 0);
+	assert_int_equal(image[probe], 0); /* SIGBUS without the guard */
+	GElf_Shdr sh;
+	Elf_Scn *scn = elf_reader_find_section(elf, ".symtab", &sh);
+	Elf_Data *d = scn ? elf_reader_section_data(elf, scn) : NULL;
+	unsigned sum = 0;
+	for (size_t i = 0; d && d->d_buf && i < d->d_size; i++)
+		sum += ((const unsigned char *)d->d_buf)[i];
+	(void)sum;
+	elf_reader_close(elf);
+	close(fd);
+}
+
 static void test_missing_and_non_elf_files_fail(void **state)
 {
 	(void)state;
@@ -474,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_compressed_symtab),
 		cmocka_unit_test(test_minidebuginfo),
 		cmocka_unit_test(test_truncated_files_fail),
+		cmocka_unit_test(test_file_truncated_while_open_reads_zeros),
 		cmocka_unit_test(test_missing_and_non_elf_files_fail),
 		cmocka_unit_test(test_corrupt_headers_fail),
 		cmocka_unit_test(test_corrupt_symbol_tables_load_safely),

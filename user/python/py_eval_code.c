@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sym/elf_reader.h"
 #include "util/sorted.h"
 
 /* A real .cold part receives hundreds of jumps; a stray tail call a handful. */
@@ -218,14 +219,11 @@ int eval_code_find(int fd, const struct elf_symbols *syms, struct eval_code *out
 		out->cold_source = EVAL_COLD_SYMBOL;
 		return 0;
 	}
-	if (elf_version(EV_CURRENT) == EV_NONE)
-		return -EINVAL;
-	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	Elf *elf = elf_reader_open_fd(fd);
 	if (!elf)
 		return -EINVAL;
-	if (elf_kind(elf) == ELF_K_ELF)
-		guess_cold_part(elf, out);
-	elf_end(elf);
+	guess_cold_part(elf, out);
+	elf_reader_close(elf);
 	return 0;
 }
 

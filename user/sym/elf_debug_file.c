@@ -28,7 +28,7 @@ static bool build_id_matches(int fd, const char *build_id)
 		return false;
 	char found[ELF_BUILD_ID_HEX_SIZE];
 	bool same = elf_reader_build_id(elf, found) && strcmp(found, build_id) == 0;
-	elf_end(elf);
+	elf_reader_close(elf);
 	return same;
 }
 

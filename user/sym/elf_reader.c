@@ -3,8 +3,13 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* A section may inflate to at most this: bounds memory on hostile input. */
 #define MAX_INFLATED_SECTION (512ull << 20)
@@ -57,10 +62,74 @@ static Elf *checked(Elf *elf, uint64_t file_size)
 {
 	if (elf && elf_kind(elf) == ELF_K_ELF && headers_inside(elf, file_size))
 		return elf;
-	if (elf)
-		elf_end(elf);
+	elf_reader_close(elf);
 	errno = ENOEXEC;
 	return NULL;
+}
+
+/*
+ * Files are mapped, not read: reading a section copies it into fresh memory,
+ * and a page fault there costs more than the copy (a third of --native's
+ * start went to faults on symbol and data sections read that way). A mapped
+ * file truncated under us raises SIGBUS on a read past its new end: the
+ * handler puts a page of zeros there, so the parsers see bad data, which
+ * they survive, instead of bpfspy dying. Only inside the files mapped here;
+ * any other SIGBUS goes to the handler that was there before.
+ */
+#define MAX_MAPPED_FILES 64
+
+static struct mapped_file {
+	_Atomic uintptr_t start, end;
+} mapped_files[MAX_MAPPED_FILES];
+static struct sigaction sigbus_before;
+static uintptr_t page_size;
+
+static void on_sigbus(int sig, siginfo_t *info, void *uc)
+{
+	uintptr_t at = (uintptr_t)info->si_addr;
+	for (size_t i = 0; i < MAX_MAPPED_FILES; i++) {
+		if (at >= atomic_load(&mapped_files[i].start) && at < atomic_load(&mapped_files[i].end)) {
+			void *page = (void *)(at & ~(page_size - 1));
+			if (mmap(page, page_size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0) != MAP_FAILED)
+				return; /* the read is retried and sees zeros */
+			break;
+		}
+	}
+	/* not ours: as before (returning retries the access, which faults again under that action) */
+	sigaction(SIGBUS, &sigbus_before, NULL);
+	(void)sig;
+	(void)uc;
+}
+
+/* At every open: a handler installed since (the terminal's restorer in top, a test harness) comes after ours. */
+static void install_sigbus_handler(void)
+{
+	struct sigaction now, sa = { .sa_sigaction = on_sigbus, .sa_flags = SA_SIGINFO | SA_NODEFER };
+	if (sigaction(SIGBUS, NULL, &now) != 0 || ((now.sa_flags & SA_SIGINFO) && now.sa_sigaction == on_sigbus))
+		return;
+	struct sigaction before;
+	page_size = (uintptr_t)sysconf(_SC_PAGESIZE);
+	sigemptyset(&sa.sa_mask);
+	/* two threads racing here: the loser saw ours, which must not become the one to fall back to */
+	if (sigaction(SIGBUS, &sa, &before) == 0 && !((before.sa_flags & SA_SIGINFO) && before.sa_sigaction == on_sigbus))
+		sigbus_before = before;
+}
+
+static bool track_mapping(Elf *elf, bool add)
+{
+	size_t size = 0;
+	char *image = elf_rawfile(elf, &size);
+	uintptr_t start = (uintptr_t)image;
+	if (!image || !size)
+		return false;
+	for (size_t i = 0; i < MAX_MAPPED_FILES; i++) {
+		uintptr_t expected = add ? 0 : start;
+		if (atomic_compare_exchange_strong(&mapped_files[i].start, &expected, add ? start : 0)) {
+			atomic_store(&mapped_files[i].end, add ? start + size : 0);
+			return true;
+		}
+	}
+	return false;
 }
 
 Elf *elf_reader_open_fd(int fd)
@@ -71,8 +140,22 @@ Elf *elf_reader_open_fd(int fd)
 		errno = ENOEXEC;
 		return NULL;
 	}
-	/* ELF_C_READ, not MMAP: a file truncated under us then fails a read instead of raising SIGBUS. */
-	return checked(elf_begin(fd, ELF_C_READ, NULL), (uint64_t)st.st_size);
+	install_sigbus_handler();
+	Elf *elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	/* no slot left to guard it (or libelf read it instead of mapping it): read, as sections are needed */
+	if (elf && !track_mapping(elf, true)) {
+		elf_end(elf);
+		elf = elf_begin(fd, ELF_C_READ, NULL);
+	}
+	return checked(elf, (uint64_t)st.st_size);
+}
+
+void elf_reader_close(Elf *elf)
+{
+	if (!elf)
+		return;
+	track_mapping(elf, false);
+	elf_end(elf);
 }
 
 Elf *elf_reader_open_mem(char *image, size_t size)

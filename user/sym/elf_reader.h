@@ -23,6 +23,9 @@
 Elf *elf_reader_open_fd(int fd);
 Elf *elf_reader_open_mem(char *image, size_t size);
 
+/* Ends an image from either: always this, never elf_end (a mapped file is forgotten here). */
+void elf_reader_close(Elf *elf);
+
 /*
  * The contents of a section, inflated first if it is SHF_COMPRESSED or a
  * legacy ".zdebug" section. NULL for SHT_NOBITS, or on any error.

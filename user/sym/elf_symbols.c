@@ -348,7 +348,7 @@ static int add_debug_file_symbols(struct builder *b, Elf *elf, const char *logic
 	Elf *debug = elf_reader_open_fd(fd);
 	if (debug) {
 		tables = add_symbol_tables(b, debug, SHT_SYMTAB);
-		elf_end(debug);
+		elf_reader_close(debug);
 	}
 	close(fd);
 	return tables;
@@ -368,7 +368,7 @@ static int add_minidebuginfo_symbols(struct builder *b, Elf *elf)
 	Elf *mini = elf_reader_open_mem(image, size);
 	if (mini) {
 		tables = add_symbol_tables(b, mini, SHT_SYMTAB);
-		elf_end(mini);
+		elf_reader_close(mini);
 	}
 	free(image);
 	return tables;
@@ -416,7 +416,7 @@ static void add_pending_source_names(struct elf_symbols *s)
 		string_arena_shrink(&s->source_strings);
 	}
 	if (elf)
-		elf_end(elf);
+		elf_reader_close(elf);
 	if (fd >= 0)
 		close(fd);
 }
@@ -483,7 +483,7 @@ struct elf_symbols *elf_symbols_load_fd(int fd, const char *logical_path, const 
 							     ? root : "", logical_path ? logical_path : "");
 	bool reopenable = logical_path && logical_path[0] == '/' && n > 0 && (size_t)n < sizeof(open_path);
 	struct elf_symbols *s = load(elf, logical_path, root, true, source, reopenable ? open_path : NULL);
-	elf_end(elf);
+	elf_reader_close(elf);
 	return s;
 }
 
@@ -530,7 +530,7 @@ struct elf_symbols *elf_symbols_load_mem(const void *image, size_t size, const c
 	Elf *elf = elf_reader_open_mem(copy, size);
 	if (elf) {
 		s = load(elf, name, NULL, false, NULL, NULL);
-		elf_end(elf);
+		elf_reader_close(elf);
 	}
 	int err = errno;
 	free(copy);
@@ -545,7 +545,7 @@ bool elf_symbols_read_build_id(int fd, char out[ELF_BUILD_ID_HEX_SIZE])
 	if (!elf)
 		return false;
 	bool found = elf_reader_build_id(elf, out);
-	elf_end(elf);
+	elf_reader_close(elf);
 	return found;
 }
 

@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "sym/elf_reader.h"
 #include "unwind/cfa_program.h"
 #include "unwind/cfi_image.h"
 #include "unwind/unwind_rules.h"
@@ -345,13 +346,13 @@ int unwind_table_build_from_path(const char *path, struct unwind_table **out)
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	elf = elf_begin(fd, ELF_C_READ_MMAP, NULL);
+	elf = elf_reader_open_fd(fd);
 	if (!elf) {
 		close(fd);
 		return -EINVAL;
 	}
 	ret = build_from_elf(elf, out);
-	elf_end(elf);
+	elf_reader_close(elf);
 	close(fd);
 	return ret;
 }
