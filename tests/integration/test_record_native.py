@@ -156,3 +156,39 @@ def test_device_outputs_are_written_in_place(c_progs, tmp_path):
     run_bpfspy(["record", "-q", "-r", "500", "-f", "collapsed", "-o", fifo, "--", c_progs["split"], "40"], check=True)
     out, _ = reader.communicate(timeout=30)
     assert "hot_a" in out and stat.S_ISFIFO(os.stat(fifo).st_mode)
+
+
+TREE = """
+import os, subprocess, sys, time
+depth = int(sys.argv[1])
+if depth < 2:
+    child = subprocess.Popen([sys.executable, __file__, str(depth + 1)])
+def spin_at_depth_0(): [i * i for i in range(10**8)]
+def spin_at_depth_1(): [i * i for i in range(10**8)]
+def spin_at_depth_2(): [i * i for i in range(10**8)]
+{0: lambda: time.sleep(60), 1: spin_at_depth_1, 2: spin_at_depth_2}[depth]()
+"""
+
+
+def test_pid_follows_the_children_it_already_has(tmp_path):
+    """-p PARENT: its child and grandchild, started before bpfspy, are profiled too (and with --no-subprocesses not)."""
+    script = tmp_path / "tree.py"
+    script.write_text(TREE)
+    parent = subprocess.Popen(["/usr/bin/python3", script, "0"])
+    try:
+        deadline = time.time() + 20  # until the grandchild runs
+        while time.time() < deadline and not subprocess.run(["pgrep", "-f", f"{script} 2"],
+                                                            capture_output=True).stdout.strip():
+            time.sleep(0.1)
+        time.sleep(0.5)
+        for flags, want in (([], True), (["--no-subprocesses"], False)):
+            out = tmp_path / f"tree{len(flags)}.txt"
+            run_bpfspy(["record", "-p", parent.pid, "-d", "2", "-r", "200", "-f", "collapsed", "-o", out, *flags],
+                       check=True)
+            stacks = read_collapsed(out)
+            for name in ("spin_at_depth_1", "spin_at_depth_2"):
+                n = sum(c for s, c in stacks.items() if name in s)
+                assert (n > 50) == want, f"{name}: {n} samples with {flags or 'defaults'}\n{stacks}"
+    finally:
+        subprocess.run(["pkill", "-f", str(script)])
+        parent.wait()

@@ -18,6 +18,7 @@
 #include "process/target_process.h"
 #include "util/log.h"
 #include "util/proc_stat.h"
+#include "util/procfs.h"
 
 #define END_COMMAND_GRACE_MS 2000 /* after SIGINT, then after SIGTERM, before the next signal */
 
@@ -276,36 +277,28 @@ static bool targets_alive(const struct session_options *o)
 	return false;
 }
 
-typedef void (*pid_fn)(struct session *s, pid_t pid);
+#define MAX_EXISTING_DESCENDANTS 65536 /* as many as BPF follows (MAX_FOLLOWED) */
 
-static void for_each_pid(struct session *s, pid_fn fn)
+/* The targets' processes that exist already: BPF follows the ones forked from now on. */
+static void follow_existing_descendants(struct session *s)
 {
-	DIR *d = opendir("/proc");
-	if (!d)
-		return;
-	struct dirent *de;
-	while ((de = readdir(d))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		if (*end || pid <= 0)
-			continue;
-		fn(s, (pid_t)pid);
+	pid_t *found = malloc(MAX_EXISTING_DESCENDANTS * sizeof(*found));
+	for (size_t i = 0; found && i < s->o.target.npids; i++) {
+		size_t n = proc_list_descendants(s->o.target.pids[i], found, MAX_EXISTING_DESCENDANTS);
+		for (size_t j = 0; j < n; j++) {
+			sampler_follow(s->sampler, found[j]);
+			recorder_add_process(s->recorder, found[j]);
+		}
 	}
-	closedir(d);
+	free(found);
 }
 
-static void follow_existing_descendant(struct session *s, pid_t pid)
+static int prescan_process(void *ctx, pid_t pid)
 {
-	if (proc_descends_from(pid, s->o.target.pids, s->o.target.npids)) {
-		sampler_follow(s->sampler, pid);
-		recorder_add_process(s->recorder, pid);
-	}
-}
-
-static void prescan_process(struct session *s, pid_t pid)
-{
+	struct session *s = ctx;
 	if (pid != getpid() && !proc_is_kernel_thread(pid))
 		recorder_add_process(s->recorder, pid);
+	return 0;
 }
 
 /* The command must not write over a full-screen view or read its keys: its stdio goes to /dev/null. */
@@ -351,9 +344,9 @@ static int start_targets(struct session *s, char *err, size_t errlen)
 			recorder_note_if_not_python(s->recorder, o->target.pids[i]);
 	}
 	if (o->target.npids && o->target.subprocesses)
-		for_each_pid(s, follow_existing_descendant);
+		follow_existing_descendants(s);
 	if (o->target.all)
-		for_each_pid(s, prescan_process);
+		procfs_for_each_pid(prescan_process, s);
 
 	/*
 	 * The profile's clock starts when sampling starts, not when bpfspy did:

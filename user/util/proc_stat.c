@@ -96,8 +96,16 @@ static int add_if_descendant(void *ctx, pid_t pid)
 
 size_t proc_list_descendants(pid_t root, pid_t *out, size_t max)
 {
+	size_t n = 0;
+	if (max == 0)
+		return 0;
+	/* from the root down: a few reads for a small tree, instead of one or more per process on the host */
+	if (procfs_append_children(root, out, &n, max) == 0) {
+		for (size_t i = 0; i < n && n < max; i++)
+			procfs_append_children(out[i], out, &n, max);
+		return n;
+	}
 	struct descendants d = { .root = root, .out = out, .max = max };
-	if (max > 0)
-		procfs_for_each_pid(add_if_descendant, &d);
+	procfs_for_each_pid(add_if_descendant, &d);
 	return d.n;
 }

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -222,4 +223,60 @@ unsigned procfs_count_threads(pid_t pid)
 			n++;
 	closedir(d);
 	return n;
+}
+
+static bool listed(const pid_t *out, size_t n, pid_t pid)
+{
+	for (size_t i = 0; i < n; i++)
+		if (out[i] == pid)
+			return true;
+	return false;
+}
+
+struct children_list {
+	pid_t *out;
+	size_t *n, max;
+};
+
+static bool append_thread_children(struct children_list *c, pid_t pid, pid_t tid)
+{
+	char buf[4096], *end;
+	if (read_task_file(pid, tid, "children", buf, sizeof(buf)) < 0)
+		return false; /* the thread is gone */
+	for (char *p = buf; *c->n < c->max; p = end) {
+		long child = strtol(p, &end, 10);
+		if (end == p)
+			break;
+		if (child > 0 && !listed(c->out, *c->n, (pid_t)child))
+			c->out[(*c->n)++] = (pid_t)child;
+	}
+	return *c->n >= c->max;
+}
+
+int procfs_append_children(pid_t pid, pid_t *out, size_t *n, size_t max)
+{
+	static int kernel_lists = -1;
+	if (kernel_lists < 0) {
+		char path[PROCFS_PATH_MAX];
+		procfs_path(path, sizeof(path), getpid(), gettid(), "children");
+		kernel_lists = access(path, R_OK) == 0;
+	}
+	if (!kernel_lists)
+		return -1;
+	struct children_list list = { out, n, max };
+	char path[PROCFS_PATH_MAX];
+	procfs_path(path, sizeof(path), pid, 0, "task");
+	DIR *d = opendir(path);
+	struct dirent *de;
+	while (d && (de = readdir(d))) {
+		char *end;
+		long tid = strtol(de->d_name, &end, 10);
+		if (*end || tid <= 0)
+			continue;
+		if (append_thread_children(&list, pid, (pid_t)tid))
+			break;
+	}
+	if (d)
+		closedir(d);
+	return 0;
 }

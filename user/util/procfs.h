@@ -70,4 +70,12 @@ void procfs_for_each_pid(int (*fn)(void *ctx, pid_t pid), void *ctx);
 /* How many threads pid has (entries of /proc/PID/task), 0 if it is gone. */
 unsigned procfs_count_threads(pid_t pid);
 
+/*
+ * Appends to out[*n..max) the children of every thread of pid
+ * (/proc/PID/task/TID/children) that out does not hold yet. Returns -1 if
+ * this kernel keeps no such list (CONFIG_PROC_CHILDREN), else 0 (nothing
+ * appended for a process that is gone).
+ */
+int procfs_append_children(pid_t pid, pid_t *out, size_t *n, size_t max);
+
 #endif
