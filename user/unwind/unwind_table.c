@@ -160,7 +160,7 @@ static int emit_cfi_row(void *ctx, uint64_t begin, uint64_t end, const struct cf
 }
 
 /* glibc's __restore_rt and musl's __restore_rt: mov $15,%rax; syscall (rt_sigreturn). */
-#define SIGRETURN_FDE_MAX_BYTES 32 /* the trampoline is 10 bytes (nop, mov, syscall) */
+#define SIGRETURN_FDE_MAX_BYTES 16 /* the trampoline is 10 bytes (nop, mov, syscall) */
 static bool is_sigreturn_trampoline(Elf *elf, uint64_t pc)
 {
 	static const uint8_t sigreturn[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };

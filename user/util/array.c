@@ -26,6 +26,8 @@ int array_reserve(void **items, size_t *cap, size_t need, size_t item_size)
 		errno = ENOMEM;
 		return -1;
 	}
+	/* the new part is about to be filled: mapped in one call (array_populate) rather than a fault a page */
+	array_populate((char *)grown + *cap * item_size, (new_cap - *cap) * item_size);
 	*items = grown;
 	*cap = new_cap;
 	return 0;
