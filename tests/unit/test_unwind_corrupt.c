@@ -26,6 +26,7 @@ struct image {
 	size_t size;
 	size_t eh_frame_offset, eh_frame_size;
 	uint64_t eh_frame_addr;
+	size_t eh_frame_hdr_offset; /* 0: none */
 };
 
 static struct image original;
@@ -52,6 +53,9 @@ static int load_subject(void **state)
 			original.eh_frame_size = shdr.sh_size;
 			original.eh_frame_addr = shdr.sh_addr;
 		}
+		if (gelf_getshdr(scn, &shdr) && (name = elf_strptr(elf, shstrndx, shdr.sh_name)) &&
+		    strcmp(name, ".eh_frame_hdr") == 0)
+			original.eh_frame_hdr_offset = shdr.sh_offset;
 	}
 	elf_end(elf);
 	return original.eh_frame_size ? 0 : -1;
@@ -108,19 +112,31 @@ static void test_intact_image_builds_full_table(void **state)
 	unwind_table_free(t);
 }
 
-/* A record length running past the section ends the walk: the FDEs before it stay, exactly. */
+/*
+ * A record length running past the section: walking .eh_frame ends there
+ * (the FDEs before it stay, exactly); with .eh_frame_hdr's search table
+ * only that record's FDE is lost.
+ */
 static void test_broken_length_gives_partial_table(void **state)
 {
 	uint8_t *copy = copy_of_original();
 	uint8_t *eh_frame = copy + original.eh_frame_offset;
 	size_t offset = offset_of_record(eh_frame, original.eh_frame_size, 1000);
 	uint32_t huge = 0xfffffff0;
-	struct unwind_table *full, *partial;
+	struct unwind_table *full, *indexed, *partial;
 	size_t checked = 0;
 
 	assert_true(offset + 8 < original.eh_frame_size);
+	assert_true(original.eh_frame_hdr_offset > 0);
 	memcpy(eh_frame + offset, &huge, 4);
 	assert_int_equal(unwind_table_build_from_memory(original.bytes, original.size, &full), 0);
+	assert_int_equal(unwind_table_build_from_memory(copy, original.size, &indexed), 0);
+	assert_false(indexed->stats.truncated);
+	assert_int_equal(indexed->stats.fdes_rejected, 1);
+	assert_int_equal(indexed->stats.fdes, full->stats.fdes - 1);
+	assert_well_formed(indexed);
+	unwind_table_free(indexed);
+	copy[original.eh_frame_hdr_offset] = 0; /* a search table of an unknown version: walked */
 	assert_int_equal(unwind_table_build_from_memory(copy, original.size, &partial), 0);
 	assert_true(partial->stats.truncated);
 	assert_true(partial->stats.fdes < full->stats.fdes);

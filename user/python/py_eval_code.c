@@ -8,17 +8,13 @@
 #include <string.h>
 
 #include "sym/elf_reader.h"
+#include "unwind/cfi_image.h"
 #include "util/sorted.h"
 
 /* A real .cold part receives hundreds of jumps; a stray tail call a handful. */
 #define COLD_MIN_VOTES 8
 /* The eval loop is tens of KiB; refuse absurd symbol sizes from corrupt files. */
 #define EVAL_MAX_HOT_SIZE (4u << 20)
-
-/* DW_EH_PE encodings .eh_frame_hdr uses in practice (GCC and LLVM linkers). */
-#define EH_PE_PCREL_SDATA4 0x1b
-#define EH_PE_UDATA4 0x03
-#define EH_PE_DATAREL_SDATA4 0x3b
 
 struct elf_section_bytes {
 	const uint8_t *data;
@@ -61,58 +57,29 @@ static int32_t load_s32(const uint8_t *p)
 	return v;
 }
 
-static uint32_t load_u32(const uint8_t *p)
-{
-	uint32_t v;
-	memcpy(&v, p, sizeof(v));
-	return v;
-}
-
-/* pc_range of the FDE at eh_frame offset fde_off whose pc_begin the header table gave; 0 if unreadable. */
-static uint64_t fde_length_at(const struct elf_section_bytes *eh, uint64_t fde_off, uint64_t pc_begin)
-{
-	/* length(4) CIE_pointer(4) pc_begin(sdata4, pc-relative) pc_range(udata4) */
-	if (fde_off > eh->size || eh->size - fde_off < 16)
-		return 0;
-	const uint8_t *p = eh->data + fde_off;
-	if (load_u32(p) == 0xffffffffu || load_u32(p + 4) == 0)
-		return 0;
-	uint64_t begin = eh->vaddr + fde_off + 8 + (uint64_t)(int64_t)load_s32(p + 8);
-	if (begin != pc_begin)
-		return 0; /* another pointer encoding: do not guess */
-	return load_u32(p + 12);
-}
-
-/* The FDE ranges, from the sorted search table of .eh_frame_hdr. Returns the count; *out malloc'd. */
+/* The FDE ranges in address order, from .eh_frame_hdr's search table. Returns the count; *out malloc'd. */
 static size_t read_fde_ranges(Elf *elf, struct code_range **out)
 {
-	struct elf_section_bytes hdr, eh;
+	struct cfi_image image;
+	struct cfi_fde_index_entry *index;
+	struct cfi_cie_cache cie = { 0 };
+	size_t count = cfi_image_load(&image, elf) ? cfi_image_fde_index(&image, &index) : 0;
 
 	*out = NULL;
-	if (!find_section(elf, ".eh_frame_hdr", &hdr) || !find_section(elf, ".eh_frame", &eh) || hdr.size < 12)
-		return 0;
-	if (hdr.data[0] != 1 || hdr.data[1] != EH_PE_PCREL_SDATA4 || hdr.data[2] != EH_PE_UDATA4 ||
-	    hdr.data[3] != EH_PE_DATAREL_SDATA4)
-		return 0;
-	size_t count = load_u32(hdr.data + 8);
-	if (count == 0 || count > (hdr.size - 12) / 8)
-		return 0;
-	struct code_range *ranges = calloc(count, sizeof(*ranges));
-	if (!ranges)
-		return 0;
-	for (size_t i = 0; i < count; i++) {
-		const uint8_t *entry = hdr.data + 12 + 8 * i;
-		uint64_t start = hdr.vaddr + (uint64_t)(int64_t)load_s32(entry);
-		uint64_t fde = hdr.vaddr + (uint64_t)(int64_t)load_s32(entry + 4);
-		uint64_t length = fde >= eh.vaddr ? fde_length_at(&eh, fde - eh.vaddr, start) : 0;
-		ranges[i].start = start;
-		ranges[i].end = start + length;
+	struct code_range *ranges = count ? calloc(count, sizeof(*ranges)) : NULL;
+	for (size_t i = 0; ranges && i < count; i++) {
+		struct cfi_fde fde;
+		ranges[i].start = ranges[i].end = index[i].pc;
+		if (cfi_fde_at(&image.sections[0], index[i].offset, &cie, &fde) && fde.pc_begin == index[i].pc)
+			ranges[i].end = fde.pc_end;
 	}
-	for (size_t i = 0; i < count; i++) /* unknown length: up to the next FDE */
+	for (size_t i = 0; ranges && i < count; i++) /* unknown length: up to the next FDE */
 		if (ranges[i].end == ranges[i].start && i + 1 < count && ranges[i + 1].start > ranges[i].start)
 			ranges[i].end = ranges[i + 1].start;
+	if (count)
+		free(index);
 	*out = ranges;
-	return count;
+	return ranges ? count : 0;
 }
 
 static long fde_containing(const struct code_range *fdes, size_t n, uint64_t addr)

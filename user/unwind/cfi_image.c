@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: MIT
 #include "unwind/cfi_image.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include "sym/elf_reader.h"
+#include "util/array.h"
 
 static Elf_Scn *section_containing(Elf *elf, uint64_t vaddr, uint64_t length)
 {
@@ -66,6 +68,19 @@ static bool load_section(struct cfi_image *image, const char *name, enum cfi_sec
 	return true;
 }
 
+static void load_eh_frame_hdr(struct cfi_image *image)
+{
+	GElf_Shdr shdr;
+	Elf_Scn *scn = elf_reader_find_section(image->elf, ".eh_frame_hdr", &shdr);
+	Elf_Data *data = scn && shdr.sh_type == SHT_PROGBITS ? elf_getdata(scn, NULL) : NULL;
+
+	if (!data || !data->d_buf || data->d_size != shdr.sh_size)
+		return;
+	image->eh_frame_hdr = data->d_buf;
+	image->eh_frame_hdr_size = data->d_size;
+	image->eh_frame_hdr_vaddr = shdr.sh_addr;
+}
+
 size_t cfi_image_load(struct cfi_image *image, Elf *elf)
 {
 	GElf_Shdr shdr;
@@ -75,5 +90,50 @@ size_t cfi_image_load(struct cfi_image *image, Elf *elf)
 	image->elf = elf;
 	load_section(image, ".eh_frame", CFI_SECTION_EH_FRAME, got);
 	load_section(image, ".debug_frame", CFI_SECTION_DEBUG_FRAME, got);
+	load_eh_frame_hdr(image);
 	return image->section_count;
+}
+
+/* DW_EH_PE encodings of .eh_frame_hdr as linkers write it */
+#define EH_PE_PCREL_SDATA4 0x1b
+#define EH_PE_UDATA4 0x03
+#define EH_PE_DATAREL_SDATA4 0x3b
+#define EH_FRAME_HDR_TABLE 12 /* version, 3 encodings, eh_frame_ptr, fde_count */
+
+static int32_t load_s32(const uint8_t *p)
+{
+	int32_t v;
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+size_t cfi_image_fde_index(const struct cfi_image *image, struct cfi_fde_index_entry **entries)
+{
+	const uint8_t *hdr = image->eh_frame_hdr;
+	const struct cfi_section *eh = image->section_count ? &image->sections[0] : NULL;
+	uint32_t count;
+
+	*entries = NULL;
+	if (!hdr || !eh || eh->kind != CFI_SECTION_EH_FRAME || image->eh_frame_hdr_size < EH_FRAME_HDR_TABLE ||
+	    hdr[0] != 1 || hdr[1] != EH_PE_PCREL_SDATA4 || hdr[2] != EH_PE_UDATA4 || hdr[3] != EH_PE_DATAREL_SDATA4)
+		return 0;
+	memcpy(&count, hdr + 8, sizeof(count));
+	if (count == 0 || count > (image->eh_frame_hdr_size - EH_FRAME_HDR_TABLE) / 8)
+		return 0;
+	struct cfi_fde_index_entry *out = malloc(count * sizeof(*out));
+	size_t n = 0;
+	if (!out)
+		return 0;
+	array_populate(out, count * sizeof(*out));
+	for (uint32_t i = 0; i < count; i++) {
+		const uint8_t *e = hdr + EH_FRAME_HDR_TABLE + 8 * (size_t)i;
+		uint64_t fde = image->eh_frame_hdr_vaddr + (uint64_t)(int64_t)load_s32(e + 4);
+		if (fde < eh->vaddr || fde - eh->vaddr >= eh->size)
+			continue;
+		out[n++] = (struct cfi_fde_index_entry){
+			.pc = image->eh_frame_hdr_vaddr + (uint64_t)(int64_t)load_s32(e), .offset = (size_t)(fde - eh->vaddr),
+		};
+	}
+	*entries = out;
+	return n;
 }

@@ -18,10 +18,29 @@ struct cfi_image {
 	Elf *elf;
 	struct cfi_section sections[CFI_IMAGE_MAX_SECTIONS]; /* .eh_frame first: it wins where both describe a pc */
 	size_t section_count;
+	const uint8_t *eh_frame_hdr; /* NULL if there is none */
+	size_t eh_frame_hdr_size;
+	uint64_t eh_frame_hdr_vaddr;
+};
+
+/* An entry of .eh_frame_hdr's search table: where a function starts, and its FDE's record in .eh_frame. */
+struct cfi_fde_index_entry {
+	uint64_t pc;
+	size_t offset;
 };
 
 /* Fills image from elf (which must outlive it); returns the number of CFI sections found. */
 size_t cfi_image_load(struct cfi_image *image, Elf *elf);
+
+/*
+ * The search table of .eh_frame_hdr, which the linker writes sorted by pc
+ * for unwinders' binary search: every FDE of .eh_frame in address order
+ * without walking the section or sorting. Only the layout GNU and LLVM
+ * linkers write (version 1, table in datarel sdata4); entries whose record
+ * lies outside .eh_frame are dropped. Returns the count with *entries
+ * malloc'd, 0 if there is no such table (or out of memory).
+ */
+size_t cfi_image_fde_index(const struct cfi_image *image, struct cfi_fde_index_entry **entries);
 
 /* Copies length bytes at vaddr from the file's allocated sections; false if not all there. */
 bool cfi_image_read(Elf *elf, uint64_t vaddr, void *out, size_t length);

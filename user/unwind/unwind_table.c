@@ -28,7 +28,7 @@
 
 /* An FDE as collected: enough to sort it, and to parse it again (cfi_fde_at) when its rows are made. */
 struct fde_entry {
-	uint64_t pc_begin, pc_end;
+	uint64_t pc_begin;
 	size_t offset;	 /* of its record */
 	unsigned source; /* index into cfi_image.sections: lower wins overlaps (.eh_frame first) */
 };
@@ -102,9 +102,34 @@ static int collect_fde(void *ctx, const struct cfi_fde *fde)
 	if (array_reserve((void **)&list->entries, &list->capacity, list->count + 1, sizeof(*list->entries)) != 0)
 		return 1;
 	list->entries[list->count++] = (struct fde_entry){
-		.pc_begin = fde->pc_begin, .pc_end = fde->pc_end, .offset = fde->offset, .source = list->source,
+		.pc_begin = fde->pc_begin, .offset = fde->offset, .source = list->source,
 	};
 	return 0;
+}
+
+/*
+ * A file with .eh_frame only (nearly all of them) lists its FDEs in address
+ * order in .eh_frame_hdr: no walk of .eh_frame, no sort. Their ends are
+ * known when each is parsed again for its rows.
+ */
+static bool index_fdes(const struct cfi_image *image, struct fde_list *fdes)
+{
+	struct cfi_fde_index_entry *index;
+	size_t n = image->section_count == 1 ? cfi_image_fde_index(image, &index) : 0;
+
+	if (n == 0)
+		return false;
+	fdes->entries = malloc(n * sizeof(*fdes->entries));
+	if (!fdes->entries) {
+		free(index);
+		return false;
+	}
+	array_populate(fdes->entries, n * sizeof(*fdes->entries));
+	for (size_t i = 0; i < n; i++)
+		fdes->entries[i] = (struct fde_entry){ .pc_begin = index[i].pc, .offset = index[i].offset, .source = 0 };
+	fdes->count = fdes->capacity = n;
+	free(index);
+	return true;
 }
 
 static int compare_fdes(const void *a, const void *b)
@@ -230,16 +255,23 @@ static void add_all_fdes(struct table_builder *b, const struct cfi_image *image,
 		b->out_of_memory = true;
 		return;
 	}
-	qsort(fdes->entries, fdes->count, sizeof(*fdes->entries), compare_fdes);
+	bool sorted = true; /* .eh_frame_hdr's table is, unless the file is corrupt */
+	for (size_t i = 1; i < fdes->count && sorted; i++)
+		sorted = compare_fdes(&fdes->entries[i - 1], &fdes->entries[i]) <= 0;
+	if (!sorted)
+		qsort(fdes->entries, fdes->count, sizeof(*fdes->entries), compare_fdes);
 	for (size_t i = 0; i < fdes->count && !b->out_of_memory; i++) {
 		const struct fde_entry *e = &fdes->entries[i];
 		struct cfi_fde fde;
 
-		if (e->pc_begin < covered_until || !cfi_fde_at(&image->sections[e->source], e->offset,
-							       &caches[e->source], &fde)) {
+		if (e->pc_begin < covered_until ||
+		    !cfi_fde_at(&image->sections[e->source], e->offset, &caches[e->source], &fde) ||
+		    fde.pc_begin != e->pc_begin) { /* a search table that does not match its FDE */
 			b->table->stats.fdes_rejected++;
 			continue;
 		}
+		if (fde.pc_begin == fde.pc_end)
+			continue; /* describes no code (a walk leaves these out) */
 		size_t used = b->table->stats.fdes;
 		add_fde_rows(b, elf, &fde);
 		covered_until = fde.pc_end;
@@ -277,14 +309,16 @@ static int build_from_elf(Elf *elf, struct unwind_table **out)
 	table = calloc(1, sizeof(*table));
 	if (!table)
 		return -ENOMEM;
-	for (size_t i = 0; i < image.section_count; i++) {
-		struct cfi_walk_stats walk;
+	if (!index_fdes(&image, &fdes)) {
+		for (size_t i = 0; i < image.section_count; i++) {
+			struct cfi_walk_stats walk;
 
-		fdes.source = (unsigned)i;
-		if (cfi_section_walk(&image.sections[i], collect_fde, &fdes, &walk) != 0)
-			builder.out_of_memory = true;
-		table->stats.fdes_rejected += walk.bad_records;
-		table->stats.truncated |= walk.truncated;
+			fdes.source = (unsigned)i;
+			if (cfi_section_walk(&image.sections[i], collect_fde, &fdes, &walk) != 0)
+				builder.out_of_memory = true;
+			table->stats.fdes_rejected += walk.bad_records;
+			table->stats.truncated |= walk.truncated;
+		}
 	}
 	builder.table = table;
 	if (!builder.out_of_memory)
