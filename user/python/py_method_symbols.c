@@ -9,6 +9,7 @@
 #include "sym/elf_reader.h"
 #include "unwind/cfi_image.h"
 #include "util/array.h"
+#include "util/sorted.h"
 
 /*
  * Layouts read here, the same from 3.8 to 3.15 on 64-bit default (GIL)
@@ -91,14 +92,18 @@ struct image {
 
 /* ---- reading the image ---- */
 
+/* Sections are sorted by address (load_sections) and do not overlap: every word scanned asks. */
 static const struct section *section_of(const struct image *img, uint64_t vaddr, uint64_t len)
 {
-	for (size_t i = 0; i < img->nsecs; i++) {
-		const struct section *s = &img->secs[i];
-		if (vaddr >= s->addr && len <= s->size && vaddr - s->addr <= s->size - len)
-			return s;
-	}
-	return NULL;
+	size_t n = SORTED_COUNT_AT_OR_BELOW(img->secs, img->nsecs, addr, vaddr);
+	const struct section *s = n ? &img->secs[n - 1] : NULL;
+	return s && len <= s->size && vaddr - s->addr <= s->size - len ? s : NULL;
+}
+
+static int compare_section(const void *a, const void *b)
+{
+	uint64_t x = ((const struct section *)a)->addr, y = ((const struct section *)b)->addr;
+	return x < y ? -1 : x > y;
 }
 
 static int compare_reloc(const void *a, const void *b)
@@ -185,10 +190,32 @@ static int collect_fde(void *ctx, const struct cfi_fde *fde)
 	return 0;
 }
 
+/* From .eh_frame_hdr's search table when there is one: in address order already, nothing walked. */
+static bool load_indexed_functions(struct image *img, const struct cfi_image *cfi)
+{
+	struct cfi_fde_index_entry *index;
+	struct cfi_cie_cache cie = { 0 };
+	size_t n = cfi->section_count == 1 ? cfi_image_fde_index(cfi, &index) : 0;
+	if (n == 0)
+		return false;
+	img->funcs = malloc(n * sizeof(*img->funcs));
+	for (size_t i = 0; img->funcs && i < n; i++) {
+		struct cfi_fde fde;
+		if (cfi_fde_at(&cfi->sections[0], index[i].offset, &cie, &fde) && fde.pc_begin == index[i].pc &&
+		    fde.pc_end > fde.pc_begin && (!img->nfuncs || img->funcs[img->nfuncs - 1].begin < fde.pc_begin))
+			img->funcs[img->nfuncs++] = (struct range){ fde.pc_begin, fde.pc_end };
+	}
+	free(index);
+	img->funcs_cap = img->funcs ? n : 0;
+	return img->funcs != NULL;
+}
+
 static bool load_functions(struct image *img, Elf *elf)
 {
 	struct cfi_image cfi;
 	size_t n = cfi_image_load(&cfi, elf);
+	if (load_indexed_functions(img, &cfi))
+		return true;
 	for (size_t i = 0; i < n; i++) {
 		struct cfi_walk_stats stats;
 		if (cfi_section_walk(&cfi.sections[i], collect_fde, img, &stats) != 0)
@@ -241,6 +268,7 @@ static bool load_sections(struct image *img, Elf *elf)
 	}
 	if (img->nrelocs)
 		qsort(img->relocs, img->nrelocs, sizeof(*img->relocs), compare_reloc);
+	qsort(img->secs, img->nsecs, sizeof(*img->secs), compare_section);
 	return true;
 }
 
@@ -271,15 +299,17 @@ static uint64_t dynamic_symbol(Elf *elf, const char *name, bool prefix)
 
 /* ---- finding the tables ---- */
 
-static bool is_method_def(const struct image *img, uint64_t at, struct method_entry *out)
+/* s holds all METHOD_DEF_SIZE bytes at at */
+static bool is_method_def(const struct image *img, const struct section *s, uint64_t at, struct method_entry *out)
 {
 	uint64_t name, meth, doc;
 	uint32_t flags, pad;
 	char buf[MAX_NAME];
-	/* the flags and padding words first: one load each rejects almost every word of .data */
-	if (!read_u32(img, at + 16, &flags) || !flags || (flags & ~METH_FLAGS_MASK) || !read_u32(img, at + 20, &pad) ||
-	    pad || !read_ptr(img, at + 8, &meth) || !function_end(img, meth) || !read_ptr(img, at, &name) ||
-	    !read_name(img, name, false, buf) || !read_ptr(img, at + 24, &doc))
+	/* the flags and padding words first, straight from the section: they reject almost every word of .data */
+	memcpy(&flags, s->data + (at + 16 - s->addr), 4);
+	memcpy(&pad, s->data + (at + 20 - s->addr), 4);
+	if (!flags || (flags & ~METH_FLAGS_MASK) || pad || !read_ptr(img, at + 8, &meth) || !function_end(img, meth) ||
+	    !read_ptr(img, at, &name) || !read_name(img, name, false, buf) || !read_ptr(img, at + 24, &doc))
 		return false;
 	const struct section *ds = doc ? section_of(img, doc, 1) : NULL;
 	if (doc && (!ds || ds->writable))
@@ -322,7 +352,7 @@ static bool scan_method_defs(struct image *img)
 		uint64_t first = (s->addr + 7) & ~7ull;
 		for (uint64_t at = first; at + METHOD_DEF_SIZE <= s->addr + s->size; at += 8) {
 			struct method_entry e;
-			if (!is_method_def(img, at, &e))
+			if (!is_method_def(img, s, at, &e))
 				continue;
 			if (array_reserve((void **)&img->entries, &img->entries_cap, img->nentries + 1, sizeof(e)) != 0)
 				return false;
@@ -393,10 +423,18 @@ static bool scan_owners(struct image *img, uint64_t type_type)
 		if (!s->writable)
 			continue;
 		uint64_t first = (s->addr + 7) & ~7ull;
+		size_t reloc = first ? SORTED_COUNT_AT_OR_BELOW(img->relocs, img->nrelocs, offset, first - 1) : 0;
 		for (uint64_t at = first; at + 8 <= s->addr + s->size; at += 8) {
 			uint64_t v, name_ptr;
 			char name[MAX_NAME];
-			if (!read_ptr(img, at, &v) || !v)
+			/* every word in order: the relocations are followed alongside instead of searched */
+			while (reloc < img->nrelocs && img->relocs[reloc].offset < at)
+				reloc++;
+			if (reloc < img->nrelocs && img->relocs[reloc].offset == at)
+				v = img->relocs[reloc].value;
+			else
+				memcpy(&v, s->data + (at - s->addr), 8);
+			if (!v)
 				continue;
 			if (type_type && v == type_type && at >= TYPE_OB_TYPE && !scan_type(img, at - TYPE_OB_TYPE))
 				return false;
@@ -414,12 +452,37 @@ static bool scan_owners(struct image *img, uint64_t type_type)
 
 /* ---- naming ---- */
 
-static const char *owner_of_array(const struct image *img, uint64_t array)
+/* The owners of method arrays, sorted by array and then by when they were found: the first found names it. */
+struct array_owner {
+	uint64_t array;
+	size_t owner;
+};
+
+static int compare_array_owner(const void *pa, const void *pb)
 {
-	for (size_t i = 0; i < img->nowners; i++)
-		if (img->owners[i].array == array)
-			return img->owners[i].name;
-	return NULL;
+	const struct array_owner *a = pa, *b = pb;
+	if (a->array != b->array)
+		return a->array < b->array ? -1 : 1;
+	return (a->owner > b->owner) - (a->owner < b->owner);
+}
+
+static struct array_owner *array_owners(const struct image *img, size_t *n)
+{
+	struct array_owner *out = malloc((img->nowners ? img->nowners : 1) * sizeof(*out));
+	*n = 0;
+	for (size_t i = 0; out && i < img->nowners; i++)
+		if (img->owners[i].array)
+			out[(*n)++] = (struct array_owner){ .array = img->owners[i].array, .owner = i };
+	if (out && *n)
+		qsort(out, *n, sizeof(*out), compare_array_owner);
+	return out;
+}
+
+static const char *owner_of_array(const struct image *img, const struct array_owner *owners, size_t n,
+				  uint64_t array)
+{
+	size_t first = array ? SORTED_COUNT_AT_OR_BELOW(owners, n, array, array - 1) : n;
+	return first < n && owners[first].array == array ? img->owners[owners[first].owner].name : NULL;
 }
 
 static int compare_named(const void *pa, const void *pb)
@@ -467,13 +530,21 @@ long py_method_symbols_scan(Elf *elf, py_method_symbol_fn fn, void *ctx)
 	if (!scan_owners(&img, type_type))
 		goto out;
 	/* methods first, in table order; then slot functions */
+	size_t narray_owners;
+	struct array_owner *by_array = array_owners(&img, &narray_owners);
+	if (!by_array)
+		goto out;
 	for (size_t i = 0; i < img.nentries; i++) {
 		char ml_name[MAX_NAME];
 		const struct method_entry *e = &img.entries[i];
 		if (read_name(&img, e->name_ptr, false, ml_name) &&
-		    !add_named(&named, &nnamed, &named_cap, e->meth, owner_of_array(&img, e->array), ml_name))
+		    !add_named(&named, &nnamed, &named_cap, e->meth,
+			       owner_of_array(&img, by_array, narray_owners, e->array), ml_name)) {
+			free(by_array);
 			goto out;
+		}
 	}
+	free(by_array);
 	for (size_t i = 0; i < img.nowners; i++)
 		if (!img.owners[i].array &&
 		    !add_named(&named, &nnamed, &named_cap, img.owners[i].func, img.owners[i].name, img.owners[i].suffix))
