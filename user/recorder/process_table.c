@@ -43,6 +43,16 @@ void process_table_connect(struct process_table *pt, struct sampler *s, struct k
 	pt->kunwind = ku;
 }
 
+bool process_table_has_threading(const struct process_table *pt)
+{
+	for (size_t i = 0; i < pt->procs.cap; i++) {
+		const struct target_process *p = pt->procs.keys && pt->procs.keys[i] ? pt->procs.vals[i] : NULL;
+		if (p && p->python == PYTHON_YES && p->names_memo.threading.found)
+			return true;
+	}
+	return false;
+}
+
 struct target_process *process_table_find(const struct process_table *pt, uint32_t pid)
 {
 	return u32map_get(&pt->procs, pid);

@@ -46,6 +46,13 @@ void process_table_connect(struct process_table *pt, struct sampler *s, struct k
 struct target_process *process_table_find(const struct process_table *pt, uint32_t pid);
 
 /*
+ * Whether a Python process has imported threading: its threads come and go
+ * with names that are read from the live process, so its samples are worth
+ * handling promptly (see recorder_wants_prompt_handling).
+ */
+bool process_table_has_threading(const struct process_table *pt);
+
+/*
  * The process, read now if it is new (maps, Python detection, unwind tables
  * queued, unless ran_before defers a Python process's: an attach target, a
  * process found by -a). *became_python (may be NULL) says Python was

@@ -115,6 +115,11 @@ size_t recorder_install_queued_tables(struct recorder *r, size_t max_processes)
 	return process_table_install_queued_tables(r->procs, max_processes);
 }
 
+bool recorder_wants_prompt_handling(const struct recorder *r)
+{
+	return process_table_has_threading(r->procs);
+}
+
 /* A finished sample goes to the command's sink, or into the profile. */
 static int emit_sample(struct recorder *r, uint32_t pid, uint32_t tid, const uint32_t *frames, size_t n,
 		       uint64_t weight, uint64_t ts_ns)

@@ -91,6 +91,14 @@ void recorder_read_stats(const struct recorder *r, struct recorder_stats *out);
  */
 size_t recorder_install_queued_tables(struct recorder *r, size_t max_processes);
 
+/*
+ * Whether records should be handled within a fraction of a second rather
+ * than within one: while a Python process uses threading, a thread's name is
+ * read from the process while the thread still runs. Otherwise nothing in a
+ * record spoils by waiting (process events wake the reader themselves).
+ */
+bool recorder_wants_prompt_handling(const struct recorder *r);
+
 struct kernel_unwind_stats;
 /* The in-kernel unwinder's tables (all zero without it). */
 void recorder_read_unwind_stats(const struct recorder *r, struct kernel_unwind_stats *out);

@@ -393,7 +393,7 @@ int session_start(struct session *s)
  */
 static int next_wait_ms(const struct session_hooks *h, uint64_t next_period, uint64_t deadline, uint64_t stop_at)
 {
-	uint64_t now = monotonic_ns(), wait = (uint64_t)h->max_wait_ms * 1000000ull;
+	uint64_t now = monotonic_ns(), wait = (uint64_t)(h->wait_ms ? h->wait_ms(h->ctx) : h->max_wait_ms) * 1000000ull;
 	uint64_t ends[] = { deadline, h->period_ns ? next_period : 0, stop_at };
 
 	for (size_t i = 0; i < sizeof(ends) / sizeof(ends[0]); i++)

@@ -80,6 +80,7 @@ struct session_hooks {
 	void (*on_period)(void *ctx); /* every period_ns from the start: record's status line, top's refresh */
 	bool (*on_wake)(void *ctx);   /* after every poll; true ends the session (SESSION_QUIT) */
 	int max_wait_ms;              /* the longest the loop sleeps between polls */
+	int (*wait_ms)(void *ctx);    /* if set: max_wait_ms, asked again at every wake */
 };
 
 struct session;
