@@ -134,6 +134,10 @@ size_t cfi_image_fde_index(const struct cfi_image *image, struct cfi_fde_index_e
 			.pc = image->eh_frame_hdr_vaddr + (uint64_t)(int64_t)load_s32(e), .offset = (size_t)(fde - eh->vaddr),
 		};
 	}
+	if (n == 0) {
+		free(out);
+		return 0;
+	}
 	*entries = out;
 	return n;
 }
