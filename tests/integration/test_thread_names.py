@@ -157,7 +157,9 @@ def check_outputs(stderr, pid):
 
 
 def test_attached_recording_outputs_carry_full_names(running, tmp_path):
-    p = run_bpfspy(["record", "-p", running.pid, "-d", "1.5", "-t", "-f", "speedscope", "-f", "collapsed",
+    # --idle: three threads share one GIL, and CPython before 3.12 can leave one waiting for a whole
+    # second and a half on a loaded machine; idle samples name every thread whoever holds the GIL.
+    p = run_bpfspy(["record", "-p", running.pid, "-d", "1.5", "-t", "--idle", "-f", "speedscope", "-f", "collapsed",
                     "-f", "pprof", "-f", "chrometrace", "-o", tmp_path / "rec.json"], check=True)
     named = check_outputs(p.stderr, running.pid)
     # bpfspy convert carries them over from the speedscope file
