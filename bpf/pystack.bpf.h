@@ -56,9 +56,10 @@ static long tstate_walk_step(__u32 i, struct tstate_walk *w)
 static __always_inline __u64 find_tstate(__u32 tid, __u64 fsbase, const struct py_proc *py)
 {
 	const struct py_offsets *o = &py->off;
-	struct tstate_cache_entry *c = bpf_map_lookup_elem(&tstate_cache, &tid);
+	__u32 slot = tid & tstate_cache_mask;
+	struct tstate_cache_entry *c = bpf_map_lookup_elem(&tstate_cache, &slot);
 
-	if (c && c->fsbase == fsbase && c->tstate &&
+	if (c && c->tid == tid && c->fsbase == fsbase && c->tstate &&
 	    read_user_u64(c->tstate + o->ts_thread_id) == fsbase)
 		return c->tstate;
 
@@ -75,9 +76,10 @@ static __always_inline __u64 find_tstate(__u32 tid, __u64 fsbase, const struct p
 		return 0;
 	w.ts = read_user_u64(w.interp + o->interp_threads_head);
 	bpf_loop(MAX_TSTATE_STEPS, tstate_walk_step, &w, 0);
-	if (w.found) {
-		struct tstate_cache_entry e = { .fsbase = fsbase, .tstate = w.found };
-		bpf_map_update_elem(&tstate_cache, &tid, &e, BPF_ANY);
+	if (w.found && c) {
+		c->tid = tid;
+		c->fsbase = fsbase;
+		c->tstate = w.found;
 	}
 	return w.found;
 }
@@ -173,15 +175,30 @@ BPF_SUBPROG int capture_code(__u32 tgid, __u64 code, __u64 sig)
 	return 0;
 }
 
+#ifndef PYSTACK_CODE_SEEN_SLOT
+/* The cache slot of a (process, code object, sig): a multiplicative hash, mixed so that a process's code
+ * objects (16-byte aligned, close together) spread over every slot. */
+static __always_inline struct code_key *code_seen_slot(__u32 tgid, __u64 code, __u64 sig)
+{
+	__u64 h = (code ^ (sig * 0x9e3779b97f4a7c15ULL) ^ ((__u64)tgid << 40)) * 0xff51afd7ed558ccdULL;
+	__u32 slot = (__u32)(h >> 32) & code_seen_mask;
+
+	return bpf_map_lookup_elem(&code_seen, &slot);
+}
+#define PYSTACK_CODE_SEEN_SLOT(tgid, code, sig) code_seen_slot((tgid), (code), (sig))
+#endif
+
 static __always_inline void capture_if_new(__u32 tgid, __u64 code, __u64 sig)
 {
-	struct code_key k = { .tgid = tgid, .code = code, .sig = sig };
-	__u8 one = 1;
+	struct code_key *seen = PYSTACK_CODE_SEEN_SLOT(tgid, code, sig);
 
-	if (bpf_map_lookup_elem(&code_seen, &k))
+	if (!seen || (seen->tgid == tgid && seen->code == code && seen->sig == sig))
 		return;
-	if (capture_code(tgid, code, sig) == 0)
-		bpf_map_update_elem(&code_seen, &k, &one, BPF_ANY);
+	if (capture_code(tgid, code, sig) == 0) {
+		seen->tgid = tgid;
+		seen->code = code;
+		seen->sig = sig;
+	}
 }
 
 /*

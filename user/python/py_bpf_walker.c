@@ -29,14 +29,12 @@
  */
 #define bpf_probe_read_user walker_probe_read_user
 #define bpf_map_lookup_elem walker_map_lookup_elem
-#define bpf_map_update_elem walker_map_update_elem
 #define bpf_loop walker_loop
 #define bpf_ringbuf_output walker_ringbuf_output
 #define bpf_ringbuf_query walker_ringbuf_query
 #define bpf_get_smp_processor_id walker_smp_processor_id
 static long bpf_probe_read_user(void *dst, __u32 size, const void *unsafe_ptr);
 static void *bpf_map_lookup_elem(void *map, const void *key);
-static long bpf_map_update_elem(void *map, const void *key, const void *value, __u64 flags);
 static long bpf_loop(__u32 nr_loops, void *callback_fn, void *ctx, __u64 flags);
 static long bpf_ringbuf_output(void *ringbuf, void *data, __u64 size, __u64 flags);
 static __u64 bpf_ringbuf_query(void *ringbuf, __u64 flags);
@@ -64,11 +62,16 @@ static __u32 bpf_get_smp_processor_id(void);
 #define scratch walker_scratch
 #define offcpu_since walker_offcpu_since
 #define code_seen walker_code_seen
+#define code_seen_mask walker_code_seen_mask
+#define tstate_cache_mask walker_tstate_cache_mask
 #define code_scratch walker_code_scratch
 #define stats walker_stats_map
 
 static bool frame_ok(__u32 index, __u64 frame_addr);
 #define PYSTACK_FRAME_OK(index, frame_addr) frame_ok((index), (frame_addr))
+struct code_key;
+static struct code_key *code_seen_slot(void);
+#define PYSTACK_CODE_SEEN_SLOT(tgid, code, sig) code_seen_slot()
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wunused-function"
@@ -83,7 +86,6 @@ static struct py_proc walk_proc;
 static struct sample_buf walk_sample;
 static struct code_buf walk_code;
 static __u64 walk_stats[STAT_MAX];
-static const __u8 seen = 1;
 
 static long bpf_probe_read_user(void *dst, __u32 size, const void *unsafe_ptr)
 {
@@ -103,13 +105,20 @@ static void *bpf_map_lookup_elem(void *map, const void *key)
 		return &walk_code;
 	if (map == (void *)&stats)
 		return *(const __u32 *)key < STAT_MAX ? &walk_stats[*(const __u32 *)key] : NULL;
-	/* without a consumer every code object counts as already sent */
-	if (map == (void *)&code_seen)
-		return walk_source && walk_source->code_event ? NULL : (void *)&seen;
 	return NULL; /* tstate_cache: empty */
 }
 
-static long bpf_map_update_elem(void *map, const void *key, const void *value, __u64 flags) { return 0; }
+/* Without a consumer every code object counts as already sent (no slot); with one, none does. */
+static struct code_key *code_seen_slot(void)
+{
+	static struct code_key never_sent;
+
+	if (!walk_source || !walk_source->code_event)
+		return NULL;
+	memset(&never_sent, 0, sizeof(never_sent));
+	return &never_sent;
+}
+
 
 static long bpf_loop(__u32 nr_loops, void *callback_fn, void *ctx, __u64 flags)
 {

@@ -139,8 +139,9 @@ static int check_btf_file(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
-#define CODE_SEEN_TREE 16384  /* (process, code object) pairs already sent, without -a */
-#define TSTATE_CACHE_TREE 4096 /* threads' thread states, without -a */
+/* Slots of the BPF caches (powers of two) without -a; -a keeps the sizes in maps.bpf.h. */
+#define CODE_SEEN_TREE 65536   /* (process, code object) pairs already sent */
+#define TSTATE_CACHE_TREE 4096 /* threads' thread states */
 
 int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ctx, struct sampler **out,
 		 char *err, size_t errlen)
@@ -199,15 +200,15 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	/* run on demand (sampler_seed_offcpu), never attached with the rest */
 	bpf_program__set_autoload(s->skel->progs.seed_offcpu, o->offcpu);
 	bpf_program__set_autoattach(s->skel->progs.seed_offcpu, false);
-	/*
-	 * LRU maps are always preallocated (about 0.3 us an entry at load): the
-	 * host-wide sizes only for -a; following a process tree, an evicted code
-	 * object is merely sent again and a thread state found again.
-	 */
-	if (!o->follow_all && (bpf_map__set_max_entries(s->skel->maps.code_seen, CODE_SEEN_TREE) != 0 ||
-			       bpf_map__set_max_entries(s->skel->maps.tstate_cache, TSTATE_CACHE_TREE) != 0)) {
-		snprintf(err, errlen, "cannot size the BPF caches");
-		goto fail;
+	/* the host-wide cache sizes only for -a: following a process tree needs fewer slots */
+	if (!o->follow_all) {
+		s->skel->rodata->code_seen_mask = CODE_SEEN_TREE - 1;
+		s->skel->rodata->tstate_cache_mask = TSTATE_CACHE_TREE - 1;
+		if (bpf_map__set_max_entries(s->skel->maps.code_seen, CODE_SEEN_TREE) != 0 ||
+		    bpf_map__set_max_entries(s->skel->maps.tstate_cache, TSTATE_CACHE_TREE) != 0) {
+			snprintf(err, errlen, "cannot size the BPF caches");
+			goto fail;
+		}
 	}
 	/*
 	 * A hash map's buckets are allocated and zeroed at load even when its
