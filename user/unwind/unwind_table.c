@@ -185,7 +185,8 @@ static int emit_cfi_row(void *ctx, uint64_t begin, uint64_t end, const struct cf
 }
 
 /* glibc's __restore_rt and musl's __restore_rt: mov $15,%rax; syscall (rt_sigreturn). */
-#define SIGRETURN_FDE_MAX_BYTES 16 /* the trampoline is 10 bytes (nop, mov, syscall) */
+#define SIGRETURN_FDE_MIN_BYTES 9  /* mov, syscall */
+#define SIGRETURN_FDE_MAX_BYTES 10 /* glibc's FDE starts one byte early, at a nop */
 static bool is_sigreturn_trampoline(Elf *elf, uint64_t pc)
 {
 	static const uint8_t sigreturn[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
@@ -205,9 +206,12 @@ static void add_fde_rows(struct table_builder *b, Elf *elf, const struct cfi_fde
 	struct unwind_row end_marker = { .pc = fde->pc_end, .cfa_rule = UNWIND_CFA_NONE };
 	int ret;
 
-	/* Only a tiny FDE can be a trampoline: reading each function's first bytes would fault in all of .text. */
+	/* Only an FDE of the trampoline's size can be one: reading each function's first bytes would fault
+	 * in all of .text (even every FDE of at most 16 bytes is 400 pages of python3). */
+	uint64_t fde_bytes = fde->pc_end - fde->pc_begin;
 	b->signal_frame = fde->cie.signal_frame ||
-			  (fde->pc_end - fde->pc_begin <= SIGRETURN_FDE_MAX_BYTES && is_sigreturn_trampoline(elf, fde->pc_begin));
+			  (fde_bytes >= SIGRETURN_FDE_MIN_BYTES && fde_bytes <= SIGRETURN_FDE_MAX_BYTES &&
+			   is_sigreturn_trampoline(elf, fde->pc_begin));
 	b->ra_register = fde->cie.ra_register;
 	ret = cfa_program_run(fde, emit_cfi_row, b);
 	if (ret != 0 && !b->out_of_memory) {
