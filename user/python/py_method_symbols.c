@@ -24,7 +24,10 @@
 #define TYPE_OB_TYPE 8
 #define TYPE_TP_NAME 24
 #define TYPE_TP_METHODS 232
+#define SPEC_BASICSIZE 8
 #define SPEC_SLOTS 24
+#define SPEC_MAX_BASICSIZE (1 << 20) /* bounds no real type reaches: they only reject pointers early */
+#define SPEC_MAX_ITEMSIZE (1 << 16)
 #define PY_TP_METHODS_SLOT 64
 #define MAX_NAME 96
 #define MAX_SPEC_SLOTS 128
@@ -337,7 +340,8 @@ static int compare_u64(const void *a, const void *b)
 static bool is_array_start(const struct image *img, uint64_t v)
 {
 	struct method_entry key = { .addr = v };
-	if (!img->nentries)
+	/* most words point into code or strings, outside every table: two comparisons, not a search */
+	if (!img->nentries || v < img->entries[0].addr || v > img->entries[img->nentries - 1].addr)
 		return false;
 	const struct method_entry *e = bsearch(&key, img->entries, img->nentries, sizeof(key), compare_u64);
 	return e && e->array == v;
@@ -386,12 +390,26 @@ static bool scan_type(struct image *img, uint64_t type)
 	return true;
 }
 
+/*
+ * Whether the words at spec can be a PyType_Spec's basicsize and itemsize (two ints, never relocated):
+ * asked of every word of writable data, so it reads the section it was given and searches nothing.
+ */
+static bool spec_sizes_plausible(const struct section *s, uint64_t spec)
+{
+	int32_t basicsize, itemsize;
+	if (spec + SPEC_SLOTS + 8 > s->addr + s->size)
+		return false;
+	memcpy(&basicsize, s->data + (spec + SPEC_BASICSIZE - s->addr), 4);
+	memcpy(&itemsize, s->data + (spec + SPEC_BASICSIZE + 4 - s->addr), 4);
+	return basicsize >= 0 && basicsize <= SPEC_MAX_BASICSIZE && itemsize >= 0 && itemsize <= SPEC_MAX_ITEMSIZE;
+}
+
 /* PyType_FromSpec types: name at 0, slots at 24, {Py_tp_*, pfunc} pairs up to {0, NULL}. */
-static bool scan_spec(struct image *img, uint64_t spec)
+static bool scan_spec(struct image *img, const struct section *in, uint64_t spec)
 {
 	char name[MAX_NAME];
 	uint64_t name_ptr, slots;
-	if (!read_ptr(img, spec + SPEC_SLOTS, &slots) || !section_of(img, slots, 16) ||
+	if (!spec_sizes_plausible(in, spec) || !read_ptr(img, spec + SPEC_SLOTS, &slots) || !section_of(img, slots, 16) ||
 	    !read_ptr(img, spec, &name_ptr) || !read_name(img, name_ptr, true, name))
 		return true;
 	for (int i = 0; i < MAX_SPEC_SLOTS; i++) {
@@ -443,7 +461,7 @@ static bool scan_owners(struct image *img, uint64_t type_type)
 			    read_ptr(img, at - MODULE_DEF_NAME_TO_METHODS, &name_ptr) &&
 			    read_name(img, name_ptr, true, name) && !add_owner(img, v, 0, name, NULL))
 				return false;
-			if (!scan_spec(img, at))
+			if (!scan_spec(img, s, at))
 				return false;
 		}
 	}
