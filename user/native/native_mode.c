@@ -27,6 +27,7 @@ struct frame_cache_slot {
 	uint64_t maps_serial; /* 0: empty */
 	uint64_t addr;
 	bool is_return;
+	bool in_maps; /* the maps snapshot has the address: a stack through it is not stale */
 	uint8_t role;
 	struct native_frame frame;
 };
@@ -135,7 +136,9 @@ void native_mode_format_stats(const struct native_mode_stats *st, char *buf, siz
 
 /* ---- one sample ---- */
 
+/* Built only when a sample needs it (a frame not in the cache, a snapshot to unwind): most samples do not. */
 struct sample_space {
+	bool ready;
 	struct unwind_address_space space;
 	const struct module_code *const *codes;
 };
@@ -153,13 +156,15 @@ static enum native_frame_role classify(const struct sample_space *ss, uint64_t p
 }
 
 /* The address space of the sample's process, for finding each frame's module. */
-static void map_sample(struct native_mode *m, const struct native_sample *s, const struct proc_maps *maps,
-		       struct sample_space *ss)
+static struct sample_space *map_sample(struct native_mode *m, const struct native_sample *s, struct sample_space *ss)
 {
-	size_t nmaps = unwind_cache_address_space(m->unwind, s->pid, maps, m->mappings, m->codes,
-						  NATIVE_MAX_MAPPINGS);
-	ss->space = (struct unwind_address_space){ .mappings = m->mappings, .count = nmaps };
-	ss->codes = m->codes;
+	if (!ss->ready) {
+		size_t nmaps = unwind_cache_address_space(m->unwind, s->pid, s->maps, m->mappings, m->codes,
+							  NATIVE_MAX_MAPPINGS);
+		*ss = (struct sample_space){ .ready = true, .space = { .mappings = m->mappings, .count = nmaps },
+					     .codes = m->codes };
+	}
+	return ss;
 }
 
 static bool use_kernel_frames(const struct native_sample *s)
@@ -202,28 +207,18 @@ static void compare_with_snapshot(struct native_mode *m, const struct native_sam
 	m->stats.compared_equal += equal;
 }
 
-static size_t unwind_sample(struct native_mode *m, const struct native_sample *s, const struct proc_maps *maps,
-			    struct sample_space *ss, struct unwind_result *result)
+static size_t unwind_sample(struct native_mode *m, const struct native_sample *s, struct sample_space *ss,
+			    struct unwind_result *result)
 {
-	map_sample(m, s, maps, ss);
 	if (use_kernel_frames(s)) {
 		size_t n = s->nkernel_frames < NATIVE_MAX_FRAMES ? s->nkernel_frames : NATIVE_MAX_FRAMES;
 		memcpy(m->frames, s->kernel_frames, n * sizeof(m->frames[0]));
 		*result = (struct unwind_result){ .frame_count = n, .stop_reason = s->kernel_stop };
 		if (s->stack && s->stack_len > 0)
-			compare_with_snapshot(m, s, ss, n);
+			compare_with_snapshot(m, s, map_sample(m, s, ss), n);
 		return n;
 	}
-	return unwind_snapshot_into(s, ss, m->frames, result);
-}
-
-/* The walk met a code address the maps snapshot does not know (then it stopped, or guessed on). */
-static bool left_known_mappings(const struct proc_maps *maps, const uint64_t *frames, size_t n)
-{
-	for (size_t i = 0; i < n; i++)
-		if (!proc_maps_find(maps, i > 0 ? frames[i] - 1 : frames[i]))
-			return true;
-	return false;
+	return unwind_snapshot_into(s, map_sample(m, s, ss), m->frames, result);
 }
 
 static bool reached_root(const struct native_mode *m, size_t n)
@@ -252,35 +247,37 @@ bool native_stack_frame(const struct native_stack *st, size_t i, struct frame_de
 
 void native_mode_build(struct native_mode *m, const struct native_sample *s, struct native_stack *out)
 {
-	struct sample_space ss;
+	struct sample_space ss = { .ready = false };
 	struct unwind_result unwound;
 	size_t npy = s->py && s->npy <= BPFSPY_MAX_PY_DEPTH ? s->npy : 0;
 	const struct proc_maps *maps = s->maps;
-	size_t n = unwind_sample(m, s, maps, &ss, &unwound);
-	if (s->maps_refreshable && maps && left_known_mappings(maps, m->frames, n)) {
-		*out = (struct native_stack){ .maps_stale = true };
-		return;
-	}
+	size_t n = unwind_sample(m, s, &ss, &unwound);
 
 	for (size_t i = 0; i < n; i++) {
 		bool is_return = i > 0; /* frames[0] is the sampled ip */
+		uint64_t pc = is_return ? m->frames[i] - 1 : m->frames[i];
 		struct frame_cache_slot *slot = NULL;
 		if (maps && maps->serial) {
 			uint64_t h = (m->frames[i] ^ (m->frames[i] >> 17) ^ maps->serial * 0x9e3779b97f4a7c15ull) * 2 + is_return;
 			slot = &m->frame_cache[(h ^ (h >> 29)) & (FRAME_CACHE_SLOTS - 1)];
 			if (slot->maps_serial == maps->serial && slot->addr == m->frames[i] && slot->is_return == is_return) {
+				if (!slot->in_maps && s->maps_refreshable)
+					goto stale;
 				m->names[i] = slot->frame;
 				m->roles[i] = slot->role;
 				continue;
 			}
 		}
+		/* the walk met a code address the maps snapshot does not know (then it stopped, or guessed on) */
+		bool in_maps = maps && proc_maps_find(maps, pc);
+		if (!in_maps && maps && s->maps_refreshable)
+			goto stale;
 		native_symbolize(m->elf, s->pid, maps, m->frames[i], is_return, &m->names[i]);
-		uint64_t pc = is_return ? m->frames[i] - 1 : m->frames[i];
-		m->roles[i] = classify(&ss, pc, &m->names[i]);
+		m->roles[i] = classify(map_sample(m, s, &ss), pc, &m->names[i]);
 		native_mode_name_by_function(m, s->pid, maps, pc, &m->names[i]);
 		if (slot)
 			*slot = (struct frame_cache_slot){ .maps_serial = maps->serial, .addr = m->frames[i],
-							   .is_return = is_return, .role = m->roles[i],
+							   .is_return = is_return, .in_maps = in_maps, .role = m->roles[i],
 							   .frame = m->names[i] };
 	}
 	bool root = reached_root(m, n);
@@ -303,4 +300,7 @@ void native_mode_build(struct native_mode *m, const struct native_sample *s, str
 		m->stats.mismatches++;
 	else
 		m->stats.merged++;
+	return;
+stale:
+	*out = (struct native_stack){ .maps_stale = true };
 }
