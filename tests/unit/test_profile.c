@@ -68,6 +68,31 @@ static void test_frames_are_interned_by_all_four_fields(void **state)
 	profile_free(p);
 }
 
+/* Frames are remembered by their strings' addresses too: a buffer reused for another name is another frame. */
+static void test_reused_name_buffer_is_another_frame(void **state)
+{
+	struct profile *p = new_profile();
+	char name[] = "first";
+	char file[] = "lib.so";
+	uint32_t a = intern(p, name, file, 0, FRAME_NATIVE);
+
+	assert_int_equal(intern(p, name, file, 0, FRAME_NATIVE), a);
+	memcpy(name, "other", 5);
+	uint32_t b = intern(p, name, file, 0, FRAME_NATIVE);
+	assert_int_not_equal(b, a);
+	assert_string_equal(profile_frame(p, b)->name, "other");
+	memcpy(file, "new.so", 6);
+	uint32_t c = intern(p, name, file, 0, FRAME_NATIVE);
+	assert_int_not_equal(c, b);
+	assert_string_equal(profile_frame(p, c)->file, "new.so");
+	memcpy(name, "first", 5);
+	memcpy(file, "lib.so", 6);
+	assert_int_equal(intern(p, name, file, 0, FRAME_NATIVE), a);
+	assert_int_equal(intern(p, "first", "lib.so", 0, FRAME_NATIVE), a);
+	assert_int_equal(profile_frame_count(p), 3);
+	profile_free(p);
+}
+
 static void test_many_frames_survive_table_growth(void **state)
 {
 	struct profile *p = new_profile();
@@ -335,6 +360,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_frames_are_interned_by_all_four_fields),
+		cmocka_unit_test(test_reused_name_buffer_is_another_frame),
 		cmocka_unit_test(test_many_frames_survive_table_growth),
 		cmocka_unit_test(test_stacks_share_prefixes),
 		cmocka_unit_test(test_consecutive_identical_samples_merge),

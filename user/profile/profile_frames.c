@@ -39,19 +39,56 @@ static bool frame_matches(const void *ctx, uint32_t id, const void *key)
 
 void frame_table_free(struct frame_table *t)
 {
+	free(t->memo);
 	free(t->frames);
 	id_table_free(&t->index);
 	string_arena_free(&t->strings);
 	memset(t, 0, sizeof(*t));
 }
 
+/*
+ * Samples bring the same few hundred frames again and again, their names and
+ * files at the same addresses (a symbol table's, a code object's): a slot
+ * found by those pointers names the frame after a comparison of its strings,
+ * without hashing them. The strings are compared because an address may have
+ * been freed and reused for another name since.
+ */
+#define FRAME_MEMO_SLOTS 4096 /* a power of two */
+
+static struct frame_memo_slot *memo_slot(struct frame_table *t, const struct frame_desc *f)
+{
+	if (!t->memo) {
+		t->memo = malloc(FRAME_MEMO_SLOTS * sizeof(*t->memo));
+		if (!t->memo)
+			return NULL;
+		for (size_t i = 0; i < FRAME_MEMO_SLOTS; i++)
+			t->memo[i].id = ID_NONE;
+	}
+	uint64_t h = hash_u64_pair((uint64_t)(uintptr_t)f->name ^ ((uint64_t)(uint32_t)f->line << 32),
+				   (uint64_t)(uintptr_t)f->file ^ (uint64_t)f->kind);
+	return &t->memo[h & (FRAME_MEMO_SLOTS - 1)];
+}
+
+static bool memo_names(const struct frame_table *t, const struct frame_memo_slot *slot, const struct frame_desc *f)
+{
+	return slot->id != ID_NONE && slot->name == f->name && slot->file == f->file && slot->line == f->line &&
+	       slot->kind == f->kind && frame_matches(t, slot->id, f);
+}
+
 uint32_t frame_table_intern(struct frame_table *t, const struct frame_desc *f)
 {
+	struct frame_memo_slot *slot = memo_slot(t, f);
+	if (slot && memo_names(t, slot, f))
+		return slot->id;
 	uint64_t hash = frame_hash(f);
 	uint32_t id = id_table_find(&t->index, hash, frame_matches, t, f);
 
-	if (id != ID_NONE)
+	if (id != ID_NONE) {
+		if (slot)
+			*slot = (struct frame_memo_slot){ .name = f->name, .file = f->file, .line = f->line,
+							  .kind = f->kind, .id = id };
 		return id;
+	}
 	if (t->count >= ID_NONE - 1 ||
 	    array_reserve((void **)&t->frames, &t->cap, t->count + 1, sizeof(*t->frames)) < 0)
 		return ID_NONE;
@@ -66,6 +103,9 @@ uint32_t frame_table_intern(struct frame_table *t, const struct frame_desc *f)
 	if (id_table_insert(&t->index, hash, id) < 0)
 		return ID_NONE;
 	t->frames[t->count++] = copy;
+	if (slot)
+		*slot = (struct frame_memo_slot){ .name = f->name, .file = f->file, .line = f->line, .kind = f->kind,
+						  .id = id };
 	return id;
 }
 

@@ -12,11 +12,20 @@
 #include "util/id_table.h"
 #include "util/string_arena.h"
 
+/* A frame last interned from these string pointers (see frame_table_intern). */
+struct frame_memo_slot {
+	const char *name, *file;
+	int line;
+	enum frame_kind kind;
+	uint32_t id; /* ID_NONE: empty */
+};
+
 struct frame_table {
 	struct frame_desc *frames;
 	size_t count, cap;
 	struct id_table index;
 	struct string_arena strings; /* frame names and files: they live as long as the profile */
+	struct frame_memo_slot *memo; /* FRAME_MEMO_SLOTS, allocated on first use */
 };
 
 /* Native module files by path (profile_modules.c). */
