@@ -178,3 +178,23 @@ def test_pytest_collect_only(tmp_path):
     assert python_share(p.stderr) >= 99.5
     r = speedscope_check(out, "--expect-format", "speedscope json")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_every_python_a_shell_starts_is_walked(tmp_path):
+    """A shell's children exec Python one after another; a sample taken inside one child's execve (ahead of
+    its exec record in the ring buffer) made bpfspy read the new image's maps without looking for Python, and
+    that child kept the shell's "not Python" for its whole life: about one child in thirty at 1 kHz."""
+    script = tmp_path / "many.sh"
+    script.write_text('for i in $(seq 30); do /usr/bin/python3 -c "\n'
+                      'import time\n'
+                      'def spin_here():\n'
+                      '    end = time.time() + 0.15\n'
+                      '    while time.time() < end:\n'
+                      '        pass\n'
+                      'spin_here()"; done\n')
+    prof, stderr = record(tmp_path, ["bash", str(script)])
+    pythons = [p for p in prof.doc["profiles"] if p["name"].startswith("python3 (pid ")]
+    assert len({p["name"].split(")")[0] for p in pythons}) == 30, [p["name"] for p in pythons]
+    walked = {n.split(")")[0] for n, frames, _ in prof.stacks if any(f["name"] == "spin_here" for f in frames)}
+    missing = [p["name"] for p in pythons if p["name"].split(")")[0] not in walked]
+    assert not missing, f"Python processes recorded without their Python frames: {missing}\n{stderr}"

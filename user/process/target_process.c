@@ -198,3 +198,8 @@ void target_process_reset(struct target_process *p)
 	drop_python(p);
 	target_process_refresh_maps(p);
 }
+
+void target_process_forget_python(struct target_process *p)
+{
+	drop_python(p);
+}

@@ -99,6 +99,8 @@ uint32_t target_process_ns_tid(pid_t pid, pid_t tid);
 
 /* Forgets the old image after exec. */
 void target_process_reset(struct target_process *p);
+/* Forgets only what the old image's interpreter was: the maps were read after the exec already. */
+void target_process_forget_python(struct target_process *p);
 
 uint64_t monotonic_ns(void);
 

@@ -209,15 +209,20 @@ bool process_table_on_exec(struct process_table *pt, const struct bpfspy_proc_ev
 	snprintf(p->comm, sizeof(p->comm), "%s", e->comm);
 	/*
 	 * A sample of the new image, ahead of this record in the ring buffer
-	 * (taken inside execve), may have made us read the process after the
-	 * exec already: its state is the new image's, and re-reading now could
-	 * find the process gone and forget that it is Python.
+	 * (taken inside execve), may have made us read the maps after the exec
+	 * already: they are the new image's, and re-reading now could find the
+	 * process gone and forget that it is Python. But that read did not look
+	 * for Python: what the old image was (a shell: not Python) must not stay.
 	 */
-	if (p->maps_read_ns > e->ts_ns)
+	bool maps_of_new_image = p->maps_read_ns > e->ts_ns;
+	if (maps_of_new_image && p->python == PYTHON_YES)
 		return false;
 	if (p->python == PYTHON_YES && pt->python)
 		pt->python--;
-	target_process_reset(p);
+	if (maps_of_new_image)
+		target_process_forget_python(p);
+	else
+		target_process_reset(p);
 	/* a new image, started during the session: its tables from the start, as for a launched command */
 	p->tables_on_demand = false;
 	p->tables_wanted = false;
