@@ -254,6 +254,35 @@ static uint32_t intern(struct profile *p, const char *name, const char *file, in
 	return profile_intern_frame(p, &d);
 }
 
+static int process_sort_index(const cJSON *events, uint32_t pid)
+{
+	const cJSON *sort = find_event(events, "M", "process_sort_index", pid, pid);
+
+	assert_non_null(sort);
+	return cJSON_GetObjectItem(cJSON_GetObjectItem(sort, "args"), "sort_index")->valueint;
+}
+
+/* Samples are read up to a drain apart: a process read first but sampled later sorts after. */
+static void test_processes_sort_by_first_sample_time(void **state)
+{
+	struct profile_meta meta = { .rate_hz = 100, .unit = PROFILE_UNIT_SAMPLES };
+	struct profile *p = profile_new(&meta);
+	uint32_t f = intern(p, "work", "/w.py", 1, FRAME_PYTHON);
+
+	assert_int_equal(profile_add_sample(p, 20, 20, &f, 1, 1, 30000000), 0);  /* read first, sampled at 30 ms */
+	assert_int_equal(profile_add_sample(p, 10, 10, &f, 1, 1, 14000000), 0);  /* read second, sampled at 14 ms */
+	assert_int_equal(profile_add_sample(p, 10, 11, &f, 1, 1, 12000000), 0);  /* its other thread, at 12 ms */
+	assert_int_equal(profile_add_sample(p, 30, 30, &f, 1, 1, 20000000), 0);  /* read last, sampled at 20 ms */
+	cJSON *doc = write_and_parse(p, NULL);
+	const cJSON *events = cJSON_GetObjectItem(doc, "traceEvents");
+
+	assert_int_equal(process_sort_index(events, 10), 0);
+	assert_int_equal(process_sort_index(events, 30), 1);
+	assert_int_equal(process_sort_index(events, 20), 2);
+	cJSON_Delete(doc);
+	profile_free(p);
+}
+
 /* Calls last through a gap, others end where last seen; off-CPU slices keep their length. */
 static void test_calls_span_gaps_and_offcpu_keeps_its_length(void **state)
 {
@@ -436,6 +465,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slices_nest_and_cover_each_sample_once),
 		cmocka_unit_test(test_names_order_and_process_events),
+		cmocka_unit_test(test_processes_sort_by_first_sample_time),
 		cmocka_unit_test(test_calls_span_gaps_and_offcpu_keeps_its_length),
 		cmocka_unit_test(test_exec_and_exit_end_calls),
 		cmocka_unit_test(test_empty_profile_is_valid_json),

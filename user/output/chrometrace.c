@@ -196,25 +196,79 @@ static void write_sort_event(struct chrometrace_writer *w, const char *what, uin
 		pid, tid, what, index);
 }
 
-/* Names, and the order of the tracks: processes and threads in the order they were first sampled. */
+struct process_start {
+	uint64_t first_ts_ns;
+	size_t seen; /* its place among the processes in the profile's order */
+};
+
+static int by_first_sample(const void *pa, const void *pb)
+{
+	const struct process_start *a = pa, *b = pb;
+	if (a->first_ts_ns != b->first_ts_ns)
+		return a->first_ts_ns < b->first_ts_ns ? -1 : 1;
+	return (a->seen > b->seen) - (a->seen < b->seen);
+}
+
+/*
+ * The rank of each sampled process (in the profile's order) by its first
+ * sample's time. The profile keeps threads in the order their first sample was
+ * read, and samples from two CPUs are read up to a drain apart: the tracks
+ * follow time, not reading order. NULL when out of memory: reading order then.
+ */
+static size_t *process_ranks(const struct profile *p)
+{
+	struct profile_thread_info t;
+	size_t n = 0, cap = profile_thread_count(p) + 1;
+	struct process_start *starts = malloc(cap * sizeof(*starts));
+	size_t *rank = malloc(cap * sizeof(*rank));
+	uint32_t last_pid = 0;
+
+	if (!starts || !rank) {
+		free(starts);
+		free(rank);
+		return NULL;
+	}
+	for (size_t i = 0; profile_thread_at(p, i, &t); i++) {
+		if (!t.samples)
+			continue;
+		if (n && last_pid == t.pid) { /* a process's threads are next to each other */
+			if (t.first_ts_ns < starts[n - 1].first_ts_ns)
+				starts[n - 1].first_ts_ns = t.first_ts_ns;
+			continue;
+		}
+		starts[n] = (struct process_start){ .first_ts_ns = t.first_ts_ns, .seen = n };
+		n++;
+		last_pid = t.pid;
+	}
+	qsort(starts, n, sizeof(*starts), by_first_sample);
+	for (size_t i = 0; i < n; i++)
+		rank[starts[i].seen] = i;
+	free(starts);
+	return rank;
+}
+
+/* Names, and the order of the tracks: processes in the order they were first sampled, then their threads. */
 static void write_metadata(struct chrometrace_writer *w)
 {
 	struct profile_thread_info t;
 	uint32_t last_pid = 0;
 	size_t nprocess = 0;
+	size_t *rank = process_ranks(w->p);
 
 	for (size_t i = 0; profile_thread_at(w->p, i, &t); i++) {
 		if (!t.samples)
 			continue;
 		if (nprocess == 0 || t.pid != last_pid) {
 			write_name_event(w, "process_name", t.pid, t.pid, t.process_name);
-			write_sort_event(w, "process_sort_index", t.pid, t.pid, nprocess++);
+			write_sort_event(w, "process_sort_index", t.pid, t.pid, rank ? rank[nprocess] : nprocess);
+			nprocess++;
 			last_pid = t.pid;
 		}
 		if (t.thread_name)
 			write_name_event(w, "thread_name", t.pid, t.tid, t.thread_name);
 		write_sort_event(w, "thread_sort_index", t.pid, t.tid, i);
 	}
+	free(rank);
 }
 
 static int write_threads(struct chrometrace_writer *w)
