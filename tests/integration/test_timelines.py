@@ -573,7 +573,8 @@ def test_idle_sleep_before_spin(idle):
     xs = tr.tracks[(pid, pid)]
     for e in xs:
         if e["cat"] == "marker":
-            assert e["name"] in OFF_CPU_LEAVES, e
+            # an unwind that stops short (python3 has no frame pointers) is said so, never hidden
+            assert e["name"] in OFF_CPU_LEAVES | {"[native truncated]"}, e
     sleeps = [e for e in xs if e["name"] == "[sleep]"]
     assert sleeps, sorted({e["name"] for e in xs})
     sleep = max(sleeps, key=lambda e: e["dur"])
