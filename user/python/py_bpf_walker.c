@@ -119,7 +119,6 @@ static struct code_key *code_seen_slot(void)
 	return &never_sent;
 }
 
-
 static long bpf_loop(__u32 nr_loops, void *callback_fn, void *ctx, __u64 flags)
 {
 	long (*step)(__u32, void *) = (long (*)(__u32, void *))callback_fn;
