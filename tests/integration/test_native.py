@@ -96,13 +96,25 @@ def test_recursion_spinning_in_c(tmp_path, label):
     # first Python frame keep it: there is nothing to replace it with)
     assert not any("_PyEval_EvalFrameDefault" in f for frames, _ in work for f in frames)
     assert share(stacks, lambda fr: MISMATCH in fr) <= 0.005, stderr
-    for frames, _ in work:
+    full_depth = merged = 0
+    for frames, count in work:
         if MISMATCH in frames:
             continue
         names = [frame_name(f) for f in frames if is_python(f)]
-        # <module> then 31 rec frames, then at most the key callback
-        assert names[:32] == ["<module>"] + ["rec"] * 31, names
-        assert names[32:] in ([], ["key"]), names
+        depth = names.count("rec")
+        merged += count
+        # <module> then the rec frames in order, then at most the key callback
+        assert names[:depth + 1] == ["<module>"] + ["rec"] * depth, names
+        assert names[depth + 1:] in ([], ["key"]), names
+        if depth == 31:
+            full_depth += count
+        else:
+            # A sample taken while the 31 calls were being made or returned (a few
+            # microseconds of each run; CI caught one): no frame may be missing
+            # under the work only the innermost call does.
+            assert names[depth + 1:] == [], names
+            assert not any(frame_name(f) in SUM_NAMES | SORTED_NAMES for f in frames), frames
+    assert full_depth >= 0.99 * merged, stderr
     # sum and sorted's C work sits right under the innermost rec, on every build
     def c_under_rec(frames, c_names):
         last_rec = max(i for i, f in enumerate(frames) if frame_name(f) == "rec")
