@@ -58,6 +58,14 @@ struct native_walk {
 	bool is_return; /* ip is a return address: look up ip - 1 */
 };
 
+/* The walk's state, in a map value for the verifier's sake (see struct py_walk_state), per CPU and buffer kind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2); /* enum sample_buffer_kind */
+	__type(key, __u32);
+	__type(value, struct native_walk);
+} native_walks SEC(".maps");
+
 /*
  * Binary searches run as bpf_loop callbacks: as plain loops nested in the
  * frame loop, the verifier explores every path through every iteration and
@@ -260,8 +268,9 @@ static __always_inline bool step_cfi(struct native_walk *w, const struct unwind_
 }
 
 /* One frame: record ip, then move to the caller. Returns 1 to end the walk. */
-static long native_unwind_step(__u32 i, struct native_walk *w)
+static long native_unwind_step(__u32 i, struct native_walk **ctx)
 {
+	struct native_walk *w = *ctx;
 	struct sample_buf *b = sample_buffer(w->buf);
 	__u64 off = (__u64)w->pos + (__u64)w->n * 8;
 
@@ -335,16 +344,21 @@ BPF_SUBPROG __u32 unwind_user_stack(struct native_unwind_request *r)
 {
 	if (!r)
 		return 0;
-	struct native_walk w = {
+	__u32 kind = r->buf;
+	struct native_walk *w = bpf_map_lookup_elem(&native_walks, &kind);
+	if (!w) {
+		r->stop = UNWIND_STOP_DEPTH;
+		return 0;
+	}
+	*w = (struct native_walk){
 		.ip = r->ip, .sp = r->sp, .bp = r->bp, .tgid = r->tgid, .buf = r->buf, .pos = r->pos,
-		.max = native_max_frames, .stop = UNWIND_STOP_DEPTH, .bp_known = true,
+		.max = native_max_frames > BPFSPY_MAX_NATIVE_FRAMES ? BPFSPY_MAX_NATIVE_FRAMES : native_max_frames,
+		.stop = UNWIND_STOP_DEPTH, .bp_known = true,
 	};
-
-	if (w.max > BPFSPY_MAX_NATIVE_FRAMES)
-		w.max = BPFSPY_MAX_NATIVE_FRAMES;
 	bpf_loop(BPFSPY_MAX_NATIVE_FRAMES + 1, native_unwind_step, &w, 0);
-	r->stop = w.stop;
-	return w.n;
+	r->stop = w->stop;
+	__u32 n = w->n;
+	return n > BPFSPY_MAX_NATIVE_FRAMES + 1 ? BPFSPY_MAX_NATIVE_FRAMES + 1 : n;
 }
 
 #endif

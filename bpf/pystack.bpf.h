@@ -31,8 +31,41 @@ struct tstate_walk {
 	__u16 interp_next, threads_head, ts_next, ts_thread_id, ts_interp;
 };
 
-static long tstate_walk_step(__u32 i, struct tstate_walk *w)
+struct frame_walk {
+	__u32 buf;
+	__u32 tgid;
+	__u64 frame;
+	__u32 base;  /* byte offset of the first py_frame_rec in the scratch buffer */
+	__u32 n;     /* frames written */
+	__u32 max;
+	__u32 error;
+	struct py_offsets off;
+};
+
+/*
+ * The walks' state lives in a map value, not on the stack: the verifier knows
+ * every stack slot's value and checks a bpf_loop callback again for each
+ * distinct state the previous iteration left there (the thread-state walk 41
+ * times, 3,100 instructions), where a map value's bytes are unknown to it and
+ * the callback is checked once or twice. Per CPU and sample buffer kind, as
+ * the sample buffers: an on-CPU sample may interrupt the scheduler hook's walk.
+ */
+struct py_walk_state {
+	struct tstate_walk tstate;
+	struct frame_walk frames;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2); /* enum sample_buffer_kind */
+	__type(key, __u32);
+	__type(value, struct py_walk_state);
+} py_walks SEC(".maps");
+
+static long tstate_walk_step(__u32 i, struct tstate_walk **ctx)
 {
+	struct tstate_walk *w = *ctx;
+
 	if (w->ts) {
 		/* a thread state that does not point back at its interpreter was freed under us: the list is stale */
 		if (read_user_u64(w->ts + w->ts_interp) != w->interp)
@@ -53,7 +86,7 @@ static long tstate_walk_step(__u32 i, struct tstate_walk *w)
 	return 0;
 }
 
-static __always_inline __u64 find_tstate(__u32 tid, __u64 fsbase, const struct py_proc *py)
+static __always_inline __u64 find_tstate(__u32 buf, __u32 tid, __u64 fsbase, const struct py_proc *py)
 {
 	const struct py_offsets *o = &py->off;
 	__u32 slot = tid & tstate_cache_mask;
@@ -63,25 +96,28 @@ static __always_inline __u64 find_tstate(__u32 tid, __u64 fsbase, const struct p
 	    read_user_u64(c->tstate + o->ts_thread_id) == fsbase)
 		return c->tstate;
 
-	struct tstate_walk w = {
-		.fsbase = fsbase,
-		.interp_next = o->interp_next,
-		.threads_head = o->interp_threads_head,
-		.ts_next = o->ts_next,
-		.ts_thread_id = o->ts_thread_id,
-		.ts_interp = o->ts_interp,
-	};
-	w.interp = read_user_u64(py->runtime_addr + o->rt_interpreters_head);
-	if (!w.interp)
+	struct py_walk_state *s = bpf_map_lookup_elem(&py_walks, &buf);
+	if (!s)
 		return 0;
-	w.ts = read_user_u64(w.interp + o->interp_threads_head);
+	struct tstate_walk *w = &s->tstate;
+	w->fsbase = fsbase;
+	w->interp_next = o->interp_next;
+	w->threads_head = o->interp_threads_head;
+	w->ts_next = o->ts_next;
+	w->ts_thread_id = o->ts_thread_id;
+	w->ts_interp = o->ts_interp;
+	w->found = 0;
+	w->interp = read_user_u64(py->runtime_addr + o->rt_interpreters_head);
+	if (!w->interp)
+		return 0;
+	w->ts = read_user_u64(w->interp + o->interp_threads_head);
 	bpf_loop(MAX_TSTATE_STEPS, tstate_walk_step, &w, 0);
-	if (w.found && c) {
+	if (w->found && c) {
 		c->tid = tid;
 		c->fsbase = fsbase;
-		c->tstate = w.found;
+		c->tstate = w->found;
 	}
-	return w.found;
+	return w->found;
 }
 
 /*
@@ -211,17 +247,6 @@ static __always_inline void capture_if_new(__u32 tgid, __u64 code, __u64 sig)
 #define PYSTACK_FRAME_OK(index, frame_addr) 1
 #endif
 
-struct frame_walk {
-	__u32 buf;
-	__u32 tgid;
-	__u64 frame;
-	__u32 base;  /* byte offset of the first py_frame_rec in the scratch buffer */
-	__u32 n;     /* frames written */
-	__u32 max;
-	__u32 error;
-	struct py_offsets off;
-};
-
 static __always_inline __u32 frame_lasti(struct frame_walk *w, __u64 f, __u64 code)
 {
 	const struct py_offsets *o = &w->off;
@@ -238,8 +263,9 @@ static __always_inline __u32 frame_lasti(struct frame_walk *w, __u64 f, __u64 co
 	return (__u32)((instr - first) / 2);
 }
 
-static long frame_walk_step(__u32 i, struct frame_walk *w)
+static long frame_walk_step(__u32 i, struct frame_walk **ctx)
 {
+	struct frame_walk *w = *ctx;
 	const struct py_offsets *o = &w->off;
 	__u64 f = w->frame;
 
@@ -318,17 +344,27 @@ static __always_inline __u64 top_frame(__u64 tstate, const struct py_offsets *o)
 static __always_inline __u32 walk_frames(__u32 buf, __u32 tgid, __u64 tstate, const struct py_proc *py, __u32 base,
 					 __u32 max, __u32 *flags)
 {
-	struct frame_walk w = { .buf = buf, .tgid = tgid, .base = base, .max = max };
-	__builtin_memcpy(&w.off, &py->off, sizeof(w.off));
-	if (w.max > BPFSPY_MAX_PY_DEPTH)
-		w.max = BPFSPY_MAX_PY_DEPTH;
-	w.frame = top_frame(tstate, &w.off);
-	bpf_loop(BPFSPY_MAX_PY_DEPTH, frame_walk_step, &w, 0);
-	if (w.error)
+	struct py_walk_state *s = bpf_map_lookup_elem(&py_walks, &buf);
+	if (!s) {
 		*flags |= SAMPLE_PY_ERROR;
-	else if (w.frame && w.n >= w.max)
+		return 0;
+	}
+	struct frame_walk *w = &s->frames;
+	w->buf = buf;
+	w->tgid = tgid;
+	w->base = base;
+	w->n = 0;
+	w->max = max > BPFSPY_MAX_PY_DEPTH ? BPFSPY_MAX_PY_DEPTH : max;
+	w->error = 0;
+	__builtin_memcpy(&w->off, &py->off, sizeof(w->off));
+	w->frame = top_frame(tstate, &py->off);
+	bpf_loop(BPFSPY_MAX_PY_DEPTH, frame_walk_step, &w, 0);
+	if (w->error)
+		*flags |= SAMPLE_PY_ERROR;
+	else if (w->frame && w->n >= w->max)
 		*flags |= SAMPLE_PY_TRUNCATED;
-	return w.n;
+	__u32 n = w->n;
+	return n > BPFSPY_MAX_PY_DEPTH ? BPFSPY_MAX_PY_DEPTH : n;
 }
 
 /* walk_python's arguments and results: a global function takes at most five arguments. */
@@ -348,7 +384,7 @@ BPF_SUBPROG __u32 walk_python(struct py_walk_request *r, const struct py_proc *p
 {
 	if (!r || !py)
 		return 0;
-	__u64 tstate = find_tstate(r->tid, r->fsbase, py);
+	__u64 tstate = find_tstate(r->buf, r->tid, r->fsbase, py);
 	r->tstate = tstate;
 	if (!tstate) {
 		r->flags |= SAMPLE_PY_NO_TSTATE;

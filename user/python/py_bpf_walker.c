@@ -66,6 +66,7 @@ static __u32 bpf_get_smp_processor_id(void);
 #define tstate_cache_mask walker_tstate_cache_mask
 #define code_scratch walker_code_scratch
 #define stats walker_stats_map
+#define py_walks walker_py_walks
 
 static bool frame_ok(__u32 index, __u64 frame_addr);
 #define PYSTACK_FRAME_OK(index, frame_addr) frame_ok((index), (frame_addr))
@@ -85,6 +86,7 @@ static uint64_t *walk_addrs; /* each frame's address, or NULL */
 static struct py_proc walk_proc;
 static struct sample_buf walk_sample;
 static struct code_buf walk_code;
+static struct py_walk_state walk_state;
 static __u64 walk_stats[STAT_MAX];
 
 static long bpf_probe_read_user(void *dst, __u32 size, const void *unsafe_ptr)
@@ -103,6 +105,8 @@ static void *bpf_map_lookup_elem(void *map, const void *key)
 		return *(const __u32 *)key == SAMPLE_BUF_ONCPU ? &walk_sample : NULL;
 	if (map == (void *)&code_scratch)
 		return &walk_code;
+	if (map == (void *)&py_walks)
+		return *(const __u32 *)key == SAMPLE_BUF_ONCPU ? &walk_state : NULL;
 	if (map == (void *)&stats)
 		return *(const __u32 *)key < STAT_MAX ? &walk_stats[*(const __u32 *)key] : NULL;
 	return NULL; /* tstate_cache: empty */
