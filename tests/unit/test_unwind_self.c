@@ -9,6 +9,7 @@
  */
 #include <dlfcn.h>
 #include <execinfo.h>
+#include <link.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -265,6 +266,55 @@ static void test_unwinds_through_signal_frame(void **state)
 	unwind_test_process_free(&p);
 }
 
+/*
+ * A sigreturn trampoline whose CFI does not say so (no 'S' in its CIE, unlike
+ * glibc's): the table builder knows it by its code, read from the file.
+ * Without glibc's leading nop, a read one byte off misses it.
+ */
+__asm__(".text\n"
+	".globl unmarked_sigreturn\n"
+	".type unmarked_sigreturn, @function\n"
+	"unmarked_sigreturn:\n"
+	".cfi_startproc\n"
+	"mov $15, %rax\n"
+	"syscall\n"
+	".cfi_endproc\n"
+	".size unmarked_sigreturn, .-unmarked_sigreturn\n");
+extern char unmarked_sigreturn[];
+
+static int main_program_bias(struct dl_phdr_info *info, size_t size, void *bias)
+{
+	*(uint64_t *)bias = info->dlpi_addr;
+	return 1; /* the main program comes first */
+}
+
+static void test_finds_unmarked_sigreturn_trampoline(void **state)
+{
+	uint64_t bias = 0;
+	dl_iterate_phdr(main_program_bias, &bias);
+	uint64_t at = (uint64_t)(uintptr_t)unmarked_sigreturn - bias;
+	struct unwind_table *from_file, *from_memory;
+	size_t size = 0;
+	void *image = unwind_test_read_file("/proc/self/exe", &size);
+
+	assert_non_null(image);
+	assert_int_equal(unwind_table_build_from_path("/proc/self/exe", &from_file), 0);
+	assert_int_equal(unwind_table_build_from_memory(image, size, &from_memory), 0);
+	for (int i = 0; i < 2; i++) {
+		const struct unwind_table *t = i ? from_memory : from_file;
+		const struct unwind_row *row = unwind_table_lookup(t, at + 1);
+		assert_non_null(row);
+		assert_int_equal(row->cfa_rule, UNWIND_CFA_SIGNAL);
+		/* the function before it is an ordinary one */
+		row = unwind_table_lookup(t, (uint64_t)(uintptr_t)main_program_bias - bias);
+		assert_non_null(row);
+		assert_int_not_equal(row->cfa_rule, UNWIND_CFA_SIGNAL);
+	}
+	unwind_table_free(from_file);
+	unwind_table_free(from_memory);
+	free(image);
+}
+
 static void test_stops_when_snapshot_is_cut(void **state)
 {
 	struct unwind_test_process p;
@@ -369,6 +419,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_unwinds_own_stack_like_backtrace),
 		cmocka_unit_test(test_unwinds_through_signal_frame),
+		cmocka_unit_test(test_finds_unmarked_sigreturn_trampoline),
 		cmocka_unit_test(test_stops_when_snapshot_is_cut),
 		cmocka_unit_test(test_stops_at_depth_limit),
 		cmocka_unit_test(test_frame_pointer_fallback_without_tables),

@@ -7,16 +7,14 @@
 #include "sym/elf_reader.h"
 #include "util/array.h"
 
-static Elf_Scn *section_containing(Elf *elf, uint64_t vaddr, uint64_t length)
+Elf_Scn *cfi_image_section_at(Elf *elf, uint64_t vaddr, uint64_t length, GElf_Shdr *shdr)
 {
 	Elf_Scn *scn = NULL;
 
 	while ((scn = elf_nextscn(elf, scn))) {
-		GElf_Shdr shdr;
-
-		if (!gelf_getshdr(scn, &shdr) || shdr.sh_type == SHT_NOBITS || !(shdr.sh_flags & SHF_ALLOC))
+		if (!gelf_getshdr(scn, shdr) || shdr->sh_type == SHT_NOBITS || !(shdr->sh_flags & SHF_ALLOC))
 			continue;
-		if (vaddr >= shdr.sh_addr && length <= shdr.sh_size && vaddr - shdr.sh_addr <= shdr.sh_size - length)
+		if (vaddr >= shdr->sh_addr && length <= shdr->sh_size && vaddr - shdr->sh_addr <= shdr->sh_size - length)
 			return scn;
 	}
 	return NULL;
@@ -24,11 +22,11 @@ static Elf_Scn *section_containing(Elf *elf, uint64_t vaddr, uint64_t length)
 
 bool cfi_image_read(Elf *elf, uint64_t vaddr, void *out, size_t length)
 {
-	Elf_Scn *scn = section_containing(elf, vaddr, length);
 	GElf_Shdr shdr;
+	Elf_Scn *scn = cfi_image_section_at(elf, vaddr, length, &shdr);
 	Elf_Data *data;
 
-	if (!scn || !gelf_getshdr(scn, &shdr) || !(data = elf_getdata(scn, NULL)) || !data->d_buf)
+	if (!scn || !(data = elf_getdata(scn, NULL)) || !data->d_buf)
 		return false;
 	if (vaddr - shdr.sh_addr > data->d_size || length > data->d_size - (vaddr - shdr.sh_addr))
 		return false;

@@ -42,6 +42,9 @@ size_t cfi_image_load(struct cfi_image *image, Elf *elf);
  */
 size_t cfi_image_fde_index(const struct cfi_image *image, struct cfi_fde_index_entry **entries);
 
+/* The allocated section with file bytes holding [vaddr, vaddr + length), its header in *shdr; NULL if none. */
+Elf_Scn *cfi_image_section_at(Elf *elf, uint64_t vaddr, uint64_t length, GElf_Shdr *shdr);
+
 /* Copies length bytes at vaddr from the file's allocated sections; false if not all there. */
 bool cfi_image_read(Elf *elf, uint64_t vaddr, void *out, size_t length);
 

@@ -45,6 +45,9 @@ struct table_builder {
 	bool signal_frame;
 	uint64_t ra_register;
 	bool out_of_memory;
+	int code_fd;           /* the file, for reading code with pread; -1 for an image in memory */
+	GElf_Shdr code_shdr;   /* the section the last code read came from */
+	bool have_code_shdr;
 };
 
 static void read_build_id(Elf *elf, char *hex, size_t hex_size)
@@ -184,15 +187,35 @@ static int emit_cfi_row(void *ctx, uint64_t begin, uint64_t end, const struct cf
 	return append_row(b, &row) ? 0 : 1;
 }
 
+/*
+ * Reads code bytes at vaddr. From the file with pread when it is at hand:
+ * through libelf's mapping each small function's first bytes fault in a page
+ * of .text (181 pages for python3's 332 trampoline-sized FDEs, about 2 ms of
+ * every start).
+ */
+static bool read_code(struct table_builder *b, Elf *elf, uint64_t vaddr, void *out, size_t length)
+{
+	GElf_Shdr *s = &b->code_shdr;
+
+	if (b->code_fd < 0)
+		return cfi_image_read(elf, vaddr, out, length);
+	if (!b->have_code_shdr || vaddr < s->sh_addr || length > s->sh_size || vaddr - s->sh_addr > s->sh_size - length) {
+		b->have_code_shdr = cfi_image_section_at(elf, vaddr, length, s) != NULL;
+		if (!b->have_code_shdr)
+			return false;
+	}
+	return pread(b->code_fd, out, length, (off_t)(s->sh_offset + (vaddr - s->sh_addr))) == (ssize_t)length;
+}
+
 /* glibc's __restore_rt and musl's __restore_rt: mov $15,%rax; syscall (rt_sigreturn). */
 #define SIGRETURN_FDE_MIN_BYTES 9  /* mov, syscall */
 #define SIGRETURN_FDE_MAX_BYTES 10 /* glibc's FDE starts one byte early, at a nop */
-static bool is_sigreturn_trampoline(Elf *elf, uint64_t pc)
+static bool is_sigreturn_trampoline(struct table_builder *b, Elf *elf, uint64_t pc)
 {
 	static const uint8_t sigreturn[] = { 0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05 };
 	uint8_t code[sizeof(sigreturn) + 1];
 
-	if (!cfi_image_read(elf, pc, code, sizeof(code)))
+	if (!read_code(b, elf, pc, code, sizeof(code)))
 		return false;
 	/* glibc starts the FDE one byte early, at a nop, so that RA - 1 lookups land inside it. */
 	return memcmp(code, sigreturn, sizeof(sigreturn)) == 0 || memcmp(code + 1, sigreturn, sizeof(sigreturn)) == 0;
@@ -211,7 +234,7 @@ static void add_fde_rows(struct table_builder *b, Elf *elf, const struct cfi_fde
 	uint64_t fde_bytes = fde->pc_end - fde->pc_begin;
 	b->signal_frame = fde->cie.signal_frame ||
 			  (fde_bytes >= SIGRETURN_FDE_MIN_BYTES && fde_bytes <= SIGRETURN_FDE_MAX_BYTES &&
-			   is_sigreturn_trampoline(elf, fde->pc_begin));
+			   is_sigreturn_trampoline(b, elf, fde->pc_begin));
 	b->ra_register = fde->cie.ra_register;
 	ret = cfa_program_run(fde, emit_cfi_row, b);
 	if (ret != 0 && !b->out_of_memory) {
@@ -296,11 +319,11 @@ static void count_rules(struct unwind_table *t)
 	}
 }
 
-static int build_from_elf(Elf *elf, struct unwind_table **out)
+static int build_from_elf(Elf *elf, int fd, struct unwind_table **out)
 {
 	struct cfi_image image;
 	struct fde_list fdes = { 0 };
-	struct table_builder builder = { 0 };
+	struct table_builder builder = { .code_fd = fd };
 	struct unwind_table *table;
 	GElf_Ehdr ehdr;
 
@@ -368,7 +391,7 @@ int unwind_table_build_from_memory(const void *image, size_t size, struct unwind
 	elf = elf_memory((char *)image, size);
 	if (!elf)
 		return -EINVAL;
-	ret = build_from_elf(elf, out);
+	ret = build_from_elf(elf, -1, out);
 	elf_end(elf);
 	return ret;
 }
@@ -389,7 +412,7 @@ int unwind_table_build_from_path(const char *path, struct unwind_table **out)
 		close(fd);
 		return -EINVAL;
 	}
-	ret = build_from_elf(elf, out);
+	ret = build_from_elf(elf, fd, out);
 	elf_reader_close(elf);
 	close(fd);
 	return ret;
