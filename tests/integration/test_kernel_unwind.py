@@ -126,7 +126,8 @@ def test_python_process_tables_only_when_a_sample_needs_them(tmp_path):
         out = tmp_path / "out.txt"
         default = run_bpfspy(["record", "-v", "-p", busy.pid, "-d", "1", "-f", "raw", "-o", out], check=True)
         assert "unwind tables:" not in default.stderr, default.stderr
-        assert sum(read_collapsed(out).values()) >= 50, default.stderr
+        # CPU-time samples of 1 s at 100 Hz: the spinner shares the CPUs with whatever else runs
+        assert sum(read_collapsed(out).values()) >= 20, default.stderr
         native = run_bpfspy(["record", "-v", "--native", "-p", busy.pid, "-d", "1", "-f", "raw", "-o", out],
                             check=True)
         [installs] = summary_value(native.stderr, r"unwind tables: (\d+) installs")
