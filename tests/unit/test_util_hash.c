@@ -63,6 +63,30 @@ static void test_grows_and_keeps_every_entry(void **state)
 }
 
 /* Every key gets the same hash (and 0, which the table stores as 1): one long probe run. */
+/* Reserving room up front: one table that inserts never grow, whatever it held before. */
+static void test_reserve_makes_room_once(void **state)
+{
+	(void)state;
+	struct hash_map m;
+
+	hash_map_init(&m, sizeof(uint64_t), 0);
+	for (uint64_t i = 0; i < 5; i++)
+		assert_int_not_equal(hash_map_insert(&m, hash_u64(i), &i, NULL), HASH_MAP_NONE);
+	assert_int_equal(hash_map_reserve(&m, 3000), 0);
+	size_t cap = m.cap;
+	assert_true(cap >= 6000);
+	assert_int_equal(cap & (cap - 1), 0);
+	for (uint64_t i = 5; i < 3000; i++)
+		assert_int_not_equal(hash_map_insert(&m, hash_u64(i), &i, NULL), HASH_MAP_NONE);
+	assert_int_equal(m.cap, cap);
+	for (uint64_t i = 0; i < 3000; i++)
+		assert_int_not_equal(hash_map_find(&m, hash_u64(i), &i, NULL, NULL), HASH_MAP_NONE);
+	/* asking for less than it has changes nothing */
+	assert_int_equal(hash_map_reserve(&m, 10), 0);
+	assert_int_equal(m.cap, cap);
+	hash_map_free(&m);
+}
+
 static void test_colliding_hashes_and_removal_in_runs(void **state)
 {
 	(void)state;
@@ -230,6 +254,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_grows_and_keeps_every_entry),
+		cmocka_unit_test(test_reserve_makes_room_once),
 		cmocka_unit_test(test_colliding_hashes_and_removal_in_runs),
 		cmocka_unit_test(test_removal_across_the_table_end),
 		cmocka_unit_test(test_u32map_against_a_model),

@@ -98,11 +98,11 @@ static void put(struct hash_map *m, size_t slot, uint64_t hash, const void *key,
 	}
 }
 
-static int grow(struct hash_map *m)
+static int grow_to(struct hash_map *m, size_t cap)
 {
 	struct hash_map bigger = *m;
 
-	bigger.cap = m->cap ? m->cap * 2 : MIN_CAPACITY;
+	bigger.cap = cap;
 	bigger.keys = calloc(bigger.cap, m->key_size);
 	bigger.vals = m->val_size ? calloc(bigger.cap, m->val_size) : NULL;
 	bigger.hashes = calloc(bigger.cap, sizeof(*bigger.hashes));
@@ -124,10 +124,23 @@ static int grow(struct hash_map *m)
 	return 0;
 }
 
+int hash_map_reserve(struct hash_map *m, size_t entries)
+{
+	size_t cap = m->cap ? m->cap : MIN_CAPACITY;
+
+	if (entries > SIZE_MAX / 4) {
+		errno = ENOMEM;
+		return -1;
+	}
+	while (cap < entries * 2)
+		cap *= 2;
+	return cap > m->cap ? grow_to(m, cap) : 0;
+}
+
 size_t hash_map_insert(struct hash_map *m, uint64_t hash, const void *key, const void *val)
 {
 	/* linear probing degrades fast above a load factor of 1/2 */
-	if ((m->len + 1) * 2 > m->cap && grow(m) < 0)
+	if ((m->len + 1) * 2 > m->cap && grow_to(m, m->cap ? m->cap * 2 : MIN_CAPACITY) < 0)
 		return HASH_MAP_NONE;
 	hash = stored_hash(hash);
 	size_t slot = free_slot(m, hash);

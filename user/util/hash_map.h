@@ -53,6 +53,9 @@ size_t hash_map_find(const struct hash_map *m, uint64_t hash, const void *probe,
  */
 size_t hash_map_insert(struct hash_map *m, uint64_t hash, const void *key, const void *val);
 
+/* Makes room for entries in all without growing again (one allocation for a table whose size is known). */
+int hash_map_reserve(struct hash_map *m, size_t entries);
+
 /* Removes the entry in slot; entries after it in its probe run move back. */
 void hash_map_remove_at(struct hash_map *m, size_t slot);
 
