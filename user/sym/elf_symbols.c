@@ -17,6 +17,8 @@
 #include "sym/elf_debug_file.h"
 #include "sym/elf_minidebuginfo.h"
 #include "util/array.h"
+#include "util/hash_map.h"
+#include "util/radix_sort.h"
 #include "util/sorted.h"
 #include "util/string_arena.h"
 
@@ -54,8 +56,11 @@ struct elf_symbols {
 	size_t n_segments;
 	struct function_symbol *functions; /* sorted by start, one per address */
 	size_t n_functions;
-	struct named_symbol *named; /* sorted by name, then rank descending */
+	struct named_symbol *named; /* as read */
 	size_t n_named;
+	/* keys: indices into named, the best-ranked (then first read) of each name; built instead of sorting
+	 * named by name, which was a third of loading a file */
+	struct hash_map by_name;
 	struct section_info *sections;
 	size_t n_sections;
 	const char **needed;
@@ -266,11 +271,34 @@ static int compare_functions(const void *pa, const void *pb, void *symbols)
 	return strcmp(function_name(symbols, a), function_name(symbols, b));
 }
 
-static int compare_named(const void *pa, const void *pb, void *arena)
+static bool named_is(const void *stored_key, const void *name, const void *symbols)
 {
-	const struct named_symbol *a = pa, *b = pb;
-	int c = strcmp(string_arena_get(arena, a->name), string_arena_get(arena, b->name));
-	return c ? c : b->rank - a->rank;
+	const struct elf_symbols *s = symbols;
+	uint32_t i;
+
+	memcpy(&i, stored_key, sizeof(i));
+	return strcmp(string_arena_get(&s->strings, s->named[i].name), name) == 0;
+}
+
+static int index_named(struct elf_symbols *s)
+{
+	hash_map_init(&s->by_name, sizeof(uint32_t), 0);
+	if (hash_map_reserve(&s->by_name, s->n_named) < 0)
+		return -1;
+	for (uint32_t i = 0; i < s->n_named; i++) {
+		const char *name = string_arena_get(&s->strings, s->named[i].name);
+		uint64_t hash = hash_string(name);
+		size_t slot = hash_map_find(&s->by_name, hash, name, named_is, s);
+		if (slot == HASH_MAP_NONE) {
+			if (hash_map_insert(&s->by_name, hash, &i, NULL) == HASH_MAP_NONE)
+				return -1;
+			continue;
+		}
+		uint32_t *kept = hash_map_key(&s->by_name, slot);
+		if (s->named[i].rank > s->named[*kept].rank)
+			*kept = i;
+	}
+	return 0;
 }
 
 static uint64_t segment_end(const struct elf_symbols *s, uint64_t vaddr)
@@ -293,7 +321,17 @@ static void finish_functions(struct elf_symbols *s)
 	struct function_symbol *f = s->functions;
 	if (!s->n_functions)
 		return;
-	qsort_r(f, s->n_functions, sizeof(*f), compare_functions, s);
+	if (RADIX_SORT_U64(f, s->n_functions, start) < 0) {
+		qsort_r(f, s->n_functions, sizeof(*f), compare_functions, s);
+	} else {
+		/* aliases: the preferred one of each address first */
+		for (size_t i = 0, j; i < s->n_functions; i = j) {
+			for (j = i + 1; j < s->n_functions && f[j].start == f[i].start; j++)
+				;
+			if (j - i > 1)
+				qsort_r(f + i, j - i, sizeof(*f), compare_functions, s);
+		}
+	}
 	size_t kept = 0;
 	for (size_t i = 0; i < s->n_functions; i++) {
 		if (kept && f[kept - 1].start == f[i].start) {
@@ -322,9 +360,9 @@ static int finish(struct builder *b)
 {
 	struct elf_symbols *s = b->s;
 	finish_functions(s);
-	if (s->n_named)
-		qsort_r(s->named, s->n_named, sizeof(*s->named), compare_named, &s->strings);
 	string_arena_shrink(&s->strings);
+	if (index_named(s) < 0)
+		return -1;
 	if (b->n_needed_names) {
 		s->needed = calloc(b->n_needed_names, sizeof(*s->needed));
 		if (!s->needed)
@@ -557,6 +595,7 @@ void elf_symbols_free(struct elf_symbols *s)
 	free(s->segments);
 	free(s->functions);
 	free(s->named);
+	hash_map_free(&s->by_name);
 	free(s->sections);
 	free(s->needed);
 	free(s->open_path);
@@ -617,20 +656,15 @@ const char *elf_symbols_lookup(const struct elf_symbols *s, uint64_t vaddr, uint
 
 bool elf_symbols_find(const struct elf_symbols *s, const char *name, uint64_t *vaddr, uint64_t *size)
 {
-	size_t lo = 0, hi = s->n_named;
-	while (lo < hi) { /* first symbol not before name: the best-ranked of equal names */
-		size_t mid = lo + (hi - lo) / 2;
-		if (strcmp(string_arena_get(&s->strings, s->named[mid].name), name) < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	if (lo == s->n_named || strcmp(string_arena_get(&s->strings, s->named[lo].name), name) != 0)
+	size_t slot = hash_map_find(&s->by_name, hash_string(name), name, named_is, s);
+	if (slot == HASH_MAP_NONE)
 		return false;
+	uint32_t i;
+	memcpy(&i, hash_map_key(&s->by_name, slot), sizeof(i));
 	if (vaddr)
-		*vaddr = s->named[lo].addr;
+		*vaddr = s->named[i].addr;
 	if (size)
-		*size = s->named[lo].size;
+		*size = s->named[i].size;
 	return true;
 }
 
