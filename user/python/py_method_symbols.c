@@ -9,7 +9,9 @@
 #include "sym/elf_reader.h"
 #include "unwind/cfi_image.h"
 #include "util/array.h"
+#include "util/radix_sort.h"
 #include "util/sorted.h"
+#include "util/string_arena.h"
 
 /*
  * Layouts read here, the same from 3.8 to 3.15 on 64-bit default (GIL)
@@ -73,10 +75,16 @@ struct owner {
 	const char *suffix;
 };
 
+/* Methods in table order, then slots, sorted stably by address: the first name of an address wins. */
 struct named {
 	uint64_t addr;
-	size_t order; /* methods in table order, then slots: the first name of an address wins */
-	char name[2 * MAX_NAME + 2];
+	uint32_t name; /* in struct names' strings */
+};
+
+struct names {
+	struct named *items;
+	size_t n, cap;
+	struct string_arena strings;
 };
 
 struct image {
@@ -503,25 +511,17 @@ static const char *owner_of_array(const struct image *img, const struct array_ow
 	return first < n && owners[first].array == array ? img->owners[owners[first].owner].name : NULL;
 }
 
-static int compare_named(const void *pa, const void *pb)
+static bool add_named(struct names *out, uint64_t addr, const char *owner, const char *name)
 {
-	const struct named *a = pa, *b = pb;
-	int c = compare_u64(&a->addr, &b->addr);
-	return c ? c : (a->order > b->order) - (a->order < b->order);
-}
-
-static bool add_named(struct named **out, size_t *n, size_t *cap, uint64_t addr, const char *owner,
-		      const char *name)
-{
-	if (array_reserve((void **)out, cap, *n + 1, sizeof(**out)) != 0)
+	char full[2 * MAX_NAME + 2];
+	int len = owner ? snprintf(full, sizeof(full), "%s.%s", owner, name) : snprintf(full, sizeof(full), "%s", name);
+	if (len < 0 || array_reserve((void **)&out->items, &out->cap, out->n + 1, sizeof(*out->items)) != 0)
 		return false;
-	struct named *x = &(*out)[(*n)++];
+	struct named *x = &out->items[out->n];
 	x->addr = addr;
-	x->order = *n - 1;
-	if (owner)
-		snprintf(x->name, sizeof(x->name), "%s.%s", owner, name);
-	else
-		snprintf(x->name, sizeof(x->name), "%s", name);
+	if (string_arena_add(&out->strings, full, strlen(full), &x->name) != 0)
+		return false;
+	out->n++;
 	return true;
 }
 
@@ -536,8 +536,7 @@ long py_method_symbols_scan(Elf *elf, py_method_symbol_fn fn, void *ctx)
 	if (!type_type && !dynamic_symbol(elf, "PyInit_", true))
 		return 0;
 	struct image img = { 0 };
-	struct named *named = NULL;
-	size_t nnamed = 0, named_cap = 0;
+	struct names names = { 0 };
 	long result = -1;
 	if (!load_sections(&img, elf) || !load_functions(&img, elf) || !scan_method_defs(&img))
 		goto out;
@@ -556,8 +555,7 @@ long py_method_symbols_scan(Elf *elf, py_method_symbol_fn fn, void *ctx)
 		char ml_name[MAX_NAME];
 		const struct method_entry *e = &img.entries[i];
 		if (read_name(&img, e->name_ptr, false, ml_name) &&
-		    !add_named(&named, &nnamed, &named_cap, e->meth,
-			       owner_of_array(&img, by_array, narray_owners, e->array), ml_name)) {
+		    !add_named(&names, e->meth, owner_of_array(&img, by_array, narray_owners, e->array), ml_name)) {
 			free(by_array);
 			goto out;
 		}
@@ -565,22 +563,24 @@ long py_method_symbols_scan(Elf *elf, py_method_symbol_fn fn, void *ctx)
 	free(by_array);
 	for (size_t i = 0; i < img.nowners; i++)
 		if (!img.owners[i].array &&
-		    !add_named(&named, &nnamed, &named_cap, img.owners[i].func, img.owners[i].name, img.owners[i].suffix))
+		    !add_named(&names, img.owners[i].func, img.owners[i].name, img.owners[i].suffix))
 			goto out;
-	if (nnamed)
-		qsort(named, nnamed, sizeof(*named), compare_named);
+	if (RADIX_SORT_U64(names.items, names.n, addr) != 0)
+		goto out;
 	result = 0;
-	for (size_t i = 0; i < nnamed;) {
+	const struct named *named = names.items;
+	for (size_t i = 0; i < names.n;) {
 		size_t j = i + 1;
 		unsigned others = 0;
-		for (; j < nnamed && named[j].addr == named[i].addr; j++)
-			others += strcmp(named[j].name, named[i].name) != 0;
-		char name[sizeof(named[i].name) + 24];
+		const char *first = string_arena_get(&names.strings, named[i].name);
+		for (; j < names.n && named[j].addr == named[i].addr; j++)
+			others += strcmp(string_arena_get(&names.strings, named[j].name), first) != 0;
+		char name[2 * MAX_NAME + 2 + 24];
 		/* one C function behind several Python names: say so rather than pick one silently */
 		if (others)
-			snprintf(name, sizeof(name), "%s (+%u more)", named[i].name, others);
+			snprintf(name, sizeof(name), "%s (+%u more)", first, others);
 		else
-			snprintf(name, sizeof(name), "%s", named[i].name);
+			snprintf(name, sizeof(name), "%s", first);
 		int r = fn(ctx, named[i].addr, function_end(&img, named[i].addr) - named[i].addr, name);
 		if (r) {
 			result = r;
@@ -590,7 +590,8 @@ long py_method_symbols_scan(Elf *elf, py_method_symbol_fn fn, void *ctx)
 		i = j;
 	}
 out:
-	free(named);
+	free(names.items);
+	string_arena_free(&names.strings);
 	free(img.owners);
 	free(img.entries);
 	free(img.funcs);
