@@ -26,6 +26,7 @@
 #include "profile/profile.h"
 #include "output/json_string.h"
 #include "output/timeline.h"
+#include "util/radix_sort.h"
 #include "util/version.h"
 
 struct open_frame {
@@ -198,16 +199,8 @@ static void write_sort_event(struct chrometrace_writer *w, const char *what, uin
 
 struct process_start {
 	uint64_t first_ts_ns;
-	size_t seen; /* its place among the processes in the profile's order */
+	size_t seen; /* its place among the processes in the profile's order: a stable sort keeps it for ties */
 };
-
-static int by_first_sample(const void *pa, const void *pb)
-{
-	const struct process_start *a = pa, *b = pb;
-	if (a->first_ts_ns != b->first_ts_ns)
-		return a->first_ts_ns < b->first_ts_ns ? -1 : 1;
-	return (a->seen > b->seen) - (a->seen < b->seen);
-}
 
 /*
  * The rank of each sampled process (in the profile's order) by its first
@@ -240,7 +233,11 @@ static size_t *process_ranks(const struct profile *p)
 		n++;
 		last_pid = t.pid;
 	}
-	qsort(starts, n, sizeof(*starts), by_first_sample);
+	if (RADIX_SORT_U64(starts, n, first_ts_ns) != 0) {
+		free(starts);
+		free(rank);
+		return NULL;
+	}
 	for (size_t i = 0; i < n; i++)
 		rank[starts[i].seen] = i;
 	free(starts);

@@ -75,6 +75,14 @@ static bool memo_names(const struct frame_table *t, const struct frame_memo_slot
 	       slot->kind == f->kind && frame_matches(t, slot->id, f);
 }
 
+static uint32_t remember(struct frame_memo_slot *slot, const struct frame_desc *f, uint32_t id)
+{
+	if (slot)
+		*slot = (struct frame_memo_slot){ .name = f->name, .file = f->file, .line = f->line, .kind = f->kind,
+						  .id = id };
+	return id;
+}
+
 uint32_t frame_table_intern(struct frame_table *t, const struct frame_desc *f)
 {
 	struct frame_memo_slot *slot = memo_slot(t, f);
@@ -83,12 +91,8 @@ uint32_t frame_table_intern(struct frame_table *t, const struct frame_desc *f)
 	uint64_t hash = frame_hash(f);
 	uint32_t id = id_table_find(&t->index, hash, frame_matches, t, f);
 
-	if (id != ID_NONE) {
-		if (slot)
-			*slot = (struct frame_memo_slot){ .name = f->name, .file = f->file, .line = f->line,
-							  .kind = f->kind, .id = id };
-		return id;
-	}
+	if (id != ID_NONE)
+		return remember(slot, f, id);
 	if (t->count >= ID_NONE - 1 ||
 	    array_reserve((void **)&t->frames, &t->cap, t->count + 1, sizeof(*t->frames)) < 0)
 		return ID_NONE;
@@ -103,10 +107,7 @@ uint32_t frame_table_intern(struct frame_table *t, const struct frame_desc *f)
 	if (id_table_insert(&t->index, hash, id) < 0)
 		return ID_NONE;
 	t->frames[t->count++] = copy;
-	if (slot)
-		*slot = (struct frame_memo_slot){ .name = f->name, .file = f->file, .line = f->line, .kind = f->kind,
-						  .id = id };
-	return id;
+	return remember(slot, f, id);
 }
 
 static uint32_t intern(struct profile *p, const struct frame_desc *f, profile_build_id_fn build_id_of, void *ctx)
