@@ -55,6 +55,7 @@ struct native_walk {
 	__u32 max;  /* frames allowed */
 	__u32 stop; /* enum unwind_stop_reason */
 	bool bp_known;
+	bool table_deferred; /* stopped in a mapping whose table user space has not built yet */
 	bool is_return; /* ip is a return address: look up ip - 1 */
 };
 
@@ -302,6 +303,7 @@ static long native_unwind_step(__u32 i, struct native_walk **ctx)
 		/* a pc in a followed mapping the tables do not cover, or code mapped since user space looked */
 		if (!m && step_frame_pointer(w))
 			goto next;
+		w->table_deferred = m && !m->file_id && m->rows == UNWIND_ROWS_DEFERRED;
 		w->stop = UNWIND_STOP_NO_TABLE;
 		return 1;
 	}
@@ -337,6 +339,7 @@ struct native_unwind_request {
 	__u32 pos;        /* where frames[0] goes in the sample buffer */
 	__u32 tgid;
 	__u32 stop;       /* out: enum unwind_stop_reason */
+	__u32 wake;       /* out: the walk wants a table user space has not built: wake it now */
 };
 
 /* Walks the user stack into the sample buffer; returns the frame count (frames[0] = ip) and sets r->stop. */
@@ -357,6 +360,7 @@ BPF_SUBPROG __u32 unwind_user_stack(struct native_unwind_request *r)
 	};
 	bpf_loop(BPFSPY_MAX_NATIVE_FRAMES + 1, native_unwind_step, &w, 0);
 	r->stop = w->stop;
+	r->wake = w->table_deferred;
 	__u32 n = w->n;
 	return n > BPFSPY_MAX_NATIVE_FRAMES + 1 ? BPFSPY_MAX_NATIVE_FRAMES + 1 : n;
 }

@@ -19,11 +19,20 @@ struct loaded_file {
 	uint32_t refs;			  /* installed processes that map it */
 };
 
-/* The file ids one installed process holds a reference to. */
+/* The file ids one installed process holds a reference to, and its mappings whose tables were not built yet. */
 struct installed_process {
-	size_t n;
+	size_t n, n_deferred;
+	uint64_t *deferred; /* [start, end) pairs */
 	uint32_t ids[];
 };
+
+static void installed_process_free(void *p)
+{
+	struct installed_process *ip = p;
+	if (ip)
+		free(ip->deferred);
+	free(ip);
+}
 
 struct kernel_unwind {
 	int files_fd, procs_fd;
@@ -36,7 +45,7 @@ struct kernel_unwind {
 	/* per-install scratch */
 	struct unwind_proc entry;
 	struct unwind_mapping mappings[UNWIND_MAX_PROC_MAPPINGS];
-	const struct module_code *codes[UNWIND_MAX_PROC_MAPPINGS];
+	const struct proc_map *from[UNWIND_MAX_PROC_MAPPINGS];
 };
 
 struct kernel_unwind *kernel_unwind_new(int files_fd, int procs_fd, struct unwind_cache *cache)
@@ -57,7 +66,7 @@ void kernel_unwind_free(struct kernel_unwind *k)
 {
 	if (!k)
 		return;
-	u32map_free_with(&k->procs, free);
+	u32map_free_with(&k->procs, installed_process_free);
 	free(k);
 }
 
@@ -156,7 +165,7 @@ int kernel_unwind_install(struct kernel_unwind *k, pid_t pid, const struct proc_
 {
 	if (!k || pid <= 0 || !maps)
 		return -1;
-	size_t n = unwind_cache_address_space(k->cache, pid, maps, k->mappings, k->codes, UNWIND_MAX_PROC_MAPPINGS);
+	size_t n = unwind_cache_mappings(maps, k->mappings, k->from, UNWIND_MAX_PROC_MAPPINGS);
 	size_t executable = 0;
 	for (size_t i = 0; i < maps->n; i++)
 		executable += maps->maps[i].executable && maps->maps[i].end > maps->maps[i].start;
@@ -164,12 +173,23 @@ int kernel_unwind_install(struct kernel_unwind *k, pid_t pid, const struct proc_
 		k->stats.mappings_dropped += executable - n;
 
 	struct installed_process *held = malloc(sizeof(*held) + n * sizeof(uint32_t));
-	if (!held)
+	uint64_t *deferred = n ? malloc(2 * n * sizeof(uint64_t)) : NULL;
+	if (!held || (n && !deferred)) {
+		free(held);
+		free(deferred);
 		return -1;
-	held->n = 0;
+	}
+	*held = (struct installed_process){ .deferred = deferred };
 	memset(&k->entry, 0, offsetof(struct unwind_proc, m));
 	for (size_t i = 0; i < n; i++) {
-		const struct unwind_mapping *um = &k->mappings[i];
+		struct unwind_mapping *um = &k->mappings[i];
+		bool later;
+		/* only the tables a walk has needed: the kernel's next stop in the others asks for them */
+		unwind_cache_resolve(k->cache, pid, k->from[i], false, um, &later);
+		if (later) {
+			deferred[2 * held->n_deferred] = um->start;
+			deferred[2 * held->n_deferred++ + 1] = um->end;
+		}
 		uint32_t id = load_file(k, um->table);
 		if (id) {
 			k->files[id].refs++;
@@ -177,7 +197,7 @@ int kernel_unwind_install(struct kernel_unwind *k, pid_t pid, const struct proc_
 		}
 		k->entry.m[i] = (struct unwind_proc_mapping){
 			.start = um->start, .end = um->end, .bias = um->bias, .file_id = id,
-			.rows = id ? (uint32_t)um->table->row_count : 0,
+			.rows = id ? (uint32_t)um->table->row_count : later ? UNWIND_ROWS_DEFERRED : 0,
 		};
 	}
 	k->entry.count = (uint32_t)n;
@@ -188,16 +208,30 @@ int kernel_unwind_install(struct kernel_unwind *k, pid_t pid, const struct proc_
 	struct installed_process *old = u32map_remove(&k->procs, key);
 	if (old) {
 		release_ids(k, old->ids, old->n);
-		free(old);
+		installed_process_free(old);
 	}
 	if (rc != 0 || u32map_put(&k->procs, key, held) != 0) {
 		release_ids(k, held->ids, held->n);
-		free(held);
+		installed_process_free(held);
 		bpf_map_delete_elem(k->procs_fd, &key);
 		return -1;
 	}
 	k->stats.installs++;
+	k->stats.deferred_mappings += held->n_deferred;
 	return 0;
+}
+
+bool kernel_unwind_want(struct kernel_unwind *k, pid_t pid, const struct proc_maps *maps, uint64_t pc)
+{
+	const struct installed_process *ip = k && pid > 0 ? u32map_get(&k->procs, (uint32_t)pid) : NULL;
+	for (size_t i = 0; ip && i < ip->n_deferred; i++) {
+		if (pc >= ip->deferred[2 * i] && pc < ip->deferred[2 * i + 1]) {
+			const struct proc_map *m = maps ? proc_maps_find(maps, pc) : NULL;
+			unwind_cache_want(k->cache, m);
+			return m != NULL;
+		}
+	}
+	return false;
 }
 
 void kernel_unwind_forget(struct kernel_unwind *k, pid_t pid)
@@ -209,6 +243,6 @@ void kernel_unwind_forget(struct kernel_unwind *k, pid_t pid)
 	bpf_map_delete_elem(k->procs_fd, &key);
 	if (old) {
 		release_ids(k, old->ids, old->n);
-		free(old);
+		installed_process_free(old);
 	}
 }

@@ -9,6 +9,7 @@
 #ifndef BPFSPY_NATIVE_KERNEL_UNWIND_H
 #define BPFSPY_NATIVE_KERNEL_UNWIND_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -28,6 +29,12 @@ void kernel_unwind_free(struct kernel_unwind *k);
  * written (then BPF uses frame pointers for it).
  */
 int kernel_unwind_install(struct kernel_unwind *k, pid_t pid, const struct proc_maps *maps);
+/*
+ * The kernel's walk of pid stopped at pc. If pc lies in a mapping installed
+ * without its table because no walk had needed it yet, asks the unwind cache
+ * for it and returns true: install pid again to give the kernel the table.
+ */
+bool kernel_unwind_want(struct kernel_unwind *k, pid_t pid, const struct proc_maps *maps, uint64_t pc);
 /* The process is gone (or exec'ed): drop its entry and its references to files. */
 void kernel_unwind_forget(struct kernel_unwind *k, pid_t pid);
 
@@ -37,6 +44,7 @@ struct kernel_unwind_stats {
 	uint64_t peak_rows;	  /* most rows loaded at once (16 bytes each) */
 	uint64_t files_failed;	  /* tables that could not be loaded (map creation refused, ids exhausted) */
 	uint64_t mappings_dropped; /* mappings beyond UNWIND_MAX_PROC_MAPPINGS */
+	uint64_t deferred_mappings; /* installed without a table no walk had needed yet (summed over installs) */
 };
 void kernel_unwind_read_stats(const struct kernel_unwind *k, struct kernel_unwind_stats *out);
 

@@ -40,7 +40,9 @@ struct native_mode {
 	struct native_mode_stats stats;
 	/* per-sample scratch, reused */
 	struct unwind_mapping mappings[NATIVE_MAX_MAPPINGS];
+	const struct proc_map *from[NATIVE_MAX_MAPPINGS];
 	const struct module_code *codes[NATIVE_MAX_MAPPINGS];
+	bool resolved[NATIVE_MAX_MAPPINGS];
 	uint64_t frames[NATIVE_MAX_FRAMES];
 	uint64_t oracle[NATIVE_MAX_FRAMES]; /* --unwind compare: the snapshot unwinder's frames */
 	uint8_t roles[NATIVE_MAX_FRAMES];
@@ -136,20 +138,41 @@ void native_mode_format_stats(const struct native_mode_stats *st, char *buf, siz
 
 /* ---- one sample ---- */
 
-/* Built only when a sample needs it (a frame not in the cache, a snapshot to unwind): most samples do not. */
+/*
+ * Built only when a sample needs it (a frame not in the cache, a snapshot to
+ * unwind): most samples do not. Each mapping's module is resolved when the
+ * walk or a frame first meets it, so only the files on stacks get tables.
+ */
 struct sample_space {
 	bool ready;
 	struct unwind_address_space space;
-	const struct module_code *const *codes;
+	struct native_mode *m;
+	pid_t pid;
 };
 
-static const struct module_code *module_of(const struct sample_space *ss, uint64_t pc)
+/* The mapping holding pc, its table and bias filled in on first use (an unwind_find_mapping_fn). */
+static const struct unwind_mapping *find_mapping(void *ctx, uint64_t pc)
 {
-	const struct unwind_mapping *mapping = unwind_address_space_find((void *)&ss->space, pc);
-	return mapping ? ss->codes[mapping - ss->space.mappings] : NULL;
+	struct sample_space *ss = ctx;
+	const struct unwind_mapping *found = unwind_address_space_find(&ss->space, pc);
+	if (found) {
+		struct native_mode *m = ss->m;
+		size_t i = (size_t)(found - m->mappings);
+		if (!m->resolved[i]) {
+			m->codes[i] = unwind_cache_resolve(m->unwind, ss->pid, m->from[i], true, &m->mappings[i], NULL);
+			m->resolved[i] = true;
+		}
+	}
+	return found;
 }
 
-static enum native_frame_role classify(const struct sample_space *ss, uint64_t pc, struct native_frame *nf)
+static const struct module_code *module_of(struct sample_space *ss, uint64_t pc)
+{
+	const struct unwind_mapping *mapping = find_mapping(ss, pc);
+	return mapping ? ss->m->codes[mapping - ss->m->mappings] : NULL;
+}
+
+static enum native_frame_role classify(struct sample_space *ss, uint64_t pc, struct native_frame *nf)
 {
 	const struct module_code *code = module_of(ss, pc);
 	return code ? py_interpreter_frame_classify(&code->eval, nf) : NATIVE_FRAME_KEEP;
@@ -159,10 +182,10 @@ static enum native_frame_role classify(const struct sample_space *ss, uint64_t p
 static struct sample_space *map_sample(struct native_mode *m, const struct native_sample *s, struct sample_space *ss)
 {
 	if (!ss->ready) {
-		size_t nmaps = unwind_cache_address_space(m->unwind, s->pid, s->maps, m->mappings, m->codes,
-							  NATIVE_MAX_MAPPINGS);
+		size_t nmaps = unwind_cache_mappings(s->maps, m->mappings, m->from, NATIVE_MAX_MAPPINGS);
+		memset(m->resolved, 0, nmaps * sizeof(m->resolved[0]));
 		*ss = (struct sample_space){ .ready = true, .space = { .mappings = m->mappings, .count = nmaps },
-					     .codes = m->codes };
+					     .m = m, .pid = s->pid };
 	}
 	return ss;
 }
@@ -180,8 +203,8 @@ static size_t unwind_snapshot_into(const struct native_sample *s, struct sample_
 		.regs = { .ip = s->ip, .sp = s->sp, .bp = s->bp },
 		.stack = s->stack,
 		.stack_size = s->stack ? s->stack_len : 0,
-		.find_mapping = unwind_address_space_find,
-		.find_mapping_ctx = &ss->space,
+		.find_mapping = find_mapping,
+		.find_mapping_ctx = ss,
 	};
 	if (unwind_snapshot(&in, frames, NATIVE_MAX_FRAMES, result) != 0) {
 		frames[0] = s->ip;

@@ -24,7 +24,8 @@ struct unwind_cache {
 	struct module_entry **modules;
 	size_t modules_n, modules_cap;
 	struct module_entry *vdso; /* the kernel maps one vDSO image per ABI */
-	bool vdso_tried;
+	bool vdso_tried, vdso_wanted;
+	struct hash_map wanted; /* struct file_key -> nothing: files a walk stopped in, built at the next install */
 };
 
 struct unwind_cache *unwind_cache_new(struct elf_cache *elf)
@@ -33,6 +34,7 @@ struct unwind_cache *unwind_cache_new(struct elf_cache *elf)
 	if (c) {
 		c->elf = elf;
 		hash_map_init(&c->files, sizeof(struct file_key), sizeof(struct module_entry *));
+		hash_map_init(&c->wanted, sizeof(struct file_key), 0);
 	}
 	return c;
 }
@@ -54,6 +56,7 @@ void unwind_cache_free(struct unwind_cache *c)
 	module_entry_free(c->vdso);
 	free(c->modules);
 	hash_map_free(&c->files);
+	hash_map_free(&c->wanted);
 	free(c);
 }
 
@@ -127,46 +130,96 @@ static struct module_entry *vdso_module(struct unwind_cache *c, pid_t pid, const
 	return e;
 }
 
-const struct module_code *unwind_cache_get(struct unwind_cache *c, pid_t pid, const struct proc_map *m)
+static bool is_vdso(const struct proc_map *m)
 {
-	if (!c || !m || !m->path)
+	return strcmp(m->path, "[vdso]") == 0;
+}
+
+/* Whether m's file can have a module: a vDSO or a regular file. */
+static bool has_module(const struct proc_map *m)
+{
+	return m && m->path && (is_vdso(m) || (m->path[0] == '/' && m->inode != 0));
+}
+
+/*
+ * The module of m's file, built on first use; unless build, a file not built
+ * yet is built only when a walk wanted it, else *deferred is set.
+ */
+static struct module_entry *module_of(struct unwind_cache *c, pid_t pid, const struct proc_map *m, bool build,
+				      bool *deferred)
+{
+	*deferred = false;
+	if (is_vdso(m)) {
+		if (build || c->vdso_tried || c->vdso_wanted)
+			return vdso_module(c, pid, m);
+		*deferred = true;
 		return NULL;
-	if (strcmp(m->path, "[vdso]") == 0) {
-		struct module_entry *e = vdso_module(c, pid, m);
-		return e ? &e->code : NULL;
 	}
-	if (m->path[0] != '/' || m->inode == 0)
-		return NULL;
 	struct file_key key = file_key_of_map(m);
 	uint64_t hash = file_key_hash(&key);
 	size_t slot = hash_map_find(&c->files, hash, &key, NULL, NULL);
 	struct module_entry *e;
 	if (slot != HASH_MAP_NONE) {
 		memcpy(&e, hash_map_val(&c->files, slot), sizeof(e));
-	} else {
-		e = build_module(c, pid, m);
-		/* not remembered when out of memory: the file is read again next time */
-		hash_map_insert(&c->files, hash, &key, &e);
+		return e;
 	}
+	if (!build && hash_map_find(&c->wanted, hash, &key, NULL, NULL) == HASH_MAP_NONE) {
+		*deferred = true;
+		return NULL;
+	}
+	e = build_module(c, pid, m);
+	/* not remembered when out of memory: the file is read again next time */
+	hash_map_insert(&c->files, hash, &key, &e);
+	return e;
+}
+
+const struct module_code *unwind_cache_get(struct unwind_cache *c, pid_t pid, const struct proc_map *m)
+{
+	bool deferred;
+	struct module_entry *e = c && has_module(m) ? module_of(c, pid, m, true, &deferred) : NULL;
 	return e ? &e->code : NULL;
 }
 
-size_t unwind_cache_address_space(struct unwind_cache *c, pid_t pid, const struct proc_maps *maps,
-				  struct unwind_mapping *out, const struct module_code **codes, size_t cap)
+void unwind_cache_want(struct unwind_cache *c, const struct proc_map *m)
+{
+	if (!c || !has_module(m))
+		return;
+	if (is_vdso(m)) {
+		c->vdso_wanted = true;
+		return;
+	}
+	struct file_key key = file_key_of_map(m);
+	uint64_t hash = file_key_hash(&key);
+	if (hash_map_find(&c->wanted, hash, &key, NULL, NULL) == HASH_MAP_NONE)
+		hash_map_insert(&c->wanted, hash, &key, NULL);
+}
+
+size_t unwind_cache_mappings(const struct proc_maps *maps, struct unwind_mapping *out, const struct proc_map **from,
+			     size_t cap)
 {
 	size_t n = 0;
 	for (size_t i = 0; maps && i < maps->n && n < cap; i++) {
 		const struct proc_map *m = &maps->maps[i];
 		if (!m->executable || m->end <= m->start)
 			continue;
-		const struct module_code *code = unwind_cache_get(c, pid, m);
-		uint64_t bias = 0;
-		const struct unwind_table *table = code ? code->table : NULL;
-		if (table && unwind_table_load_bias(table, m->start, m->offset, &bias) != 0)
-			table = NULL;
-		out[n] = (struct unwind_mapping){ .start = m->start, .end = m->end, .bias = bias, .table = table };
-		codes[n] = code;
-		n++;
+		out[n] = (struct unwind_mapping){ .start = m->start, .end = m->end };
+		from[n++] = m;
 	}
 	return n;
+}
+
+const struct module_code *unwind_cache_resolve(struct unwind_cache *c, pid_t pid, const struct proc_map *m,
+					       bool build, struct unwind_mapping *out, bool *deferred)
+{
+	bool is_deferred = false;
+	struct module_entry *e = c && has_module(m) ? module_of(c, pid, m, build, &is_deferred) : NULL;
+	const struct unwind_table *table = e ? e->code.table : NULL;
+	uint64_t bias = 0;
+	if (table && unwind_table_load_bias(table, m->start, m->offset, &bias) != 0)
+		table = NULL;
+	out->bias = bias;
+	out->table = table;
+	if (deferred)
+		*deferred = is_deferred;
+	return e ? &e->code : NULL;
 }

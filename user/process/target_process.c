@@ -115,8 +115,11 @@ void target_process_refresh_maps(struct target_process *p)
 {
 	struct proc_maps *m = proc_maps_read(p->pid);
 	p->maps_read_ns = monotonic_ns();
-	if (!m)
+	/* an exited process (a zombie until reaped) has no mappings: its samples still need the last ones */
+	if (!m || (m->n == 0 && p->maps)) {
+		proc_maps_free(m);
 		return;
+	}
 	proc_maps_free(p->maps);
 	p->maps = m;
 }

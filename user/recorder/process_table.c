@@ -152,9 +152,13 @@ void process_table_native_stack_needed(struct process_table *pt, struct target_p
 	queue_unwind_tables(pt, p);
 }
 
-void process_table_table_missed(struct process_table *pt, struct target_process *p)
+void process_table_table_missed(struct process_table *pt, struct target_process *p, uint64_t stop_pc)
 {
-	if (pt->kunwind && p && target_process_refresh_stale_maps(p))
+	if (!pt->kunwind || !p)
+		return;
+	bool stale = target_process_refresh_stale_maps(p);
+	bool wanted = kernel_unwind_want(pt->kunwind, p->pid, p->maps, stop_pc);
+	if (stale || wanted)
 		queue_unwind_tables(pt, p);
 }
 

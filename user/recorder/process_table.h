@@ -76,11 +76,12 @@ bool process_table_on_mmap_exec(struct process_table *pt, const struct bpfspy_pr
 void process_table_on_exit(struct process_table *pt, uint32_t pid);
 
 /*
- * The in-kernel unwinder met code it has no table for (a library mapped
- * before the mmap hook saw it): re-read the maps (the stale-maps policy) and
- * queue the tables again.
+ * The in-kernel unwinder stopped at stop_pc for want of a table: code mapped
+ * since the maps were read (a library mapped before the mmap hook saw it: the
+ * stale-maps policy re-reads them), or a file whose table no walk had needed
+ * before. Queues the process's tables again.
  */
-void process_table_table_missed(struct process_table *pt, struct target_process *p);
+void process_table_table_missed(struct process_table *pt, struct target_process *p, uint64_t stop_pc);
 
 /*
  * Installs the unwind tables of up to max_processes queued processes (oldest

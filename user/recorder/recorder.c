@@ -355,8 +355,12 @@ void recorder_take_sample(struct recorder *r, const struct bpfspy_sample *s, siz
 	/* BPF did not know yet that the process is Python: read the thread's Python stack now */
 	if (offcpu && p && p->python == PYTHON_YES && !(s->flags & SAMPLE_PY_PROCESS) && recorder_restack_offcpu(r, p, s))
 		return;
-	if ((s->flags & SAMPLE_USER_CFI) && s->unwind_stop == UNWIND_STOP_NO_TABLE)
-		process_table_table_missed(r->procs, p);
+	if ((s->flags & SAMPLE_USER_CFI) && s->unwind_stop == UNWIND_STOP_NO_TABLE && s->n_user > 0) {
+		/* the walk's last frame is where it stopped; a return address is looked up one byte back */
+		const uint64_t *user = (const uint64_t *)(s + 1);
+		uint64_t stop_pc = user[s->n_user - 1] - (s->n_user > 1);
+		process_table_table_missed(r->procs, p, stop_pc);
+	}
 	if (!(s->flags & SAMPLE_USER_CFI) && s->n_py == 0)
 		process_table_native_stack_needed(r->procs, p);
 
