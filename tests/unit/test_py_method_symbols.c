@@ -25,6 +25,7 @@
 #include "python/py_method_symbols.h"
 #include "sym/elf_reader.h"
 #include "sym/native_symbols.h"
+#include "unwind/cfi_image.h"
 
 #define DEBIAN_PYTHON "/usr/bin/python3.11"
 #define MAX_NM 40000
@@ -214,11 +215,115 @@ static void test_names_after_the_first_process_is_gone(void **state)
 	free(r.items);
 }
 
+static long candidates_of(const char *path, uint64_t **ranges, struct cfi_fde_index_entry **fdes, size_t *nfdes)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	Elf *elf = elf_reader_open_fd(fd);
+	assert_non_null(elf);
+	long n = py_method_symbols_candidates(elf, ranges);
+	if (fdes) {
+		struct cfi_image cfi;
+		cfi_image_load(&cfi, elf);
+		*nfdes = cfi_image_fde_index(&cfi, fdes);
+	}
+	elf_end(elf);
+	close(fd);
+	return n;
+}
+
+static bool in_ranges(const uint64_t *ranges, long n, uint64_t addr)
+{
+	for (long i = 0; i < n; i++)
+		if (addr >= ranges[2 * i] && addr < ranges[2 * i + 1])
+			return true;
+	return false;
+}
+
+/*
+ * The candidates hold every function the scan names (so a lookup outside them
+ * may skip it) and far fewer than all functions (so skipping it is worth it):
+ * stripped Debian python3 (absolute pointers) and pyenv's shared libpythons
+ * (relocations).
+ */
+static void test_candidates_hold_every_scanned_function(void **state)
+{
+	const char *files[] = {
+		DEBIAN_PYTHON,
+		pyenv_find("3.8", "lib/libpython3.8.so.1.0"),
+		pyenv_find("3.13", "lib/libpython3.13.so.1.0"),
+	};
+	for (size_t f = 0; f < sizeof(files) / sizeof(files[0]); f++) {
+		if (!files[f] || access(files[f], R_OK) != 0)
+			continue;
+		struct scan_result r = { 0 };
+		uint64_t *ranges = NULL;
+		struct cfi_fde_index_entry *fdes = NULL;
+		size_t nfdes = 0;
+		assert_true(scan_file(files[f], &r) > 100);
+		long n = candidates_of(files[f], &ranges, &fdes, &nfdes);
+		assert_true(n > 0);
+		for (long i = 0; i < n; i++) {
+			assert_true(ranges[2 * i] < ranges[2 * i + 1]);
+			assert_true(i == 0 || ranges[2 * i - 1] <= ranges[2 * i]);
+		}
+		for (size_t i = 0; i < r.n; i++)
+			if (!in_ranges(ranges, n, r.items[i].start) || !in_ranges(ranges, n, r.items[i].start + r.items[i].size - 1))
+				fail_msg("%s: %s at 0x%llx is outside every candidate", files[f], r.items[i].name,
+					 (unsigned long long)r.items[i].start);
+		printf("  %s: %zu named, %ld candidates of %zu functions\n", files[f], r.n, n, nfdes);
+		assert_true((size_t)n < nfdes * 3 / 4);
+		free(ranges);
+		free(fdes);
+		free(r.items);
+	}
+}
+
+/*
+ * A lookup the file's own symbols do not answer runs the scan only when the
+ * address may be one of its functions: the interpreter's start-up and eval
+ * plumbing, on every stack, cost no scan. Answers are the same either way.
+ */
+static void test_scan_runs_only_for_a_candidate(void **state)
+{
+	uint64_t *ranges = NULL;
+	struct cfi_fde_index_entry *fdes = NULL;
+	size_t nfdes = 0;
+	long n = candidates_of(DEBIAN_PYTHON, &ranges, &fdes, &nfdes);
+	assert_true(n > 0 && nfdes > 0);
+	struct elf_symbols *s = elf_symbols_load_named(DEBIAN_PYTHON, NULL, &py_method_names);
+	assert_non_null(s);
+	size_t before = elf_symbols_function_count(s);
+	/* a function the file does not name and no pointer reaches */
+	uint64_t plain = 0, off;
+	for (size_t i = 0; i < nfdes && !plain; i++)
+		if (!in_ranges(ranges, n, fdes[i].pc) && !elf_symbols_lookup(s, fdes[i].pc, &off))
+			plain = fdes[i].pc;
+	assert_true(plain != 0);
+	assert_int_equal(elf_symbols_function_count(s), before);
+
+	struct scan_result r = { 0 };
+	assert_true(scan_file(DEBIAN_PYTHON, &r) > 0);
+	const struct scanned *m = find(&r, known[0].python);
+	assert_non_null(m);
+	const char *name = elf_symbols_lookup(s, m->start, &off); /* the scan runs now */
+	assert_non_null(name);
+	assert_string_equal(name, known[0].python);
+	assert_true(elf_symbols_function_count(s) > before);
+	assert_null(elf_symbols_lookup(s, plain, &off));
+	elf_symbols_free(s);
+	free(r.items);
+	free(ranges);
+	free(fdes);
+}
+
 static void test_not_python_names_nothing(void **state)
 {
 	struct scan_result r = { 0 };
 	assert_int_equal(scan_file("/bin/true", &r), 0);
 	assert_int_equal(r.n, 0);
+	uint64_t *ranges = NULL;
+	assert_int_equal(candidates_of("/bin/true", &ranges, NULL, NULL), 0);
 	free(r.items);
 }
 
@@ -228,6 +333,8 @@ int main(void)
 		cmocka_unit_test(test_matches_symtab_of_unstripped_builds),
 		cmocka_unit_test(test_names_stripped_debian_python),
 		cmocka_unit_test(test_names_after_the_first_process_is_gone),
+		cmocka_unit_test(test_candidates_hold_every_scanned_function),
+		cmocka_unit_test(test_scan_runs_only_for_a_candidate),
 		cmocka_unit_test(test_not_python_names_nothing),
 	};
 	setvbuf(stdout, NULL, _IONBF, 0);

@@ -525,15 +525,22 @@ static bool add_named(struct names *out, uint64_t addr, const char *owner, const
 	return true;
 }
 
-long py_method_symbols_scan(Elf *elf, py_method_symbol_fn fn, void *ctx)
+/* Whether elf is CPython (it exports PyType_Type) or one of its extension modules (PyInit_*); *type_type: &PyType_Type. */
+static bool is_cpython_image(Elf *elf, uint64_t *type_type)
 {
 	GElf_Ehdr eh;
 	if (!gelf_getehdr(elf, &eh) || gelf_getclass(elf) != ELFCLASS64 || eh.e_machine != EM_X86_64)
-		return 0;
-	/* only CPython itself (it exports PyType_Type) and its extension modules (PyInit_*): every other
-	 * stripped library would pay for an .eh_frame walk and a data scan for nothing */
-	uint64_t type_type = dynamic_symbol(elf, "PyType_Type", false);
-	if (!type_type && !dynamic_symbol(elf, "PyInit_", true))
+		return false;
+	*type_type = dynamic_symbol(elf, "PyType_Type", false);
+	return *type_type || dynamic_symbol(elf, "PyInit_", true);
+}
+
+long py_method_symbols_scan(Elf *elf, py_method_symbol_fn fn, void *ctx)
+{
+	uint64_t type_type;
+	/* only CPython and its extension modules: every other stripped library would pay for an .eh_frame
+	 * walk and a data scan for nothing */
+	if (!is_cpython_image(elf, &type_type))
 		return 0;
 	struct image img = { 0 };
 	struct names names = { 0 };
@@ -600,4 +607,93 @@ out:
 	return result;
 }
 
-const struct elf_name_source py_method_names = { .scan = py_method_symbols_scan };
+/*
+ * The values the scan can take for a function's address: each relocation's
+ * and each aligned word of writable data (where method tables, static types
+ * and PyType_Slot arrays live: PyType_Spec's slots are not const, and
+ * neither are the arrays), kept when between the first and the last function
+ * start. Sorted, with repeats.
+ */
+static uint64_t *pointer_values(const struct image *img, uint64_t lo, uint64_t hi, size_t *n)
+{
+	size_t cap = 0;
+	uint64_t *out = NULL;
+	*n = 0;
+	for (size_t i = 0; i < img->nsecs + 1; i++) {
+		const struct section *s = i < img->nsecs ? &img->secs[i] : NULL;
+		size_t count = s ? (s->addr + s->size - ((s->addr + 7) & ~7ull)) / 8 : img->nrelocs;
+		if (s && (!s->writable || s->size < 8))
+			continue;
+		for (size_t k = 0; k < count; k++) {
+			uint64_t v;
+			if (s)
+				memcpy(&v, s->data + (((s->addr + 7) & ~7ull) - s->addr) + 8 * k, 8);
+			else
+				v = img->relocs[k].value;
+			if (v < lo || v > hi)
+				continue;
+			if (array_reserve((void **)&out, &cap, *n + 1, sizeof(*out)) != 0) {
+				free(out);
+				return NULL;
+			}
+			out[(*n)++] = v;
+		}
+	}
+	if (*n && radix_sort_u64(out, *n, sizeof(*out), 0) != 0) {
+		free(out);
+		return NULL;
+	}
+	return out ? out : malloc(1);
+}
+
+/*
+ * The scan names a function only through a pointer to its first byte (a
+ * method's ml_meth, a type's slot), read where read_ptr reads: so it names
+ * nothing outside the functions whose start some such value equals. Those
+ * are found from .eh_frame_hdr's sorted starts and a pass over the data, a
+ * fraction of the scan, which a lookup then needs only for one of them.
+ */
+long py_method_symbols_candidates(Elf *elf, uint64_t **ranges)
+{
+	uint64_t type_type;
+	*ranges = NULL;
+	if (!is_cpython_image(elf, &type_type))
+		return 0; /* the scan names nothing here */
+	struct cfi_image cfi;
+	struct cfi_fde_index_entry *index = NULL;
+	size_t nindex = cfi_image_load(&cfi, elf) == 1 ? cfi_image_fde_index(&cfi, &index) : 0;
+	struct image img = { 0 };
+	uint64_t *values = NULL, *out = NULL;
+	size_t nvalues = 0, nout = 0, cap = 0;
+	long result = -1; /* unknown: the scan runs at the first lookup it may answer */
+	if (!nindex || !load_sections(&img, elf) ||
+	    !(values = pointer_values(&img, index[0].pc, index[nindex - 1].pc, &nvalues)))
+		goto out;
+	/* both sorted: one merge */
+	for (size_t i = 0, v = 0; i < nindex; i++) {
+		while (v < nvalues && values[v] < index[i].pc)
+			v++;
+		if (v == nvalues)
+			break;
+		if (values[v] != index[i].pc)
+			continue;
+		if (array_reserve((void **)&out, &cap, nout + 2, sizeof(*out)) != 0)
+			goto out;
+		out[nout++] = index[i].pc;
+		/* up to the next function's start: a gap between them is no one's, and costs only a scan */
+		out[nout++] = i + 1 < nindex ? index[i + 1].pc : UINT64_MAX;
+	}
+	*ranges = out;
+	out = NULL;
+	result = (long)(nout / 2);
+out:
+	free(out);
+	free(values);
+	free(index);
+	free(img.relocs);
+	free(img.secs);
+	return result;
+}
+
+const struct elf_name_source py_method_names = { .scan = py_method_symbols_scan,
+						  .candidates = py_method_symbols_candidates };

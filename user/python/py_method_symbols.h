@@ -27,7 +27,15 @@ typedef elf_function_fn py_method_symbol_fn;
  */
 long py_method_symbols_scan(Elf *elf, py_method_symbol_fn fn, void *ctx);
 
-/* The same as a source of names for stripped files (sym's elf_cache_new, elf_symbols_load_named). */
+/*
+ * Where the scan may name a function, found at a fraction of its cost: *ranges
+ * gets malloc'd [start, end) pairs, sorted, outside which it names nothing.
+ * Returns their count (0 for a file that is not CPython), or -1 when that
+ * cannot be known cheaply (no .eh_frame_hdr, out of memory).
+ */
+long py_method_symbols_candidates(Elf *elf, uint64_t **ranges);
+
+/* Both as a source of names for stripped files (sym's elf_cache_new, elf_symbols_load_named). */
 extern const struct elf_name_source py_method_names;
 
 #endif

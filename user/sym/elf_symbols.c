@@ -78,6 +78,15 @@ struct elf_symbols {
 	const struct elf_name_source *pending_source;
 	char *open_path;
 	struct string_arena source_strings;
+	/*
+	 * Where the pending source may name a function (its candidates), read at
+	 * the first lookup the file's own symbols do not answer: the scan runs
+	 * only for an address inside one. A spinning interpreter's stacks are
+	 * its eval loop and start-up, which it does not name.
+	 */
+	uint64_t *source_ranges; /* [start, end) pairs, sorted */
+	size_t n_source_ranges;
+	enum { SOURCE_RANGES_UNREAD, SOURCE_RANGES_READ, SOURCE_RANGES_UNKNOWN } source_ranges_state;
 };
 
 struct builder {
@@ -430,22 +439,50 @@ static int add_source_symbol(void *ctx, uint64_t start, uint64_t size, const cha
 	return 0;
 }
 
+/*
+ * The file the pending source reads, checked to be the build loaded (an
+ * upgrade may have replaced it since); NULL if it cannot be. Close with
+ * close_source_elf.
+ */
+static Elf *open_source_elf(const struct elf_symbols *s, int *fd)
+{
+	*fd = s->open_path ? open(s->open_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
+	/* open_path went through the first process's /proc/PID/root, and that process may be gone:
+	 * the same path from here, if it holds the same build (checked below) */
+	if (*fd < 0 && s->path && s->path[0] == '/' && (!s->open_path || strcmp(s->path, s->open_path) != 0))
+		*fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	Elf *elf = *fd >= 0 ? elf_reader_open_fd(*fd) : NULL;
+	char build_id[ELF_BUILD_ID_HEX_SIZE] = "";
+	if (elf)
+		elf_reader_build_id(elf, build_id);
+	if (elf && strcmp(build_id, s->build_id) == 0)
+		return elf;
+	if (elf)
+		elf_reader_close(elf);
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+	return NULL;
+}
+
+static void close_source_elf(Elf *elf, int fd)
+{
+	if (elf)
+		elf_reader_close(elf);
+	if (fd >= 0)
+		close(fd);
+}
+
 /* The pending source's names, added to the finished functions (see struct elf_symbols). */
 static void add_pending_source_names(struct elf_symbols *s)
 {
 	const struct elf_name_source *source = s->pending_source;
 	s->pending_source = NULL;
-	int fd = s->open_path ? open(s->open_path, O_RDONLY | O_CLOEXEC | O_NONBLOCK) : -1;
-	/* open_path went through the first process's /proc/PID/root, and that process may be gone:
-	 * the same path from here, if it holds the same build (checked below) */
-	if (fd < 0 && s->path && s->path[0] == '/' && (!s->open_path || strcmp(s->path, s->open_path) != 0))
-		fd = open(s->path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	Elf *elf = fd >= 0 ? elf_reader_open_fd(fd) : NULL;
-	char build_id[ELF_BUILD_ID_HEX_SIZE] = "";
-	if (elf)
-		elf_reader_build_id(elf, build_id);
-	/* the file at the path now is the one loaded (an upgrade may have replaced it since) */
-	if (elf && strcmp(build_id, s->build_id) == 0) {
+	free(s->source_ranges);
+	s->source_ranges = NULL;
+	int fd;
+	Elf *elf = open_source_elf(s, &fd);
+	if (elf) {
 		struct builder b = { .s = s, .cap_functions = s->n_functions };
 		size_t before = s->n_functions;
 		if (source->scan(elf, add_source_symbol, &b) < 0)
@@ -453,10 +490,32 @@ static void add_pending_source_names(struct elf_symbols *s)
 		finish_functions(s);
 		string_arena_shrink(&s->source_strings);
 	}
-	if (elf)
-		elf_reader_close(elf);
-	if (fd >= 0)
-		close(fd);
+	close_source_elf(elf, fd);
+}
+
+/* Whether the pending source may name the function at vaddr (see struct elf_symbols). */
+static bool source_may_name(struct elf_symbols *s, uint64_t vaddr)
+{
+	if (s->source_ranges_state == SOURCE_RANGES_UNREAD) {
+		int fd;
+		Elf *elf = s->pending_source->candidates ? open_source_elf(s, &fd) : NULL;
+		long n = elf ? s->pending_source->candidates(elf, &s->source_ranges) : -1;
+		close_source_elf(elf, elf ? fd : -1);
+		s->n_source_ranges = n > 0 ? (size_t)n : 0;
+		s->source_ranges_state = n >= 0 ? SOURCE_RANGES_READ : SOURCE_RANGES_UNKNOWN;
+	}
+	if (s->source_ranges_state == SOURCE_RANGES_UNKNOWN)
+		return true;
+	/* the last range starting at or below vaddr */
+	size_t lo = 0, hi = s->n_source_ranges;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (s->source_ranges[2 * mid] <= vaddr)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo > 0 && vaddr < s->source_ranges[2 * (lo - 1) + 1];
 }
 
 static int load_from_elf(struct builder *b, Elf *elf, const char *logical_path, const char *root, bool search_debug,
@@ -599,6 +658,7 @@ void elf_symbols_free(struct elf_symbols *s)
 	free(s->sections);
 	free(s->needed);
 	free(s->open_path);
+	free(s->source_ranges);
 	string_arena_free(&s->strings);
 	string_arena_free(&s->source_strings);
 	free(s);
@@ -638,20 +698,30 @@ bool elf_symbols_offset_to_vaddr(const struct elf_symbols *s, uint64_t file_offs
 	return false;
 }
 
-const char *elf_symbols_lookup(const struct elf_symbols *s, uint64_t vaddr, uint64_t *offset)
+/* The function holding vaddr, or NULL. */
+static const struct function_symbol *enclosing_function(const struct elf_symbols *s, uint64_t vaddr)
 {
-	if (s->pending_source)
-		add_pending_source_names((struct elf_symbols *)s); /* once: see struct elf_symbols */
 	const struct function_symbol *f = s->functions;
 	size_t lo = SORTED_COUNT_AT_OR_BELOW(f, s->n_functions, start, vaddr);
-	for (size_t i = lo, steps = 0; i > 0 && steps < MAX_ENCLOSING_SCAN; i--, steps++) {
-		if (vaddr < f[i - 1].end) {
-			if (offset)
-				*offset = vaddr - f[i - 1].start;
-			return function_name(s, &f[i - 1]);
-		}
-	}
+	for (size_t i = lo, steps = 0; i > 0 && steps < MAX_ENCLOSING_SCAN; i--, steps++)
+		if (vaddr < f[i - 1].end)
+			return &f[i - 1];
 	return NULL;
+}
+
+const char *elf_symbols_lookup(const struct elf_symbols *s, uint64_t vaddr, uint64_t *offset)
+{
+	const struct function_symbol *f = enclosing_function(s, vaddr);
+	/* a sized symbol of the file's own is the answer; the source's names are for what it leaves */
+	if (s->pending_source && !(f && f->sized) && source_may_name((struct elf_symbols *)s, vaddr)) {
+		add_pending_source_names((struct elf_symbols *)s); /* once: see struct elf_symbols */
+		f = enclosing_function(s, vaddr);
+	}
+	if (!f)
+		return NULL;
+	if (offset)
+		*offset = vaddr - f->start;
+	return function_name(s, f);
 }
 
 bool elf_symbols_find(const struct elf_symbols *s, const char *name, uint64_t *vaddr, uint64_t *size)

@@ -95,6 +95,12 @@ struct Elf; /* libelf's */
 typedef int (*elf_function_fn)(void *ctx, uint64_t start, uint64_t size, const char *name);
 struct elf_name_source {
 	long (*scan)(struct Elf *elf, elf_function_fn fn, void *ctx);
+	/*
+	 * Optional: malloc'd sorted [start, end) pairs outside which scan names
+	 * nothing, for far less than a scan; their count, or -1 if unknown. A
+	 * lookup the file's own symbols do not answer runs the scan only inside.
+	 */
+	long (*candidates)(struct Elf *elf, uint64_t **ranges);
 };
 
 /* elf_symbols_load, with stripped functions named by source (may be NULL). */
