@@ -26,8 +26,10 @@
 struct frame_cache_slot {
 	uint64_t maps_serial; /* 0: empty */
 	uint64_t addr;
+	uint64_t used_by;     /* the last sample whose stack points at frame: it is not replaced during it */
 	bool is_return;
 	bool in_maps; /* the maps snapshot has the address: a stack through it is not stale */
+	bool root;    /* a frame a complete stack ends with (_start, clone...) */
 	uint8_t role;
 	struct native_frame frame;
 };
@@ -46,7 +48,11 @@ struct native_mode {
 	uint64_t frames[NATIVE_MAX_FRAMES];
 	uint64_t oracle[NATIVE_MAX_FRAMES]; /* --unwind compare: the snapshot unwinder's frames */
 	uint8_t roles[NATIVE_MAX_FRAMES];
+	bool roots[NATIVE_MAX_FRAMES];
+	/* each frame's name: a cache slot's (most samples copy nothing), or names[i] */
+	const struct native_frame *frame_of[NATIVE_MAX_FRAMES];
 	struct native_frame names[NATIVE_MAX_FRAMES];
+	uint64_t samples_built;
 	struct merge_item items[NATIVE_MAX_FRAMES + BPFSPY_MAX_PY_DEPTH + 3];
 };
 
@@ -247,7 +253,7 @@ static size_t unwind_sample(struct native_mode *m, const struct native_sample *s
 static bool reached_root(const struct native_mode *m, size_t n)
 {
 	for (size_t i = n > ROOT_SEARCH_FRAMES ? n - ROOT_SEARCH_FRAMES : 0; i < n; i++)
-		if (m->names[i].known && native_frame_is_root(m->names[i].name))
+		if (m->roots[i])
 			return true;
 	return false;
 }
@@ -257,7 +263,7 @@ bool native_stack_frame(const struct native_stack *st, size_t i, struct frame_de
 	const struct merge_item *item = &st->items[i];
 	switch (item->kind) {
 	case MERGE_ITEM_NATIVE:
-		*f = (struct frame_desc){ .name = st->names[item->index].name, .file = st->names[item->index].module,
+		*f = (struct frame_desc){ .name = st->names[item->index]->name, .file = st->names[item->index]->module,
 					  .kind = FRAME_NATIVE };
 		return true;
 	case MERGE_ITEM_PYTHON:
@@ -275,6 +281,7 @@ void native_mode_build(struct native_mode *m, const struct native_sample *s, str
 	size_t npy = s->py && s->npy <= BPFSPY_MAX_PY_DEPTH ? s->npy : 0;
 	const struct proc_maps *maps = s->maps;
 	size_t n = unwind_sample(m, s, &ss, &unwound);
+	uint64_t sample = ++m->samples_built;
 
 	for (size_t i = 0; i < n; i++) {
 		bool is_return = i > 0; /* frames[0] is the sampled ip */
@@ -286,8 +293,10 @@ void native_mode_build(struct native_mode *m, const struct native_sample *s, str
 			if (slot->maps_serial == maps->serial && slot->addr == m->frames[i] && slot->is_return == is_return) {
 				if (!slot->in_maps && s->maps_refreshable)
 					goto stale;
-				m->names[i] = slot->frame;
+				slot->used_by = sample;
+				m->frame_of[i] = &slot->frame;
 				m->roles[i] = slot->role;
+				m->roots[i] = slot->root;
 				continue;
 			}
 		}
@@ -295,13 +304,19 @@ void native_mode_build(struct native_mode *m, const struct native_sample *s, str
 		bool in_maps = maps && proc_maps_find(maps, pc);
 		if (!in_maps && maps && s->maps_refreshable)
 			goto stale;
-		native_symbolize(m->elf, s->pid, maps, m->frames[i], is_return, &m->names[i]);
-		m->roles[i] = classify(map_sample(m, s, &ss), pc, &m->names[i]);
-		native_mode_name_by_function(m, s->pid, maps, pc, &m->names[i]);
-		if (slot)
+		struct native_frame *nf = &m->names[i];
+		native_symbolize(m->elf, s->pid, maps, m->frames[i], is_return, nf);
+		m->roles[i] = classify(map_sample(m, s, &ss), pc, nf);
+		native_mode_name_by_function(m, s->pid, maps, pc, nf);
+		m->roots[i] = nf->known && native_frame_is_root(nf->name);
+		m->frame_of[i] = nf;
+		/* a slot an earlier frame of this sample points at keeps its frame until the next sample */
+		if (slot && slot->used_by != sample) {
 			*slot = (struct frame_cache_slot){ .maps_serial = maps->serial, .addr = m->frames[i],
-							   .is_return = is_return, .in_maps = in_maps, .role = m->roles[i],
-							   .frame = m->names[i] };
+							   .used_by = sample, .is_return = is_return, .in_maps = in_maps,
+							   .root = m->roots[i], .role = m->roles[i], .frame = *nf };
+			m->frame_of[i] = &slot->frame;
+		}
 	}
 	bool root = reached_root(m, n);
 	struct merge_input in = {
@@ -312,7 +327,7 @@ void native_mode_build(struct native_mode *m, const struct native_sample *s, str
 	struct merge_result res = { 0 };
 	if (python_merge(&in, m->items, sizeof(m->items) / sizeof(m->items[0]), &res) != 0)
 		res = (struct merge_result){ 0 };
-	*out = (struct native_stack){ .items = m->items, .count = res.count, .names = m->names, .mismatch = res.mismatch };
+	*out = (struct native_stack){ .items = m->items, .count = res.count, .names = m->frame_of, .mismatch = res.mismatch };
 
 	m->stats.samples++;
 	m->stats.kernel_unwound += use_kernel_frames(s);

@@ -62,7 +62,7 @@ struct native_sample {
 struct native_stack {
 	const struct merge_item *items; /* innermost first */
 	size_t count;
-	const struct native_frame *names; /* of the MERGE_ITEM_NATIVE items, by their index */
+	const struct native_frame *const *names; /* of the MERGE_ITEM_NATIVE items, by their index */
 	bool mismatch;	   /* groups and eval frames did not pair: both halves and a "[merge mismatch]" marker */
 	bool maps_stale;   /* nothing built: re-read the maps and build again without maps_refreshable */
 };
