@@ -50,7 +50,8 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		if (!follow_children)
 			return 0;
 		__u8 yes = FOLLOW_YES;
-		bpf_map_update_elem(&followed, &ctgid, &yes, BPF_ANY);
+		if (bpf_map_update_elem(&followed, &ctgid, &yes, BPF_ANY))
+			stat_inc(STAT_EVENTS_LOST); /* more live processes than MAX_FOLLOWED */
 	}
 	/*
 	 * The child runs the parent's code (on the parent's stack after vfork)

@@ -44,7 +44,7 @@ const volatile __u32 native_max_frames = BPFSPY_DEFAULT_NATIVE_FRAMES; /* --max-
 /* Written by userspace while running. */
 __u32 pending_py_procs = 0; /* processes waiting for libpython to be mapped */
 
-#define MAX_FOLLOWED 65536
+#define MAX_FOLLOWED BPFSPY_MAX_FOLLOWED
 #define MAX_PY_PROCS 8192
 #define MAX_THREADS 65536
 #define CODE_SEEN_SLOTS 262144

@@ -57,31 +57,6 @@ static int32_t load_s32(const uint8_t *p)
 	return v;
 }
 
-/* The FDE ranges in address order, from .eh_frame_hdr's search table. Returns the count; *out malloc'd. */
-static size_t read_fde_ranges(Elf *elf, struct code_range **out)
-{
-	struct cfi_image image;
-	struct cfi_fde_index_entry *index;
-	struct cfi_cie_cache cie = { 0 };
-	size_t count = cfi_image_load(&image, elf) ? cfi_image_fde_index(&image, &index) : 0;
-
-	*out = NULL;
-	struct code_range *ranges = count ? calloc(count, sizeof(*ranges)) : NULL;
-	for (size_t i = 0; ranges && i < count; i++) {
-		struct cfi_fde fde;
-		ranges[i].start = ranges[i].end = index[i].pc;
-		if (cfi_fde_at(&image.sections[0], index[i].offset, &cie, &fde) && fde.pc_begin == index[i].pc)
-			ranges[i].end = fde.pc_end;
-	}
-	for (size_t i = 0; ranges && i < count; i++) /* unknown length: up to the next FDE */
-		if (ranges[i].end == ranges[i].start && i + 1 < count && ranges[i + 1].start > ranges[i].start)
-			ranges[i].end = ranges[i + 1].start;
-	if (count)
-		free(index);
-	*out = ranges;
-	return ranges ? count : 0;
-}
-
 static long fde_containing(const struct code_range *fdes, size_t n, uint64_t addr)
 {
 	size_t lo = SORTED_COUNT_AT_OR_BELOW(fdes, n, start, addr);
@@ -100,6 +75,55 @@ static bool near_jump_target(const uint8_t *code, size_t size, size_t i, uint64_
 		return true;
 	}
 	return false;
+}
+
+/*
+ * The FDE ranges, in address order, of the functions the hot part's jump
+ * targets fall in (by .eh_frame_hdr's sorted starts): only those FDEs are
+ * read, a few hundred of an interpreter's ten thousand. An FDE whose end
+ * cannot be read ends at the next function's start. Returns the count; *out
+ * malloc'd.
+ */
+static size_t read_target_fde_ranges(Elf *elf, const uint8_t *hot, size_t hot_size, uint64_t hot_vaddr,
+				     struct code_range **out)
+{
+	struct cfi_image image;
+	struct cfi_fde_index_entry *index;
+	struct cfi_cie_cache cie = { 0 };
+	size_t count = cfi_image_load(&image, elf) ? cfi_image_fde_index(&image, &index) : 0;
+	bool *hit = count ? calloc(count, sizeof(*hit)) : NULL;
+	size_t nhit = 0;
+
+	*out = NULL;
+	for (size_t i = 0; hit && i < hot_size; i++) {
+		uint64_t target;
+		if (!near_jump_target(hot, hot_size, i, hot_vaddr, &target) ||
+		    (target >= hot_vaddr && target < hot_vaddr + hot_size))
+			continue;
+		size_t lo = SORTED_COUNT_AT_OR_BELOW(index, count, pc, target);
+		if (lo > 0 && !hit[lo - 1]) {
+			hit[lo - 1] = true;
+			nhit++;
+		}
+	}
+	struct code_range *ranges = nhit ? calloc(nhit, sizeof(*ranges)) : NULL;
+	size_t n = 0;
+	for (size_t i = 0; ranges && i < count; i++) {
+		if (!hit[i])
+			continue;
+		struct cfi_fde fde;
+		ranges[n].start = index[i].pc;
+		if (cfi_fde_at(&image.sections[0], index[i].offset, &cie, &fde) && fde.pc_begin == index[i].pc)
+			ranges[n].end = fde.pc_end;
+		else /* unknown length: up to the next FDE */
+			ranges[n].end = i + 1 < count && index[i + 1].pc > index[i].pc ? index[i + 1].pc : index[i].pc;
+		n++;
+	}
+	free(hit);
+	if (count)
+		free(index);
+	*out = ranges;
+	return ranges ? n : 0;
 }
 
 long eval_code_vote_cold_fde(const uint8_t *hot, size_t hot_size, uint64_t hot_vaddr,
@@ -148,7 +172,7 @@ static void guess_cold_part(Elf *elf, struct eval_code *out)
 	if (!find_section(elf, ".text", &text))
 		return;
 	const uint8_t *hot = section_bytes_at(&text, out->hot.start, hot_size);
-	if (!hot || (nfdes = read_fde_ranges(elf, &fdes)) == 0)
+	if (!hot || (nfdes = read_target_fde_ranges(elf, hot, hot_size, out->hot.start, &fdes)) == 0)
 		return;
 	long cold = eval_code_vote_cold_fde(hot, hot_size, out->hot.start, fdes, nfdes, COLD_MIN_VOTES, &votes);
 	if (cold >= 0 && fdes[cold].start != out->hot.start) {

@@ -277,7 +277,7 @@ static bool targets_alive(const struct session_options *o)
 	return false;
 }
 
-#define MAX_EXISTING_DESCENDANTS 65536 /* as many as BPF follows (MAX_FOLLOWED) */
+#define MAX_EXISTING_DESCENDANTS BPFSPY_MAX_FOLLOWED /* as many as BPF follows */
 
 /* The targets' processes that exist already: BPF follows the ones forked from now on. */
 static void follow_existing_descendants(struct session *s)
