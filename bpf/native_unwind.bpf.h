@@ -339,7 +339,6 @@ struct native_unwind_request {
 	__u32 pos;        /* where frames[0] goes in the sample buffer */
 	__u32 tgid;
 	__u32 stop;       /* out: enum unwind_stop_reason */
-	__u32 wake;       /* out: the walk wants a table user space has not built: wake it now */
 };
 
 /* Walks the user stack into the sample buffer; returns the frame count (frames[0] = ip) and sets r->stop. */
@@ -360,9 +359,21 @@ BPF_SUBPROG __u32 unwind_user_stack(struct native_unwind_request *r)
 	};
 	bpf_loop(BPFSPY_MAX_NATIVE_FRAMES + 1, native_unwind_step, &w, 0);
 	r->stop = w->stop;
-	r->wake = w->table_deferred;
 	__u32 n = w->n;
 	return n > BPFSPY_MAX_NATIVE_FRAMES + 1 ? BPFSPY_MAX_NATIVE_FRAMES + 1 : n;
+}
+
+/*
+ * The ring-buffer flags of a sample whose user stack was walked (walked) in
+ * buffer kind's state: a walk that stopped at a table user space has not
+ * built yet wakes it at once, so the samples after it have the table. A
+ * global function is verified once, on its own: carried as a variable, the
+ * choice doubled the verifier's states through the rest of the sample.
+ */
+BPF_SUBPROG __u64 sample_ringbuf_flags(__u32 kind, __u32 walked)
+{
+	struct native_walk *w = walked ? bpf_map_lookup_elem(&native_walks, &kind) : NULL;
+	return w && w->table_deferred ? BPF_RB_FORCE_WAKEUP : ringbuf_flags();
 }
 
 #endif

@@ -127,7 +127,6 @@ static __always_inline void send_sample(void *ctx, const struct sample_request *
 	__u32 pos = sizeof(*h);
 	long n = 0;
 	__u32 n_user = 0, stop = UNWIND_STOP_NO_TABLE;
-	bool wake = false;
 	bool cfi = has_unwind_tables(tgid);
 	if (cfi) {
 		struct native_unwind_request u = {
@@ -135,7 +134,6 @@ static __always_inline void send_sample(void *ctx, const struct sample_request *
 		};
 		n_user = unwind_user_stack(&u);
 		stop = u.stop;
-		wake = u.wake;
 		b = sample_buffer(req->buf);
 		if (!b)
 			return;
@@ -217,7 +215,7 @@ static __always_inline void send_sample(void *ctx, const struct sample_request *
 	__u64 size = (__u64)pos + stack_len;
 	if (size > SAMPLE_BUF_SIZE)
 		size = SAMPLE_BUF_SIZE;
-	if (bpf_ringbuf_output(&events, b->data, size, wake ? BPF_RB_FORCE_WAKEUP : ringbuf_flags()))
+	if (bpf_ringbuf_output(&events, b->data, size, sample_ringbuf_flags(req->buf, cfi)))
 		stat_inc(STAT_LOST);
 }
 
