@@ -41,6 +41,7 @@ struct target_process {
 	uint64_t thread_names_read_ns; /* last read attempt, 0: never */
 	uint64_t thread_names_ok_ns;   /* last read that succeeded: what thread_names holds */
 	unsigned names_waiting;        /* threads seen that the table did not have (the recorder's count) */
+	bool other_threads_seen;       /* a sample of a thread besides the main one: names to read while it lives */
 	unsigned names_lookups;        /* lookups since a new thread began waiting: the back-off */
 	uint64_t names_next_lookup_ns;
 };

@@ -47,7 +47,8 @@ bool process_table_has_threading(const struct process_table *pt)
 {
 	for (size_t i = 0; i < pt->procs.cap; i++) {
 		const struct target_process *p = pt->procs.keys && pt->procs.keys[i] ? pt->procs.vals[i] : NULL;
-		if (p && p->python == PYTHON_YES && p->names_memo.threading.found)
+		/* or threads that may be gone by the next wake-up without it: their names must be read now */
+		if (p && p->python == PYTHON_YES && (p->names_memo.threading.found || (p->other_threads_seen && p->names_waiting)))
 			return true;
 	}
 	return false;

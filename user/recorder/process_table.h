@@ -46,9 +46,11 @@ void process_table_connect(struct process_table *pt, struct sampler *s, struct k
 struct target_process *process_table_find(const struct process_table *pt, uint32_t pid);
 
 /*
- * Whether a Python process has imported threading: its threads come and go
- * with names that are read from the live process, so its samples are worth
- * handling promptly (see recorder_wants_prompt_handling).
+ * Whether a Python process has imported threading, or has a thread besides
+ * its main one still waiting for its name (the first read of threading's
+ * table may come before the import): its threads come and go with names
+ * that are read from the live process, so its samples are worth handling
+ * promptly (see recorder_wants_prompt_handling).
  */
 bool process_table_has_threading(const struct process_table *pt);
 

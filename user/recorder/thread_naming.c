@@ -160,6 +160,7 @@ void thread_naming_on_sample(struct thread_naming *t, struct target_process *p, 
 			profile_set_thread_name(t->profile, pid, tid, "MainThread");
 		else if (n->state == THREAD_UNNAMED)
 			os_thread_name(t, p, pid, tid, s->comm);
+		p->other_threads_seen |= pid != tid;
 		n->state = THREAD_NAMED_FALLBACK;
 		n->ident = s->fsbase;
 		n->ns_tid = target_process_ns_tid((pid_t)pid, (pid_t)tid);
