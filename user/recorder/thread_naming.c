@@ -64,6 +64,9 @@ struct thread_name_state {
  * A sampled Python process's table is read again this often even when no
  * thread waits: a thread first seen late (while dying, or in a sample handled
  * after its process exited) is then named from a table that already held it.
+ * Not while the process has shown only its main thread and no threading
+ * module: there is no table to read (a spinning script would pay an open and
+ * six reads of its memory a second for nothing); its first other thread asks.
  */
 #define NAMES_REFRESH_NS 1000000000ull    /* 1 s */
 
@@ -98,6 +101,17 @@ static struct thread_name_state *thread_naming_of(struct thread_naming *t, uint3
 }
 
 /*
+ * The main thread is MainThread until threading says otherwise, and without
+ * threading nothing can: it waits for the table only once threading is seen
+ * (else a single-threaded script cost an open and six reads of its memory
+ * at every wake-up, for a name it already had).
+ */
+static bool main_thread_waits(const struct target_process *p, const struct thread_name_state *n, uint32_t tid)
+{
+	return tid != n->pid || p->names_memo.threading.found;
+}
+
+/*
  * Reads p's table again (unless just read) and names every thread of p that
  * waits for it. glibc gives a new thread the pthread_t (the ident) of one
  * that finished, and samples are handled a little after they were taken: an
@@ -113,6 +127,8 @@ static void name_waiting_threads(struct thread_naming *t, struct target_process 
 	for (size_t i = 0; i < t->threads.cap; i++) {
 		struct thread_name_state *n = t->threads.keys[i] ? t->threads.vals[i] : NULL;
 		if (!n || n->pid != (uint32_t)p->pid || n->state != THREAD_NAMED_FALLBACK)
+			continue;
+		if (!main_thread_waits(p, n, t->threads.keys[i]))
 			continue;
 		const char *name = target_process_thread_name_by_native_id(p, n->ident, n->ns_tid);
 		if (!name && n->first_seen_ns > p->thread_names_ok_ns) {
@@ -166,13 +182,15 @@ void thread_naming_on_sample(struct thread_naming *t, struct target_process *p, 
 		n->ns_tid = target_process_ns_tid((pid_t)pid, (pid_t)tid);
 		n->first_seen_ns = s->ts_ns && s->ts_ns < now ? s->ts_ns : now;
 		/* a new thread to name: look now, then back off again from the start */
-		p->names_waiting++;
-		p->names_lookups = 0;
-		p->names_next_lookup_ns = now;
+		if (main_thread_waits(p, n, tid)) {
+			p->names_waiting++;
+			p->names_lookups = 0;
+			p->names_next_lookup_ns = now;
+		}
 	}
 	if (p->names_waiting && now >= p->names_next_lookup_ns)
 		name_waiting_threads(t, p, now, false);
-	else if (now - p->thread_names_read_ns > NAMES_REFRESH_NS )
+	else if ((p->names_memo.threading.found || p->other_threads_seen) && now - p->thread_names_read_ns > NAMES_REFRESH_NS)
 		thread_naming_read(t, p);
 }
 
