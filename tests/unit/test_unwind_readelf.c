@@ -16,6 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/mman.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "helpers/pyenv_path.h"
@@ -324,6 +326,73 @@ static void print_table_statistics(const char *path)
 	unwind_table_free(table);
 }
 
+/* A store handing out mapped memory, as the in-kernel unwinder's BPF arrays are. */
+static size_t store_reserved, store_released, store_refused;
+static bool store_refuses;
+
+static struct unwind_row *reserve_mapped(size_t capacity, int *handle)
+{
+	if (store_refuses) {
+		store_refused++;
+		return NULL;
+	}
+	void *mem = mmap(NULL, capacity * sizeof(struct unwind_row), PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (mem == MAP_FAILED)
+		return NULL;
+	*handle = 7 + (int)store_reserved++;
+	return mem;
+}
+
+static void release_mapped(struct unwind_row *rows, size_t capacity, int handle)
+{
+	assert_true(handle >= 7);
+	assert_int_equal(munmap(rows, capacity * sizeof(*rows)), 0);
+	store_released++;
+}
+
+static const struct unwind_row_store mapped_store = { .reserve = reserve_mapped, .release = release_mapped };
+
+/* Rows written into a store are the rows built on the heap; a store that refuses leaves them there. */
+static void test_table_in_store_matches_heap(void **state)
+{
+	const char *paths[] = { "/proc/self/exe", "/lib/x86_64-linux-gnu/libc.so.6" };
+	size_t kept_in_store = 0;
+	(void)state;
+	for (size_t i = 0; i < 2; i++) {
+		struct unwind_table *heap, *stored, *refused;
+		if (access(paths[i], R_OK) != 0)
+			continue;
+		store_reserved = store_released = store_refused = 0;
+		assert_int_equal(unwind_table_build_from_path(paths[i], &heap), 0);
+		assert_int_equal(unwind_table_build_in_store(paths[i], &mapped_store, &stored), 0);
+		store_refuses = true;
+		assert_int_equal(unwind_table_build_in_store(paths[i], &mapped_store, &refused), 0);
+		store_refuses = false;
+		assert_int_equal(store_reserved, 1);
+		assert_int_equal(store_refused, 1);
+		/* past the store's capacity (a guess from the FDE count) the rows move to the heap */
+		bool moved = stored->store == NULL;
+		kept_in_store += !moved;
+		assert_int_equal(store_released, moved ? 1 : 0);
+		assert_ptr_equal(stored->store, moved ? NULL : &mapped_store);
+		assert_null(refused->store);
+		assert_null(heap->store);
+		assert_true(stored->row_capacity >= stored->row_count);
+		assert_true(heap->row_count > 100);
+		assert_int_equal(stored->row_count, heap->row_count);
+		assert_int_equal(refused->row_count, heap->row_count);
+		assert_memory_equal(stored->rows, heap->rows, heap->row_count * sizeof(*heap->rows));
+		assert_memory_equal(refused->rows, heap->rows, heap->row_count * sizeof(*heap->rows));
+		assert_int_equal(stored->function_count, heap->function_count);
+		unwind_table_free(heap);
+		unwind_table_free(refused);
+		unwind_table_free(stored);
+		assert_int_equal(store_released, 1);
+	}
+	assert_true(kept_in_store > 0 || access(paths[1], R_OK) != 0);
+}
+
 /* Not an assertion: the numbers the issue asks for, printed with the test run. */
 static void test_prints_table_statistics(void **state)
 {
@@ -343,6 +412,7 @@ int main(void)
 		cmocka_unit_test(test_libpython312_matches_readelf),
 		cmocka_unit_test(test_numpy_matches_readelf),
 		cmocka_unit_test(test_debug_frame_matches_readelf),
+		cmocka_unit_test(test_table_in_store_matches_heap),
 		cmocka_unit_test(test_prints_table_statistics),
 	};
 

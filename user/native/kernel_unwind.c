@@ -48,6 +48,8 @@ struct kernel_unwind {
 	const struct proc_map *from[UNWIND_MAX_PROC_MAPPINGS];
 };
 
+static const struct unwind_row_store bpf_row_store;
+
 struct kernel_unwind *kernel_unwind_new(int files_fd, int procs_fd, struct unwind_cache *cache)
 {
 	struct kernel_unwind *k = calloc(1, sizeof(*k));
@@ -57,6 +59,7 @@ struct kernel_unwind *kernel_unwind_new(int files_fd, int procs_fd, struct unwin
 	k->procs_fd = procs_fd;
 	k->cache = cache;
 	k->high_water = 1;
+	unwind_cache_set_row_store(cache, &bpf_row_store);
 	return k;
 }
 
@@ -91,25 +94,50 @@ static uint32_t free_id(struct kernel_unwind *k)
 	return k->high_water < UNWIND_MAX_FILES ? k->high_water : 0;
 }
 
-/* An array map of exactly the table's rows, filled through a shared mapping of its memory. */
-static int create_rows_map(const struct unwind_table *table)
+static size_t mapped_bytes(size_t rows)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	return (rows * sizeof(struct unwind_row) + page - 1) / page * page;
+}
+
+/* An array map of capacity rows, mapped shared: what is written there is what the kernel's walk reads. */
+static struct unwind_row *reserve_bpf_rows(size_t capacity, int *handle)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, opts, .map_flags = BPF_F_INNER_MAP | BPF_F_MMAPABLE);
-	size_t bytes = table->row_count * sizeof(struct unwind_row);
-	long page = sysconf(_SC_PAGESIZE);
-	size_t mapped = (bytes + (size_t)page - 1) / (size_t)page * (size_t)page;
+	if (capacity == 0 || capacity > UINT32_MAX)
+		return NULL;
 	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, "bpfspy_rows", sizeof(uint32_t), sizeof(struct unwind_row),
-				(uint32_t)table->row_count, &opts);
+				(uint32_t)capacity, &opts);
 	if (fd < 0)
-		return -1;
+		return NULL;
 	/* populated in one call: faulting in page by page costs ten times as much on a VM */
-	void *mem = mmap(NULL, mapped, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
+	void *mem = mmap(NULL, mapped_bytes(capacity), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
 	if (mem == MAP_FAILED) {
 		close(fd);
-		return -1;
+		return NULL;
 	}
-	memcpy(mem, table->rows, bytes);
-	munmap(mem, mapped);
+	*handle = fd;
+	return mem;
+}
+
+static void release_bpf_rows(struct unwind_row *rows, size_t capacity, int handle)
+{
+	munmap(rows, mapped_bytes(capacity));
+	close(handle);
+}
+
+/* Tables the unwind cache builds while the kernel unwinds are written straight into BPF arrays. */
+static const struct unwind_row_store bpf_row_store = { .reserve = reserve_bpf_rows, .release = release_bpf_rows };
+
+/* An array map of a table built on the heap (the vDSO's, or one that outgrew its array): a copy. */
+static int create_rows_map(const struct unwind_table *table)
+{
+	int fd;
+	struct unwind_row *mem = reserve_bpf_rows(table->row_count, &fd);
+	if (!mem)
+		return -1;
+	memcpy(mem, table->rows, table->row_count * sizeof(*mem));
+	munmap(mem, mapped_bytes(table->row_count));
 	return fd;
 }
 
@@ -122,10 +150,11 @@ static uint32_t load_file(struct kernel_unwind *k, const struct unwind_table *ta
 	if (id)
 		return id;
 	id = free_id(k);
-	int fd = id ? create_rows_map(table) : -1;
+	bool in_store = table->store == &bpf_row_store; /* the table's own array, which it keeps open */
+	int fd = !id ? -1 : in_store ? table->store_handle : create_rows_map(table);
 	if (fd < 0 || bpf_map_update_elem(k->files_fd, &id, &fd, BPF_ANY) != 0) {
 		int err = errno;
-		if (fd >= 0)
+		if (fd >= 0 && !in_store)
 			close(fd);
 		k->stats.files_failed++;
 		if (!k->warned_full) {
@@ -136,7 +165,8 @@ static uint32_t load_file(struct kernel_unwind *k, const struct unwind_table *ta
 		}
 		return 0;
 	}
-	close(fd); /* the outer map holds it */
+	if (!in_store)
+		close(fd); /* the outer map holds it */
 	k->files[id] = (struct loaded_file){ .table = table };
 	if (id == k->high_water)
 		k->high_water++;

@@ -26,6 +26,7 @@ struct unwind_cache {
 	struct module_entry *vdso; /* the kernel maps one vDSO image per ABI */
 	bool vdso_tried, vdso_wanted;
 	struct hash_map wanted; /* struct file_key -> nothing: files a walk stopped in, built at the next install */
+	const struct unwind_row_store *row_store;
 };
 
 struct unwind_cache *unwind_cache_new(struct elf_cache *elf)
@@ -58,6 +59,12 @@ void unwind_cache_free(struct unwind_cache *c)
 	hash_map_free(&c->files);
 	hash_map_free(&c->wanted);
 	free(c);
+}
+
+void unwind_cache_set_row_store(struct unwind_cache *c, const struct unwind_row_store *store)
+{
+	if (c)
+		c->row_store = store;
 }
 
 size_t unwind_cache_tables_built(const struct unwind_cache *c)
@@ -104,7 +111,7 @@ static struct module_entry *build_module(struct unwind_cache *c, pid_t pid, cons
 	}
 	char fd_path[64];
 	snprintf(fd_path, sizeof(fd_path), "/proc/self/fd/%d", fd);
-	if (unwind_table_build_from_path(fd_path, &e->code.table) != 0)
+	if (unwind_table_build_in_store(fd_path, c->row_store, &e->code.table) != 0)
 		e->code.table = NULL;
 	if (syms)
 		eval_code_find(fd, syms, &e->code.eval);

@@ -53,6 +53,9 @@ size_t unwind_cache_mappings(const struct proc_maps *maps, struct unwind_mapping
 const struct module_code *unwind_cache_resolve(struct unwind_cache *c, pid_t pid, const struct proc_map *m,
 					       bool build, struct unwind_mapping *out, bool *deferred);
 
+/* Where the tables built from now on keep their rows (NULL: the heap); see struct unwind_row_store. */
+void unwind_cache_set_row_store(struct unwind_cache *c, const struct unwind_row_store *store);
+
 /* Distinct files whose tables were built (for stats and tests). */
 size_t unwind_cache_tables_built(const struct unwind_cache *c);
 

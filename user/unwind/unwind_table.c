@@ -41,6 +41,7 @@ struct fde_list {
 
 struct table_builder {
 	struct unwind_table *table;
+	const struct unwind_row_store *store; /* where the rows go; NULL: the heap */
 	size_t capacity;
 	bool signal_frame;
 	uint64_t ra_register;
@@ -163,14 +164,21 @@ static bool append_row(struct table_builder *b, const struct unwind_row *row)
 		return true;
 	if (t->row_count == b->capacity) {
 		size_t capacity = b->capacity ? 2 * b->capacity : 4096;
-		struct unwind_row *grown = realloc(t->rows, capacity * sizeof(*grown));
+		/* a store's memory cannot grow: past the guess, the rows move to the heap */
+		struct unwind_row *grown = t->store ? malloc(capacity * sizeof(*grown))
+						    : realloc(t->rows, capacity * sizeof(*grown));
 
 		if (!grown) {
 			b->out_of_memory = true;
 			return false;
 		}
+		if (t->store) {
+			memcpy(grown, t->rows, t->row_count * sizeof(*grown));
+			t->store->release(t->rows, t->row_capacity, t->store_handle);
+			t->store = NULL;
+		}
 		t->rows = grown;
-		b->capacity = capacity;
+		t->row_capacity = b->capacity = capacity;
 	}
 	t->rows[t->row_count++] = *row;
 	return true;
@@ -260,13 +268,16 @@ static bool reserve_table(struct table_builder *b, size_t fdes)
 	struct unwind_table *t = b->table;
 	size_t rows = fdes > SIZE_MAX / (2 * ROWS_PER_FDE_GUESS) ? fdes : fdes * ROWS_PER_FDE_GUESS;
 
-	t->rows = malloc(rows * sizeof(*t->rows));
+	t->rows = b->store ? b->store->reserve(rows, &t->store_handle) : NULL;
+	if (t->rows)
+		t->store = b->store;
+	else if ((t->rows = malloc(rows * sizeof(*t->rows))))
+		/* written once, front to back: one call maps them, instead of a page fault per page */
+		array_populate(t->rows, rows * sizeof(*t->rows));
 	t->functions = malloc(fdes * sizeof(*t->functions));
 	if (!t->rows || !t->functions)
 		return false;
-	b->capacity = rows;
-	/* written once, front to back: one call maps them, instead of a page fault per page */
-	array_populate(t->rows, rows * sizeof(*t->rows));
+	t->row_capacity = b->capacity = rows;
 	array_populate(t->functions, fdes * sizeof(*t->functions));
 	return true;
 }
@@ -319,11 +330,11 @@ static void count_rules(struct unwind_table *t)
 	}
 }
 
-static int build_from_elf(Elf *elf, int fd, struct unwind_table **out)
+static int build_from_elf(Elf *elf, int fd, const struct unwind_row_store *store, struct unwind_table **out)
 {
 	struct cfi_image image;
 	struct fde_list fdes = { 0 };
-	struct table_builder builder = { .code_fd = fd };
+	struct table_builder builder = { .code_fd = fd, .store = store };
 	struct unwind_table *table;
 	GElf_Ehdr ehdr;
 
@@ -356,10 +367,12 @@ static int build_from_elf(Elf *elf, int fd, struct unwind_table **out)
 		return -ENOMEM;
 	}
 	/* give back what the guess reserved beyond the rows made (shrinking moves nothing) */
-	if (table->row_count && table->row_count < builder.capacity) {
+	if (!table->store && table->row_count && table->row_count < builder.capacity) {
 		struct unwind_row *fitted = realloc(table->rows, table->row_count * sizeof(*table->rows));
-		if (fitted)
+		if (fitted) {
 			table->rows = fitted;
+			table->row_capacity = table->row_count;
+		}
 	}
 	count_rules(table);
 	read_build_id(elf, table->build_id, sizeof(table->build_id));
@@ -391,12 +404,17 @@ int unwind_table_build_from_memory(const void *image, size_t size, struct unwind
 	elf = elf_memory((char *)image, size);
 	if (!elf)
 		return -EINVAL;
-	ret = build_from_elf(elf, -1, out);
+	ret = build_from_elf(elf, -1, NULL, out);
 	elf_end(elf);
 	return ret;
 }
 
 int unwind_table_build_from_path(const char *path, struct unwind_table **out)
+{
+	return unwind_table_build_in_store(path, NULL, out);
+}
+
+int unwind_table_build_in_store(const char *path, const struct unwind_row_store *store, struct unwind_table **out)
 {
 	Elf *elf;
 	int fd, ret;
@@ -412,7 +430,7 @@ int unwind_table_build_from_path(const char *path, struct unwind_table **out)
 		close(fd);
 		return -EINVAL;
 	}
-	ret = build_from_elf(elf, fd, out);
+	ret = build_from_elf(elf, fd, store, out);
 	elf_reader_close(elf);
 	close(fd);
 	return ret;
@@ -422,7 +440,10 @@ void unwind_table_free(struct unwind_table *table)
 {
 	if (!table)
 		return;
-	free(table->rows);
+	if (table->store)
+		table->store->release(table->rows, table->row_capacity, table->store_handle);
+	else
+		free(table->rows);
 	free(table->functions);
 	free(table);
 }
