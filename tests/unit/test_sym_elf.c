@@ -203,6 +203,63 @@ static void test_global_binding_wins_at_equal_addresses(void **state)
 	elf_symbols_free(s);
 }
 
+/*
+ * A file's first lookups by name scan its symbols; later ones use an index
+ * built then. Both must give the same symbol for every name: a local and a
+ * global of one name (the global wins, though locals are read first) and
+ * the aliases at one address included.
+ */
+static void test_find_by_scan_and_by_index_agree(void **state)
+{
+	(void)state;
+	if (sym_test_write_file(path_in_dir("dup_a.c"),
+				"__attribute__((noinline)) static int dup_name(int x) { return x + 1; }\n"
+				"int use_a(int x) { return dup_name(x); }\n") != 0 ||
+	    sym_test_write_file(path_in_dir("dup_b.c"),
+				"int use_a(int);\n"
+				"__attribute__((noinline)) int dup_name(int x) { return x * 2; }\n"
+				"int main(int c, char **v) { (void)v; return use_a(c) + dup_name(c); }\n") != 0 ||
+	    sym_test_run("cd %s && cc -O2 dup_a.c dup_b.c -o prog_dup", dir) != 0)
+		fail_msg("cannot build prog_dup");
+	const char *progs[] = { path_in_dir("prog_dup"), path_in_dir("prog_pie") };
+	static struct sym_test_nm_symbol syms[512];
+	for (size_t p = 0; p < 2; p++) {
+		size_t n = sym_test_nm(progs[p], false, "", syms, 512);
+		assert_true(n > 10);
+		struct elf_symbols *indexed = elf_symbols_load(progs[p], NULL);
+		assert_non_null(indexed);
+		for (size_t i = 0; i < n; i++) /* well past the scans: the index answers from here on */
+			elf_symbols_find(indexed, syms[i].name, NULL, NULL);
+		for (size_t i = 0; i < n; i++) {
+			struct elf_symbols *fresh = elf_symbols_load(progs[p], NULL);
+			assert_non_null(fresh);
+			uint64_t scan_addr = 0, scan_size = 0, index_addr = 0, index_size = 0;
+			bool by_scan = elf_symbols_find(fresh, syms[i].name, &scan_addr, &scan_size);
+			bool by_index = elf_symbols_find(indexed, syms[i].name, &index_addr, &index_size);
+			assert_int_equal(by_scan, by_index);
+			assert_int_equal(scan_addr, index_addr);
+			assert_int_equal(scan_size, index_size);
+			elf_symbols_free(fresh);
+		}
+		assert_false(elf_symbols_find(indexed, "known_no_such_symbol", NULL, NULL));
+		elf_symbols_free(indexed);
+	}
+	uint64_t global_addr = 0, addr;
+	size_t n = sym_test_nm(progs[0], false, "dup_name", syms, 512), locals = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (syms[i].type == 'T')
+			global_addr = syms[i].addr;
+		locals += syms[i].type == 't';
+	}
+	assert_int_equal(locals, 1);
+	assert_true(global_addr != 0);
+	struct elf_symbols *s = elf_symbols_load(progs[0], NULL);
+	assert_non_null(s);
+	assert_true(elf_symbols_find(s, "dup_name", &addr, NULL));
+	assert_int_equal(addr, global_addr);
+	elf_symbols_free(s);
+}
+
 static void test_build_id_matches_readelf(void **state)
 {
 	(void)state;
@@ -503,6 +560,7 @@ int main(void)
 		cmocka_unit_test(test_shared_object_lookups_and_needed),
 		cmocka_unit_test(test_zero_size_function_runs_to_next_symbol),
 		cmocka_unit_test(test_global_binding_wins_at_equal_addresses),
+		cmocka_unit_test(test_find_by_scan_and_by_index_agree),
 		cmocka_unit_test(test_build_id_matches_readelf),
 		cmocka_unit_test(test_find_object_and_section),
 		cmocka_unit_test(test_stripped_binary_uses_debuglink),
