@@ -7,7 +7,7 @@
  *  unwind_snapshot - walks a copy of a user stack (taken at the sample) with
  *                    those tables and returns the return addresses
  *
- * The row format (include/unwind_rows.h) is copied as is into BPF arrays for
+ * The row format (include/unwind_rows.h) is what BPF arrays hold for
  * the in-kernel unwinder (bpf/native_unwind.bpf.h), which follows the same
  * rules as unwind_snapshot: the snapshot walk is its oracle in the tests.
  */
