@@ -344,9 +344,12 @@ static struct unwind_row *reserve_mapped(size_t capacity, int *handle)
 	return mem;
 }
 
+static int handle_released;
+
 static void release_mapped(struct unwind_row *rows, size_t capacity, int handle)
 {
-	assert_true(handle >= 7);
+	assert_true(handle >= 7 || handle == -1); /* -1: given away */
+	handle_released = handle;
 	assert_int_equal(munmap(rows, capacity * sizeof(*rows)), 0);
 	store_released++;
 }
@@ -385,10 +388,17 @@ static void test_table_in_store_matches_heap(void **state)
 		assert_memory_equal(stored->rows, heap->rows, heap->row_count * sizeof(*heap->rows));
 		assert_memory_equal(refused->rows, heap->rows, heap->row_count * sizeof(*heap->rows));
 		assert_int_equal(stored->function_count, heap->function_count);
+		/* the handle is given away once; the memory is still released with the table */
+		int handle = unwind_table_give_store_handle(stored);
+		assert_int_equal(handle, moved ? -1 : 7);
+		assert_int_equal(unwind_table_give_store_handle(stored), -1);
+		assert_int_equal(unwind_table_give_store_handle(heap), -1);
 		unwind_table_free(heap);
 		unwind_table_free(refused);
 		unwind_table_free(stored);
 		assert_int_equal(store_released, 1);
+		if (!moved)
+			assert_int_equal(handle_released, -1);
 	}
 	assert_true(kept_in_store > 0 || access(paths[1], R_OK) != 0);
 }

@@ -122,8 +122,9 @@ static struct unwind_row *reserve_bpf_rows(size_t capacity, int *handle)
 
 static void release_bpf_rows(struct unwind_row *rows, size_t capacity, int handle)
 {
-	munmap(rows, mapped_bytes(capacity));
-	close(handle);
+	munmap(rows, mapped_bytes(capacity)); /* the array goes with it, unless the outer map holds it */
+	if (handle >= 0)
+		close(handle);
 }
 
 /* Tables the unwind cache builds while the kernel unwinds are written straight into BPF arrays. */
@@ -150,7 +151,9 @@ static uint32_t load_file(struct kernel_unwind *k, const struct unwind_table *ta
 	if (id)
 		return id;
 	id = free_id(k);
-	bool in_store = table->store == &bpf_row_store; /* the table's own array, which it keeps open */
+	/* the table's own array, if its fd is still open (it is closed at the first load: loaded again after a
+	 * release, the rows are copied into a new one) */
+	bool in_store = table->store == &bpf_row_store && table->store_handle >= 0;
 	int fd = !id ? -1 : in_store ? table->store_handle : create_rows_map(table);
 	if (fd < 0 || bpf_map_update_elem(k->files_fd, &id, &fd, BPF_ANY) != 0) {
 		int err = errno;
@@ -165,8 +168,10 @@ static uint32_t load_file(struct kernel_unwind *k, const struct unwind_table *ta
 		}
 		return 0;
 	}
-	if (!in_store)
-		close(fd); /* the outer map holds it */
+	/* the outer map holds the array now, and so does the table's mapping: its fd is not needed again,
+	 * and a thousand loaded files would otherwise hold a thousand fds (the table is the cache's, but
+	 * the handle is this store's bookkeeping) */
+	close(in_store ? unwind_table_give_store_handle((struct unwind_table *)table) : fd);
 	k->files[id] = (struct loaded_file){ .table = table };
 	if (id == k->high_water)
 		k->high_water++;

@@ -68,8 +68,9 @@ struct unwind_function {
  * kernel (python3's 1 MB of rows: ~3 ms of every --native start).
  */
 struct unwind_row_store {
-	/* memory for capacity zeroed rows and a handle to release it by, or NULL: the heap is used */
+	/* memory for capacity zeroed rows and a handle (>= 0) to release it by, or NULL: the heap is used */
 	struct unwind_row *(*reserve)(size_t capacity, int *handle);
+	/* handle is -1 once given away (unwind_table_give_store_handle) */
 	void (*release)(struct unwind_row *rows, size_t capacity, int handle);
 };
 
@@ -77,7 +78,7 @@ struct unwind_table {
 	struct unwind_row *rows; /* sorted by pc, no two consecutive rows equal */
 	size_t row_count;
 	const struct unwind_row_store *store; /* where rows is; NULL: the heap */
-	int store_handle;		      /* the store's handle of rows */
+	int store_handle;		      /* the store's handle of rows; -1 once given away */
 	size_t row_capacity;		      /* rows the memory holds (a store cannot shrink it) */
 	struct unwind_function *functions; /* the FDEs used, sorted: names stripped code by function */
 	size_t function_count;
@@ -100,6 +101,12 @@ int unwind_table_build_in_store(const char *path, const struct unwind_row_store 
 /* The same from an ELF image in memory (must stay valid only during the call). */
 int unwind_table_build_from_memory(const void *image, size_t size, struct unwind_table **out);
 void unwind_table_free(struct unwind_table *table);
+/*
+ * The store's handle of table's rows, which the caller now owns (the
+ * in-kernel unwinder closes its BPF array's fd once the array is loaded, so
+ * that a thousand tables do not hold a thousand fds); -1 if there is none.
+ */
+int unwind_table_give_store_handle(struct unwind_table *table);
 
 /*
  * The start of the function (FDE) containing ELF address pc: true and *start

@@ -448,6 +448,14 @@ void unwind_table_free(struct unwind_table *table)
 	free(table);
 }
 
+int unwind_table_give_store_handle(struct unwind_table *table)
+{
+	int handle = table->store ? table->store_handle : -1;
+	if (table->store)
+		table->store_handle = -1;
+	return handle;
+}
+
 bool unwind_table_function_start(const struct unwind_table *table, uint64_t pc, uint64_t *start)
 {
 	size_t n = SORTED_COUNT_AT_OR_BELOW(table->functions, table->function_count, start, pc);
