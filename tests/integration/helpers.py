@@ -163,11 +163,27 @@ def thread_state(pid, tid):
     return stat[stat.rindex(")") + 2]
 
 
+# x86-64 syscalls time.sleep blocks in, by CPython version and libc: poll, select, nanosleep,
+# clock_nanosleep, pselect6, ppoll
+SLEEP_SYSCALLS = frozenset({7, 23, 35, 230, 270, 271})
+
+
+def thread_syscall(pid, tid):
+    """The number of the syscall a blocked thread is in, None while it runs (or once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/task/{tid}/syscall").read_text().split()
+    except OSError:
+        return None
+    return int(fields[0]) if fields and fields[0].isdigit() else None
+
+
 @contextlib.contextmanager
-def blocked_python(param, script, text, threads_blocked=lambda pid: [pid]):
+def blocked_python(param, script, text, threads_blocked=lambda pid: [pid], sleeping_in=None):
     """Runs script (written with text) under the interpreter param = (label, path, required) from
     interpreters(); the program prints "ready" and then blocks. Yields the process once the kernel
-    says every thread threads_blocked(pid) names is sleeping. Skips absent optional interpreters."""
+    says every thread threads_blocked(pid) names is sleeping, and, given sleeping_in (syscall
+    numbers), sleeping in one of them: a thread that waits for the GIL after "ready" sleeps too,
+    in a futex. Skips absent optional interpreters."""
     import pytest
     label, path, required = param
     if not path or not Path(path).exists():
@@ -179,8 +195,9 @@ def blocked_python(param, script, text, threads_blocked=lambda pid: [pid]):
     try:
         assert proc.stdout.readline().strip() == "ready"
         deadline = time.time() + 10
-        while time.time() < deadline and not all(thread_state(proc.pid, t) == "S"
-                                                  for t in threads_blocked(proc.pid)):
+        while time.time() < deadline and not all(
+                thread_state(proc.pid, t) == "S" and (sleeping_in is None or thread_syscall(proc.pid, t) in sleeping_in)
+                for t in threads_blocked(proc.pid)):
             time.sleep(0.05)
         yield proc
     finally:

@@ -14,7 +14,7 @@ import re
 
 import pytest
 
-from helpers import blocked_python, interpreters, run_bpfspy
+from helpers import SLEEP_SYSCALLS, blocked_python, interpreters, run_bpfspy
 
 PROGRAM = '''\
 import threading, time
@@ -36,7 +36,8 @@ WAITS = re.compile(r"clock_nanosleep|nanosleep|__select|select|poll")
 
 @pytest.fixture(params=[pytest.param(i, id=i[0]) for i in interpreters()])
 def program(request, tmp_path):
-    with blocked_python(request.param, tmp_path / "prog.py", PROGRAM) as proc:
+    # the spinner holds the GIL: after "ready" the main thread first waits for it, then sleeps
+    with blocked_python(request.param, tmp_path / "prog.py", PROGRAM, sleeping_in=SLEEP_SYSCALLS) as proc:
         yield proc
 
 
