@@ -363,6 +363,9 @@ BPF_SUBPROG __u32 unwind_user_stack(struct native_unwind_request *r)
 	return n > BPFSPY_MAX_NATIVE_FRAMES + 1 ? BPFSPY_MAX_NATIVE_FRAMES + 1 : n;
 }
 
+#define NEW_THREAD_WAKEUP_GAP_NS 10000000ull /* 10 ms: at most 100 wake-ups a second, however many threads start */
+__u64 new_thread_woke_ns; /* racy across CPUs: at worst a few wake-ups more */
+
 /*
  * The ring-buffer flags of a sample whose user stack was walked (walked) in
  * buffer kind's state: a walk that stopped at a table user space has not
@@ -373,6 +376,23 @@ BPF_SUBPROG __u32 unwind_user_stack(struct native_unwind_request *r)
 BPF_SUBPROG __u64 sample_ringbuf_flags(__u32 kind, __u32 walked)
 {
 	struct native_walk *w = walked ? bpf_map_lookup_elem(&native_walks, &kind) : NULL;
+	struct py_walk_state *py = bpf_map_lookup_elem(&py_walks, &kind);
+	bool new_thread = py && py->tstate.uncached;
+	if (py)
+		py->tstate.uncached = 0;
+	/*
+	 * A Python thread seen for the first time: user space reads its name
+	 * from the live process while it handles the sample, and a thread that
+	 * lives less than the reader's usual second would otherwise be gone by
+	 * then. At most one such wake-up per NEW_THREAD_WAKEUP_GAP_NS.
+	 */
+	if (new_thread) {
+		__u64 now = bpf_ktime_get_ns();
+		if (now - new_thread_woke_ns >= NEW_THREAD_WAKEUP_GAP_NS) {
+			new_thread_woke_ns = now;
+			return BPF_RB_FORCE_WAKEUP;
+		}
+	}
 	return w && w->table_deferred ? BPF_RB_FORCE_WAKEUP : ringbuf_flags();
 }
 

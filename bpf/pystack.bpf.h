@@ -29,6 +29,9 @@ struct tstate_walk {
 	__u64 ts;
 	__u64 found;
 	__u16 interp_next, threads_head, ts_next, ts_thread_id, ts_interp;
+	/* set when a thread's state was looked up, not cached: a thread BPF has not seen before (or an
+	 * evicted one); sample_ringbuf_flags consumes it */
+	__u8 uncached;
 };
 
 struct frame_walk {
@@ -112,6 +115,7 @@ static __always_inline __u64 find_tstate(__u32 buf, __u32 tid, __u64 fsbase, con
 		return 0;
 	w->ts = read_user_u64(w->interp + o->interp_threads_head);
 	bpf_loop(MAX_TSTATE_STEPS, tstate_walk_step, &w, 0);
+	w->uncached = w->found != 0;
 	if (w->found && c) {
 		c->tid = tid;
 		c->fsbase = fsbase;

@@ -185,6 +185,35 @@ def test_launched_recording_names_threads_started_later(python, script, tmp_path
     check_outputs(p.stderr, pids.pop())
 
 
+SHORT_LIVED = """\
+import threading, time
+end = time.time() + 1.5  # past start-up, when the reader drains once a second
+while time.time() < end:
+    pass
+def spin():
+    end = time.time() + 0.4
+    while time.time() < end:
+        pass
+threads = [threading.Thread(target=spin, name=f"short-lived-{i}") for i in range(3)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+"""
+
+
+def test_short_lived_threads_started_late_keep_their_names(python, tmp_path):
+    """A thread that lives less than the reader's second, started once start-up is over: BPF wakes the
+    reader at a Python thread's first sample, so its name is read while it still lives."""
+    script = tmp_path / "short.py"
+    script.write_text(SHORT_LIVED)
+    out = tmp_path / "short.txt"
+    run_bpfspy(["record", "-t", "-f", "raw", "-o", out, "--", python, script], check=True)
+    roots = {line.split(";", 1)[0] for line in out.read_text().splitlines()}
+    named = {r.split(": ", 1)[1] for r in roots if ": " in r}
+    assert {"short-lived-0", "short-lived-1", "short-lived-2"} <= named, roots
+
+
 def test_gecko_uses_the_names(running, tmp_path):
     """Firefox Profiler: the main thread is GeckoMain by its convention, the others carry their names."""
     p = run_bpfspy(["record", "-p", running.pid, "-d", "1", "-f", "gecko", "-o", tmp_path / "rec.json"], check=True)
