@@ -54,12 +54,28 @@ enum { WAIT_RING_BUFFER = 0, WAIT_CALLER_FD = 1 };
  * queued) and at least every 200 ms (20 ms with --async-aware). Its pages are
  * mapped into bpfspy, so an oversized buffer is resident memory for nothing.
  */
-static __u32 ring_buffer_bytes(int ncpus, bool snapshots, bool offcpu)
+/*
+ * Samples the kernel unwound are small (a few KB at most; code objects seen
+ * for the first time come once), so below 1 kHz they need less than the 8 MB
+ * floor: two seconds of 4 KB samples on every CPU, at least 2 MB. The ring's
+ * pages are allocated and mapped at load, ~1.5 ms for 8 MB here: a quarter of
+ * the start-up cost issue 20 budgets for a 20 s attach at 100 Hz. Snapshots
+ * (16 KiB per sample) and off-CPU records (one per context switch, whatever
+ * the rate) keep the large sizes.
+ */
+static __u32 ring_buffer_bytes(int ncpus, unsigned rate_hz, bool snapshots, bool offcpu)
 {
-	/* --idle --native sends a stack snapshot at every context switch too */
-	unsigned long long want = (unsigned long long)ncpus * (snapshots ? (16ull << 20) : (4ull << 20)) *
-				  (snapshots && offcpu ? 2 : 1);
-	__u32 size = 8u << 20;
+	unsigned long long want, floor = 8u << 20;
+
+	if (snapshots || offcpu) {
+		/* --idle --native sends a stack snapshot at every context switch too */
+		want = (unsigned long long)ncpus * (snapshots ? (16ull << 20) : (4ull << 20)) * (snapshots && offcpu ? 2 : 1);
+	} else {
+		want = (unsigned long long)ncpus * rate_hz * (4ull << 10) * 2;
+		if (rate_hz < 1000)
+			floor = 2u << 20;
+	}
+	__u32 size = (__u32)floor;
 	while (size < want && size < (256u << 20))
 		size <<= 1;
 	return size;
@@ -221,11 +237,17 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 		goto fail;
 	}
 	int ncpus = libbpf_num_possible_cpus();
+	__u32 ring_size = ncpus <= 0 ? 0
+				     : ring_buffer_bytes(ncpus, o->rate_hz,
+							 o->stack_snapshot_bytes > 0 && (!o->kernel_unwind || o->unwind_compare),
+							 o->offcpu);
 	if (ncpus <= 0 || bpf_map__set_max_entries(s->skel->maps.scratch, 2 * (__u32)ncpus) != 0 ||
-	    bpf_map__set_max_entries(s->skel->maps.events, ring_buffer_bytes(ncpus, o->stack_snapshot_bytes > 0 && (!o->kernel_unwind || o->unwind_compare), o->offcpu)) != 0) {
+	    bpf_map__set_max_entries(s->skel->maps.events, ring_size) != 0) {
 		snprintf(err, errlen, "cannot size the per-CPU sample buffers");
 		goto fail;
 	}
+	/* wake the reader with room to spare: a quarter of the ring, at most 1 MB */
+	s->skel->rodata->wakeup_bytes = ring_size / 4 < (1u << 20) ? ring_size / 4 : (1u << 20);
 
 	int e = sampler_bpf__load(s->skel);
 	if (min_btf_fd >= 0)
