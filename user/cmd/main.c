@@ -7,6 +7,7 @@
 #include "dump/dump.h"
 #include "cmd/record.h"
 #include "top/top.h"
+#include "util/heap_pages.h"
 #include "util/version.h"
 
 
@@ -37,6 +38,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+	heap_prefer_huge_pages();
 	if (argc < 2) {
 		usage(stderr);
 		return 2;
