@@ -18,6 +18,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#define HUGE_PAGE_BYTES (2u << 20)
 #define HEAP_STEP_BYTES (8 << 20)      /* each time the heap grows */
 #define HEAP_MMAP_THRESHOLD (32 << 20) /* larger blocks still get an mmap (and go back at free) */
 
@@ -29,6 +30,19 @@ bool heap_prefer_huge_pages(void)
 	if (!mallopt(M_MMAP_THRESHOLD, HEAP_MMAP_THRESHOLD) || !mallopt(M_TOP_PAD, HEAP_STEP_BYTES) ||
 	    !mallopt(M_TRIM_THRESHOLD, 2 * HEAP_STEP_BYTES))
 		goto out;
+	/*
+	 * Only the 2 MiB-aligned parts of the heap can be huge pages, and the
+	 * heap's first allocations (the recorder's tables) would land in its
+	 * unaligned head, page by page. So an unused heap starts one page before
+	 * a boundary: that page takes what glibc writes while the heap grows
+	 * (before the advice below; a range with a small page already in it is
+	 * not made a huge page), and the rest is in whole huge pages. The
+	 * skipped addresses are never touched.
+	 */
+	uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE), brk_now = (uintptr_t)sbrk(0);
+	uintptr_t skip = (HUGE_PAGE_BYTES - (brk_now + page) % HUGE_PAGE_BYTES) % HUGE_PAGE_BYTES;
+	if (mallinfo2().arena == 0 && brk_now != (uintptr_t)-1 && skip)
+		sbrk((intptr_t)skip);
 	/* larger than any free space the heap may have yet: it grows now, by the block and a step (volatile: the
 	 * compiler keeps the call) */
 	void *volatile first = malloc(HEAP_STEP_BYTES / 2);
