@@ -56,14 +56,16 @@ enum { WAIT_RING_BUFFER = 0, WAIT_CALLER_FD = 1 };
  */
 /*
  * Samples the kernel unwound are small (a few KB at most; code objects seen
- * for the first time come once), so below 1 kHz they need less than the 8 MB
- * floor: two seconds of 4 KB samples on every CPU, at least 2 MB. The ring's
- * pages are allocated and mapped at load, ~1.5 ms for 8 MB here: a quarter of
- * the start-up cost issue 20 budgets for a 20 s attach at 100 Hz. Snapshots
- * (16 KiB per sample) and off-CPU records (one per context switch, whatever
- * the rate) keep the large sizes.
+ * for the first time come once), so below 1 kHz the processes bpfspy was
+ * pointed at need less than the 8 MB floor: two seconds of 4 KB samples on
+ * every CPU, at least 2 MB and at most the 4 MB a CPU they had. The
+ * ring's pages are allocated and mapped at load, ~1.5 ms of every start for
+ * 8 MB on the benchmark VM. The whole host
+ * (-a) keeps the floor: every new process there sends stack copies until
+ * its tables are in. So do snapshots (16 KiB per sample) and off-CPU records
+ * (one per context switch, whatever the rate).
  */
-static __u32 ring_buffer_bytes(int ncpus, unsigned rate_hz, bool snapshots, bool offcpu)
+static __u32 ring_buffer_bytes(int ncpus, unsigned rate_hz, bool host_wide, bool snapshots, bool offcpu)
 {
 	unsigned long long want, floor = 8u << 20;
 
@@ -71,9 +73,12 @@ static __u32 ring_buffer_bytes(int ncpus, unsigned rate_hz, bool snapshots, bool
 		/* --idle --native sends a stack snapshot at every context switch too */
 		want = (unsigned long long)ncpus * (snapshots ? (16ull << 20) : (4ull << 20)) * (snapshots && offcpu ? 2 : 1);
 	} else {
-		want = (unsigned long long)ncpus * rate_hz * (4ull << 10) * 2;
-		if (rate_hz < 1000)
+		want = (unsigned long long)ncpus * (4ull << 20);
+		if (rate_hz < 1000 && !host_wide) {
+			unsigned long long two_seconds = (unsigned long long)ncpus * rate_hz * (4ull << 10) * 2;
+			want = two_seconds < want ? two_seconds : want;
 			floor = 2u << 20;
+		}
 	}
 	__u32 size = (__u32)floor;
 	while (size < want && size < (256u << 20))
@@ -238,7 +243,7 @@ int sampler_open(const struct sampler_options *o, sampler_record_fn fn, void *ct
 	}
 	int ncpus = libbpf_num_possible_cpus();
 	__u32 ring_size = ncpus <= 0 ? 0
-				     : ring_buffer_bytes(ncpus, o->rate_hz,
+				     : ring_buffer_bytes(ncpus, o->rate_hz, o->follow_all,
 							 o->stack_snapshot_bytes > 0 && (!o->kernel_unwind || o->unwind_compare),
 							 o->offcpu);
 	if (ncpus <= 0 || bpf_map__set_max_entries(s->skel->maps.scratch, 2 * (__u32)ncpus) != 0 ||
