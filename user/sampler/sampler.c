@@ -50,20 +50,19 @@ enum { WAIT_RING_BUFFER = 0, WAIT_CALLER_FD = 1 };
 
 /*
  * Ring buffer size: enough for ~100 ms of samples at the highest rate on
- * every CPU, as a power of two. The reader drains it when BPF wakes it (1 MiB
- * queued) and at least every 200 ms (20 ms with --async-aware). Its pages are
- * mapped into bpfspy, so an oversized buffer is resident memory for nothing.
- */
-/*
+ * every CPU, as a power of two, at least 8 MB. The reader drains it when BPF
+ * wakes it (a quarter full, at most 1 MiB queued) and at least every 200 ms
+ * (20 ms with --async-aware). Its pages are allocated and mapped at load
+ * (~1.5 ms of every start for 8 MB on the benchmark VM) and are resident in
+ * bpfspy, so an oversized buffer costs for nothing.
+ *
  * Samples the kernel unwound are small (a few KB at most; code objects seen
  * for the first time come once), so below 1 kHz the processes bpfspy was
- * pointed at need less than the 8 MB floor: two seconds of 4 KB samples on
- * every CPU, at least 2 MB and at most the 4 MB a CPU they had. The
- * ring's pages are allocated and mapped at load, ~1.5 ms of every start for
- * 8 MB on the benchmark VM. The whole host
- * (-a) keeps the floor: every new process there sends stack copies until
- * its tables are in. So do snapshots (16 KiB per sample) and off-CPU records
- * (one per context switch, whatever the rate).
+ * pointed at get two seconds of 4 KB samples on every CPU instead: at least
+ * 2 MB, at most the 4 MB a CPU they had. The whole host (-a) keeps the old
+ * sizes (every new process there sends stack copies until its tables are
+ * in), and so do snapshots (16 KiB per sample) and off-CPU records (one per
+ * context switch, whatever the rate).
  */
 static __u32 ring_buffer_bytes(int ncpus, unsigned rate_hz, bool host_wide, bool snapshots, bool offcpu)
 {
